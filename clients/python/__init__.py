@@ -1,0 +1,276 @@
+"""Typed Python client for Lakehouse over the generated gRPC stubs.
+
+    from lakehouse.client import LakehouseClient
+    with LakehouseClient("127.0.0.1:8080") as lh:
+        lh.ingest("workers", "workers.csv")
+        table = lh.query("SELECT state, count(*) FROM workers GROUP BY state")
+
+Errors surface as the domain exceptions of ``lakehouse.servers.errors``
+(``NotFound``, ``InvalidArgument`` ...) with the server's reason and metadata.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pyarrow as pa
+from google.protobuf import duration_pb2, json_format
+
+from lakehouse.servers.errors import LakehouseError
+from lakehouse.servers.interceptors import from_rpc_error
+from lakehouse.v1 import (
+    catalog_pb2,
+    catalog_pb2_grpc,
+    ingest_pb2,
+    ingest_pb2_grpc,
+    query_pb2,
+    query_pb2_grpc,
+    storage_pb2,
+    storage_pb2_grpc,
+    system_pb2,
+    system_pb2_grpc,
+)
+
+__all__ = ["LakehouseClient", "LakehouseError", "SqlResult"]
+
+UPLOAD_CHUNK_BYTES = 1024 * 1024
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SqlResult:
+    columns: list[tuple[str, str]]
+    rows: list[list[Any]]
+    truncated: bool
+
+
+def _duration(seconds: float | None) -> duration_pb2.Duration | None:
+    if seconds is None:
+        return None
+    d = duration_pb2.Duration()
+    d.FromTimedelta(timedelta(seconds=seconds))
+    return d
+
+
+def _chunks(source: str | os.PathLike | bytes | Iterable[bytes]) -> Iterator[bytes]:
+    if isinstance(source, bytes):
+        for i in range(0, max(len(source), 1), UPLOAD_CHUNK_BYTES):
+            yield source[i : i + UPLOAD_CHUNK_BYTES]
+    elif isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as fh:
+            while chunk := fh.read(UPLOAD_CHUNK_BYTES):
+                yield chunk
+    else:
+        yield from source
+
+
+class LakehouseClient:
+    def __init__(self, address: str, *, timeout_s: float | None = None) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self.channel = grpc.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ],
+        )
+        self.storage = storage_pb2_grpc.StorageServiceStub(self.channel)
+        self.catalog = catalog_pb2_grpc.CatalogServiceStub(self.channel)
+        self.ingest_stub = ingest_pb2_grpc.IngestServiceStub(self.channel)
+        self.query_stub = query_pb2_grpc.QueryServiceStub(self.channel)
+        self.system = system_pb2_grpc.SystemServiceStub(self.channel)
+
+    # lifecycle ---------------------------------------------------------------
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> LakehouseClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, fn: Callable[..., Any], request: Any, **kw: Any) -> Any:
+        try:
+            return fn(request, timeout=self.timeout_s, **kw)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+
+    # system ------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        resp = self._call(self.system.GetHealth, system_pb2.GetHealthRequest())
+        return json_format.MessageToDict(resp, preserving_proto_field_name=True)
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        grpc.channel_ready_future(self.channel).result(timeout=timeout_s)
+
+    # ingest ------------------------------------------------------------------
+    def _ingest_requests(
+        self, dataset: str, source: Any, fmt: str, mode: str, primary_key: Iterable[str], schema: str
+    ) -> Iterator[ingest_pb2.IngestRequest]:
+        first = True
+        for chunk in _chunks(source):
+            if first:
+                yield ingest_pb2.IngestRequest(
+                    dataset=dataset, format=fmt, mode=mode, primary_key=list(primary_key), schema=schema,
+                    body={"data": chunk},
+                )
+                first = False
+            else:
+                yield ingest_pb2.IngestRequest(body={"data": chunk})
+        if first:  # empty source: still send the options so the server can say why
+            yield ingest_pb2.IngestRequest(dataset=dataset, format=fmt, mode=mode, primary_key=list(primary_key),
+                                           schema=schema)
+
+    def ingest(
+        self,
+        dataset: str,
+        source: str | os.PathLike | bytes | Iterable[bytes],
+        *,
+        format: str = "",
+        mode: str = "",
+        primary_key: Iterable[str] = (),
+        schema: str = "",
+        on_progress: Callable[[ingest_pb2.IngestProgress], None] | None = None,
+    ) -> ingest_pb2.IngestResult:
+        requests = self._ingest_requests(dataset, source, format, mode, primary_key, schema)
+        if on_progress is None:
+            return self._call(self.ingest_stub.Ingest, requests)
+        try:
+            for event in self.ingest_stub.IngestWithProgress(requests, timeout=self.timeout_s):
+                if event.HasField("progress"):
+                    on_progress(event.progress)
+                else:
+                    return event.result
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+        raise LakehouseError("ingest stream ended without a result", reason="NO_RESULT")
+
+    # query -------------------------------------------------------------------
+    def query_reader(self, sql: str, *, timeout_s: float | None = None, query_id: str = "") -> pa.RecordBatchReader:
+        """Streamed Arrow result; batches arrive as the server produces them."""
+        request = query_pb2.ExecuteQueryRequest(sql=sql, timeout=_duration(timeout_s), query_id=query_id)
+        responses = self.query_stub.ExecuteQuery(request, timeout=self.timeout_s)
+
+        class _Source:
+            def __init__(self) -> None:
+                self._it = iter(responses)
+                self._buf = b""
+                self.closed = False
+
+            def read(self, n: int = -1) -> bytes:
+                while n < 0 or len(self._buf) < n:
+                    try:
+                        self._buf += next(self._it).arrow_ipc
+                    except StopIteration:
+                        break
+                    except grpc.RpcError as err:
+                        raise from_rpc_error(err) from None
+                if n < 0:
+                    out, self._buf = self._buf, b""
+                else:
+                    out, self._buf = self._buf[:n], self._buf[n:]
+                return out
+
+        return pa.ipc.open_stream(pa.PythonFile(_Source(), mode="r"))
+
+    def query(self, sql: str, *, timeout_s: float | None = None, query_id: str = "") -> pa.Table:
+        return self.query_reader(sql, timeout_s=timeout_s, query_id=query_id).read_all()
+
+    def sql(self, sql: str, *, max_rows: int = 0, timeout_s: float | None = None, query_id: str = "") -> SqlResult:
+        resp = self._call(
+            self.query_stub.Sql,
+            query_pb2.SqlRequest(sql=sql, max_rows=max_rows, timeout=_duration(timeout_s), query_id=query_id),
+        )
+        rows = [[_from_struct_value(v) for v in r.values] for r in resp.rows]
+        return SqlResult([(c.name, c.type) for c in resp.columns], rows, resp.truncated)
+
+    def cancel_query(self, query_id: str) -> None:
+        self._call(self.query_stub.CancelQuery, query_pb2.CancelQueryRequest(query_id=query_id))
+
+    @staticmethod
+    def new_query_id() -> str:
+        return uuid.uuid4().hex
+
+    # catalog -----------------------------------------------------------------
+    def list_datasets(self) -> list[catalog_pb2.Dataset]:
+        out, token = [], ""
+        while True:
+            resp = self._call(self.catalog.ListDatasets, catalog_pb2.ListDatasetsRequest(page_token=token))
+            out.extend(resp.datasets)
+            token = resp.next_page_token
+            if not token:
+                return out
+
+    def get_dataset(self, name: str) -> catalog_pb2.Dataset:
+        return self._call(self.catalog.GetDataset, catalog_pb2.GetDatasetRequest(dataset=name))
+
+    def delete_dataset(self, name: str) -> None:
+        self._call(self.catalog.DeleteDataset, catalog_pb2.DeleteDatasetRequest(dataset=name))
+
+    def list_versions(self, name: str) -> list[catalog_pb2.DatasetVersion]:
+        return list(self._call(self.catalog.ListVersions, catalog_pb2.ListVersionsRequest(dataset=name)).versions)
+
+    # storage -----------------------------------------------------------------
+    def put_object(self, bucket: str, key: str, source: Any, content_type: str = "") -> storage_pb2.ObjectInfo:
+        def requests() -> Iterator[storage_pb2.PutObjectRequest]:
+            first = True
+            for chunk in _chunks(source):
+                if first:
+                    yield storage_pb2.PutObjectRequest(
+                        bucket=bucket, key=key, body={"data": chunk, "content_type": content_type}
+                    )
+                    first = False
+                else:
+                    yield storage_pb2.PutObjectRequest(body={"data": chunk})
+            if first:
+                yield storage_pb2.PutObjectRequest(bucket=bucket, key=key, body={"content_type": content_type})
+
+        return self._call(self.storage.PutObject, requests())
+
+    def get_object(self, bucket: str, key: str) -> Iterator[bytes]:
+        try:
+            for chunk in self.storage.GetObject(storage_pb2.GetObjectRequest(bucket=bucket, key=key),
+                                                timeout=self.timeout_s):
+                yield chunk.data
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+
+    def stat_object(self, bucket: str, key: str) -> storage_pb2.ObjectInfo:
+        return self._call(self.storage.StatObject, storage_pb2.StatObjectRequest(bucket=bucket, key=key))
+
+    def list_objects(self, bucket: str, prefix: str = "", page_size: int = 0, page_token: str = ""
+                     ) -> storage_pb2.ListObjectsResponse:
+        return self._call(
+            self.storage.ListObjects,
+            storage_pb2.ListObjectsRequest(bucket=bucket, prefix=prefix, page_size=page_size, page_token=page_token),
+        )
+
+    def delete_object(self, bucket: str, key: str) -> None:
+        self._call(self.storage.DeleteObject, storage_pb2.DeleteObjectRequest(bucket=bucket, key=key))
+
+    def list_errors(self, page_size: int = 0) -> list[storage_pb2.ErrorRecord]:
+        return list(self._call(self.storage.ListErrors, storage_pb2.ListErrorsRequest(page_size=page_size)).errors)
+
+
+def _from_struct_value(v: Any) -> Any:
+    kind = v.WhichOneof("kind")
+    if kind == "null_value" or kind is None:
+        return None
+    if kind == "number_value":
+        return v.number_value
+    if kind == "string_value":
+        return v.string_value
+    if kind == "bool_value":
+        return v.bool_value
+    if kind == "struct_value":
+        return json_format.MessageToDict(v.struct_value)
+    return json_format.MessageToDict(v.list_value)

@@ -1,0 +1,196 @@
+"""`lakehouse`: run the system (up, down, status, serve, gateway) and use it
+(ingest, sql, datasets). Every client command talks gRPC through the gateway at
+LAKEHOUSE_HOST:LAKEHOUSE_PORT (default 127.0.0.1:8080)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from google.protobuf import json_format
+
+from lakehouse.servers.errors import LakehouseError
+from lakehouse.servers.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _client():
+    from lakehouse.client import LakehouseClient
+
+    s = _settings()
+    return LakehouseClient(f"{s.host}:{s.port}")
+
+
+def _fail(exc: LakehouseError) -> None:
+    typer.echo(f"error: {exc.code} {exc.reason}: {exc.message}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def up(services: Annotated[str, typer.Option(help="'all' or a comma list")] = "all") -> None:
+    """Start the system (one server process + Envoy) and return once it is ready."""
+    from lakehouse.servers import supervisor
+
+    s = _settings()
+    state = supervisor.up(s, services)
+    typer.echo(f"Lakehouse is up (home {s.home_dir})")
+    typer.echo(f"  REST: {state.rest_url}/v1/health")
+    typer.echo(f"  gRPC: {state.gateway}")
+
+
+@app.command()
+def down() -> None:
+    """Stop everything `up` started."""
+    from lakehouse.servers import supervisor
+
+    typer.echo("stopped" if supervisor.down(_settings()) else "nothing to stop")
+
+
+@app.command()
+def status() -> None:
+    """Show the processes `up` started and the health they report."""
+    from lakehouse.servers import supervisor
+
+    info = supervisor.status(_settings())
+    if info.get("running"):
+        try:
+            with _client() as lh:
+                info["health"] = lh.health()
+        except LakehouseError as exc:
+            info["health"] = {"error": str(exc)}
+    typer.echo(json.dumps(info, indent=2))
+    raise typer.Exit(0 if info.get("running") else 1)
+
+
+@app.command()
+def serve(
+    services: Annotated[str, typer.Option(help="'all' or a comma list of storage,catalog,ingest,query")] = "all",
+    grpc_port: Annotated[Optional[int], typer.Option(help="gRPC port (0: any free port)")] = None,
+    catalog_address: Annotated[str, typer.Option(help="catalog host:port when not hosted here")] = "",
+    ready_file: Annotated[Optional[Path], typer.Option(help="write {pid,address} here once serving")] = None,
+) -> None:
+    """Run a gRPC server hosting the given services in the foreground."""
+    import logging
+
+    from lakehouse.servers.app import serve_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    overrides: dict = {}
+    if catalog_address:
+        overrides["catalog_address"] = catalog_address
+    s = _settings().model_copy(update=overrides)
+    if grpc_port is not None:
+        s.server.grpc_port = grpc_port
+
+    def on_ready(server) -> None:
+        typer.echo(f"serving {services} on {server.address}")
+        if ready_file is not None:
+            tmp = ready_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"pid": os.getpid(), "address": server.address}))
+            tmp.replace(ready_file)
+
+    serve_forever(s, services, on_ready=on_ready)
+
+
+@app.command()
+def gateway(
+    upstream: Annotated[list[str], typer.Option(help="component=host:port, repeatable; 'all=host:port' for one")],
+) -> None:
+    """Run Envoy in the foreground in front of already-running servers."""
+    import time
+
+    from lakehouse.gateway.config import GatewayConfig
+    from lakehouse.gateway.process import free_port, pid_alive, start_envoy
+    from lakehouse.servers.services import COMPONENTS
+
+    s = _settings()
+    upstreams: dict[str, str] = {}
+    for item in upstream:
+        name, _, address = item.partition("=")
+        for component in COMPONENTS if name == "all" else [name]:
+            upstreams[component] = address
+    envoy = start_envoy(GatewayConfig(s.host, s.port, s.admin_port or free_port(), upstreams), s.run_dir, "gateway")
+    typer.echo(f"gateway on {s.host}:{s.port} (admin {envoy.admin_url})")
+    try:
+        while pid_alive(envoy.pid):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        envoy.stop()
+
+
+@app.command()
+def ingest(
+    dataset: str,
+    file: Path,
+    format: Annotated[str, typer.Option(help="csv, tsv, json, ndjson, parquet (default: detect)")] = "",
+    mode: Annotated[str, typer.Option(help="create, append, replace, upsert, delete")] = "append",
+    primary_key: Annotated[list[str], typer.Option("--primary-key", "-k", help="key column, repeatable")] = [],  # noqa: B006
+    schema: Annotated[str, typer.Option(help='explicit schema, e.g. "id:int64,name:string"')] = "",
+) -> None:
+    """Upload FILE into DATASET (streamed), printing progress and the result."""
+    try:
+        with _client() as lh:
+            result = lh.ingest(
+                dataset, file, format=format, mode=mode, primary_key=primary_key, schema=schema,
+                on_progress=lambda p: typer.echo(f"  {p.phase}: {p.bytes_done} bytes, {p.rows_done} rows", err=True),
+            )
+    except LakehouseError as exc:
+        _fail(exc)
+    typer.echo(json_format.MessageToJson(result, preserving_proto_field_name=True))
+
+
+@app.command()
+def sql(
+    query: str,
+    max_rows: Annotated[int, typer.Option(help="row cap (server maximum applies)")] = 0,
+    output: Annotated[str, typer.Option(help="table or json")] = "table",
+) -> None:
+    """Run one read-only SQL statement over the catalog's datasets."""
+    try:
+        with _client() as lh:
+            result = lh.sql(query, max_rows=max_rows)
+    except LakehouseError as exc:
+        _fail(exc)
+    if output == "json":
+        typer.echo(json.dumps({"columns": result.columns, "rows": result.rows, "truncated": result.truncated}))
+        return
+    names = [c for c, _ in result.columns]
+    cells = [[("NULL" if v is None else str(v)) for v in row] for row in result.rows]
+    widths = [max([len(n), *(len(r[i]) for r in cells)]) for i, n in enumerate(names)]
+    typer.echo(" | ".join(n.ljust(w) for n, w in zip(names, widths)))
+    typer.echo("-+-".join("-" * w for w in widths))
+    for row in cells:
+        typer.echo(" | ".join(v.ljust(w) for v, w in zip(row, widths)))
+    if result.truncated:
+        typer.echo(f"(truncated at {len(cells)} rows)", err=True)
+
+
+@app.command()
+def datasets(name: Annotated[Optional[str], typer.Argument(help="show one dataset")] = None) -> None:
+    """List datasets, or show one with its current version."""
+    try:
+        with _client() as lh:
+            if name:
+                typer.echo(json_format.MessageToJson(lh.get_dataset(name), preserving_proto_field_name=True))
+                return
+            for d in lh.list_datasets():
+                typer.echo(f"{d.name}\tv{d.current.version}\t{d.current.base_rows} rows\t{d.current.size_bytes} bytes")
+    except LakehouseError as exc:
+        _fail(exc)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

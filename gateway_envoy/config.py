@@ -1,0 +1,96 @@
+"""Render the Envoy config from gateway_envoy/envoy.yaml.tmpl.
+
+Routes are by gRPC service prefix (the transcoder rewrites REST requests to
+their gRPC path before routing), one cluster per distinct upstream address, so
+the same template serves one process hosting everything or one per service.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from lakehouse.gateway.descriptor import descriptor_set
+from lakehouse.servers.services import SERVICES
+
+TEMPLATE = Path(__file__).with_name("envoy.yaml.tmpl")
+# Services every server process hosts, routed to the first upstream.
+SHARED_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection")
+UPSTREAM_CONNECT_TIMEOUT = "2s"
+STREAM_IDLE_TIMEOUT = "300s"
+# Transcoder buffers non-streamed JSON bodies; streamed HttpBody uploads are not buffered.
+MAX_JSON_BODY_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    host: str
+    port: int
+    admin_port: int
+    upstreams: dict[str, str]  # component -> "host:port"
+
+
+def _cluster_name(address: str) -> str:
+    return "upstream_" + address.replace(".", "_").replace(":", "_")
+
+
+def render(cfg: GatewayConfig) -> str:
+    missing = [s.component for s in SERVICES if s.component != "system" and s.component not in cfg.upstreams]
+    if missing:
+        raise ValueError(f"no upstream for components {missing}")
+    addresses = list(dict.fromkeys(cfg.upstreams.values()))
+    routes = []
+    for spec in SERVICES:
+        address = cfg.upstreams.get(spec.component, addresses[0])
+        routes.append(_route(f"/{spec.full_name}/", _cluster_name(address)))
+    for name in SHARED_SERVICES:
+        routes.append(_route(f"/{name}/", _cluster_name(addresses[0])))
+    # Anything else (unknown REST paths reach here only if the transcoder let them through).
+    routes.append({"match": {"prefix": "/"}, "direct_response": {"status": 404, "body": {"inline_string": '{"code":5,"message":"no such route"}'}}})
+    clusters = [_cluster(address) for address in addresses]
+    values = {
+        "host": cfg.host,
+        "port": cfg.port,
+        "admin_port": cfg.admin_port,
+        "stream_idle_timeout": STREAM_IDLE_TIMEOUT,
+        "routes": json.dumps(routes),
+        "clusters": json.dumps(clusters),
+        "services": json.dumps([s.full_name for s in SERVICES]),
+        "descriptor_b64": base64.b64encode(descriptor_set().SerializeToString()).decode(),
+        "max_request_body_bytes": MAX_JSON_BODY_BYTES,
+        "max_response_body_bytes": MAX_JSON_BODY_BYTES,
+    }
+    return Template(TEMPLATE.read_text()).substitute(values)
+
+
+def _route(prefix: str, cluster: str) -> dict:
+    return {"match": {"prefix": prefix}, "route": {"cluster": cluster, "timeout": "0s"}}
+
+
+def _cluster(address: str) -> dict:
+    host, port = address.rsplit(":", 1)
+    return {
+        "name": _cluster_name(address),
+        "type": "STATIC",
+        "connect_timeout": UPSTREAM_CONNECT_TIMEOUT,
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {
+                    "http2_protocol_options": {
+                        "initial_stream_window_size": 16777216,
+                        "initial_connection_window_size": 33554432,
+                    }
+                },
+            }
+        },
+        "load_assignment": {
+            "cluster_name": _cluster_name(address),
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": int(port)}}}}]}
+            ],
+        },
+    }

@@ -1,0 +1,1 @@
+"""Generated Lakehouse v1 messages and gRPC stubs (scripts/gen.py)."""

@@ -1,0 +1,139 @@
+"""Build one gRPC server process hosting any subset of the Lakehouse services.
+
+Every process also serves gRPC reflection, the standard health service and
+SystemService. Cores are created lazily and shared by the servicers of one
+process; a component that is not co-resident (today: the catalog) is reached
+through its gRPC client, which satisfies the same interface.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from lakehouse.servers.catalog.model import CatalogApi
+from lakehouse.servers.interceptors import ErrorInterceptor
+from lakehouse.servers.services import SERVICES, parse_components
+from lakehouse.servers.settings import Settings
+
+log = logging.getLogger("lakehouse.server")
+
+
+class Runtime:
+    """The cores of one process, built on first use."""
+
+    def __init__(self, settings: Settings, components: list[str]) -> None:
+        self.settings = settings
+        self.components = components
+        settings.home_dir.mkdir(parents=True, exist_ok=True)
+
+    @cached_property
+    def storage(self):  # -> StorageCore
+        from lakehouse.servers.storage.core import StorageCore
+
+        return StorageCore(self.settings)
+
+    @cached_property
+    def catalog(self) -> CatalogApi:
+        if "catalog" not in self.components and self.settings.catalog_address:
+            from lakehouse.servers.catalog.remote import RemoteCatalog
+
+            return RemoteCatalog(self.settings.catalog_address)
+        from lakehouse.servers.catalog.core import CatalogCore
+
+        return CatalogCore(self.settings.catalog_db)
+
+    @cached_property
+    def ingest(self):  # -> IngestCore
+        from lakehouse.servers.ingest.core import IngestCore
+
+        return IngestCore(self.catalog, self.storage.lake(), self.storage.journal, self.settings)
+
+    @cached_property
+    def query(self):  # -> QueryCore
+        from lakehouse.servers.query.core import QueryCore
+
+        return QueryCore(self.catalog, self.storage.lake(), self.settings.query)
+
+    def close(self) -> None:
+        for name in ("query", "catalog"):
+            core = self.__dict__.get(name)
+            if core is not None and hasattr(core, "close"):
+                core.close()
+
+
+@dataclass
+class LakehouseServer:
+    server: grpc.Server
+    port: int
+    runtime: Runtime
+    health: health.HealthServicer
+    hosted: list[str] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"{self.runtime.settings.server.host}:{self.port}"
+
+    def stop(self, grace: float | None = None) -> None:
+        for name in self.hosted:
+            self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.server.stop(self.runtime.settings.server.grace_s if grace is None else grace).wait()
+        self.runtime.close()
+
+
+def build_server(settings: Settings, services: str | None = None) -> LakehouseServer:
+    components = parse_components(settings.services if services is None else services)
+    runtime = Runtime(settings, components)
+    opts = settings.server
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=opts.max_workers, thread_name_prefix="lakehouse-rpc"),
+        interceptors=[ErrorInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", opts.max_message_bytes),
+            ("grpc.max_send_message_length", opts.max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    hosted = ["lakehouse.v1.SystemService"]
+    for spec in SERVICES:
+        if spec.component in components:
+            importlib.import_module(f"lakehouse.servers.{spec.component}.servicer").register(server, runtime)
+            hosted.append(spec.full_name)
+    from lakehouse.servers import system
+
+    system.register(server, runtime, health_servicer, hosted)
+    reflection.enable_server_reflection([*hosted, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port(f"{opts.host}:{opts.grpc_port}")
+    if port == 0:
+        raise RuntimeError(f"cannot bind gRPC server to {opts.host}:{opts.grpc_port}")
+    server.start()
+    for name in [*hosted, ""]:
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving %s on %s:%d", ",".join(components), opts.host, port)
+    return LakehouseServer(server, port, runtime, health_servicer, hosted)
+
+
+def serve_forever(settings: Settings, services: str | None = None, ready: threading.Event | None = None,
+                  on_ready=None) -> None:
+    """Run until SIGTERM/SIGINT; used by `lakehouse serve`."""
+    lh = build_server(settings, services)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if on_ready is not None:
+        on_ready(lh)
+    if ready is not None:
+        ready.set()
+    stop.wait()
+    lh.stop()

@@ -1,0 +1,137 @@
+"""QueryService: SQL -> QueryCore -> Arrow IPC stream or JSON rows."""
+
+from __future__ import annotations
+
+import threading
+
+import grpc
+import pyarrow as pa
+from google.protobuf import empty_pb2, struct_pb2
+
+from lakehouse.servers.errors import AlreadyExists, NotFound, invalid_field
+from lakehouse.v1 import query_pb2, query_pb2_grpc
+
+# Keep each gRPC message well under the 4 MiB default receive limit of generic clients.
+MAX_CHUNK_BYTES = 3 * 1024 * 1024
+
+
+class _IpcSink:
+    """File-like sink collecting what the Arrow IPC writer emits, drained per message."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.closed = False
+
+    def write(self, data) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self) -> bytes:
+        out = b"".join(self.parts)
+        self.parts.clear()
+        return out
+
+
+class RunningQueries:
+    """Queries in flight by caller-given id, so CancelQuery can reach them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_id: dict[str, object] = {}
+
+    def add(self, query_id: str, stream) -> None:
+        if not query_id:
+            return
+        with self._lock:
+            if query_id in self._by_id:
+                raise AlreadyExists(f"query {query_id!r} is already running", reason="QUERY_ID_IN_USE")
+            self._by_id[query_id] = stream
+
+    def remove(self, query_id: str) -> None:
+        with self._lock:
+            self._by_id.pop(query_id, None)
+
+    def cancel(self, query_id: str) -> None:
+        with self._lock:
+            stream = self._by_id.get(query_id)
+        if stream is None:
+            raise NotFound(f"no running query {query_id!r}", reason="QUERY_NOT_FOUND", metadata={"query_id": query_id})
+        stream.cancel()
+
+
+def _timeout(msg) -> float | None:
+    if not msg.HasField("timeout"):
+        return None
+    seconds = msg.timeout.ToTimedelta().total_seconds()
+    if seconds <= 0:
+        raise invalid_field("timeout", "must be positive")
+    return seconds
+
+
+def _slices(batch: pa.RecordBatch):
+    if batch.nbytes <= MAX_CHUNK_BYTES or batch.num_rows <= 1:
+        yield batch
+        return
+    step = max(1, batch.num_rows * MAX_CHUNK_BYTES // batch.nbytes)
+    for offset in range(0, batch.num_rows, step):
+        yield batch.slice(offset, step)
+
+
+class QueryServicer(query_pb2_grpc.QueryServiceServicer):
+    def __init__(self, runtime) -> None:
+        self._rt = runtime
+        self._running = RunningQueries()
+
+    def ExecuteQuery(self, request, context):
+        if not request.sql.strip():
+            raise invalid_field("sql", "required")
+        stream = self._rt.query.execute(request.sql, timeout_s=_timeout(request))
+        self._running.add(request.query_id, stream)
+        context.add_callback(stream.cancel)
+        try:
+            sink = _IpcSink()
+            with pa.ipc.new_stream(sink, stream.schema) as writer:
+                yield query_pb2.ExecuteQueryResponse(arrow_ipc=sink.drain())
+                for batch in stream:
+                    for part in _slices(batch):
+                        writer.write_batch(part)
+                        yield query_pb2.ExecuteQueryResponse(arrow_ipc=sink.drain(), rows=part.num_rows)
+            tail = sink.drain()
+            if tail:
+                yield query_pb2.ExecuteQueryResponse(arrow_ipc=tail)
+        finally:
+            self._running.remove(request.query_id)
+            stream.close()
+
+    def Sql(self, request, context):
+        if not request.sql.strip():
+            raise invalid_field("sql", "required")
+        cap = self._rt.settings.query.max_json_rows
+        if request.max_rows < 0:
+            raise invalid_field("max_rows", "must not be negative")
+        max_rows = min(request.max_rows or cap, cap)
+        result = self._rt.query.execute_rows(request.sql, max_rows, timeout_s=_timeout(request))
+        rows = []
+        for row in result.rows:
+            lv = struct_pb2.ListValue()
+            lv.extend(row)
+            rows.append(lv)
+        return query_pb2.SqlResponse(
+            columns=[query_pb2.Column(name=n, type=t) for n, t in result.columns],
+            rows=rows,
+            truncated=result.truncated,
+            row_count=len(rows),
+        )
+
+    def CancelQuery(self, request, context):
+        if not request.query_id:
+            raise invalid_field("query_id", "required")
+        self._running.cancel(request.query_id)
+        return empty_pb2.Empty()
+
+
+def register(server: grpc.Server, runtime) -> None:
+    query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(runtime), server)

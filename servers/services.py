@@ -1,0 +1,34 @@
+"""The gRPC services Lakehouse exposes, and which component hosts each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    component: str  # name used by `lakehouse serve --services`
+    full_name: str  # fully-qualified gRPC service name
+    pb2_module: str  # module whose DESCRIPTOR defines it
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("storage", "lakehouse.v1.StorageService", "lakehouse.v1.storage_pb2"),
+    ServiceSpec("catalog", "lakehouse.v1.CatalogService", "lakehouse.v1.catalog_pb2"),
+    ServiceSpec("ingest", "lakehouse.v1.IngestService", "lakehouse.v1.ingest_pb2"),
+    ServiceSpec("query", "lakehouse.v1.QueryService", "lakehouse.v1.query_pb2"),
+    ServiceSpec("system", "lakehouse.v1.SystemService", "lakehouse.v1.system_pb2"),
+)
+
+COMPONENTS: tuple[str, ...] = tuple(s.component for s in SERVICES if s.component != "system")
+
+
+def parse_components(spec: str) -> list[str]:
+    """'all' or a comma list of component names → ordered component list."""
+    if spec.strip() in ("", "all"):
+        return list(COMPONENTS)
+    wanted = [c.strip() for c in spec.split(",") if c.strip()]
+    unknown = sorted(set(wanted) - set(COMPONENTS))
+    if unknown:
+        raise ValueError(f"unknown services {unknown}; choose from {list(COMPONENTS)} or 'all'")
+    return [c for c in COMPONENTS if c in wanted]

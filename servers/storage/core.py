@@ -1,0 +1,280 @@
+"""StorageService core: the registry of buckets and the error journal.
+
+Two buckets always exist: the lake (local directory or S3, per settings) and a
+local ``rescue`` bucket that catches error records when the lake cannot. More
+buckets can be registered at run time; they are persisted to
+``<home>/buckets.json`` (mode 0600, because it holds S3 secret keys, which are
+never returned by any method here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import uuid
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from .. import errors
+from ..settings import Settings
+from .journal import ErrorJournal
+from .local import LocalObjectStore
+from .model import BucketInfo, ObjectStore
+from .s3 import DEFAULT_REGION, S3ObjectStore
+
+RESCUE_BUCKET = "rescue"
+REGISTRY_FILE = "buckets.json"
+REGISTRY_VERSION = 1
+REGISTRY_MODE = 0o600
+BUCKET_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
+BACKENDS = ("local", "s3")
+
+BUCKET_NOT_FOUND = "BUCKET_NOT_FOUND"
+BUCKET_EXISTS = "BUCKET_EXISTS"
+BUCKET_PROTECTED = "BUCKET_PROTECTED"
+INVALID_BUCKET = "INVALID_BUCKET"
+REGISTRY_CORRUPT = "BUCKET_REGISTRY_CORRUPT"
+REGISTRY_UNWRITABLE = "BUCKET_REGISTRY_UNWRITABLE"
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    """How to reach a registered bucket; the persisted form (secret included)."""
+
+    name: str
+    backend: str
+    root: str = ""
+    endpoint: str = ""
+    bucket: str = ""
+    access_key: str = ""
+    secret_key: str = ""
+    region: str = ""
+    secure: bool = False
+
+
+def validate_bucket_name(name: str) -> str:
+    if not isinstance(name, str) or not BUCKET_NAME_PATTERN.match(name):
+        raise errors.invalid_field(
+            "name", "must match ^[a-z][a-z0-9-]{1,62}$ (lowercase letter, then letters, digits, '-')", INVALID_BUCKET
+        )
+    return name
+
+
+class StorageCore:
+    """Buckets by name -> ObjectStore; the lake and rescue buckets cannot be removed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.RLock()
+        self._lake_name = validate_bucket_name(settings.storage.lake_bucket)
+        if self._lake_name == RESCUE_BUCKET:
+            raise errors.invalid_field("storage.lake_bucket", f"{RESCUE_BUCKET!r} is reserved", INVALID_BUCKET)
+        self._registry_path = settings.home_dir / REGISTRY_FILE
+        self._specs: dict[str, BucketSpec] = self._load()
+        self._stores: dict[str, ObjectStore] = {
+            self._lake_name: self._lake_store(),
+            RESCUE_BUCKET: LocalObjectStore(RESCUE_BUCKET, settings.rescue_root, settings.storage.chunk_bytes),
+        }
+        self._journal = ErrorJournal(self._stores[self._lake_name], self._stores[RESCUE_BUCKET])
+
+    # Built-in buckets -------------------------------------------------------
+
+    def _lake_store(self) -> ObjectStore:
+        storage = self._settings.storage
+        if storage.backend == "s3":
+            return S3ObjectStore(
+                self._lake_name,
+                storage.s3_endpoint,
+                storage.s3_access_key,
+                storage.s3_secret_key.get_secret_value(),
+                storage.s3_bucket,
+                storage.s3_region,
+                storage.s3_secure,
+                storage.s3_timeout_s,
+                storage.s3_retries,
+                chunk_bytes=storage.chunk_bytes,
+            )
+        return LocalObjectStore(self._lake_name, self._settings.lake_root, storage.chunk_bytes)
+
+    @property
+    def protected(self) -> tuple[str, str]:
+        return self._lake_name, RESCUE_BUCKET
+
+    def lake(self) -> ObjectStore:
+        return self._stores[self._lake_name]
+
+    @property
+    def journal(self) -> ErrorJournal:
+        return self._journal
+
+    # Registry ---------------------------------------------------------------
+
+    def register_bucket(
+        self,
+        name: str,
+        backend: str,
+        *,
+        root: str = "",
+        endpoint: str = "",
+        bucket: str = "",
+        access_key: str = "",
+        secret_key: str = "",
+        region: str = "",
+        secure: bool = False,
+        verify: bool = True,
+    ) -> BucketInfo:
+        """Add a bucket. With ``verify`` the backend is checked first (Unavailable /
+        Unauthenticated propagate and nothing is saved)."""
+        validate_bucket_name(name)
+        spec = self._spec(name, backend, root, endpoint, bucket, access_key, secret_key, region, secure)
+        store = self._open(spec)
+        if verify:
+            store.check()
+        with self._lock:
+            if name in self._stores or name in self._specs:
+                raise errors.AlreadyExists(f"bucket {name!r} already exists", reason=BUCKET_EXISTS)
+            specs = {**self._specs, name: spec}
+            self._save(specs)
+            self._specs = specs
+            self._stores[name] = store
+        return store.info
+
+    def _spec(
+        self,
+        name: str,
+        backend: str,
+        root: str,
+        endpoint: str,
+        bucket: str,
+        access_key: str,
+        secret_key: str,
+        region: str,
+        secure: bool,
+    ) -> BucketSpec:
+        if backend == "local":
+            if not root:
+                raise errors.invalid_field("root", "is required for a local bucket", INVALID_BUCKET)
+            if endpoint or bucket or access_key or secret_key or region:
+                raise errors.invalid_field("backend", "a local bucket takes only a root", INVALID_BUCKET)
+            path = Path(root).expanduser()
+            resolved = (path if path.is_absolute() else self._settings.home_dir / path).resolve()
+            return BucketSpec(name=name, backend=backend, root=str(resolved))
+        if backend == "s3":
+            if root:
+                raise errors.invalid_field("root", "an S3 bucket takes no root", INVALID_BUCKET)
+            if not endpoint:
+                raise errors.invalid_field("endpoint", "is required for an S3 bucket", INVALID_BUCKET)
+            if not bucket:
+                raise errors.invalid_field("bucket", "is required for an S3 bucket", INVALID_BUCKET)
+            return BucketSpec(
+                name=name,
+                backend=backend,
+                endpoint=endpoint,
+                bucket=bucket,
+                access_key=access_key,
+                secret_key=secret_key,
+                region=region or DEFAULT_REGION,
+                secure=secure,
+            )
+        raise errors.invalid_field("backend", f"must be one of {', '.join(BACKENDS)}", INVALID_BUCKET)
+
+    def _open(self, spec: BucketSpec) -> ObjectStore:
+        storage = self._settings.storage
+        if spec.backend == "local":
+            return LocalObjectStore(spec.name, Path(spec.root), storage.chunk_bytes)
+        return S3ObjectStore(
+            spec.name,
+            spec.endpoint,
+            spec.access_key,
+            spec.secret_key,
+            spec.bucket,
+            spec.region,
+            spec.secure,
+            storage.s3_timeout_s,
+            storage.s3_retries,
+            chunk_bytes=storage.chunk_bytes,
+        )
+
+    def list_buckets(self) -> list[BucketInfo]:
+        with self._lock:
+            names = sorted(set(self._stores) | set(self._specs))
+        return [self.get_bucket(name) for name in names]
+
+    def get_bucket(self, name: str) -> BucketInfo:
+        return self.store(name).info
+
+    def delete_bucket(self, name: str) -> None:
+        """Forget a registered bucket; its objects are left untouched."""
+        if name in self.protected:
+            raise errors.FailedPrecondition(f"bucket {name!r} is built in and cannot be deleted", reason=BUCKET_PROTECTED)
+        with self._lock:
+            if name not in self._specs:
+                raise self._not_found(name)
+            specs = {k: v for k, v in self._specs.items() if k != name}
+            self._save(specs)
+            self._specs = specs
+            self._stores.pop(name, None)
+
+    def store(self, name: str) -> ObjectStore:
+        with self._lock:
+            existing = self._stores.get(name)
+            if existing is not None:
+                return existing
+            spec = self._specs.get(name)
+            if spec is None:
+                raise self._not_found(name)
+            opened = self._stores[name] = self._open(spec)
+            return opened
+
+    @staticmethod
+    def _not_found(name: str) -> errors.NotFound:
+        return errors.NotFound(f"bucket {name!r} not found", reason=BUCKET_NOT_FOUND, metadata={"bucket": name})
+
+    # Persistence ------------------------------------------------------------
+
+    def _load(self) -> dict[str, BucketSpec]:
+        """Read the registry; a damaged file stops start-up rather than being overwritten."""
+        try:
+            raw = self._registry_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise errors.FailedPrecondition(
+                f"cannot read bucket registry {self._registry_path}: {exc}", reason=REGISTRY_CORRUPT
+            ) from exc
+        known = {f.name for f in fields(BucketSpec)}
+        try:
+            data = json.loads(raw)
+            specs = [BucketSpec(**{k: v for k, v in item.items() if k in known}) for item in data["buckets"]]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise errors.FailedPrecondition(
+                f"bucket registry {self._registry_path} is damaged: {exc}", reason=REGISTRY_CORRUPT
+            ) from exc
+        return {spec.name: spec for spec in specs}
+
+    def _save(self, specs: dict[str, BucketSpec]) -> None:
+        """Atomic replace of a 0600 file (created with that mode, never wider)."""
+        body = json.dumps(
+            {"version": REGISTRY_VERSION, "buckets": [asdict(s) for s in specs.values()]}, indent=2, sort_keys=True
+        ).encode("utf-8")
+        directory = self._registry_path.parent
+        temp = directory / f".{REGISTRY_FILE}.{uuid.uuid4().hex}.tmp"
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), REGISTRY_MODE)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(body)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.chmod(temp, REGISTRY_MODE)
+                os.replace(temp, self._registry_path)
+            except BaseException:
+                temp.unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise errors.Unavailable(
+                f"cannot write bucket registry {self._registry_path}: {exc}", reason=REGISTRY_UNWRITABLE
+            ) from exc

@@ -1,0 +1,102 @@
+"""The request contract every storage backend shares: keys, prefixes, pages, error reasons.
+
+A key is the same string on a local directory and on S3, so the rules are the
+intersection of both: no path tricks (``..``, ``.``, absolute paths, backslashes,
+empty segments) that could escape a local root or alias another key, and no
+control characters that would corrupt logs or listings.
+"""
+
+from __future__ import annotations
+
+from .. import errors
+
+MAX_KEY_BYTES = 1024
+SEPARATOR = "/"
+DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 10_000
+
+# Stable error reasons (ErrorInfo.reason) shared by the backends.
+INVALID_KEY = "INVALID_KEY"
+INVALID_PAGE = "INVALID_PAGE"
+OBJECT_NOT_FOUND = "OBJECT_NOT_FOUND"
+STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
+# Segments that mean "this directory" / "parent directory" on a filesystem.
+_DOT_SEGMENTS = frozenset({".", ".."})
+# C0 controls, DEL and the C1 controls.
+_CONTROL_CHARS = frozenset(chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0)))
+
+
+def _reject(field_name: str, description: str) -> errors.InvalidArgument:
+    return errors.invalid_field(field_name, description, reason=INVALID_KEY)
+
+
+def _check_characters(value: str, field_name: str) -> None:
+    if len(value.encode("utf-8", errors="surrogatepass")) > MAX_KEY_BYTES:
+        raise _reject(field_name, f"longer than {MAX_KEY_BYTES} bytes")
+    if "\\" in value:
+        raise _reject(field_name, "must not contain a backslash")
+    if any(ch in _CONTROL_CHARS for ch in value):
+        raise _reject(field_name, "must not contain NUL or control characters")
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise _reject(field_name, "must be valid UTF-8 text")
+    if value.startswith(SEPARATOR):
+        raise _reject(field_name, "must be relative (no leading '/')")
+
+
+def _check_segments(segments: list[str], field_name: str) -> None:
+    for segment in segments:
+        if segment == "":
+            raise _reject(field_name, "must not contain empty path segments ('//')")
+        if segment in _DOT_SEGMENTS:
+            raise _reject(field_name, "must not contain '.' or '..' path segments")
+
+
+def validate_key(key: str, field_name: str = "key") -> str:
+    """Return ``key`` unchanged if it names an object, else raise InvalidArgument(INVALID_KEY)."""
+    if not isinstance(key, str) or key == "":
+        raise _reject(field_name, "must not be empty")
+    _check_characters(key, field_name)
+    if key.endswith(SEPARATOR):
+        raise _reject(field_name, "must not end with '/'")
+    _check_segments(key.split(SEPARATOR), field_name)
+    return key
+
+
+def validate_prefix(prefix: str, field_name: str = "prefix") -> str:
+    """Return ``prefix`` if it can start a valid key (empty allowed, may end with '/').
+
+    The last segment is a partial name matched as a string, so it may be ``.``
+    or ``..`` (the start of ``.hidden``); complete segments may not.
+    """
+    if not isinstance(prefix, str):
+        raise _reject(field_name, "must be a string")
+    if prefix == "":
+        return prefix
+    _check_characters(prefix, field_name)
+    segments = prefix.split(SEPARATOR)
+    # "a/b/" splits to [..., ""]: the trailing empty piece is the open segment.
+    _check_segments(segments[:-1], field_name)
+    return prefix
+
+
+def is_valid_key(key: str) -> bool:
+    """True when ``key`` passes validate_key; used to hide foreign names from listings."""
+    try:
+        validate_key(key)
+    except errors.InvalidArgument:
+        return False
+    return True
+
+
+def validate_page(page_size: int, page_token: str) -> tuple[int, str]:
+    """Normalise list paging: 0 means the default, larger than the maximum is capped
+    (AIP-158); the token is the last key of the previous page, so it must be a key."""
+    if page_size < 0:
+        raise errors.invalid_field("page_size", "must not be negative", reason=INVALID_PAGE)
+    size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    if page_token:
+        try:
+            validate_key(page_token, "page_token")
+        except errors.InvalidArgument:
+            raise errors.invalid_field("page_token", "is not a token this service issued", reason=INVALID_PAGE) from None
+    return size, page_token

@@ -1,0 +1,126 @@
+"""`lakehouse up / down / status`: run the embedded system as detached processes.
+
+`up` starts one server process hosting every service plus Envoy in front of it,
+and records both in <home>/run/state.json so `down` can stop exactly what `up`
+started, from any shell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from lakehouse.gateway.config import GatewayConfig
+from lakehouse.gateway.process import free_port, pid_alive, start_envoy, stop_process_group, tail
+from lakehouse.servers.services import parse_components
+from lakehouse.servers.settings import Settings
+
+SERVER_READY_TIMEOUT_S = 60.0
+POLL_INTERVAL_S = 0.05
+
+
+@dataclass
+class State:
+    server_pid: int
+    envoy_pid: int
+    grpc_upstream: str
+    gateway: str
+    admin_port: int
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.gateway}"
+
+
+def state_path(settings: Settings) -> Path:
+    return settings.run_dir / "state.json"
+
+
+def read_state(settings: Settings) -> State | None:
+    try:
+        return State(**json.loads(state_path(settings).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def start_server_process(settings: Settings, services: str, name: str = "server",
+                         extra_env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Start `lakehouse serve` detached; return (pid, gRPC address) once it serves."""
+    run_dir = settings.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ready_file = run_dir / f"{name}.ready.json"
+    ready_file.unlink(missing_ok=True)
+    log_path = run_dir / f"{name}.log"
+    env = {**os.environ, "LAKEHOUSE_HOME": str(settings.home_dir), **(extra_env or {})}
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lakehouse.client.cli", "serve", "--services", services,
+             "--ready-file", str(ready_file)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+        )
+    deadline = time.monotonic() + SERVER_READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{tail(log_path)}")
+        if ready_file.exists():
+            try:
+                info = json.loads(ready_file.read_text())
+                return proc.pid, info["address"]
+            except (ValueError, KeyError):
+                pass  # partially written; retry
+        time.sleep(POLL_INTERVAL_S)
+    stop_process_group(proc.pid)
+    raise RuntimeError(f"server not ready after {SERVER_READY_TIMEOUT_S}s:\n{tail(log_path)}")
+
+
+def up(settings: Settings, services: str = "all") -> State:
+    current = read_state(settings)
+    if current and pid_alive(current.server_pid) and pid_alive(current.envoy_pid):
+        return current
+    if current:
+        down(settings)
+    components = parse_components(services)
+    server_pid, address = start_server_process(settings, services)
+    try:
+        admin_port = settings.admin_port or free_port()
+        envoy = start_envoy(
+            GatewayConfig(settings.host, settings.port, admin_port, {c: address for c in components}),
+            settings.run_dir,
+        )
+    except Exception:
+        stop_process_group(server_pid)
+        raise
+    state = State(server_pid, envoy.pid, address, f"{settings.host}:{settings.port}", admin_port)
+    state_path(settings).write_text(json.dumps(asdict(state)))
+    return state
+
+
+def down(settings: Settings) -> bool:
+    state = read_state(settings)
+    if state is None:
+        return False
+    stop_process_group(state.envoy_pid)
+    stop_process_group(state.server_pid)
+    state_path(settings).unlink(missing_ok=True)
+    return True
+
+
+def status(settings: Settings) -> dict:
+    state = read_state(settings)
+    if state is None:
+        return {"running": False}
+    return {
+        "running": pid_alive(state.server_pid) and pid_alive(state.envoy_pid),
+        "server_pid": state.server_pid,
+        "server_alive": pid_alive(state.server_pid),
+        "envoy_pid": state.envoy_pid,
+        "envoy_alive": pid_alive(state.envoy_pid),
+        "rest": state.rest_url,
+        "grpc": state.gateway,
+        "grpc_upstream": state.grpc_upstream,
+    }

@@ -1,0 +1,89 @@
+"""Key, prefix and page validation: the first line of defence for both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from lakehouse.servers import errors
+from lakehouse.servers.storage.keys import (
+    DEFAULT_PAGE_SIZE,
+    MAX_KEY_BYTES,
+    MAX_PAGE_SIZE,
+    is_valid_key,
+    validate_key,
+    validate_page,
+    validate_prefix,
+)
+
+GOOD_KEYS = [
+    "a",
+    "datasets/people/v1/part-0.parquet",
+    "_errors/2024-01-01/x.json",
+    ".hidden",
+    "a/.b/..c/c..",
+    "ünïcödé/名前.csv",
+    "sp ace/and+plus=eq",
+    "x" * MAX_KEY_BYTES,
+]
+
+BAD_KEYS = [
+    "",
+    "/abs",
+    "a/../b",
+    "..",
+    ".",
+    "./a",
+    "a/.",
+    "a/..",
+    "a\\b",
+    "a//b",
+    "a/",
+    "a\x00b",
+    "a\nb",
+    "tab\there",
+    "del\x7f",
+    "c1\x85",
+    "x" * (MAX_KEY_BYTES + 1),
+    "é" * (MAX_KEY_BYTES // 2 + 1),  # under 1024 characters, over 1024 bytes
+    "lone\udc80surrogate",
+]
+
+
+@pytest.mark.parametrize("key", GOOD_KEYS)
+def test_valid_keys_pass_unchanged(key: str) -> None:
+    assert validate_key(key) == key
+    assert is_valid_key(key)
+
+
+@pytest.mark.parametrize("key", BAD_KEYS)
+def test_invalid_keys_are_rejected_with_reason(key: str) -> None:
+    with pytest.raises(errors.InvalidArgument) as caught:
+        validate_key(key, "object_key")
+    assert caught.value.reason == "INVALID_KEY"
+    assert caught.value.violations[0].field == "object_key"
+    assert not is_valid_key(key)
+
+
+@pytest.mark.parametrize("prefix", ["", "a", "a/", "a/b/", "a/.", "a/..", ".hid", "datasets/x"])
+def test_valid_prefixes(prefix: str) -> None:
+    assert validate_prefix(prefix) == prefix
+
+
+@pytest.mark.parametrize("prefix", ["/a", "a//", "a//b", "../a", "a/../", "./", "a\\", "a\x00", "x" * 1025])
+def test_invalid_prefixes(prefix: str) -> None:
+    with pytest.raises(errors.InvalidArgument) as caught:
+        validate_prefix(prefix)
+    assert caught.value.reason == "INVALID_KEY"
+
+
+def test_page_defaults_and_caps() -> None:
+    assert validate_page(0, "") == (DEFAULT_PAGE_SIZE, "")
+    assert validate_page(7, "a/b") == (7, "a/b")
+    assert validate_page(MAX_PAGE_SIZE * 10, "") == (MAX_PAGE_SIZE, "")
+
+
+@pytest.mark.parametrize(("size", "token"), [(-1, ""), (10, "../x"), (10, "a/")])
+def test_bad_pages_are_invalid_argument(size: int, token: str) -> None:
+    with pytest.raises(errors.InvalidArgument) as caught:
+        validate_page(size, token)
+    assert caught.value.reason == "INVALID_PAGE"
