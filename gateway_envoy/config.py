@@ -23,6 +23,8 @@ UPSTREAM_CONNECT_TIMEOUT = "2s"
 STREAM_IDLE_TIMEOUT = "300s"
 # Transcoder buffers non-streamed JSON bodies; streamed HttpBody uploads are not buffered.
 MAX_JSON_BODY_BYTES = 64 * 1024 * 1024
+# HTTP status of a reply Envoy makes itself -> google.rpc.Code in its JSON body.
+LOCAL_REPLY_CODES = {400: 3, 404: 5, 413: 8, 429: 8, 503: 14, 504: 4}
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def render(cfg: GatewayConfig) -> str:
     for name in SHARED_SERVICES:
         routes.append(_route(f"/{name}/", _cluster_name(addresses[0])))
     # Anything else (unknown REST paths reach here only if the transcoder let them through).
-    routes.append({"match": {"prefix": "/"}, "direct_response": {"status": 404, "body": {"inline_string": '{"code":5,"message":"no such route"}'}}})
+    routes.append({"match": {"prefix": "/"}, "direct_response": {"status": 404, "body": {"inline_string": "no such route"}}})
     clusters = [_cluster(address) for address in addresses]
     values = {
         "host": cfg.host,
@@ -58,12 +60,32 @@ def render(cfg: GatewayConfig) -> str:
         "stream_idle_timeout": STREAM_IDLE_TIMEOUT,
         "routes": json.dumps(routes),
         "clusters": json.dumps(clusters),
+        "local_reply_mappers": json.dumps(_local_reply_mappers()),
         "services": json.dumps([s.full_name for s in SERVICES]),
         "descriptor_b64": base64.b64encode(descriptor_set().SerializeToString()).decode(),
         "max_request_body_bytes": MAX_JSON_BODY_BYTES,
         "max_response_body_bytes": MAX_JSON_BODY_BYTES,
     }
     return Template(TEMPLATE.read_text()).substitute(values)
+
+
+def _local_reply_mappers() -> list[dict]:
+    mappers = []
+    for http_status, grpc_code in LOCAL_REPLY_CODES.items():
+        mappers.append(
+            {
+                "filter": {
+                    "status_code_filter": {
+                        "comparison": {"op": "EQ", "value": {"default_value": http_status, "runtime_key": f"lh_{http_status}"}}
+                    }
+                },
+                "body_format_override": {
+                    "json_format": {"code": grpc_code, "message": "%LOCAL_REPLY_BODY%"},
+                    "content_type": "application/json",
+                },
+            }
+        )
+    return mappers
 
 
 def _route(prefix: str, cluster: str) -> dict:

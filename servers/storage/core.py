@@ -57,7 +57,9 @@ class BucketSpec:
 def validate_bucket_name(name: str) -> str:
     if not isinstance(name, str) or not BUCKET_NAME_PATTERN.match(name):
         raise errors.invalid_field(
-            "name", "must match ^[a-z][a-z0-9-]{1,62}$ (lowercase letter, then letters, digits, '-')", INVALID_BUCKET
+            "name",
+            "must match ^[a-z][a-z0-9-]{1,62}$ (lowercase letter, then letters, digits, '-')",
+            INVALID_BUCKET,
         )
     return name
 
@@ -70,12 +72,16 @@ class StorageCore:
         self._lock = threading.RLock()
         self._lake_name = validate_bucket_name(settings.storage.lake_bucket)
         if self._lake_name == RESCUE_BUCKET:
-            raise errors.invalid_field("storage.lake_bucket", f"{RESCUE_BUCKET!r} is reserved", INVALID_BUCKET)
+            raise errors.invalid_field(
+                "storage.lake_bucket", f"{RESCUE_BUCKET!r} is reserved", INVALID_BUCKET
+            )
         self._registry_path = settings.home_dir / REGISTRY_FILE
         self._specs: dict[str, BucketSpec] = self._load()
         self._stores: dict[str, ObjectStore] = {
             self._lake_name: self._lake_store(),
-            RESCUE_BUCKET: LocalObjectStore(RESCUE_BUCKET, settings.rescue_root, settings.storage.chunk_bytes),
+            RESCUE_BUCKET: LocalObjectStore(
+                RESCUE_BUCKET, settings.rescue_root, settings.storage.chunk_bytes
+            ),
         }
         self._journal = ErrorJournal(self._stores[self._lake_name], self._stores[RESCUE_BUCKET])
 
@@ -208,7 +214,9 @@ class StorageCore:
     def delete_bucket(self, name: str) -> None:
         """Forget a registered bucket; its objects are left untouched."""
         if name in self.protected:
-            raise errors.FailedPrecondition(f"bucket {name!r} is built in and cannot be deleted", reason=BUCKET_PROTECTED)
+            raise errors.FailedPrecondition(
+                f"bucket {name!r} is built in and cannot be deleted", reason=BUCKET_PROTECTED
+            )
         with self._lock:
             if name not in self._specs:
                 raise self._not_found(name)
@@ -230,7 +238,9 @@ class StorageCore:
 
     @staticmethod
     def _not_found(name: str) -> errors.NotFound:
-        return errors.NotFound(f"bucket {name!r} not found", reason=BUCKET_NOT_FOUND, metadata={"bucket": name})
+        return errors.NotFound(
+            f"bucket {name!r} not found", reason=BUCKET_NOT_FOUND, metadata={"bucket": name}
+        )
 
     # Persistence ------------------------------------------------------------
 
@@ -257,13 +267,17 @@ class StorageCore:
     def _save(self, specs: dict[str, BucketSpec]) -> None:
         """Atomic replace of a 0600 file (created with that mode, never wider)."""
         body = json.dumps(
-            {"version": REGISTRY_VERSION, "buckets": [asdict(s) for s in specs.values()]}, indent=2, sort_keys=True
+            {"version": REGISTRY_VERSION, "buckets": [asdict(s) for s in specs.values()]},
+            indent=2,
+            sort_keys=True,
         ).encode("utf-8")
         directory = self._registry_path.parent
         temp = directory / f".{REGISTRY_FILE}.{uuid.uuid4().hex}.tmp"
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), REGISTRY_MODE)
+            fd = os.open(
+                temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), REGISTRY_MODE
+            )
             try:
                 with os.fdopen(fd, "wb") as out:
                     out.write(body)

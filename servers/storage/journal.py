@@ -26,7 +26,7 @@ CONTENT_TYPE = "application/json"
 # Ids sort by time: UTC timestamp to the microsecond, then random hex for uniqueness.
 ID_TIME_FORMAT = "%Y%m%dT%H%M%S%f"
 ID_RANDOM_HEX = 12
-ID_PATTERN = re.compile(r"^\d{8}T\d{12}-[0-9a-f]{%d}$" % ID_RANDOM_HEX)
+ID_PATTERN = re.compile(rf"\d{{8}}T\d{{12}}-[0-9a-f]{{{ID_RANDOM_HEX}}}")
 DATE_FORMAT = "%Y-%m-%d"
 DEFAULT_LIST_LIMIT = 100
 MAX_LIST_LIMIT = 1000
@@ -48,7 +48,9 @@ def _safe_str(value: object) -> str:
 class ErrorJournal:
     """Writes error records to ``primary``, falling back to ``rescue``; ``record`` never raises."""
 
-    def __init__(self, primary: ObjectStore, rescue: ObjectStore, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self, primary: ObjectStore, rescue: ObjectStore, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
         self._primary = primary
         self._rescue = rescue
         self._clock = clock
@@ -78,7 +80,7 @@ class ErrorJournal:
             entry["rescue_cause"] = f"{type(primary_exc).__name__}: {_safe_str(primary_exc)}"
         try:
             self._rescue.put(key, [self._encode(entry)], CONTENT_TYPE)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("error journal: primary and rescue both failed; record follows: %s", entry)
         return record_id
 
@@ -115,24 +117,27 @@ class ErrorJournal:
         rescued records stay visible while the lake is down; if neither can be
         read, the primary's error is raised."""
         if limit < 0:
-            raise errors.invalid_field("limit", "must not be negative", reason=INVALID_PAGE)
-        if page_token and not ID_PATTERN.match(page_token):
-            raise errors.invalid_field("page_token", "is not a token this service issued", reason=INVALID_PAGE)
+            raise errors.invalid_field("page_size", "must not be negative", reason=INVALID_PAGE)
+        if page_token and not ID_PATTERN.fullmatch(page_token):
+            raise errors.invalid_field(
+                "page_token", "is not a token this service issued", reason=INVALID_PAGE
+            )
         limit = min(limit or DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
         located: dict[str, tuple[ObjectStore, str]] = {}
         failures: list[errors.LakehouseError] = []
-        # Rescue first so that, should a record exist in both, the primary copy wins.
-        for store in (self._rescue, self._primary):
+        # A write that timed out may still have landed in the primary after being
+        # rescued; the rescued copy (it says what went wrong) is the one shown.
+        for store in (self._primary, self._rescue):
             try:
                 for key in self._keys(store):
                     record_id = key.rsplit("/", 1)[-1].removesuffix(".json")
-                    if ID_PATTERN.match(record_id) and (not page_token or record_id < page_token):
+                    if ID_PATTERN.fullmatch(record_id) and (not page_token or record_id < page_token):
                         located[record_id] = (store, key)
             except errors.LakehouseError as exc:
                 log.warning("error journal: cannot list %s: %s", store.info.name, exc)
                 failures.append(exc)
         if len(failures) == 2:
-            raise failures[-1]
+            raise failures[0]
         newest = sorted(located, reverse=True)
         page: list[dict[str, Any]] = []
         last_id = ""

@@ -23,7 +23,7 @@ STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
 # Segments that mean "this directory" / "parent directory" on a filesystem.
 _DOT_SEGMENTS = frozenset({".", ".."})
 # C0 controls, DEL and the C1 controls.
-_CONTROL_CHARS = frozenset(chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0)))
+_CONTROL_CHARS = frozenset(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)))
 
 
 def _reject(field_name: str, description: str) -> errors.InvalidArgument:
@@ -98,5 +98,7 @@ def validate_page(page_size: int, page_token: str) -> tuple[int, str]:
         try:
             validate_key(page_token, "page_token")
         except errors.InvalidArgument:
-            raise errors.invalid_field("page_token", "is not a token this service issued", reason=INVALID_PAGE) from None
+            raise errors.invalid_field(
+                "page_token", "is not a token this service issued", reason=INVALID_PAGE
+            ) from None
     return size, page_token

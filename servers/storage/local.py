@@ -33,11 +33,11 @@ from .keys import (
     OBJECT_NOT_FOUND,
     SEPARATOR,
     STORAGE_UNAVAILABLE,
-    is_valid_key,
     validate_key,
     validate_page,
     validate_prefix,
 )
+from .listing import level_of, ordered_walk, take_page
 from .model import BucketInfo, ObjectInfo
 
 MiB = 1024 * 1024
@@ -86,7 +86,9 @@ def _unavailable(key: str, exc: OSError) -> errors.LakehouseError:
         return errors.FailedPrecondition(
             f"key {key!r} conflicts with an existing object or prefix of the same name", reason=KEY_CONFLICT
         )
-    return errors.Unavailable(f"local storage error on {key!r}: {exc.strerror or exc}", reason=STORAGE_UNAVAILABLE)
+    return errors.Unavailable(
+        f"local storage error on {key!r}: {exc.strerror or exc}", reason=STORAGE_UNAVAILABLE
+    )
 
 
 def _not_found(key: str) -> errors.NotFound:
@@ -119,7 +121,9 @@ class LocalObjectStore:
         try:
             real = path.resolve(strict=False)
         except (OSError, RuntimeError) as exc:  # symlink loops
-            raise errors.PermissionDenied(f"key {key!r} resolves through a symlink", reason=UNSAFE_PATH) from exc
+            raise errors.PermissionDenied(
+                f"key {key!r} resolves through a symlink", reason=UNSAFE_PATH
+            ) from exc
         if real != path:
             raise errors.PermissionDenied(
                 f"key {key!r} resolves through a symlink; refusing to follow it", reason=UNSAFE_PATH
@@ -130,7 +134,8 @@ class LocalObjectStore:
             self._root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise errors.Unavailable(
-                f"cannot create bucket directory {self._root}: {exc.strerror or exc}", reason=STORAGE_UNAVAILABLE
+                f"cannot create bucket directory {self._root}: {exc.strerror or exc}",
+                reason=STORAGE_UNAVAILABLE,
             ) from exc
 
     # Metadata -------------------------------------------------------------
@@ -258,11 +263,10 @@ class LocalObjectStore:
             if exc.errno == errno.ELOOP:
                 raise errors.PermissionDenied(f"key {key!r} is a symlink", reason=UNSAFE_PATH) from exc
             raise _unavailable(key, exc) from exc
-        handle = os.fdopen(fd, "rb")
         if not statmod.S_ISREG(os.fstat(fd).st_mode):
-            handle.close()
+            os.close(fd)
             raise _not_found(key)
-        return self._stream(handle, key, chunk_bytes or self._chunk_bytes)
+        return self._stream(os.fdopen(fd, "rb"), key, chunk_bytes or self._chunk_bytes)
 
     @staticmethod
     def _stream(handle: BinaryIO, key: str, chunk_bytes: int) -> Iterator[bytes]:
@@ -287,50 +291,42 @@ class LocalObjectStore:
         except OSError as exc:
             raise _unavailable(key, exc) from exc
 
-    def list(self, prefix: str = "", page_size: int = 0, page_token: str = "") -> tuple[list[ObjectInfo], str]:
-        """Keys in UTF-8 (code point) order after ``page_token``; the token of the
-        next page is the last key returned, or "" on the last page."""
+    def list(
+        self, prefix: str = "", page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[ObjectInfo], str]:
+        """Keys in UTF-8 order after ``page_token``; the token of the next page is
+        the last key returned, or "" on the last page."""
         validate_prefix(prefix)
         size, after = validate_page(page_size, page_token)
-        found: list[ObjectInfo] = []
         try:
-            for key, path in self._walk(self._root, "", prefix, after):
-                try:
-                    found.append(self._info(key, path))
-                except (FileNotFoundError, NotADirectoryError, errors.NotFound):
-                    continue  # deleted while listing
-                if len(found) > size:
-                    break
+            return take_page(self._infos(prefix, after), size, lambda info: info.key)
         except OSError as exc:
             raise _unavailable(prefix, exc) from exc
-        if len(found) > size:
-            return found[:size], found[size - 1].key
-        return found, ""
 
-    def _walk(self, directory: Path, rel: str, prefix: str, after: str) -> Iterator[tuple[str, Path]]:
-        """Depth-first in key order: a directory sorts as ``name/`` among its siblings,
-        which is where all its keys fall. Subtrees outside the prefix or wholly at or
-        before ``after`` are skipped without being read."""
+    def _infos(self, prefix: str, after: str) -> Iterator[ObjectInfo]:
+        for key, path in ordered_walk(self._read_level, prefix, after):
+            try:
+                yield self._info(key, path)
+            except (FileNotFoundError, NotADirectoryError, errors.NotFound):
+                continue  # deleted while listing
+
+    def _read_level(self, request: str) -> list[tuple[str, bool, Path]]:
+        """Entries of one directory; symlinks and other special files are skipped."""
+        rel = level_of(request)
+        directory = self._root.joinpath(*rel.split(SEPARATOR)[:-1])
+        entries: list[tuple[str, bool, Path]] = []
+        if directory.resolve() != directory:
+            return entries  # a prefix through a symlink names no keys
         try:
             with os.scandir(directory) as scan:
-                entries = []
                 for entry in scan:
                     if entry.is_dir(follow_symlinks=False):
-                        entries.append((rel + entry.name + SEPARATOR, True))
+                        entries.append((rel + entry.name + SEPARATOR, True, Path(entry.path)))
                     elif entry.is_file(follow_symlinks=False):
-                        entries.append((rel + entry.name, False))
+                        entries.append((rel + entry.name, False, Path(entry.path)))
         except (FileNotFoundError, NotADirectoryError):
-            return
-        entries.sort()
-        for name, is_dir in entries:
-            if is_dir:
-                if not (name.startswith(prefix) or prefix.startswith(name)):
-                    continue
-                if after >= name and not after.startswith(name):
-                    continue
-                yield from self._walk(directory / name[len(rel) : -1], name, prefix, after)
-            elif name.startswith(prefix) and name > after and is_valid_key(name):
-                yield name, directory / name[len(rel) :]
+            pass
+        return entries
 
     def delete(self, key: str) -> None:
         """Remove the object, then prune directories it leaves empty."""

@@ -9,6 +9,7 @@ Every backend failure is translated into a lakehouse error here, in one place.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ import certifi
 import pyarrow.fs as pafs
 import urllib3
 from minio import Minio
+from minio.datatypes import Object
 from minio.error import InvalidResponseError, S3Error, ServerError
 from minio.helpers import check_bucket_name
 
@@ -25,12 +27,14 @@ from .. import errors
 from .keys import (
     OBJECT_NOT_FOUND,
     STORAGE_UNAVAILABLE,
-    is_valid_key,
     validate_key,
     validate_page,
     validate_prefix,
 )
+from .listing import ordered_walk, take_page
 from .model import BucketInfo, ObjectInfo
+
+log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 DEFAULT_CHUNK_BYTES = 1 * MiB
@@ -113,7 +117,9 @@ def split_endpoint(endpoint: str, secure: bool) -> tuple[str, bool]:
     else:
         parts = urlsplit(endpoint)
         if parts.scheme not in _HTTP_SCHEMES or parts.path not in ("", "/") or parts.query:
-            raise errors.invalid_field("endpoint", "must be host:port or http(s)://host:port", INVALID_S3_CONFIG)
+            raise errors.invalid_field(
+                "endpoint", "must be host:port or http(s)://host:port", INVALID_S3_CONFIG
+            )
         host, secure = parts.netloc, _HTTP_SCHEMES[parts.scheme]
     if not host or "/" in host:
         raise errors.invalid_field("endpoint", "must be host:port or http(s)://host:port", INVALID_S3_CONFIG)
@@ -143,6 +149,12 @@ class S3ObjectStore:
             check_bucket_name(bucket, strict=True)
         except ValueError as exc:
             raise errors.invalid_field("bucket", str(exc), INVALID_S3_CONFIG) from exc
+        if bool(access_key) != bool(secret_key):
+            raise errors.invalid_field(
+                "secret_key",
+                "access key and secret key must be given together (or neither)",
+                INVALID_S3_CONFIG,
+            )
         self._bucket = bucket
         self._region = region or DEFAULT_REGION
         self._access_key = access_key
@@ -219,7 +231,9 @@ class S3ObjectStore:
     def _translate_s3(self, exc: S3Error, what: str, where: str) -> errors.LakehouseError:
         code = exc.code or ""
         if code in _NOT_FOUND_CODES:
-            return errors.NotFound(f"object {what!r} not found", reason=OBJECT_NOT_FOUND, metadata={"key": what})
+            return errors.NotFound(
+                f"object {what!r} not found", reason=OBJECT_NOT_FOUND, metadata={"key": what}
+            )
         if code == "NoSuchBucket":
             self._bucket_ready = False  # deleted behind our back: recreate on next use
             return errors.NotFound(f"S3 bucket of {where} does not exist", reason=BUCKET_NOT_FOUND)
@@ -245,8 +259,8 @@ class S3ObjectStore:
         except S3Error as probe:
             if probe.code in _AUTH_CODES:
                 return self._auth_failed(probe.code)
-        except Exception:  # noqa: BLE001 - the probe only refines the diagnosis
-            pass
+        except Exception as probe_error:  # noqa: BLE001 - the probe only refines the diagnosis
+            log.debug("S3 access-denied probe failed: %s", probe_error)
         return errors.PermissionDenied(f"S3 denied access at {where}", reason=S3_ACCESS_DENIED)
 
     # Bucket -------------------------------------------------------------
@@ -309,6 +323,34 @@ class S3ObjectStore:
         self.ensure_bucket()
         with self._mapped(key):
             obj = self._client.stat_object(self._bucket, key)
+        return self._object_info(key, obj)
+
+    def list(
+        self, prefix: str = "", page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[ObjectInfo], str]:
+        """Keys in UTF-8 order after ``page_token``, walked one delimiter level at a
+        time (see ``listing``): servers such as SeaweedFS neither order a flat
+        listing correctly nor honour ``start-after`` reliably. Directory markers and
+        names that are not valid keys are skipped."""
+        validate_prefix(prefix)
+        size, after = validate_page(page_size, page_token)
+        self.ensure_bucket()
+        with self._mapped(prefix or "/"):
+            found = ordered_walk(self._read_level, prefix, after)
+            return take_page((info for _, info in found), size, lambda info: info.key)
+
+    def _read_level(self, request: str) -> list[tuple[str, bool, ObjectInfo | None]]:
+        entries: list[tuple[str, bool, ObjectInfo | None]] = []
+        for obj in self._client.list_objects(self._bucket, prefix=request or None, recursive=False):
+            name = obj.object_name or ""
+            if obj.is_dir:
+                entries.append((name, True, None))
+            else:
+                entries.append((name, False, self._object_info(name, obj)))
+        return entries
+
+    @staticmethod
+    def _object_info(key: str, obj: Object) -> ObjectInfo:
         return ObjectInfo(
             key=key,
             size=int(obj.size or 0),
@@ -316,36 +358,6 @@ class S3ObjectStore:
             modified_at=obj.last_modified or datetime.now(UTC),
             content_type=obj.content_type or "",
         )
-
-    def list(self, prefix: str = "", page_size: int = 0, page_token: str = "") -> tuple[list[ObjectInfo], str]:
-        """Keys in S3 (UTF-8 byte) order after ``page_token``; directory markers and
-        names that are not valid keys are skipped."""
-        validate_prefix(prefix)
-        size, after = validate_page(page_size, page_token)
-        self.ensure_bucket()
-        found: list[ObjectInfo] = []
-        with self._mapped(prefix or "/"):
-            listing = self._client.list_objects(
-                self._bucket, prefix=prefix or None, recursive=True, start_after=after or None
-            )
-            for obj in listing:
-                name = obj.object_name or ""
-                if obj.is_dir or not is_valid_key(name) or name <= after:
-                    continue
-                found.append(
-                    ObjectInfo(
-                        key=name,
-                        size=int(obj.size or 0),
-                        etag=(obj.etag or "").strip('"'),
-                        modified_at=obj.last_modified or datetime.now(UTC),
-                        content_type=obj.content_type or "",
-                    )
-                )
-                if len(found) > size:
-                    break
-        if len(found) > size:
-            return found[:size], found[size - 1].key
-        return found, ""
 
     def delete(self, key: str) -> None:
         """S3 deletes are idempotent; a stat first turns a missing key into NotFound."""

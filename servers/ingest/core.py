@@ -1,0 +1,397 @@
+"""IngestCore: an upload (a stream of byte chunks) becomes a committed dataset version.
+
+Steps: spool + hash the upload -> (under the dataset's lock) skip it if these
+exact bytes are already in the dataset -> plan the write -> parse with DuckDB
+and stream batches into Parquet files -> commit the version in the catalog.
+
+Failure policy (DESIGN §4): data files are written before the catalog commit.
+If anything fails after the first file was opened, the attempt's files are
+deleted (best effort) and the failure is journaled; the caller gets a
+lakehouse error. Validation errors raised before any file exists are not
+journaled: nothing was written, and the client already has the full answer.
+Cancellation is not journaled either (it is the client's choice, not a fault),
+but its files are removed. When the commit itself fails in a way that leaves
+its outcome unknown (e.g. a remote catalog timed out), the files are kept: an
+orphan can be collected, a catalog entry pointing at deleted data cannot be
+repaired.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lakehouse.servers import errors
+from lakehouse.servers.catalog.model import (
+    CatalogApi,
+    Dataset,
+    DatasetVersion,
+    NewVersion,
+    WriteMode,
+    validate_dataset_name,
+)
+from lakehouse.servers.ingest import layout
+from lakehouse.servers.ingest.formats import SourceFormat, parse_schema, resolve_format
+from lakehouse.servers.ingest.model import (
+    FORMATS,
+    PHASE_COMMIT,
+    PHASE_CONVERT,
+    PHASE_UPLOAD,
+    IngestProgress,
+    IngestResult,
+    IngestSpec,
+)
+from lakehouse.servers.ingest.plan import (
+    Conformer,
+    Plan,
+    check_columns,
+    dataset_schema,
+    make_plan,
+    manifest,
+    reader_hints,
+    reusable,
+)
+from lakehouse.servers.ingest.reader import SampleTooSmall, SourceReader
+from lakehouse.servers.ingest.spool import SpooledUpload, spool
+from lakehouse.servers.ingest.writer import PartWriter, discard
+from lakehouse.servers.settings import Settings
+from lakehouse.servers.storage.model import ObjectStore
+
+__all__ = ["IngestCore", "IngestProgress", "IngestResult", "IngestSpec"]
+
+log = logging.getLogger(__name__)
+
+JOURNAL_OPERATION = "ingest"
+DUCKDB_TEMP_SUBDIR = "duckdb-tmp"
+# Catalog rejections after which the commit certainly did not happen.
+_DEFINITE_REJECTIONS = (
+    errors.Aborted,
+    errors.AlreadyExists,
+    errors.InvalidArgument,
+    errors.NotFound,
+    errors.FailedPrecondition,
+    errors.PermissionDenied,
+    errors.Unauthenticated,
+)
+
+
+class Journal(Protocol):
+    def record(self, operation: str, error: BaseException, context: dict[str, str] | None = None) -> str: ...
+
+
+class _CommitUnknown(Exception):
+    """The catalog commit failed without saying whether it happened."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+@dataclass
+class _Attempt:
+    id: str
+    writers: list[PartWriter] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[str]:
+        return [k for w in self.writers for k in w.keys]
+
+
+def _never() -> bool:
+    return False
+
+
+def _ignore(_: IngestProgress) -> None:
+    return None
+
+
+class IngestCore:
+    def __init__(
+        self, catalog: CatalogApi, store: ObjectStore, journal: Journal | None, settings: Settings
+    ) -> None:
+        self._catalog = catalog
+        self._store = store
+        self._journal = journal
+        self._settings = settings
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # Public --------------------------------------------------------------
+
+    def ingest(
+        self,
+        spec: IngestSpec,
+        chunks: Iterable[bytes],
+        on_progress: Callable[[IngestProgress], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> IngestResult:
+        spec, explicit = _validated(spec)
+        report = on_progress or _ignore
+        is_cancelled = cancelled or _never
+        limits = self._settings.ingest
+        try:
+            with spool(
+                chunks,
+                self._settings.spool_dir,
+                max_line_bytes=limits.max_line_bytes,
+                line_limit_applies=lambda head: resolve_format(spec.format, head).line_oriented,
+                on_bytes=lambda n: report(IngestProgress(PHASE_UPLOAD, n, 0)),
+                cancelled=is_cancelled,
+            ) as upload:
+                if not upload.has_content:
+                    raise errors.InvalidArgument("the upload is empty", reason="EMPTY_INPUT")
+                fmt = resolve_format(spec.format, upload.head)
+                with self._dataset_lock(spec.dataset):
+                    return self._ingest_spooled(spec, explicit, fmt, upload, report, is_cancelled)
+        except errors.LakehouseError:
+            raise
+        except OSError as exc:
+            raise errors.Unavailable(f"cannot spool the upload: {exc}", reason="SPOOL_UNAVAILABLE") from exc
+
+    # Steps ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _dataset_lock(self, name: str) -> Iterator[None]:
+        """Serialize ingests into one dataset within this process (other processes meet VERSION_CONFLICT)."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            yield
+
+    def _existing(self, name: str) -> Dataset | None:
+        try:
+            return self._catalog.get_dataset(name)
+        except errors.NotFound:
+            return None
+
+    def _ingest_spooled(
+        self,
+        spec: IngestSpec,
+        explicit: dict,
+        fmt: SourceFormat,
+        upload: SpooledUpload,
+        report: Callable[[IngestProgress], None],
+        cancelled: Callable[[], bool],
+    ) -> IngestResult:
+        existing = self._existing(spec.dataset)
+        if existing is not None:
+            found = self._catalog.find_by_source_hash(spec.dataset, upload.source_hash)
+            if found is not None and reusable(spec.mode, found, existing.current):
+                return _deduplicated(found, existing.current, upload)
+        plan = make_plan(spec.dataset, spec.mode, spec.primary_key, existing)
+        try:
+            return self._attempt(plan, explicit, fmt, upload, False, report, cancelled)
+        except SampleTooSmall:
+            log.info("type sample too small for %s; converting again with the whole file as sample", spec.dataset)
+            return self._attempt(plan, explicit, fmt, upload, True, report, cancelled)
+
+    def _attempt(
+        self,
+        plan: Plan,
+        explicit: dict,
+        fmt: SourceFormat,
+        upload: SpooledUpload,
+        full_sample: bool,
+        report: Callable[[IngestProgress], None],
+        cancelled: Callable[[], bool],
+    ) -> IngestResult:
+        attempt = _Attempt(layout.new_attempt())
+        try:
+            return self._convert_and_commit(attempt, plan, explicit, fmt, upload, full_sample, report, cancelled)
+        except BaseException as exc:
+            self._fail(exc, attempt, plan, upload)
+            raise  # _fail raises; this is for type checkers
+
+    def _convert_and_commit(
+        self,
+        attempt: _Attempt,
+        plan: Plan,
+        explicit: dict,
+        fmt: SourceFormat,
+        upload: SpooledUpload,
+        full_sample: bool,
+        report: Callable[[IngestProgress], None],
+        cancelled: Callable[[], bool],
+    ) -> IngestResult:
+        limits = self._settings.ingest
+        with SourceReader(
+            upload.path,
+            fmt,
+            max_record_bytes=limits.max_line_bytes,
+            full_sample=full_sample,
+            temp_dir=self._settings.spool_dir / DUCKDB_TEMP_SUBDIR,
+        ) as reader:
+            upload_columns = [name for name, _ in reader.columns()]
+            plan, select = check_columns(plan, upload_columns)
+            reader.set_hints(reader_hints(plan, explicit, upload_columns))
+            if plan.mode in (WriteMode.UPSERT, WriteMode.DELETE):
+                problem = reader.key_problem(plan.primary_key, unique=plan.mode == WriteMode.UPSERT)
+                if problem:
+                    raise errors.InvalidArgument(
+                        f"{plan.mode.value} upload: {problem}", reason="INVALID_KEY", metadata={"dataset": plan.dataset}
+                    )
+            source_schema, batches = reader.stream(limits.batch_rows, select)
+            conform = Conformer(plan, dataset_schema(plan, source_schema, explicit), explicit)
+            writer = PartWriter(
+                self._store,
+                self._key_function(plan, attempt.id),
+                conform.write_schema,
+                row_group_rows=limits.row_group_rows,
+                rows_per_file=limits.rows_per_file,
+                compression=limits.compression,
+            )
+            attempt.writers.append(writer)
+            rows = 0
+            for batch in batches:
+                if cancelled():
+                    raise errors.Cancelled("ingest cancelled", reason="CANCELLED")
+                writer.write(conform(batch))
+                rows += batch.num_rows
+                report(IngestProgress(PHASE_CONVERT, writer.bytes_written, rows))
+            written = writer.close()
+        if cancelled():
+            raise errors.Cancelled("ingest cancelled", reason="CANCELLED")
+        files, deltas = manifest(plan, written)
+        bytes_written = sum(f.bytes for f in written)
+        report(IngestProgress(PHASE_COMMIT, bytes_written, rows))
+        new = NewVersion(
+            dataset=plan.dataset,
+            expected_version=plan.expected_version,
+            files=files,
+            deltas=deltas,
+            schema=conform.schema,
+            mode=plan.mode,
+            source_hash=upload.source_hash,
+            primary_key=plan.primary_key,
+            extra={"attempt": attempt.id, "rows_in": str(rows), "bytes_in": str(upload.size)},
+        )
+        committed = self._commit(new, plan)
+        return IngestResult(
+            dataset=plan.dataset,
+            version=committed.version,
+            mode=plan.mode,
+            rows=rows,
+            bytes_in=upload.size,
+            bytes_written=bytes_written,
+            files=len(written),
+            source_hash=upload.source_hash,
+            deduplicated=False,
+            schema=committed.schema,
+        )
+
+    @staticmethod
+    def _key_function(plan: Plan, attempt: str) -> Callable[[int], str]:
+        if plan.delta_op:
+            return lambda n: layout.delta_key(plan.dataset, plan.version, n, attempt)
+        return lambda n: layout.part_key(plan.dataset, plan.version, n, attempt)
+
+    def _commit(self, new: NewVersion, plan: Plan) -> DatasetVersion:
+        try:
+            return self._catalog.commit_version(new)
+        except _DEFINITE_REJECTIONS:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the outcome must be checked, not assumed
+            confirmed = self._confirm(new, plan)
+            if confirmed is not None:
+                return confirmed
+            raise _CommitUnknown(exc) from exc
+
+    def _confirm(self, new: NewVersion, plan: Plan) -> DatasetVersion | None:
+        """After an unclear commit failure: the version if it did commit with our files.
+        Raises ``_CommitUnknown``-worthy ambiguity as None only when it surely did not."""
+        try:
+            version = self._catalog.get_version(plan.dataset, plan.version)
+        except Exception:  # noqa: BLE001 - still unknown
+            return None
+        mine = {f.path for f in (*new.files, *new.deltas)}
+        if {f.path for f in (*version.files, *version.deltas)} == mine:
+            return version
+        return None
+
+    def _fail(self, exc: BaseException, attempt: _Attempt, plan: Plan, upload: SpooledUpload) -> None:
+        """Clean up after a failed attempt, journal it, and raise the client-facing error."""
+        for writer in attempt.writers:
+            writer.abort()
+        keys = attempt.keys
+        unknown = isinstance(exc, _CommitUnknown)
+        left = keys if unknown else discard(self._store, keys)
+        cause = exc.cause if unknown else exc
+        error = _client_error(cause)
+        if isinstance(exc, SampleTooSmall):
+            raise exc
+        if keys and not isinstance(cause, errors.Cancelled):
+            self._record(error, plan, upload, attempt, keys, left, unknown)
+        if error is cause:
+            raise error
+        raise error from cause
+
+    def _record(
+        self,
+        error: errors.LakehouseError,
+        plan: Plan,
+        upload: SpooledUpload,
+        attempt: _Attempt,
+        keys: list[str],
+        left: list[str],
+        unknown: bool,
+    ) -> None:
+        if self._journal is None:
+            return
+        context = {
+            "dataset": plan.dataset,
+            "mode": plan.mode.value,
+            "version": str(plan.version),
+            "attempt": attempt.id,
+            "source_hash": upload.source_hash,
+            "reason": error.reason,
+            "files_written": ",".join(keys),
+            "files_left": ",".join(left),
+            "note": "commit outcome unknown; files kept" if unknown else "attempt files deleted",
+        }
+        try:
+            self._journal.record(JOURNAL_OPERATION, error, context)
+        except Exception:  # noqa: BLE001 - the journal must never hide the original failure
+            log.exception("could not journal a failed ingest into %s", plan.dataset)
+
+
+def _client_error(exc: BaseException) -> errors.LakehouseError | BaseException:
+    if isinstance(exc, (errors.LakehouseError, SampleTooSmall)):
+        return exc
+    if isinstance(exc, Exception):
+        return errors.Internal(f"ingest failed unexpectedly: {type(exc).__name__}: {exc}", reason="INGEST_FAILED")
+    return exc  # KeyboardInterrupt, SystemExit: propagate untouched
+
+
+def _validated(spec: IngestSpec) -> tuple[IngestSpec, dict]:
+    validate_dataset_name(spec.dataset)
+    if spec.format not in FORMATS:
+        raise errors.invalid_field("format", f"unknown format {spec.format!r}; use one of {list(FORMATS)}")
+    try:
+        mode = WriteMode(spec.mode)
+    except ValueError:
+        raise errors.invalid_field("mode", f"unknown mode {spec.mode!r}") from None
+    key = tuple(spec.primary_key)
+    if any(not k for k in key) or len(set(key)) != len(key):
+        raise errors.invalid_field("primary_key", "key columns must be non-empty and distinct")
+    explicit = parse_schema(spec.schema)
+    return IngestSpec(spec.dataset, spec.format, mode, key, spec.schema), explicit
+
+
+def _deduplicated(found: DatasetVersion, current: DatasetVersion, upload: SpooledUpload) -> IngestResult:
+    own = layout.written_by(found)
+    return IngestResult(
+        dataset=found.dataset,
+        version=found.version,
+        mode=found.mode,
+        rows=sum(f.rows for f in own),
+        bytes_in=upload.size,
+        bytes_written=sum(f.bytes for f in own),
+        files=len(own),
+        source_hash=upload.source_hash,
+        deduplicated=True,
+        schema=current.schema,
+    )

@@ -1,0 +1,134 @@
+"""Which reader an upload needs, and the small type vocabulary ingest speaks.
+
+Format sniffing looks only at the first bytes: Parquet starts with ``PAR1``; a
+JSON array with ``[``; JSON objects (NDJSON, or concatenated pretty-printed
+objects) with ``{``; anything else is delimited text whose dialect DuckDB's
+sniffer detects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+
+from lakehouse.servers import errors
+from lakehouse.servers.ingest.model import FORMATS
+
+PARQUET_MAGIC = b"PAR1"
+UTF8_BOM = b"\xef\xbb\xbf"
+JSON_ARRAY_START = b"["
+JSON_OBJECT_START = b"{"
+TAB = "\t"
+
+# DuckDB read_json formats.
+JSON_ARRAY = "array"
+JSON_LINES = "newline_delimited"
+JSON_AUTO = "auto"  # NDJSON or concatenated (pretty-printed) objects
+
+# The types an explicit ``IngestSpec.schema`` may name.
+SCHEMA_TYPES: dict[str, pa.DataType] = {
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "bool": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+    "string": pa.string(),
+}
+
+# Arrow -> DuckDB names for reader type hints. Types not listed (nested ones)
+# get no hint; the final Arrow cast still enforces them.
+_DUCKDB_SIMPLE: dict[pa.DataType, str] = {
+    pa.int8(): "TINYINT",
+    pa.int16(): "SMALLINT",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.uint8(): "UTINYINT",
+    pa.uint16(): "USMALLINT",
+    pa.uint32(): "UINTEGER",
+    pa.uint64(): "UBIGINT",
+    pa.float32(): "FLOAT",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+    pa.string(): "VARCHAR",
+    pa.large_string(): "VARCHAR",
+    pa.binary(): "BLOB",
+    pa.large_binary(): "BLOB",
+    pa.date32(): "DATE",
+    pa.time64("us"): "TIME",
+}
+_DUCKDB_TIMESTAMP = {"s": "TIMESTAMP_S", "ms": "TIMESTAMP_MS", "us": "TIMESTAMP", "ns": "TIMESTAMP_NS"}
+
+
+@dataclass(frozen=True)
+class SourceFormat:
+    kind: Literal["csv", "json", "parquet"]
+    delimiter: str | None = None  # csv only; None lets DuckDB sniff it
+    json_format: str = ""  # json only: JSON_ARRAY | JSON_LINES | JSON_AUTO
+
+    @property
+    def line_oriented(self) -> bool:
+        """True when every record is at least one whole line (so line length bounds record length)."""
+        return self.kind == "csv" or (self.kind == "json" and self.json_format != JSON_ARRAY)
+
+
+def _first_byte(head: bytes) -> bytes:
+    body = head[len(UTF8_BOM) :] if head.startswith(UTF8_BOM) else head
+    return body.lstrip()[:1]
+
+
+def resolve_format(requested: str, head: bytes) -> SourceFormat:
+    if requested not in FORMATS:
+        raise errors.invalid_field("format", f"unknown format {requested!r}; use one of {list(FORMATS)}")
+    if requested == "parquet" or (requested == "auto" and head.startswith(PARQUET_MAGIC)):
+        return SourceFormat("parquet")
+    if requested == "tsv":
+        return SourceFormat("csv", delimiter=TAB)
+    if requested == "csv":
+        return SourceFormat("csv")
+    if requested == "ndjson":
+        return SourceFormat("json", json_format=JSON_LINES)
+    first = _first_byte(head)
+    if first == JSON_ARRAY_START:
+        return SourceFormat("json", json_format=JSON_ARRAY)
+    if first == JSON_OBJECT_START or requested == "json":
+        return SourceFormat("json", json_format=JSON_AUTO)
+    return SourceFormat("csv")
+
+
+def parse_schema(text: str) -> dict[str, pa.DataType]:
+    """``"a:int64, b:string"`` -> {"a": int64, "b": string}, in the given order."""
+    out: dict[str, pa.DataType] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        name, sep, type_name = item.rpartition(":")
+        name, type_name = name.strip(), type_name.strip().lower()
+        if not sep or not name:
+            raise errors.invalid_field("schema", f"expected 'name:type', got {item.strip()!r}", "INVALID_SCHEMA")
+        if type_name not in SCHEMA_TYPES:
+            raise errors.invalid_field(
+                "schema", f"column {name!r}: unknown type {type_name!r}; use one of {list(SCHEMA_TYPES)}",
+                "INVALID_SCHEMA",
+            )
+        if name in out:
+            raise errors.invalid_field("schema", f"column {name!r} is listed twice", "INVALID_SCHEMA")
+        out[name] = SCHEMA_TYPES[type_name]
+    return out
+
+
+def duckdb_type(arrow_type: pa.DataType) -> str | None:
+    """DuckDB type name to hint a reader with, or None when there is no simple equivalent."""
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ" if arrow_type.tz else _DUCKDB_TIMESTAMP.get(arrow_type.unit)
+    if pa.types.is_decimal(arrow_type):
+        return f"DECIMAL({arrow_type.precision},{arrow_type.scale})"
+    return _DUCKDB_SIMPLE.get(arrow_type)
+
+
+def normalize_schema(schema: pa.Schema) -> pa.Schema:
+    """Dataset schema from a reader schema: an all-null column (Arrow ``null``,
+    from JSON) becomes string so later uploads with values still fit; metadata is dropped."""
+    fields = [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema]
+    return pa.schema(fields)

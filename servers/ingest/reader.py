@@ -1,0 +1,282 @@
+"""Parse a spooled upload with DuckDB and stream it as Arrow record batches.
+
+Each reader owns a private in-memory DuckDB connection, locked down to the one
+spool file (``allowed_paths`` + ``enable_external_access=false``). No user SQL
+is ever run: the file path and every option travel as bound parameters, and
+column names are quoted identifiers.
+
+Strictness: CSV is read with ``strict_mode=true``, ``null_padding=false``,
+``ignore_errors=false`` and ``quote='"'``, so ragged rows and broken quoting
+raise instead of being skipped, padded or read as literal quotes.
+
+Type sniffing: DuckDB infers types from a sample (its default size). A later
+value that does not fit a sampled type raises a conversion error naming the
+column; the reader reports that as ``SampleTooSmall`` and the caller re-runs
+the conversion once with the whole file as the sample. Clean files (the common
+case) pay nothing; a mis-sniffed file pays one extra pass, and nothing is ever
+silently coerced.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from lakehouse.servers import errors
+from lakehouse.servers.ingest.formats import SourceFormat
+
+FULL_SAMPLE = -1
+# Longest DuckDB detail quoted back to the client (its messages can embed whole records).
+MAX_DETAIL_CHARS = 300
+# DuckDB's JSON reader accepts objects up to about twice maximum_object_size
+# (its buffer); halving it makes the effective limit match ingest.max_line_bytes.
+JSON_OBJECT_SIZE_DIVISOR = 2
+CSV_QUOTE = '"'
+# Delimiters looked for in the header line when the sniffer settled on a single column.
+DELIMITER_CANDIDATES = (",", "\t", ";", "|")
+HEADER_PROBE_BYTES = 64 * 1024
+MALFORMED = "MALFORMED_INPUT"
+# Message fragments by which DuckDB reports bytes that are not UTF-8 (CSV and JSON readers).
+ENCODING_MARKERS = ("invalid unicode", "invalid utf-8", "not utf-8 encoded")
+
+_LINE_RE = re.compile(r"(?:on line:?|in line)\s*(\d+)", re.IGNORECASE)
+_COLUMN_RE = re.compile(r'converting column "([^"]*)"')
+_DETAIL_RE = re.compile(
+    r"(error when converting column|expected number of columns|unterminated quote|invalid unicode|"
+    r"maximum line size|could not convert|failed to cast|malformed json|maximum_object_size|"
+    r"not possible to automatically detect|no magic bytes|invalid utf-8|transform error)",
+    re.IGNORECASE,
+)
+
+
+class SampleTooSmall(Exception):
+    """The sniffer's sample gave a column a type that later rows contradict."""
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A column type the reader must enforce, and the error reason when a value contradicts it."""
+
+    duckdb_type: str
+    reason: str  # SCHEMA_CONFLICT (user schema) or SCHEMA_MISMATCH (existing dataset)
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _detail(message: str) -> str:
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    picked = [lines[0]] if lines else []
+    picked += [line for line in lines[1:] if _DETAIL_RE.search(line) and not line.startswith("Original Line")]
+    text = "; ".join(dict.fromkeys(picked))
+    return text if len(text) <= MAX_DETAIL_CHARS else text[:MAX_DETAIL_CHARS] + "..."
+
+
+class SourceReader:
+    """One parse of one spooled file. Use as a context manager."""
+
+    def __init__(
+        self,
+        path: Path,
+        fmt: SourceFormat,
+        *,
+        max_record_bytes: int,
+        full_sample: bool = False,
+        hints: Mapping[str, Hint] | None = None,
+        temp_dir: Path | None = None,
+    ) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.full_sample = full_sample
+        self._max_record = max_record_bytes
+        self._hints = dict(hints or {})
+        self._delimiter = fmt.delimiter
+        self._described: list[tuple[str, str]] | None = None
+        self._con = duckdb.connect(":memory:")
+        try:
+            self._con.execute("SET TimeZone = 'UTC'")
+            if temp_dir is not None:
+                temp_dir.mkdir(parents=True, exist_ok=True)
+                self._con.execute("SET temp_directory = $d", {"d": str(temp_dir)})
+            self._con.execute("SET allowed_paths = $p", {"p": [str(path)]})
+            self._con.execute("SET enable_external_access = false")
+        except BaseException:
+            self._con.close()
+            raise
+
+    def __enter__(self) -> SourceReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.close()
+
+    # SQL -------------------------------------------------------------------
+
+    def _source(self, typed: bool) -> tuple[str, dict[str, object]]:
+        params: dict[str, object] = {"path": str(self.path)}
+        if self.fmt.kind == "parquet":
+            return "read_parquet($path)", params
+        opts: list[str] = []
+        if self.full_sample:
+            opts.append("sample_size = $sample")
+            params["sample"] = FULL_SAMPLE
+        if self.fmt.kind == "json":
+            params["jf"] = self.fmt.json_format
+            params["mos"] = max(1, self._max_record // JSON_OBJECT_SIZE_DIVISOR)
+            if typed and self._hints and self._described is not None:
+                # read_json takes types only as the full column list.
+                params["cols"] = {n: self._hints[n].duckdb_type if n in self._hints else t for n, t in self._described}
+                opts.append("columns = $cols")
+            return "read_json($path, format = $jf, maximum_object_size = $mos" + "".join(
+                ", " + o for o in opts
+            ) + ")", params
+        params.update(quote=CSV_QUOTE, mls=self._max_record)
+        if self._delimiter is not None:
+            params["delim"] = self._delimiter
+            opts.append("delim = $delim")
+        if typed and self._hints:
+            params["types"] = {n: h.duckdb_type for n, h in self._hints.items()}
+            opts.append("types = $types")
+        return (
+            "read_csv($path, header = true, quote = $quote, strict_mode = true, null_padding = false,"
+            " ignore_errors = false, max_line_size = $mls" + "".join(", " + o for o in opts) + ")",
+            params,
+        )
+
+    def _run(self, sql: str, params: dict[str, object]) -> list[tuple]:
+        try:
+            return self._con.execute(sql, params).fetchall()
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+            raise self.translate(exc) from exc
+
+    # Reading ---------------------------------------------------------------
+
+    def columns(self) -> list[tuple[str, str]]:
+        """(name, DuckDB type) of the upload as sniffed, before any hint."""
+        if self._described is None:
+            sql, params = self._source(typed=False)
+            rows = self._run(f"DESCRIBE SELECT * FROM {sql}", params)
+            if self.fmt.kind == "csv" and self._delimiter is None and len(rows) == 1:
+                pinned = self._header_delimiter()
+                if pinned is not None:
+                    # A structural error in the sample makes the sniffer fall back to one
+                    # column; pinning the delimiter the header uses surfaces the real error.
+                    self._delimiter = pinned
+                    sql, params = self._source(typed=False)
+                    rows = self._run(f"DESCRIBE SELECT * FROM {sql}", params)
+            self._described = [(str(r[0]), str(r[1])) for r in rows]
+        return list(self._described)
+
+    def _header_delimiter(self) -> str | None:
+        with open(self.path, "rb") as handle:
+            line = handle.readline(HEADER_PROBE_BYTES).decode("utf-8", "replace")
+        counts = {d: line.count(d) for d in DELIMITER_CANDIDATES}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else None
+
+    def set_hints(self, hints: Mapping[str, Hint]) -> None:
+        self._hints = dict(hints)
+
+    def stream(self, batch_rows: int, columns: list[str] | None = None) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        """Start streaming the upload (optionally only ``columns``): its Arrow schema and its batches."""
+        self.columns()
+        sql, params = self._source(typed=True)
+        select = ", ".join(quote_ident(c) for c in columns) if columns else "*"
+        try:
+            reader = self._con.sql(f"SELECT {select} FROM {sql}", params=params).to_arrow_reader(batch_rows)
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+            raise self.translate(exc) from exc
+        return reader.schema, self._batches(reader)
+
+    def _batches(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except (duckdb.Error, pa.ArrowException, OSError) as exc:
+                raise self.translate(exc) from exc
+            yield batch
+
+    def key_problem(self, key: tuple[str, ...], unique: bool) -> str | None:
+        """Describe one null (or, if ``unique``, duplicated) key in the upload; None when clean."""
+        self.columns()
+        sql, params = self._source(typed=True)
+        cols = ", ".join(quote_ident(k) for k in key)
+        null_cond = " OR ".join(f"{quote_ident(k)} IS NULL" for k in key)
+        if unique:
+            query = f"SELECT {cols}, count(*) FROM {sql} GROUP BY ALL HAVING count(*) > 1 OR {null_cond} LIMIT 1"
+        else:
+            query = f"SELECT {cols}, 1 FROM {sql} WHERE {null_cond} LIMIT 1"
+        rows = self._run(query, params)
+        if not rows:
+            return None
+        values = dict(zip(key, rows[0][: len(key)], strict=True))
+        if any(v is None for v in values.values()):
+            return f"a row has a null primary key value: {values}"
+        return f"primary key {values} occurs {rows[0][-1]} times in the upload"
+
+    # Errors ----------------------------------------------------------------
+
+    def translate(self, exc: BaseException) -> errors.LakehouseError | SampleTooSmall:
+        """Map a DuckDB failure to the client-facing error (or to a re-sniff request)."""
+        message = str(exc)
+        low = message.lower()
+        detail = _detail(message)
+        meta: dict[str, str] = {"format": self.fmt.kind}
+        if line := _LINE_RE.search(message):
+            meta["line"] = line.group(1)
+        column_match = _COLUMN_RE.search(message)
+        column = column_match.group(1) if column_match else None
+        if column is not None:
+            meta["column"] = column
+        if isinstance(exc, duckdb.InterruptException):
+            return errors.Cancelled("ingest cancelled", reason="CANCELLED")
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            return errors.ResourceExhausted(f"out of memory converting the upload: {detail}", reason="OUT_OF_MEMORY")
+        if any(s in low for s in ENCODING_MARKERS):
+            return errors.InvalidArgument(
+                f"the upload is not valid UTF-8: {detail}", reason="INVALID_ENCODING", metadata=meta
+            )
+        if "maximum line size" in low or "maximum_object_size" in low:
+            return errors.InvalidArgument(
+                f"a record is longer than the {self._max_record}-byte limit: {detail}",
+                reason="RECORD_TOO_LARGE",
+                metadata=meta,
+            )
+        conversion = isinstance(exc, duckdb.ConversionException) or any(
+            s in low for s in ("conversion error", "could not convert", "failed to cast", "transform error")
+        )
+        if conversion:
+            hint = self._hints.get(column) if column is not None else None
+            if hint is not None:
+                return self._schema_error(hint.reason, column, meta, detail)
+            if not self.full_sample:
+                return SampleTooSmall(detail)
+            if column is None and self._hints:
+                reason = next(iter(self._hints.values())).reason
+                return self._schema_error(reason, None, meta, detail)
+        if isinstance(exc, duckdb.InternalException):
+            return errors.Internal(f"the parser failed internally: {detail}", reason="PARSER_INTERNAL")
+        return errors.InvalidArgument(
+            f"malformed {self.fmt.kind.upper()} input: {detail}", reason=MALFORMED, metadata=meta
+        )
+
+    @staticmethod
+    def _schema_error(reason: str, column: str | None, meta: dict[str, str], detail: str) -> errors.InvalidArgument:
+        where = f"column {column!r}" if column else "a column"
+        if "line" in meta:
+            where += f" (line {meta['line']})"
+        violations = [errors.FieldViolation(column, detail)] if column else []
+        return errors.InvalidArgument(
+            f"a value in {where} contradicts its declared type: {detail}",
+            reason=reason,
+            metadata=meta,
+            violations=violations,
+        )

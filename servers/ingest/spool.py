@@ -1,0 +1,156 @@
+"""Spool an upload to a temp file while hashing it and watching its line lengths.
+
+Why spool at all: DuckDB needs a seekable file to sniff and parse in parallel,
+and the content hash (idempotency key) is only known at the end. Memory stays
+bounded by one chunk whatever the upload size.
+
+The line-length watch lets a pathological record (e.g. one 100 MB field) be
+rejected while it is still arriving, instead of making DuckDB buffer it: for
+line-oriented formats (CSV, TSV, NDJSON) a line longer than the limit means a
+record longer than the limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakehouse.servers import errors
+
+NEWLINE = b"\n"
+# Bytes kept in memory from the start of the upload to sniff its format.
+HEAD_BYTES = 64 * 1024
+# Report upload progress at most once per this many bytes (plus once at the end).
+PROGRESS_EVERY_BYTES = 8 * 1024 * 1024
+SPOOL_PREFIX = "ingest-"
+SPOOL_SUFFIX = ".upload"
+HASH_PREFIX = "sha256:"
+
+
+@dataclass(frozen=True)
+class SpooledUpload:
+    path: Path
+    size: int
+    source_hash: str  # "sha256:<hex>"
+    head: bytes  # first HEAD_BYTES bytes
+    has_content: bool  # some byte other than ASCII whitespace
+
+
+class LineWatch:
+    """Tracks whether any line exceeds ``limit`` bytes, in O(len/limit) C-level
+    searches per chunk rather than one Python step per line."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.run = 0  # bytes since the last newline
+        self.exceeded = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self.exceeded:
+            return
+        limit, size = self.limit, len(chunk)
+        first = chunk.find(NEWLINE)
+        if first < 0:
+            self.run += size
+            self.exceeded = self.run > limit
+            return
+        if self.run + first > limit:
+            self.exceeded = True
+            return
+        pos = first + 1
+        # Within the chunk: from a line start, some newline must occur within limit+1 bytes.
+        while size - pos > limit:
+            last = chunk.rfind(NEWLINE, pos, pos + limit + 1)
+            if last < 0:
+                self.exceeded = True
+                return
+            pos = last + 1
+        self.run = size - chunk.rfind(NEWLINE) - 1
+
+
+@contextlib.contextmanager
+def spool(
+    chunks: Iterable[bytes],
+    directory: Path,
+    *,
+    max_line_bytes: int,
+    line_limit_applies: Callable[[bytes], bool],
+    on_bytes: Callable[[int], None],
+    cancelled: Callable[[], bool],
+) -> Iterator[SpooledUpload]:
+    """Write ``chunks`` to a temp file under ``directory``; the file is removed on exit.
+
+    ``line_limit_applies(head)`` says whether the upload's format is line
+    oriented; if it is, a line over ``max_line_bytes`` raises RECORD_TOO_LARGE
+    as soon as it is seen.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=SPOOL_SUFFIX, dir=directory)
+    path = Path(name)
+    try:
+        yield _fill(fd, path, chunks, max_line_bytes, line_limit_applies, on_bytes, cancelled)
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _fill(
+    fd: int,
+    path: Path,
+    chunks: Iterable[bytes],
+    max_line_bytes: int,
+    line_limit_applies: Callable[[bytes], bool],
+    on_bytes: Callable[[int], None],
+    cancelled: Callable[[], bool],
+) -> SpooledUpload:
+    digest = hashlib.sha256()
+    watch = LineWatch(max_line_bytes)
+    head = bytearray()
+    size = 0
+    reported = 0
+    has_content = False
+    applies: bool | None = None  # decided once the head is complete
+    with os.fdopen(fd, "wb", closefd=False) as out:
+        for chunk in chunks:
+            if cancelled():
+                raise errors.Cancelled("ingest cancelled during upload", reason="CANCELLED")
+            if not chunk:
+                continue
+            out.write(chunk)
+            digest.update(chunk)
+            watch.feed(chunk)
+            size += len(chunk)
+            if not has_content:
+                has_content = bool(bytes(chunk).strip())
+            if len(head) < HEAD_BYTES:
+                head += chunk[: HEAD_BYTES - len(head)]
+            if applies is None and len(head) >= HEAD_BYTES:
+                applies = line_limit_applies(bytes(head))
+            if watch.exceeded and applies:
+                raise _too_large(max_line_bytes)
+            if size - reported >= PROGRESS_EVERY_BYTES:
+                reported = size
+                on_bytes(size)
+    if applies is None:
+        applies = line_limit_applies(bytes(head))
+    if watch.exceeded and applies:
+        raise _too_large(max_line_bytes)
+    on_bytes(size)
+    return SpooledUpload(
+        path=path, size=size, source_hash=HASH_PREFIX + digest.hexdigest(), head=bytes(head), has_content=has_content
+    )
+
+
+def _too_large(limit: int) -> errors.InvalidArgument:
+    return errors.InvalidArgument(
+        f"a record is longer than the {limit}-byte limit (ingest.max_line_bytes)",
+        reason="RECORD_TOO_LARGE",
+        metadata={"limit_bytes": str(limit)},
+    )

@@ -1,0 +1,116 @@
+"""Turn DuckDB failures into Lakehouse domain errors; no raw engine exception leaves the query core.
+
+An error can surface as a ``duckdb.Error`` subclass (while binding or starting a
+query) or, once rows stream through Arrow, as a pyarrow/OSError whose message keeps
+DuckDB's ``"<Kind> Error: ..."`` prefix. Both are classified by that kind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from enum import Enum
+
+import duckdb
+from lakehouse.servers import errors
+
+from .sandbox import SANDBOX_VIOLATION, SQL_SYNTAX
+
+SQL_BIND = "SQL_BIND"
+SQL_RUNTIME = "SQL_RUNTIME"
+DATASET_NOT_FOUND = "DATASET_NOT_FOUND"
+DATASET_UNAVAILABLE = "DATASET_UNAVAILABLE"
+QUERY_TIMEOUT = "QUERY_TIMEOUT"
+QUERY_CANCELLED = "QUERY_CANCELLED"
+QUERY_OUT_OF_MEMORY = "QUERY_OUT_OF_MEMORY"
+STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
+QUERY_FAILED = "QUERY_FAILED"
+
+
+class Stop(str, Enum):
+    """Why the query core interrupted a running query."""
+
+    TIMEOUT = "timeout"
+    CANCEL = "cancel"
+
+
+# DuckDB error kinds (the words before " Error:") by what the client did wrong.
+_SYNTAX = frozenset({"parser", "syntax"})
+_BIND = frozenset({"binder", "catalog", "dependency", "invalid type", "type mismatch", "not implemented"})
+_RUNTIME = frozenset(
+    {"conversion", "out of range", "invalid input", "constraint", "sequence", "data", "serialization"}
+)
+_PERMISSION = frozenset({"permission"})
+_INTERRUPT = frozenset({"interrupt"})
+_MEMORY = frozenset({"out of memory"})
+_STORAGE = frozenset({"io", "http"})
+
+_KIND = re.compile(r"^\s*([A-Za-z][A-Za-z ]*?) Error: ", re.DOTALL)
+_MISSING_TABLE = re.compile(r'Table with name "?([^"!]+?)"? does not exist')
+# A message tail that only suggests DuckDB's internal catalog objects.
+_SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
+
+
+def engine_kind(exc: BaseException) -> str:
+    """DuckDB's error kind, lower-cased ("binder", "conversion", ...), or "" when unknown."""
+    if isinstance(exc, duckdb.InterruptException):
+        return "interrupt"
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return "out of memory"
+    match = _KIND.match(str(exc))
+    return match.group(1).lower() if match else ""
+
+
+def map_engine_error(
+    exc: BaseException,
+    stop: Stop | None = None,
+    unavailable: Callable[[str], str | None] = lambda name: None,
+    scrub: Callable[[str], str] = lambda text: text,
+) -> errors.LakehouseError:
+    """The domain error for an engine failure.
+
+    ``stop`` says why the core interrupted the query, if it did; ``unavailable`` gives
+    the reason a dataset's view could not be built, so a query on it says so instead
+    of "not found"; ``scrub`` removes local paths from messages.
+    """
+    if isinstance(exc, errors.LakehouseError):
+        return exc
+    kind = engine_kind(exc)
+    message = scrub(str(exc).strip())
+    if kind in _INTERRUPT or stop is not None:
+        if stop is Stop.TIMEOUT:
+            return errors.DeadlineExceeded(
+                "the query ran past its timeout and was stopped", reason=QUERY_TIMEOUT
+            )
+        return errors.Cancelled("the query was cancelled", reason=QUERY_CANCELLED)
+    if kind in _SYNTAX:
+        return errors.InvalidArgument(message, reason=SQL_SYNTAX)
+    if kind == "catalog":
+        missing = _MISSING_TABLE.search(message)
+        if missing:
+            return _missing_table(missing.group(1), unavailable)
+    if kind in _BIND:
+        return errors.InvalidArgument(_SUGGESTION.sub("", message) or message, reason=SQL_BIND)
+    if kind in _RUNTIME:
+        return errors.InvalidArgument(message, reason=SQL_RUNTIME)
+    if kind in _PERMISSION:
+        return errors.PermissionDenied(message, reason=SANDBOX_VIOLATION)
+    if kind in _MEMORY:
+        return errors.ResourceExhausted(message, reason=QUERY_OUT_OF_MEMORY)
+    if kind in _STORAGE:
+        return errors.Unavailable(message, reason=STORAGE_UNAVAILABLE)
+    return errors.Internal(f"query failed: {message}", reason=QUERY_FAILED)
+
+
+def _missing_table(name: str, unavailable: Callable[[str], str | None]) -> errors.LakehouseError:
+    short = name.rsplit(".", 1)[-1]
+    why = unavailable(short.lower())
+    if why is not None:
+        return errors.Unavailable(
+            f"dataset {short!r} cannot be read: {why}",
+            reason=DATASET_UNAVAILABLE,
+            metadata={"dataset": short},
+        )
+    return errors.NotFound(
+        f"dataset {name!r} does not exist", reason=DATASET_NOT_FOUND, metadata={"dataset": name}
+    )
