@@ -14,6 +14,7 @@ from pathlib import Path
 from string import Template
 
 from lakehouse.gateway.descriptor import descriptor_set
+from lakehouse.gateway.json_guard import lua_code
 from lakehouse.servers.services import SERVICES
 
 TEMPLATE = Path(__file__).with_name("envoy.yaml.tmpl")
@@ -61,6 +62,7 @@ def render(cfg: GatewayConfig) -> str:
         "routes": json.dumps(routes),
         "clusters": json.dumps(clusters),
         "local_reply_mappers": json.dumps(_local_reply_mappers()),
+        "json_guard_lua": json.dumps(lua_code()),
         "services": json.dumps([s.full_name for s in SERVICES]),
         "descriptor_b64": base64.b64encode(descriptor_set().SerializeToString()).decode(),
         "max_request_body_bytes": MAX_JSON_BODY_BYTES,

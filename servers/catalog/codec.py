@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pyarrow as pa
-
 from lakehouse.servers.catalog.model import DataFile, DatasetVersion, WriteMode
 from lakehouse.servers.errors import invalid_field
 
@@ -48,7 +47,12 @@ def _files_to_json(files: Iterable[DataFile]) -> list[dict[str, object]]:
 
 def _files_from_json(items: list[dict[str, object]]) -> tuple[DataFile, ...]:
     return tuple(
-        DataFile(path=str(i["path"]), rows=int(i["rows"]), bytes=int(i["bytes"]), content_hash=str(i["content_hash"]))
+        DataFile(
+            path=str(i["path"]),
+            rows=int(i["rows"]),
+            bytes=int(i["bytes"]),
+            content_hash=str(i["content_hash"]),
+        )
         for i in items
     )
 
@@ -80,7 +84,9 @@ def decode_key(text: str) -> tuple[str, ...]:
 
 
 # Column list every version query selects, in the order ``version_from_row`` reads.
-VERSION_COLUMNS = "v.dataset, v.version, v.manifest, v.schema, v.mode, v.source_hash, v.primary_key, v.created_at"
+VERSION_COLUMNS = (
+    "v.dataset, v.version, v.manifest, v.schema, v.mode, v.source_hash, v.primary_key, v.created_at"
+)
 
 
 def version_from_row(row: tuple) -> DatasetVersion:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import pyarrow as pa
 from lakehouse.servers import errors
 from lakehouse.servers.catalog.model import (
     CatalogApi,
@@ -171,7 +172,7 @@ class IngestCore:
     def _ingest_spooled(
         self,
         spec: IngestSpec,
-        explicit: dict,
+        explicit: dict[str, pa.DataType],
         fmt: SourceFormat,
         upload: SpooledUpload,
         report: Callable[[IngestProgress], None],
@@ -186,13 +187,15 @@ class IngestCore:
         try:
             return self._attempt(plan, explicit, fmt, upload, False, report, cancelled)
         except SampleTooSmall:
-            log.info("type sample too small for %s; converting again with the whole file as sample", spec.dataset)
+            log.info(
+                "type sample too small for %s; converting again with the whole file as sample", spec.dataset
+            )
             return self._attempt(plan, explicit, fmt, upload, True, report, cancelled)
 
     def _attempt(
         self,
         plan: Plan,
-        explicit: dict,
+        explicit: dict[str, pa.DataType],
         fmt: SourceFormat,
         upload: SpooledUpload,
         full_sample: bool,
@@ -201,7 +204,9 @@ class IngestCore:
     ) -> IngestResult:
         attempt = _Attempt(layout.new_attempt())
         try:
-            return self._convert_and_commit(attempt, plan, explicit, fmt, upload, full_sample, report, cancelled)
+            return self._convert_and_commit(
+                attempt, plan, explicit, fmt, upload, full_sample, report, cancelled
+            )
         except BaseException as exc:
             self._fail(exc, attempt, plan, upload)
             raise  # _fail raises; this is for type checkers
@@ -210,7 +215,7 @@ class IngestCore:
         self,
         attempt: _Attempt,
         plan: Plan,
-        explicit: dict,
+        explicit: dict[str, pa.DataType],
         fmt: SourceFormat,
         upload: SpooledUpload,
         full_sample: bool,
@@ -232,7 +237,9 @@ class IngestCore:
                 problem = reader.key_problem(plan.primary_key, unique=plan.mode == WriteMode.UPSERT)
                 if problem:
                     raise errors.InvalidArgument(
-                        f"{plan.mode.value} upload: {problem}", reason="INVALID_KEY", metadata={"dataset": plan.dataset}
+                        f"{plan.mode.value} upload: {problem}",
+                        reason="INVALID_KEY",
+                        metadata={"dataset": plan.dataset},
                     )
             source_schema, batches = reader.stream(limits.batch_rows, select)
             conform = Conformer(plan, dataset_schema(plan, source_schema, explicit), explicit)
@@ -294,23 +301,14 @@ class IngestCore:
             return self._catalog.commit_version(new)
         except _DEFINITE_REJECTIONS:
             raise
-        except Exception as exc:  # noqa: BLE001 - the outcome must be checked, not assumed
-            confirmed = self._confirm(new, plan)
-            if confirmed is not None:
-                return confirmed
-            raise _CommitUnknown(exc) from exc
-
-    def _confirm(self, new: NewVersion, plan: Plan) -> DatasetVersion | None:
-        """After an unclear commit failure: the version if it did commit with our files.
-        Raises ``_CommitUnknown``-worthy ambiguity as None only when it surely did not."""
-        try:
-            version = self._catalog.get_version(plan.dataset, plan.version)
-        except Exception:  # noqa: BLE001 - still unknown
-            return None
-        mine = {f.path for f in (*new.files, *new.deltas)}
-        if {f.path for f in (*version.files, *version.deltas)} == mine:
-            return version
-        return None
+        except Exception as exc:
+            try:
+                slot = self._catalog.get_version(plan.dataset, plan.version)
+            except Exception:  # noqa: BLE001 - not there (yet?) or unreachable: still unknown
+                raise _CommitUnknown(exc) from exc
+            if {f.path for f in (*slot.files, *slot.deltas)} == {f.path for f in (*new.files, *new.deltas)}:
+                return slot  # it did commit
+            raise  # another writer holds the version: ours can never commit
 
     def _fail(self, exc: BaseException, attempt: _Attempt, plan: Plan, upload: SpooledUpload) -> None:
         """Clean up after a failed attempt, journal it, and raise the client-facing error."""
@@ -354,7 +352,7 @@ class IngestCore:
         }
         try:
             self._journal.record(JOURNAL_OPERATION, error, context)
-        except Exception:  # noqa: BLE001 - the journal must never hide the original failure
+        except Exception:
             log.exception("could not journal a failed ingest into %s", plan.dataset)
 
 
@@ -362,11 +360,13 @@ def _client_error(exc: BaseException) -> errors.LakehouseError | BaseException:
     if isinstance(exc, (errors.LakehouseError, SampleTooSmall)):
         return exc
     if isinstance(exc, Exception):
-        return errors.Internal(f"ingest failed unexpectedly: {type(exc).__name__}: {exc}", reason="INGEST_FAILED")
+        return errors.Internal(
+            f"ingest failed unexpectedly: {type(exc).__name__}: {exc}", reason="INGEST_FAILED"
+        )
     return exc  # KeyboardInterrupt, SystemExit: propagate untouched
 
 
-def _validated(spec: IngestSpec) -> tuple[IngestSpec, dict]:
+def _validated(spec: IngestSpec) -> tuple[IngestSpec, dict[str, pa.DataType]]:
     validate_dataset_name(spec.dataset)
     if spec.format not in FORMATS:
         raise errors.invalid_field("format", f"unknown format {spec.format!r}; use one of {list(FORMATS)}")

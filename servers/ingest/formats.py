@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pyarrow as pa
-
 from lakehouse.servers import errors
 from lakehouse.servers.ingest.model import FORMATS
 
@@ -74,7 +73,7 @@ class SourceFormat:
 
 
 def _first_byte(head: bytes) -> bytes:
-    body = head[len(UTF8_BOM) :] if head.startswith(UTF8_BOM) else head
+    body = head.removeprefix(UTF8_BOM)
     return body.lstrip()[:1]
 
 
@@ -106,10 +105,13 @@ def parse_schema(text: str) -> dict[str, pa.DataType]:
         name, sep, type_name = item.rpartition(":")
         name, type_name = name.strip(), type_name.strip().lower()
         if not sep or not name:
-            raise errors.invalid_field("schema", f"expected 'name:type', got {item.strip()!r}", "INVALID_SCHEMA")
+            raise errors.invalid_field(
+                "schema", f"expected 'name:type', got {item.strip()!r}", "INVALID_SCHEMA"
+            )
         if type_name not in SCHEMA_TYPES:
             raise errors.invalid_field(
-                "schema", f"column {name!r}: unknown type {type_name!r}; use one of {list(SCHEMA_TYPES)}",
+                "schema",
+                f"column {name!r}: unknown type {type_name!r}; use one of {list(SCHEMA_TYPES)}",
                 "INVALID_SCHEMA",
             )
         if name in out:

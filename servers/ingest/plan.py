@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
 from lakehouse.servers import errors
 from lakehouse.servers.catalog.model import (
     DELTA_OP_COLUMN,
@@ -43,7 +42,10 @@ OP_DELETE = "D"
 RESERVED_PREFIX = "_lh_"
 SCHEMA_MISMATCH = "SCHEMA_MISMATCH"
 SCHEMA_CONFLICT = "SCHEMA_CONFLICT"
-DELTA_FIELDS = (pa.field(DELTA_OP_COLUMN, pa.string(), nullable=False), pa.field(DELTA_SEQ_COLUMN, pa.int64(), nullable=False))
+DELTA_FIELDS = (
+    pa.field(DELTA_OP_COLUMN, pa.string(), nullable=False),
+    pa.field(DELTA_SEQ_COLUMN, pa.int64(), nullable=False),
+)
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,9 @@ def make_plan(dataset: str, mode: WriteMode, spec_key: tuple[str, ...], existing
             f"dataset already exists: {dataset}", reason="DATASET_EXISTS", metadata={"dataset": dataset}
         )
     if mode == WriteMode.DELETE and current is None:
-        raise errors.NotFound(f"dataset not found: {dataset}", reason="DATASET_NOT_FOUND", metadata={"dataset": dataset})
+        raise errors.NotFound(
+            f"dataset not found: {dataset}", reason="DATASET_NOT_FOUND", metadata={"dataset": dataset}
+        )
     stored = current.primary_key if current else ()
     inherited = False
     if current is None or mode == WriteMode.CREATE:
@@ -98,7 +102,9 @@ def make_plan(dataset: str, mode: WriteMode, spec_key: tuple[str, ...], existing
             )
         key = stored or spec_key
     if mode in (WriteMode.UPSERT, WriteMode.DELETE) and not key:
-        raise errors.invalid_field("primary_key", f"{mode.value} needs a primary key", reason="PRIMARY_KEY_REQUIRED")
+        raise errors.invalid_field(
+            "primary_key", f"{mode.value} needs a primary key", reason="PRIMARY_KEY_REQUIRED"
+        )
     op = None
     if current is not None and mode == WriteMode.UPSERT:
         op = OP_UPSERT
@@ -112,8 +118,11 @@ def check_columns(plan: Plan, upload: Sequence[str]) -> tuple[Plan, list[str] | 
     the columns to read, in dataset order (None: all, in upload order)."""
     reserved = [n for n in upload if n.startswith(RESERVED_PREFIX)]
     if reserved:
-        raise errors.invalid_field("columns", f"column names starting with {RESERVED_PREFIX!r} are reserved: {reserved}",
-                                   reason="RESERVED_COLUMN")
+        raise errors.invalid_field(
+            "columns",
+            f"column names starting with {RESERVED_PREFIX!r} are reserved: {reserved}",
+            reason="RESERVED_COLUMN",
+        )
     names = set(upload)
     target = plan.target
     if target is None:
@@ -121,8 +130,9 @@ def check_columns(plan: Plan, upload: Sequence[str]) -> tuple[Plan, list[str] | 
         if missing_key and plan.key_inherited:
             return Plan(plan.dataset, plan.mode, plan.current, plan.delta_op, (), False), None
         if missing_key:
-            raise errors.invalid_field("primary_key", f"key columns not in the upload: {missing_key}",
-                                       reason="PRIMARY_KEY_MISMATCH")
+            raise errors.invalid_field(
+                "primary_key", f"key columns not in the upload: {missing_key}", reason="PRIMARY_KEY_MISMATCH"
+            )
         return plan, None
     unknown = [n for n in upload if n not in target.names]
     if plan.delta_op == OP_DELETE:
@@ -130,13 +140,18 @@ def check_columns(plan: Plan, upload: Sequence[str]) -> tuple[Plan, list[str] | 
         if missing or unknown:
             raise _mismatch(
                 f"a delete upload must carry the key columns {list(plan.primary_key)} and only dataset columns;"
-                f" missing {missing}, unknown {unknown}", missing=",".join(missing), unexpected=",".join(unknown))
+                f" missing {missing}, unknown {unknown}",
+                missing=",".join(missing),
+                unexpected=",".join(unknown),
+            )
         return plan, list(plan.primary_key)
     missing = [n for n in target.names if n not in names]
     if missing or unknown:
         raise _mismatch(
             f"upload columns differ from dataset {plan.dataset}: missing {missing}, unexpected {unknown}",
-            missing=",".join(missing), unexpected=",".join(unknown))
+            missing=",".join(missing),
+            unexpected=",".join(unknown),
+        )
     return plan, list(target.names)
 
 
@@ -150,12 +165,18 @@ def reader_hints(plan: Plan, explicit: dict[str, pa.DataType], upload: Sequence[
     for name, arrow_type in explicit.items():
         if target is not None and name in target.names and target.field(name).type != arrow_type:
             raise _mismatch(
-                f"column {name!r} is {target.field(name).type} in dataset {plan.dataset}, not {arrow_type}", column=name)
+                f"column {name!r} is {target.field(name).type} in dataset {plan.dataset}, not {arrow_type}",
+                column=name,
+            )
         if (duck := duckdb_type(arrow_type)) is not None:
             hints[name] = Hint(duck, SCHEMA_CONFLICT)
     if target is not None:
         for field in target:
-            if field.name in upload and field.name not in hints and (duck := duckdb_type(field.type)) is not None:
+            if (
+                field.name in upload
+                and field.name not in hints
+                and (duck := duckdb_type(field.type)) is not None
+            ):
                 hints[field.name] = Hint(duck, SCHEMA_MISMATCH)
     return hints
 

@@ -144,7 +144,11 @@ def _fill(
         raise _too_large(max_line_bytes)
     on_bytes(size)
     return SpooledUpload(
-        path=path, size=size, source_hash=HASH_PREFIX + digest.hexdigest(), head=bytes(head), has_content=has_content
+        path=path,
+        size=size,
+        source_hash=HASH_PREFIX + digest.hexdigest(),
+        head=bytes(head),
+        has_content=has_content,
     )
 
 

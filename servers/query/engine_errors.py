@@ -47,6 +47,10 @@ _STORAGE = frozenset({"io", "http"})
 
 _KIND = re.compile(r"^\s*([A-Za-z][A-Za-z ]*?) Error: ", re.DOTALL)
 _MISSING_TABLE = re.compile(r'Table with name "?([^"!]+?)"? does not exist')
+# A registered Arrow source (the arrow scan path) failing: "<Arrow status>: detail".
+_SOURCE_FAILED = re.compile(r"reading the stream registered as '[^']*' failed: (\w+):")
+_ARROW_IO = "IOError"
+DATASET_UNREADABLE = "DATASET_UNREADABLE"
 # A message tail that only suggests DuckDB's internal catalog objects.
 _SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 
@@ -83,12 +87,17 @@ def map_engine_error(
                 "the query ran past its timeout and was stopped", reason=QUERY_TIMEOUT
             )
         return errors.Cancelled("the query was cancelled", reason=QUERY_CANCELLED)
+    source = _SOURCE_FAILED.search(message)
+    if source:
+        if source.group(1) == _ARROW_IO:
+            return errors.Unavailable(message, reason=STORAGE_UNAVAILABLE)
+        return errors.Internal(f"a dataset file cannot be read: {message}", reason=DATASET_UNREADABLE)
     if kind in _SYNTAX:
         return errors.InvalidArgument(message, reason=SQL_SYNTAX)
     if kind == "catalog":
         missing = _MISSING_TABLE.search(message)
         if missing:
-            return _missing_table(missing.group(1), unavailable)
+            return _missing_table(missing.group(1), unavailable, scrub)
     if kind in _BIND:
         return errors.InvalidArgument(_SUGGESTION.sub("", message) or message, reason=SQL_BIND)
     if kind in _RUNTIME:
@@ -102,12 +111,14 @@ def map_engine_error(
     return errors.Internal(f"query failed: {message}", reason=QUERY_FAILED)
 
 
-def _missing_table(name: str, unavailable: Callable[[str], str | None]) -> errors.LakehouseError:
+def _missing_table(
+    name: str, unavailable: Callable[[str], str | None], scrub: Callable[[str], str]
+) -> errors.LakehouseError:
     short = name.rsplit(".", 1)[-1]
     why = unavailable(short.lower())
     if why is not None:
         return errors.Unavailable(
-            f"dataset {short!r} cannot be read: {why}",
+            scrub(f"dataset {short!r} cannot be read: {why}"),
             reason=DATASET_UNAVAILABLE,
             metadata={"dataset": short},
         )

@@ -12,7 +12,9 @@ bool, integers                          bool / number (64-bit ints stay exact
                                         above 2**53)
 float, double                           number; NaN, Infinity, -Infinity as the
                                         strings "NaN", "Infinity", "-Infinity"
-decimal (DECIMAL, HUGEINT, UHUGEINT)    string, e.g. "12.50"
+decimal with scale 0 (HUGEINT,          number (exact integer), so e.g. sum(BIGINT)
+UHUGEINT, DECIMAL(p, 0))                reads as a number
+other decimal                           string, e.g. "12.50" (exact)
 string (VARCHAR, UUID, ENUM)            string
 binary (BLOB, BIT, BIGNUM)              base64 string (standard alphabet, padded)
 date                                    "YYYY-MM-DD"
@@ -85,6 +87,8 @@ def _converter(t: pa.DataType) -> Callable[[pa.Array], list[Any]]:
         return _extension
     if pa.types.is_floating(t):
         return lambda a: [_float(v) for v in a.to_pylist()]
+    if pa.types.is_decimal(t) and t.scale == 0:
+        return lambda a: [None if v is None else int(v) for v in a.to_pylist()]
     if pa.types.is_decimal(t):
         return lambda a: [None if v is None else str(v) for v in a.to_pylist()]
     if (

@@ -92,6 +92,7 @@ class QueryStream:
         self._map_error = map_error
         self._relation: Any = None
         self._columns: list[tuple[str, str]] = []
+        self._schema: pa.Schema | None = None
         self._done = False
         # Held while this stream calls into the engine, so release never races a running call.
         self._io = threading.RLock()
@@ -125,8 +126,11 @@ class QueryStream:
 
     @property
     def schema(self) -> pa.Schema:
+        """The result's Arrow schema (starts the query); still available after the stream ends."""
         with self._io:
-            return self._reader().schema
+            if self._schema is None:
+                self._schema = self._reader().schema
+            return self._schema
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         return self
@@ -184,6 +188,7 @@ class QueryStream:
         except Exception as exc:  # noqa: BLE001 - every engine failure is mapped, none leaks
             self._fail(exc)
         self._resources.reader = reader
+        self._schema = reader.schema
         if self._stop is not None:  # stopped while starting: the engine may have missed it
             self._fail(duckdb.InterruptException("INTERRUPT Error: Interrupted!"))
         return reader

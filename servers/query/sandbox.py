@@ -76,6 +76,7 @@ DENIED_FUNCTIONS = frozenset({"current_setting", "write_log", "getenv", "json_ex
 # Table names that DuckDB would turn into a file or URL scan (replacement scans).
 _FILE_LIKE_NAME = re.compile(r"[/\\:]|\.[A-Za-z0-9]+$")
 
+SERVER_TIME_ZONE = "UTC"
 _EXPLAIN = "explain"
 _ANALYZE = frozenset({"analyze", "analyse"})
 _TABLE_FUNCTION_NODE = "TABLE_FUNCTION"
@@ -231,6 +232,8 @@ def harden(con: duckdb.DuckDBPyConnection, allowed_directories: list[str], limit
     statements += [
         # Lake files are immutable once committed, so their footers can be cached.
         ("parquet_metadata_cache", True),
+        # Zoned timestamps come out in UTC whatever the host's zone.
+        ("TimeZone", SERVER_TIME_ZONE),
         ("allowed_directories", list(allowed_directories)),
         ("allowed_paths", []),
         ("enable_external_access", False),

@@ -117,3 +117,20 @@ def test_rendered_envoy_config_validates(tmp_path):
     done = subprocess.run([shutil.which("envoy"), "--mode", "validate", "-c", str(config)], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_unknown_nested_json_field_is_rejected(system):
+    body = {"expected_version": 0, "files": [{"path": "x", "rows": 1, "sneaky": True}], "mode": "WRITE_MODE_CREATE"}
+    r = httpx.post(f"{system.rest}/v1/datasets/nested/versions", json=body)
+    assert r.status_code == 400
+    payload = r.json()
+    assert "files[0].sneaky" in payload["message"]
+    bad = [d for d in payload["details"] if d["@type"].endswith("google.rpc.BadRequest")]
+    assert bad[0]["field_violations"][0]["field"] == "files[0].sneaky"
+
+
+def test_json_names_and_proto_names_are_both_accepted(system):
+    for body in ({"sql": "SELECT 1 AS one", "max_rows": 5}, {"sql": "SELECT 1 AS one", "maxRows": 5}):
+        r = httpx.post(f"{system.rest}/v1/sql", json=body)
+        assert r.status_code == 200, r.text
+        assert r.json()["rows"] == [[1]]

@@ -1,0 +1,150 @@
+-- Rejects REST JSON bodies that name fields the target protobuf message does not
+-- have. Envoy's gRPC-JSON transcoder silently drops unknown fields; this filter
+-- runs before it. ROUTES and MESSAGES are generated from the proto descriptors
+-- (lakehouse.gateway.json_guard) and prepended to this file.
+
+local function skip_ws(s, i)
+  return string.find(s, "[^ \t\r\n]", i) or (#s + 1)
+end
+
+local parse_value
+
+local function parse_string(s, i)
+  -- s[i] == '"'; returns decoded string (escapes other than \uXXXX kept simple), next index
+  local out, j = {}, i + 1
+  while true do
+    local c = string.sub(s, j, j)
+    if c == "" then error("unterminated string") end
+    if c == '"' then return table.concat(out), j + 1 end
+    if c == "\\" then
+      local e = string.sub(s, j + 1, j + 1)
+      local map = { b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
+      if e == "u" then
+        local hex = string.sub(s, j + 2, j + 5)
+        local code = tonumber(hex, 16) or 63
+        out[#out + 1] = code < 128 and string.char(code) or "?"
+        j = j + 6
+      else
+        out[#out + 1] = map[e] or e
+        j = j + 2
+      end
+    else
+      out[#out + 1] = c
+      j = j + 1
+    end
+  end
+end
+
+local function parse_object(s, i)
+  local obj, order = {}, {}
+  i = skip_ws(s, i + 1)
+  if string.sub(s, i, i) == "}" then return { kind = "object", fields = obj, order = order }, i + 1 end
+  while true do
+    if string.sub(s, i, i) ~= '"' then error("expected a key") end
+    local key
+    key, i = parse_string(s, i)
+    i = skip_ws(s, i)
+    if string.sub(s, i, i) ~= ":" then error("expected ':'") end
+    local value
+    value, i = parse_value(s, skip_ws(s, i + 1))
+    obj[key] = value
+    order[#order + 1] = key
+    i = skip_ws(s, i)
+    local c = string.sub(s, i, i)
+    if c == "}" then return { kind = "object", fields = obj, order = order }, i + 1 end
+    if c ~= "," then error("expected ',' or '}'") end
+    i = skip_ws(s, i + 1)
+  end
+end
+
+local function parse_array(s, i)
+  local items = {}
+  i = skip_ws(s, i + 1)
+  if string.sub(s, i, i) == "]" then return { kind = "array", items = items }, i + 1 end
+  while true do
+    local value
+    value, i = parse_value(s, i)
+    items[#items + 1] = value
+    i = skip_ws(s, i)
+    local c = string.sub(s, i, i)
+    if c == "]" then return { kind = "array", items = items }, i + 1 end
+    if c ~= "," then error("expected ',' or ']'") end
+    i = skip_ws(s, i + 1)
+  end
+end
+
+parse_value = function(s, i)
+  i = skip_ws(s, i)
+  local c = string.sub(s, i, i)
+  if c == "{" then return parse_object(s, i) end
+  if c == "[" then return parse_array(s, i) end
+  if c == '"' then
+    local _, j = parse_string(s, i)
+    return { kind = "scalar" }, j
+  end
+  local j = string.find(s, "[,}%] \t\r\n]", i) or (#s + 1)
+  if j == i then error("unexpected character") end
+  return { kind = "scalar" }, j
+end
+
+-- Returns the dotted path of the first unknown field, or nil.
+local function find_unknown(node, message, prefix)
+  local spec = MESSAGES[message]
+  if spec == nil or node.kind ~= "object" then return nil end
+  for _, key in ipairs(node.order) do
+    local field = spec[key]
+    local path = prefix == "" and key or (prefix .. "." .. key)
+    if field == nil then return path end
+    local value = node.fields[key]
+    if field.msg ~= nil then
+      if field.map and value.kind == "object" then
+        for _, k in ipairs(value.order) do
+          local bad = find_unknown(value.fields[k], field.msg, path .. "." .. k)
+          if bad then return bad end
+        end
+      elseif field.rep and value.kind == "array" then
+        for n, item in ipairs(value.items) do
+          local bad = find_unknown(item, field.msg, path .. "[" .. (n - 1) .. "]")
+          if bad then return bad end
+        end
+      else
+        local bad = find_unknown(value, field.msg, path)
+        if bad then return bad end
+      end
+    end
+  end
+  return nil
+end
+
+local function route_message(method, path)
+  local bare = string.match(path, "^[^?]*")
+  for _, r in ipairs(ROUTES) do
+    if r.method == method and string.match(bare, r.pattern) then return r.message end
+  end
+  return nil
+end
+
+local function reject(handle, message)
+  local body = '{"code":3,"message":"' .. string.gsub(message, '["\\]', "\\%0") .. '","details":[{"@type":'
+    .. '"type.googleapis.com/google.rpc.BadRequest","field_violations":[{"field":"'
+    .. string.gsub(string.match(message, "'(.-)'") or "", '["\\]', "\\%0")
+    .. '","description":"unknown field"}]}]}'
+  handle:respond({ [":status"] = "400", ["content-type"] = "application/json" }, body)
+end
+
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  local method = headers:get(":method")
+  if method ~= "POST" and method ~= "PUT" and method ~= "PATCH" then return end
+  local content_type = headers:get("content-type") or ""
+  if string.find(content_type, "grpc", 1, true) then return end
+  local message = route_message(method, headers:get(":path") or "")
+  if message == nil then return end
+  local buffer = handle:body()
+  if buffer == nil then return end
+  local raw = buffer:getBytes(0, buffer:length())
+  local ok, node = pcall(parse_value, raw, 1)
+  if not ok then return end -- malformed JSON: the transcoder answers 400 with its parser's message
+  local bad = find_unknown(node, message, "")
+  if bad then reject(handle, "unknown field '" .. bad .. "' in " .. message) end
+end

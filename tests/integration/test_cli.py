@@ -1,0 +1,49 @@
+"""The `lakehouse` CLI as an operator uses it: up, status, ingest, sql, datasets, down."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+
+from lakehouse.gateway.process import free_port, pid_alive
+
+CLI_TIMEOUT_S = 120
+
+
+def _cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lakehouse.client.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=CLI_TIMEOUT_S, check=check)
+
+
+def test_up_use_down(tmp_path):
+    port = free_port()
+    env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "home"), "LAKEHOUSE_PORT": str(port)}
+    up = _cli(env, "up")
+    try:
+        assert f"127.0.0.1:{port}" in up.stdout
+        # `up` returned, so the system must already answer.
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/health").json()["status"] == "SERVING"
+        status = json.loads(_cli(env, "status").stdout)
+        assert status["running"] and status["health"]["status"] == "SERVING"
+        # Everything lives under LAKEHOUSE_HOME.
+        assert (tmp_path / "home" / "run" / "state.json").exists()
+
+        csv = tmp_path / "people.csv"
+        csv.write_text("id,name,state\n1,ann,IL\n2,bo,WI\n3,cy,IL\n")
+        ingested = json.loads(_cli(env, "ingest", "people", str(csv), "--format", "csv").stdout)
+        assert ingested["rows"] == "3" and ingested["version"] == "1"
+        out = _cli(env, "sql", "SELECT state, count(*) AS n FROM people GROUP BY state ORDER BY state",
+                   "--output", "json").stdout
+        assert json.loads(out)["rows"] == [["IL", 2], ["WI", 1]]
+        assert "people" in _cli(env, "datasets").stdout
+        bad = _cli(env, "sql", "SELECT * FROM missing_table", check=False)
+        assert bad.returncode == 1 and "NOT_FOUND" in bad.stderr
+    finally:
+        state = json.loads((tmp_path / "home" / "run" / "state.json").read_text())
+        assert "stopped" in _cli(env, "down").stdout
+    assert not pid_alive(state["server_pid"]) and not pid_alive(state["envoy_pid"])
+    assert _cli(env, "status", check=False).returncode == 1
