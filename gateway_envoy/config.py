@@ -14,7 +14,7 @@ from pathlib import Path
 from string import Template
 
 from lakehouse.gateway.descriptor import descriptor_set
-from lakehouse.gateway.json_guard import lua_code
+from lakehouse.gateway.json_guard import GUARD_HEADER, lua_code
 from lakehouse.servers.services import SERVICES
 
 TEMPLATE = Path(__file__).with_name("envoy.yaml.tmpl")
@@ -72,7 +72,13 @@ def render(cfg: GatewayConfig) -> str:
 
 
 def _local_reply_mappers() -> list[dict]:
-    mappers = []
+    # The JSON guard writes a complete google.rpc.Status body itself: keep it.
+    mappers = [
+        {
+            "filter": {"header_filter": {"header": {"name": GUARD_HEADER, "present_match": True}}},
+            "body_format_override": {"text_format": "%LOCAL_REPLY_BODY%", "content_type": "application/json"},
+        }
+    ]
     for http_status, grpc_code in LOCAL_REPLY_CODES.items():
         mappers.append(
             {

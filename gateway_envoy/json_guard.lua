@@ -129,6 +129,8 @@ local function reject(handle, message)
     .. '"type.googleapis.com/google.rpc.BadRequest","field_violations":[{"field":"'
     .. string.gsub(string.match(message, "'(.-)'") or "", '["\\]', "\\%0")
     .. '","description":"unknown field"}]}]}'
+  -- Marks the request so the local-reply mapper passes this body through as is.
+  handle:headers():replace(GUARD_HEADER, "1")
   handle:respond({ [":status"] = "400", ["content-type"] = "application/json" }, body)
 end
 

@@ -23,6 +23,8 @@ LUA_SOURCE = Path(__file__).with_name("json_guard.lua")
 OPAQUE_PREFIX = "google.protobuf."  # Struct, Value, Timestamp ... accept what they accept
 HTTP_BODY = "google.api.HttpBody"
 BODY_METHODS = ("post", "put", "patch")
+# Request header the Lua filter sets on requests it answers itself.
+GUARD_HEADER = "x-lakehouse-json-guard"
 _LUA_MAGIC = re.compile(r"([%^$().\[\]*+\-?])")
 _VARIABLE = re.compile(r"\{[^}]*\}")
 
@@ -88,5 +90,8 @@ def _lua_literal(value) -> str:
 
 def lua_code() -> str:
     routes, messages = tables()
-    header = f"ROUTES = {_lua_literal(routes)}\nMESSAGES = {_lua_literal(messages)}\n"
+    header = (
+        f"GUARD_HEADER = {json.dumps(GUARD_HEADER)}\n"
+        f"ROUTES = {_lua_literal(routes)}\nMESSAGES = {_lua_literal(messages)}\n"
+    )
     return header + LUA_SOURCE.read_text()
