@@ -22,7 +22,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import pyarrow as pa
@@ -56,7 +56,7 @@ from lakehouse.servers.ingest.plan import (
     reader_hints,
     reusable,
 )
-from lakehouse.servers.ingest.reader import SampleTooSmall, SourceReader
+from lakehouse.servers.ingest.reader import LineBufferTooSmall, RetryWider, SampleTooSmall, SourceReader
 from lakehouse.servers.ingest.spool import SpooledUpload, spool
 from lakehouse.servers.ingest.writer import PartWriter, discard
 from lakehouse.servers.settings import Settings
@@ -67,7 +67,13 @@ __all__ = ["IngestCore", "IngestProgress", "IngestResult", "IngestSpec"]
 log = logging.getLogger(__name__)
 
 JOURNAL_OPERATION = "ingest"
+# First read, then at most one widening of the type sample and one of the line buffer.
+MAX_READ_ATTEMPTS = 3
 DUCKDB_TEMP_SUBDIR = "duckdb-tmp"
+# Memory cap of each ingest's private DuckDB: keeps conversion memory bounded
+# whatever the upload size and core count (key checks spill to DUCKDB_TEMP_SUBDIR).
+# A candidate for an ``ingest.duckdb_memory_limit`` setting.
+DUCKDB_MEMORY_LIMIT = "256MB"
 # Catalog rejections after which the commit certainly did not happen.
 _DEFINITE_REJECTIONS = (
     errors.Aborted,
@@ -90,6 +96,12 @@ class _CommitUnknown(Exception):
     def __init__(self, cause: BaseException) -> None:
         super().__init__(str(cause))
         self.cause = cause
+
+
+@dataclass(frozen=True)
+class _ReadOptions:
+    full_sample: bool
+    line_size: int  # 0: the limit (ingest.max_line_bytes)
 
 
 @dataclass
@@ -184,13 +196,21 @@ class IngestCore:
             if found is not None and reusable(spec.mode, found, existing.current):
                 return _deduplicated(found, existing.current, upload)
         plan = make_plan(spec.dataset, spec.mode, spec.primary_key, existing)
-        try:
-            return self._attempt(plan, explicit, fmt, upload, False, report, cancelled)
-        except SampleTooSmall:
-            log.info(
-                "type sample too small for %s; converting again with the whole file as sample", spec.dataset
-            )
-            return self._attempt(plan, explicit, fmt, upload, True, report, cancelled)
+        read = _ReadOptions(full_sample=False, line_size=upload.line_bound or 0)
+        for _ in range(MAX_READ_ATTEMPTS - 1):
+            try:
+                return self._attempt(plan, explicit, fmt, upload, read, report, cancelled)
+            except SampleTooSmall:
+                log.info(
+                    "type sample too small for %s; converting again sampling the whole file", spec.dataset
+                )
+                read = replace(read, full_sample=True)
+            except LineBufferTooSmall:
+                log.info(
+                    "a record of %s spans long lines; converting again with the largest buffer", spec.dataset
+                )
+                read = replace(read, line_size=self._settings.ingest.max_line_bytes)
+        return self._attempt(plan, explicit, fmt, upload, read, report, cancelled)
 
     def _attempt(
         self,
@@ -198,15 +218,13 @@ class IngestCore:
         explicit: dict[str, pa.DataType],
         fmt: SourceFormat,
         upload: SpooledUpload,
-        full_sample: bool,
+        read: _ReadOptions,
         report: Callable[[IngestProgress], None],
         cancelled: Callable[[], bool],
     ) -> IngestResult:
         attempt = _Attempt(layout.new_attempt())
         try:
-            return self._convert_and_commit(
-                attempt, plan, explicit, fmt, upload, full_sample, report, cancelled
-            )
+            return self._convert_and_commit(attempt, plan, explicit, fmt, upload, read, report, cancelled)
         except BaseException as exc:
             self._fail(exc, attempt, plan, upload)
             raise  # _fail raises; this is for type checkers
@@ -218,7 +236,7 @@ class IngestCore:
         explicit: dict[str, pa.DataType],
         fmt: SourceFormat,
         upload: SpooledUpload,
-        full_sample: bool,
+        read: _ReadOptions,
         report: Callable[[IngestProgress], None],
         cancelled: Callable[[], bool],
     ) -> IngestResult:
@@ -227,8 +245,10 @@ class IngestCore:
             upload.path,
             fmt,
             max_record_bytes=limits.max_line_bytes,
-            full_sample=full_sample,
+            full_sample=read.full_sample,
+            line_size=read.line_size,
             temp_dir=self._settings.spool_dir / DUCKDB_TEMP_SUBDIR,
+            memory_limit=DUCKDB_MEMORY_LIMIT,
         ) as reader:
             upload_columns = [name for name, _ in reader.columns()]
             plan, select = check_columns(plan, upload_columns)
@@ -319,7 +339,7 @@ class IngestCore:
         left = keys if unknown else discard(self._store, keys)
         cause = exc.cause if unknown else exc
         error = _client_error(cause)
-        if isinstance(exc, SampleTooSmall):
+        if isinstance(exc, RetryWider):
             raise exc
         if keys and not isinstance(cause, errors.Cancelled):
             self._record(error, plan, upload, attempt, keys, left, unknown)
@@ -357,7 +377,7 @@ class IngestCore:
 
 
 def _client_error(exc: BaseException) -> errors.LakehouseError | BaseException:
-    if isinstance(exc, (errors.LakehouseError, SampleTooSmall)):
+    if isinstance(exc, (errors.LakehouseError, RetryWider)):
         return exc
     if isinstance(exc, Exception):
         return errors.Internal(

@@ -37,12 +37,17 @@ MAX_DETAIL_CHARS = 300
 # (its buffer); halving it makes the effective limit match ingest.max_line_bytes.
 JSON_OBJECT_SIZE_DIVISOR = 2
 CSV_QUOTE = '"'
+# DuckDB counts the line terminator(s) in a line's size; allow for them.
+LINE_SIZE_SLACK = 16
 # Delimiters looked for in the header line when the sniffer settled on a single column.
 DELIMITER_CANDIDATES = (",", "\t", ";", "|")
 HEADER_PROBE_BYTES = 64 * 1024
 MALFORMED = "MALFORMED_INPUT"
 # Message fragments by which DuckDB reports bytes that are not UTF-8 (CSV and JSON readers).
 ENCODING_MARKERS = ("invalid unicode", "invalid utf-8", "not utf-8 encoded")
+# DuckDB follows an error with suggestion lines; they name options, not what happened.
+_SUGGESTION_PREFIXES = ("*", "possible", "try ")
+_TOO_LONG_RE = re.compile(r'(maximum line size of \d+ bytes exceeded|"maximum_object_size" of \d+ bytes exceeded)')
 
 _LINE_RE = re.compile(r"(?:on line:?|in line)\s*(\d+)", re.IGNORECASE)
 _COLUMN_RE = re.compile(r'converting column "([^"]*)"')
@@ -54,8 +59,16 @@ _DETAIL_RE = re.compile(
 )
 
 
-class SampleTooSmall(Exception):
+class RetryWider(Exception):
+    """The read must be repeated with wider settings (raised only when they can widen)."""
+
+
+class SampleTooSmall(RetryWider):
     """The sniffer's sample gave a column a type that later rows contradict."""
+
+
+class LineBufferTooSmall(RetryWider):
+    """A record (e.g. a quoted multi-line field) is longer than the line size used."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,13 @@ class Hint:
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _facts(message: str) -> str:
+    """The lowercased message without DuckDB's suggestions (which mention every option)."""
+    return "\n".join(
+        line for line in message.lower().splitlines() if not line.lstrip().startswith(_SUGGESTION_PREFIXES)
+    )
 
 
 def _detail(message: str) -> str:
@@ -88,19 +108,28 @@ class SourceReader:
         *,
         max_record_bytes: int,
         full_sample: bool = False,
+        line_size: int = 0,
         hints: Mapping[str, Hint] | None = None,
         temp_dir: Path | None = None,
+        memory_limit: str = "",
     ) -> None:
         self.path = path
         self.fmt = fmt
         self.full_sample = full_sample
         self._max_record = max_record_bytes
+        # DuckDB sizes its CSV buffers from max_line_size, so use the smallest that fits.
+        self.line_size = min(line_size or max_record_bytes, max_record_bytes)
         self._hints = dict(hints or {})
         self._delimiter = fmt.delimiter
         self._described: list[tuple[str, str]] | None = None
         self._con = duckdb.connect(":memory:")
         try:
             self._con.execute("SET TimeZone = 'UTC'")
+            # The spool file is read once: caching its blocks would only hold memory.
+            self._con.execute("SET enable_external_file_cache = false")
+            if memory_limit:
+                # Caps DuckDB's read buffers (they otherwise grow with threads and line size).
+                self._con.execute("SET memory_limit = $m", {"m": memory_limit})
             if temp_dir is not None:
                 temp_dir.mkdir(parents=True, exist_ok=True)
                 self._con.execute("SET temp_directory = $d", {"d": str(temp_dir)})
@@ -138,7 +167,7 @@ class SourceReader:
             return "read_json($path, format = $jf, maximum_object_size = $mos" + "".join(
                 ", " + o for o in opts
             ) + ")", params
-        params.update(quote=CSV_QUOTE, mls=self._max_record)
+        params.update(quote=CSV_QUOTE, mls=self.line_size + LINE_SIZE_SLACK)
         if self._delimiter is not None:
             params["delim"] = self._delimiter
             opts.append("delim = $delim")
@@ -230,10 +259,10 @@ class SourceReader:
 
     # Errors ----------------------------------------------------------------
 
-    def translate(self, exc: BaseException) -> errors.LakehouseError | SampleTooSmall:
+    def translate(self, exc: BaseException) -> errors.LakehouseError | RetryWider:
         """Map a DuckDB failure to the client-facing error (or to a re-sniff request)."""
         message = str(exc)
-        low = message.lower()
+        low = _facts(message)
         detail = _detail(message)
         meta: dict[str, str] = {"format": self.fmt.kind}
         if line := _LINE_RE.search(message):
@@ -252,7 +281,10 @@ class SourceReader:
             return errors.InvalidArgument(
                 f"the upload is not valid UTF-8: {detail}", reason="INVALID_ENCODING", metadata=meta
             )
-        if "maximum line size" in low or "maximum_object_size" in low:
+        too_long = _TOO_LONG_RE.search(low) is not None
+        if too_long and self.line_size < self._max_record:
+            return LineBufferTooSmall(detail)
+        if too_long:
             return errors.InvalidArgument(
                 f"a record is longer than the {self._max_record}-byte limit: {detail}",
                 reason="RECORD_TOO_LARGE",

@@ -27,6 +27,9 @@ NEWLINE = b"\n"
 HEAD_BYTES = 64 * 1024
 # Report upload progress at most once per this many bytes (plus once at the end).
 PROGRESS_EVERY_BYTES = 8 * 1024 * 1024
+# First rung of the line-length ladder: DuckDB's default CSV line limit is about 2 MB,
+# and its read buffers grow with the limit, so long limits are only used when needed.
+LADDER_START_BYTES = 2 * 1024 * 1024
 SPOOL_PREFIX = "ingest-"
 SPOOL_SUFFIX = ".upload"
 HASH_PREFIX = "sha256:"
@@ -39,38 +42,61 @@ class SpooledUpload:
     source_hash: str  # "sha256:<hex>"
     head: bytes  # first HEAD_BYTES bytes
     has_content: bool  # some byte other than ASCII whitespace
+    line_bound: int | None  # no line is longer than this (None: some line exceeds the limit)
 
 
 class LineWatch:
-    """Tracks whether any line exceeds ``limit`` bytes, in O(len/limit) C-level
-    searches per chunk rather than one Python step per line."""
+    """Finds, for a ladder of thresholds, whether any line exceeds each one, in
+    O(len/threshold) C-level searches per chunk rather than one Python step per
+    line. ``bound`` is the smallest threshold no line exceeds (None: even the
+    largest, the limit, is exceeded)."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, thresholds: list[int]) -> None:
+        self.thresholds = sorted(thresholds)
         self.run = 0  # bytes since the last newline
-        self.exceeded = False
+        self.exceeded = [False] * len(self.thresholds)
+
+    @property
+    def bound(self) -> int | None:
+        for threshold, over in zip(self.thresholds, self.exceeded, strict=True):
+            if not over:
+                return threshold
+        return None
 
     def feed(self, chunk: bytes) -> None:
-        if self.exceeded:
-            return
-        limit, size = self.limit, len(chunk)
+        size = len(chunk)
         first = chunk.find(NEWLINE)
         if first < 0:
             self.run += size
-            self.exceeded = self.run > limit
+            self.exceeded = [
+                over or self.run > t for t, over in zip(self.thresholds, self.exceeded, strict=True)
+            ]
             return
+        for i, limit in enumerate(self.thresholds):
+            if not self.exceeded[i]:
+                self.exceeded[i] = self._exceeds(chunk, first, limit)
+        self.run = size - chunk.rfind(NEWLINE) - 1
+
+    def _exceeds(self, chunk: bytes, first: int, limit: int) -> bool:
         if self.run + first > limit:
-            self.exceeded = True
-            return
-        pos = first + 1
-        # Within the chunk: from a line start, some newline must occur within limit+1 bytes.
+            return True
+        size, pos = len(chunk), first + 1
+        # From a line start, some newline must occur within limit+1 bytes.
         while size - pos > limit:
             last = chunk.rfind(NEWLINE, pos, pos + limit + 1)
             if last < 0:
-                self.exceeded = True
-                return
+                return True
             pos = last + 1
-        self.run = size - chunk.rfind(NEWLINE) - 1
+        return False
+
+
+def line_ladder(limit: int) -> list[int]:
+    """Thresholds from DuckDB's default line buffer up to ``limit``, doubling."""
+    ladder, step = [], LADDER_START_BYTES
+    while step < limit:
+        ladder.append(step)
+        step *= 2
+    return [*ladder, limit]
 
 
 @contextlib.contextmanager
@@ -111,7 +137,7 @@ def _fill(
     cancelled: Callable[[], bool],
 ) -> SpooledUpload:
     digest = hashlib.sha256()
-    watch = LineWatch(max_line_bytes)
+    watch = LineWatch(line_ladder(max_line_bytes))
     head = bytearray()
     size = 0
     reported = 0
@@ -133,14 +159,14 @@ def _fill(
                 head += chunk[: HEAD_BYTES - len(head)]
             if applies is None and len(head) >= HEAD_BYTES:
                 applies = line_limit_applies(bytes(head))
-            if watch.exceeded and applies:
+            if applies and watch.exceeded[-1]:
                 raise _too_large(max_line_bytes)
             if size - reported >= PROGRESS_EVERY_BYTES:
                 reported = size
                 on_bytes(size)
     if applies is None:
         applies = line_limit_applies(bytes(head))
-    if watch.exceeded and applies:
+    if applies and watch.exceeded[-1]:
         raise _too_large(max_line_bytes)
     on_bytes(size)
     return SpooledUpload(
@@ -149,6 +175,7 @@ def _fill(
         source_hash=HASH_PREFIX + digest.hexdigest(),
         head=bytes(head),
         has_content=has_content,
+        line_bound=watch.bound,
     )
 
 

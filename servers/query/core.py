@@ -7,17 +7,20 @@ failed or hostile statement never touches another query's state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import shutil
 import tempfile
 import threading
+import weakref
 from typing import Literal
 
 import duckdb
-from lakehouse.servers import errors
-from lakehouse.servers.catalog.model import CatalogApi
-from lakehouse.servers.settings import QuerySettings
-from lakehouse.servers.storage.model import ObjectStore
 
+from .. import errors
+from ..catalog.model import CatalogApi
+from ..settings import QuerySettings
+from ..storage.model import ObjectStore
 from . import jsonvalues
 from .engine_errors import Stop, map_engine_error
 from .results import QueryStream, RowsResult
@@ -68,6 +71,8 @@ class QueryCore:
             self._db.close()
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             raise
+        # The spill directory goes with the core even if close() is never called.
+        self._remove_temp = weakref.finalize(self, shutil.rmtree, self._temp_dir, True)
         self._views = DatasetViews(self._ddl, catalog, filesystem, base, native=native)
         # DuckDB connection objects are not meant for concurrent calls; cursor() is serialized.
         self._cursor_lock = threading.Lock()
@@ -99,15 +104,24 @@ class QueryCore:
         stream.bind(checked.statement)
         return stream
 
-    def execute_rows(self, sql: str, max_rows: int, timeout_s: float | None = None) -> RowsResult:
+    def execute_rows(
+        self,
+        sql: str,
+        max_rows: int,
+        timeout_s: float | None = None,
+        on_start: Callable[[QueryStream], None] | None = None,
+    ) -> RowsResult:
         """At most ``max_rows`` rows (capped by ``settings.max_json_rows``; 0 means that cap) as
-        JSON-friendly values; reading stops after ``max_rows + 1`` rows, which sets ``truncated``."""
+        JSON-friendly values; reading stops after ``max_rows + 1`` rows, which sets ``truncated``.
+        ``on_start`` receives the running stream, so a caller can cancel it from elsewhere."""
         if max_rows < 0:
             raise errors.invalid_field("max_rows", "must not be negative", reason=INVALID_MAX_ROWS)
         cap = min(max_rows, self._settings.max_json_rows) if max_rows else self._settings.max_json_rows
         rows: list[list] = []
         truncated = False
         with self.execute(sql, timeout_s) as stream:
+            if on_start is not None:
+                on_start(stream)
             for batch in stream:
                 room = cap - len(rows)
                 if batch.num_rows > room:
@@ -129,7 +143,7 @@ class QueryCore:
         self._closed = True
         with self._cursor_lock:
             self._db.close()
-        shutil.rmtree(self._temp_dir, ignore_errors=True)
+        self._remove_temp()
 
     # Internals ----------------------------------------------------------------
 

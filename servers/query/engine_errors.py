@@ -12,8 +12,8 @@ from collections.abc import Callable
 from enum import Enum
 
 import duckdb
-from lakehouse.servers import errors
 
+from .. import errors
 from .sandbox import SANDBOX_VIOLATION, SQL_SYNTAX
 
 SQL_BIND = "SQL_BIND"

@@ -18,8 +18,8 @@ from typing import Any, Self
 
 import duckdb
 import pyarrow as pa
-from lakehouse.servers import errors
 
+from .. import errors
 from .engine_errors import Stop
 
 ErrorMapper = Callable[[BaseException, Stop | None], errors.LakehouseError]
@@ -93,7 +93,8 @@ class QueryStream:
         self._relation: Any = None
         self._columns: list[tuple[str, str]] = []
         self._schema: pa.Schema | None = None
-        self._done = False
+        # Reads end for good once the result ended or an error was raised.
+        self._ended = False
         # Held while this stream calls into the engine, so release never races a running call.
         self._io = threading.RLock()
 
@@ -137,13 +138,13 @@ class QueryStream:
 
     def __next__(self) -> pa.RecordBatch:
         with self._io:
-            if self._done:
+            if self._ended:
                 raise StopIteration
             reader = self._reader()
             try:
                 return reader.read_next_batch()
             except StopIteration:
-                self._done = True
+                self._ended = True
                 self._release()
                 raise
             except Exception as exc:  # noqa: BLE001 - every engine failure is mapped, none leaks
@@ -154,10 +155,13 @@ class QueryStream:
         self._resources.interrupt(Stop.CANCEL)
 
     def close(self) -> None:
-        """Release the connection, interrupting the query first if another thread is reading."""
-        self._resources.interrupt()
+        """Release the connection, interrupting the query first if another thread is reading.
+
+        A stream closed before its end counts as cancelled: a later read raises
+        ``Cancelled`` rather than ending as if the result were complete.
+        """
+        self._resources.interrupt(Stop.CANCEL)
         with self._io:
-            self._done = True
             self._release()
 
     def __enter__(self) -> Self:
@@ -203,7 +207,7 @@ class QueryStream:
 
     def _fail(self, exc: BaseException) -> None:
         """Release and raise the domain error for ``exc``."""
-        self._done = True
+        self._ended = True
         self._release()
         if isinstance(exc, errors.LakehouseError):
             raise exc

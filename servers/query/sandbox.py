@@ -26,17 +26,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-from lakehouse.servers import errors
+
+from .. import errors
 
 SANDBOX_VIOLATION = "SANDBOX_VIOLATION"
 SQL_SYNTAX = "SQL_SYNTAX"
 SQL_EMPTY = "SQL_EMPTY"
 SQL_MULTIPLE_STATEMENTS = "SQL_MULTIPLE_STATEMENTS"
 SQL_UNSUPPORTED = "SQL_UNSUPPORTED"
+SQL_TOO_COMPLEX = "SQL_TOO_COMPLEX"
 
 # Table functions a query may call. Everything else (read_csv, read_text, read_blob,
 # glob, query, query_table, arrow_scan — which dereferences raw pointers —,
-# checkpoint, duckdb_secrets, *_external_resource, ...) is refused. The Parquet
+# checkpoint, duckdb_secrets, *_external_resource, duckdb_views — whose SQL names
+# server paths —, ...) is refused. The Parquet
 # readers are allowed because the engine layer confines them to the lake.
 ALLOWED_TABLE_FUNCTIONS = frozenset(
     {
@@ -58,7 +61,6 @@ ALLOWED_TABLE_FUNCTIONS = frozenset(
         # Read-only catalog introspection.
         "duckdb_columns",
         "duckdb_tables",
-        "duckdb_views",
         "duckdb_schemas",
         "duckdb_types",
         "duckdb_functions",
@@ -81,6 +83,8 @@ _EXPLAIN = "explain"
 _ANALYZE = frozenset({"analyze", "analyse"})
 _TABLE_FUNCTION_NODE = "TABLE_FUNCTION"
 _BASE_TABLE_NODE = "BASE_TABLE"
+# SHOW <name> names its table on the SHOW_REF node itself.
+_SHOW_REF_NODE = "SHOW_REF"
 _FUNCTION_CLASS = "FUNCTION"
 
 
@@ -118,7 +122,13 @@ def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> CheckedQuery:
         tree = _serialize(con, statement.query)
         explain = False
     elif kind == duckdb.StatementType.EXPLAIN:
-        tree = _serialize(con, _explained_text(statement.query))
+        try:
+            tree = _serialize(con, _explained_text(statement.query))
+        except errors.InvalidArgument as exc:
+            raise errors.InvalidArgument(
+                f"only EXPLAIN [ANALYZE] <SELECT> is supported, without options ({exc.message})",
+                reason=SQL_UNSUPPORTED,
+            ) from None
         explain = True
     else:
         raise violation(
@@ -166,7 +176,10 @@ def _serialize(con: duckdb.DuckDBPyConnection, text: str) -> Any:
         raw = con.execute("SELECT json_serialize_sql(?)", [text]).fetchall()[0][0]
     except duckdb.Error as exc:
         raise errors.InvalidArgument(_clean(exc), reason=SQL_SYNTAX) from None
-    tree = json.loads(raw)
+    try:
+        tree = json.loads(raw)
+    except RecursionError:
+        raise errors.InvalidArgument("the query is nested too deeply", reason=SQL_TOO_COMPLEX) from None
     if tree.get("error"):
         message = str(tree.get("error_message", "unsupported statement"))
         if tree.get("error_type") == "parser":
@@ -194,8 +207,8 @@ def _names(tree: Any) -> tuple[set[str], set[str], set[str]]:
                 table_functions.add(str(node["function"].get("function_name", "")).lower())
             if node.get("class") == _FUNCTION_CLASS:
                 functions.add(str(node.get("function_name", "")).lower())
-            if node.get("type") == _BASE_TABLE_NODE:
-                tables.add(str(node.get("table_name", "")))
+            if node.get("type") in (_BASE_TABLE_NODE, _SHOW_REF_NODE) and node.get("table_name"):
+                tables.add(str(node["table_name"]))
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)

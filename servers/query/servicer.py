@@ -50,9 +50,10 @@ class RunningQueries:
                 raise AlreadyExists(f"query {query_id!r} is already running", reason="QUERY_ID_IN_USE")
             self._by_id[query_id] = stream
 
-    def remove(self, query_id: str) -> None:
+    def remove(self, query_id: str, stream) -> None:
         with self._lock:
-            self._by_id.pop(query_id, None)
+            if self._by_id.get(query_id) is stream:
+                del self._by_id[query_id]
 
     def cancel(self, query_id: str) -> None:
         with self._lock:
@@ -103,7 +104,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
             if tail:
                 yield query_pb2.ExecuteQueryResponse(arrow_ipc=tail)
         finally:
-            self._running.remove(request.query_id)
+            self._running.remove(request.query_id, stream)
             stream.close()
 
     def Sql(self, request, context):
@@ -113,7 +114,18 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         if request.max_rows < 0:
             raise invalid_field("max_rows", "must not be negative")
         max_rows = min(request.max_rows or cap, cap)
-        result = self._rt.query.execute_rows(request.sql, max_rows, timeout_s=_timeout(request))
+        started = []
+
+        def track(stream) -> None:
+            self._running.add(request.query_id, stream)
+            started.append(stream)
+            context.add_callback(stream.cancel)
+
+        try:
+            result = self._rt.query.execute_rows(request.sql, max_rows, timeout_s=_timeout(request), on_start=track)
+        finally:
+            for stream in started:
+                self._running.remove(request.query_id, stream)
         rows = []
         for row in result.rows:
             lv = struct_pb2.ListValue()

@@ -18,6 +18,9 @@ Two ways to reach the files, picked per storage backend:
 
 Versions are immutable, so a view is rebuilt only when its dataset's version number
 changes; the catalog's generation tells cheaply whether anything changed at all.
+A version whose view cannot be built (e.g. a file is missing) has no view rather
+than a stale one: queries naming it get ``Unavailable`` with the reason, and the
+build is retried every ``BROKEN_RETRY_S``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
-from lakehouse.servers.catalog.model import DELTA_OP_COLUMN, DELTA_SEQ_COLUMN, CatalogApi, DatasetVersion
+import pyarrow.parquet as pq
+
+from ..catalog.model import DELTA_OP_COLUMN, DELTA_SEQ_COLUMN, CatalogApi, DatasetVersion
 
 # Every dataset file lives below this lake prefix (see DESIGN.md §4).
 DATASETS_PREFIX = "datasets/"
@@ -158,18 +163,21 @@ class DatasetViews:
                 return
             current = {d.name: d.current for d in self._list_datasets()}
             arrow = dict(self._arrow)
-            for name in [n for n in self._built if n not in current]:
-                self._drop(name, arrow)
-            for name in [n for n in self._broken if n not in current]:
-                del self._broken[name]
-            for name, version in current.items():
-                if self._built.get(name) == version.version:
-                    continue
-                broken = self._broken.get(name)
-                if broken and broken.version == version.version and broken.retry_at > self._clock():
-                    continue
-                self._build(name, version, arrow)
-            self._arrow = MappingProxyType(arrow)
+            try:
+                for name in [n for n in self._built if n not in current]:
+                    self._drop(name, arrow)
+                for name in [n for n in self._broken if n not in current]:
+                    del self._broken[name]
+                for name, version in current.items():
+                    if self._built.get(name) == version.version:
+                        continue
+                    broken = self._broken.get(name)
+                    if broken and broken.version == version.version and broken.retry_at > self._clock():
+                        continue
+                    self._build(name, version, arrow)
+            finally:
+                # Publish what was done even if a step failed, so the snapshot matches ``_built``.
+                self._arrow = MappingProxyType(arrow)
             self._generation = generation
 
     def attach(self, con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:
@@ -224,19 +232,30 @@ class DatasetViews:
 
     def _native_sql(self, version: DatasetVersion) -> str:
         columns = _columns(version.schema)
-        base = self._read_parquet([f.path for f in version.files])
-        delta = self._read_parquet([f.path for f in version.deltas])
+        base_keys = [f.path for f in version.files]
+        # Deltas accumulate across versions and are few: always read by name.
+        base = self._read_parquet(base_keys, by_name=not self._uniform(base_keys))
+        delta = self._read_parquet([f.path for f in version.deltas], by_name=True)
         if base is None and delta is None:
             return self._empty_sql(version.schema)
         return merge_on_read_sql(columns, version.primary_key, base, delta)
 
-    def _read_parquet(self, keys: list[str]) -> str | None:
-        """``read_parquet`` over lake keys, by column name: a manifest keeps the files of
-        earlier versions, so a column added later reads NULL in older files."""
+    def _read_parquet(self, keys: list[str], by_name: bool) -> str | None:
+        """``read_parquet`` over lake keys; ``by_name`` matches columns by name across files
+        (a column added by a later append reads NULL in older files) at a bind-time cost
+        of reading every footer on every query."""
         if not keys:
             return None
         paths = ", ".join(string_literal(self.path(k)) for k in keys)
-        return f"read_parquet([{paths}], union_by_name = true)"
+        return f"read_parquet([{paths}]{', union_by_name = true' if by_name else ''})"
+
+    def _uniform(self, keys: list[str]) -> bool:
+        """Whether all files share one Arrow schema (read once per version: files are immutable)."""
+        try:
+            schemas = {pq.read_schema(self.path(k), filesystem=self._fs).remove_metadata() for k in keys}
+        except (OSError, pa.ArrowException):
+            return False  # the view build reports the unreadable file
+        return len(schemas) <= 1
 
     def _empty_sql(self, schema: pa.Schema) -> str:
         """A typed, empty relation for a version without files."""

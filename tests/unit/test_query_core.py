@@ -14,7 +14,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from lakehouse.servers import errors
 from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.catalog.model import (
@@ -169,7 +168,7 @@ def test_only_changed_views_are_rebuilt(lake: Lake, core: QueryCore, monkeypatch
     built: list[str] = []
     original = views_module.DatasetViews._build
 
-    def spy(self, name, version, arrow):  # noqa: ANN001, ANN202
+    def spy(self, name, version, arrow):
         built.append(name)
         return original(self, name, version, arrow)
 
@@ -296,7 +295,9 @@ def test_highest_sequence_wins_across_delta_files(lake: Lake, core: QueryCore) -
     base = lake.part("people", people([1, 2], ["ann", "bob"]))
     # The later file carries the *lower* sequence: order of files must not matter.
     newest = lake.delta("people", people([1, 2], ["ann-v3", "bob-v3"]), ops=["U", "D"], seqs=[30, 31])
-    older = lake.delta("people", people([1, 2, 2], ["ann-v1", "bob-v1", "bob-v2"]), ops=["U", "U", "U"], seqs=[10, 11, 20])
+    older = lake.delta(
+        "people", people([1, 2, 2], ["ann-v1", "bob-v1", "bob-v2"]), ops=["U", "U", "U"], seqs=[10, 11, 20]
+    )
     lake.commit("people", [base], PEOPLE, deltas=[newest, older], key=("id",))
 
     assert rows(core, "SELECT id, name FROM people ORDER BY id") == [[1, "ann-v3"]]
@@ -310,7 +311,9 @@ def test_upsert_after_delete_restores_the_key(lake: Lake, core: QueryCore) -> No
     assert rows(core, "SELECT id, name FROM people") == [[1, "back"]]
 
 
-def test_key_only_in_delta_is_inserted_and_deleting_an_absent_key_is_harmless(lake: Lake, core: QueryCore) -> None:
+def test_key_only_in_delta_is_inserted_and_deleting_an_absent_key_is_harmless(
+    lake: Lake, core: QueryCore
+) -> None:
     base = lake.part("people", people([1], ["ann"]))
     delta = lake.delta("people", people([7, 8], ["new", "never"]), ops=["U", "D"], seqs=[1, 2])
     lake.commit("people", [base], PEOPLE, deltas=[delta], key=("id",))
@@ -320,7 +323,9 @@ def test_key_only_in_delta_is_inserted_and_deleting_an_absent_key_is_harmless(la
 
 def test_merge_on_composite_key(lake: Lake, core: QueryCore) -> None:
     schema = pa.schema([("org", pa.string()), ("id", pa.int64()), ("v", pa.string())])
-    base = lake.part("t", pa.table({"org": ["a", "a", "b"], "id": [1, 2, 1], "v": ["a1", "a2", "b1"]}, schema=schema))
+    base = lake.part(
+        "t", pa.table({"org": ["a", "a", "b"], "id": [1, 2, 1], "v": ["a1", "a2", "b1"]}, schema=schema)
+    )
     delta_table = pa.table({"org": ["b", "a"], "id": [1, 2], "v": ["B1", "x"]}, schema=schema)
     delta = lake.delta("t", delta_table, ops=["U", "D"], seqs=[1, 2])
     lake.commit("t", [base], schema, deltas=[delta], key=("org", "id"))
@@ -346,7 +351,9 @@ def test_filters_and_aggregates_see_the_merged_rows(lake: Lake, core: QueryCore)
 # Errors -------------------------------------------------------------------------
 
 
-def expect(error_type: type[errors.LakehouseError], reason: str, core: QueryCore, sql: str) -> errors.LakehouseError:
+def expect(
+    error_type: type[errors.LakehouseError], reason: str, core: QueryCore, sql: str
+) -> errors.LakehouseError:
     with pytest.raises(error_type) as info:
         core.execute_rows(sql, 10)
     assert info.value.reason == reason
@@ -381,7 +388,12 @@ def test_unknown_function_is_a_bind_error(core: QueryCore) -> None:
 
 
 def test_conversion_error_at_run_time(core: QueryCore) -> None:
-    expect(errors.InvalidArgument, "SQL_RUNTIME", core, "SELECT CAST(range::VARCHAR || 'x' AS INTEGER) FROM range(10)")
+    expect(
+        errors.InvalidArgument,
+        "SQL_RUNTIME",
+        core,
+        "SELECT CAST(range::VARCHAR || 'x' AS INTEGER) FROM range(10)",
+    )
     expect(errors.InvalidArgument, "SQL_RUNTIME", core, "SELECT 2147483647::INTEGER + 1")
 
 
@@ -487,6 +499,24 @@ def test_cancel_before_the_query_starts(core: QueryCore) -> None:
         list(stream)
 
 
+def test_close_from_another_thread_between_reads_cancels(core: QueryCore) -> None:
+    stream = core.execute("SELECT * FROM range(100000000)")
+    next(stream)
+    closer = threading.Thread(target=stream.close)
+    closer.start()
+    closer.join()
+    with pytest.raises(errors.Cancelled):
+        next(stream)
+
+
+def test_finished_stream_ends_normally_after_close(core: QueryCore) -> None:
+    stream = core.execute("SELECT 1 AS a")
+    assert sum(b.num_rows for b in stream) == 1
+    stream.close()
+    assert list(stream) == []
+    assert stream.schema == pa.schema([("a", pa.int32())])
+
+
 def test_close_from_another_thread_stops_a_reader(core: QueryCore) -> None:
     stream = core.execute(ENDLESS_SQL, timeout_s=600)
     closer = threading.Timer(0.2, stream.close)
@@ -498,7 +528,7 @@ def test_close_from_another_thread_stops_a_reader(core: QueryCore) -> None:
 
 
 def connections(core: QueryCore) -> int:
-    return core._db.sql("SELECT count FROM duckdb_connection_count()").fetchall()[0][0]  # noqa: SLF001
+    return core._db.sql("SELECT count FROM duckdb_connection_count()").fetchall()[0][0]
 
 
 def test_unfinished_stream_releases_its_connection(core: QueryCore) -> None:
@@ -509,7 +539,8 @@ def test_unfinished_stream_releases_its_connection(core: QueryCore) -> None:
     assert connections(core) == idle + 1
     stream.close()
     assert connections(core) == idle
-    assert list(stream) == []
+    with pytest.raises(errors.Cancelled):  # never a silently truncated result
+        next(stream)
 
     with core.execute("SELECT * FROM range(1000000)") as scoped:
         next(scoped)
@@ -734,4 +765,3 @@ def test_json_values_of_nulls_in_nested_columns(core: QueryCore) -> None:
         [None, None, None, None],
         [[], {"a": None}, {"k": None}, None],
     ]
-
