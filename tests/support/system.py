@@ -12,42 +12,26 @@ from lakehouse.servers import supervisor
 from lakehouse.servers.settings import Settings
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """Environment that makes a child process load the same settings."""
-    env = {"LAKEHOUSE_HOME": str(settings.home_dir), "LAKEHOUSE_PORT": str(settings.port)}
-    st = settings.storage
-    if st.backend == "s3":
-        env.update(
-            {
-                "LAKEHOUSE_STORAGE__BACKEND": "s3",
-                "LAKEHOUSE_STORAGE__S3_ENDPOINT": st.s3_endpoint,
-                "LAKEHOUSE_STORAGE__S3_ACCESS_KEY": st.s3_access_key,
-                "LAKEHOUSE_STORAGE__S3_SECRET_KEY": st.s3_secret_key.get_secret_value(),
-                "LAKEHOUSE_STORAGE__S3_BUCKET": st.s3_bucket,
-                "LAKEHOUSE_STORAGE__S3_TIMEOUT_S": str(st.s3_timeout_s),
-                "LAKEHOUSE_STORAGE__S3_RETRIES": str(st.s3_retries),
-            }
-        )
-    return env
-
-
 @dataclass
 class System:
     settings: Settings
+    env: dict[str, str]
     state: supervisor.State | None = None
     _saved_env: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, home: Path, **overrides) -> System:
-        settings = Settings(home=home, port=free_port(), **overrides)
-        system = cls(settings)
+    def start(cls, home: Path, env: dict[str, str] | None = None) -> System:
+        """``env``: extra LAKEHOUSE_* settings, seen by this process and the servers alike."""
+        full = {"LAKEHOUSE_HOME": str(home), "LAKEHOUSE_PORT": str(free_port()), **(env or {})}
+        system = cls(Settings(), full)
         system._apply_env()
-        system.state = supervisor.up(settings)
+        system.settings = Settings()
+        system.state = supervisor.up(system.settings)
         return system
 
     def _apply_env(self) -> None:
         # supervisor starts `lakehouse serve` with os.environ: make it see these settings.
-        for key, value in settings_env(self.settings).items():
+        for key, value in self.env.items():
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
 
