@@ -36,7 +36,7 @@ from lakehouse.servers.catalog.model import (
     validate_dataset_name,
 )
 from lakehouse.servers.ingest import layout
-from lakehouse.servers.ingest.formats import SourceFormat, parse_schema, resolve_format
+from lakehouse.servers.ingest.formats import SourceFormat, check_content, parse_schema, resolve_format
 from lakehouse.servers.ingest.model import (
     FORMATS,
     PHASE_COMMIT,
@@ -158,6 +158,7 @@ class IngestCore:
                 if not upload.has_content:
                     raise errors.InvalidArgument("the upload is empty", reason="EMPTY_INPUT")
                 fmt = resolve_format(spec.format, upload.head)
+                check_content(fmt, upload.head, upload.size)
                 with self._dataset_lock(spec.dataset):
                     return self._ingest_spooled(spec, explicit, fmt, upload, report, is_cancelled)
         except errors.LakehouseError:
@@ -273,12 +274,13 @@ class IngestCore:
             )
             attempt.writers.append(writer)
             rows = 0
-            for batch in batches:
-                if cancelled():
-                    raise errors.Cancelled("ingest cancelled", reason="CANCELLED")
-                writer.write(conform(batch))
-                rows += batch.num_rows
-                report(IngestProgress(PHASE_CONVERT, writer.bytes_written, rows))
+            with contextlib.closing(batches):
+                for batch in batches:
+                    if cancelled():
+                        raise errors.Cancelled("ingest cancelled", reason="CANCELLED")
+                    writer.write(conform(batch))
+                    rows += batch.num_rows
+                    report(IngestProgress(PHASE_CONVERT, writer.bytes_written, rows))
             written = writer.close()
         if cancelled():
             raise errors.Cancelled("ingest cancelled", reason="CANCELLED")

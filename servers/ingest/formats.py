@@ -8,6 +8,7 @@ sniffer detects.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +21,9 @@ UTF8_BOM = b"\xef\xbb\xbf"
 JSON_ARRAY_START = b"["
 JSON_OBJECT_START = b"{"
 TAB = "\t"
+NUL = b"\x00"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # also the start of the UTF-32 BOMs
+_EMPTY_ARRAY = re.compile(rb"\s*\[\s*\]\s*")
 
 # DuckDB read_json formats.
 JSON_ARRAY = "array"
@@ -94,6 +98,23 @@ def resolve_format(requested: str, head: bytes) -> SourceFormat:
     if first == JSON_OBJECT_START or requested == "json":
         return SourceFormat("json", json_format=JSON_AUTO)
     return SourceFormat("csv")
+
+
+def check_content(fmt: SourceFormat, head: bytes, size: int) -> None:
+    """Cheap checks on the first bytes that DuckDB would answer confusingly."""
+    if fmt.kind == "parquet":
+        return
+    if head.startswith(UTF16_BOMS):
+        raise errors.InvalidArgument(
+            "the upload is UTF-16 (or UTF-32) encoded; send UTF-8", reason="INVALID_ENCODING"
+        )
+    if NUL in head:
+        raise errors.InvalidArgument(
+            f"the upload contains NUL bytes: binary data is not {fmt.kind.upper()} text",
+            reason="MALFORMED_INPUT",
+        )
+    if fmt.kind == "json" and size == len(head) and _EMPTY_ARRAY.fullmatch(head.removeprefix(UTF8_BOM)):
+        raise errors.InvalidArgument("the upload is an empty JSON array", reason="EMPTY_INPUT")
 
 
 def parse_schema(text: str) -> dict[str, pa.DataType]:

@@ -7,7 +7,12 @@ column names are quoted identifiers.
 
 Strictness: CSV is read with ``strict_mode=true``, ``null_padding=false``,
 ``ignore_errors=false`` and ``quote='"'``, so ragged rows and broken quoting
-raise instead of being skipped, padded or read as literal quotes.
+raise instead of being skipped, padded or read as literal quotes. ``skip=0``
+and ``comment=''`` switch off two sniffer guesses that silently drop rows (a
+"preamble" before a later line it takes for the header; lines starting with
+``#``), ``header=true`` makes the first line the header always, and
+``allow_quoted_nulls=false`` keeps ``""`` an empty string (an unquoted empty
+field is NULL).
 
 Type sniffing: DuckDB infers types from a sample (its default size). A later
 value that does not fit a sampled type raises a conversion error naming the
@@ -19,6 +24,7 @@ silently coerced.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -47,7 +53,9 @@ MALFORMED = "MALFORMED_INPUT"
 ENCODING_MARKERS = ("invalid unicode", "invalid utf-8", "not utf-8 encoded")
 # DuckDB follows an error with suggestion lines; they name options, not what happened.
 _SUGGESTION_PREFIXES = ("*", "possible", "try ")
-_TOO_LONG_RE = re.compile(r'(maximum line size of \d+ bytes exceeded|"maximum_object_size" of \d+ bytes exceeded)')
+_TOO_LONG_RE = re.compile(
+    r'(maximum line size of \d+ bytes exceeded|"maximum_object_size" of \d+ bytes exceeded)'
+)
 
 _LINE_RE = re.compile(r"(?:on line:?|in line)\s*(\d+)", re.IGNORECASE)
 _COLUMN_RE = re.compile(r'converting column "([^"]*)"')
@@ -122,6 +130,7 @@ class SourceReader:
         self._hints = dict(hints or {})
         self._delimiter = fmt.delimiter
         self._described: list[tuple[str, str]] | None = None
+        self._streams: list[pa.RecordBatchReader] = []
         self._con = duckdb.connect(":memory:")
         try:
             self._con.execute("SET TimeZone = 'UTC'")
@@ -143,6 +152,13 @@ class SourceReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Release open result streams before the connection, deterministically: an
+        abandoned DuckDB stream left to the garbage collector is released at an
+        arbitrary later point (and, on CPython 3.11, can upset a concurrent compile())."""
+        for stream in self._streams:
+            with contextlib.suppress(Exception):
+                stream.close()
+        self._streams.clear()
         self._con.close()
 
     # SQL -------------------------------------------------------------------
@@ -164,7 +180,8 @@ class SourceReader:
                     n: self._hints[n].duckdb_type if n in self._hints else t for n, t in self._described
                 }
                 opts.append("columns = $cols")
-            return "read_json($path, format = $jf, maximum_object_size = $mos" + "".join(
+            # records = true: every value must be an object (a column per key), never a bare scalar.
+            return "read_json($path, format = $jf, records = true, maximum_object_size = $mos" + "".join(
                 ", " + o for o in opts
             ) + ")", params
         params.update(quote=CSV_QUOTE, mls=self.line_size + LINE_SIZE_SLACK)
@@ -176,7 +193,8 @@ class SourceReader:
             opts.append("types = $types")
         return (
             "read_csv($path, header = true, quote = $quote, strict_mode = true, null_padding = false,"
-            " ignore_errors = false, max_line_size = $mls" + "".join(", " + o for o in opts) + ")",
+            " ignore_errors = false, skip = 0, comment = '', allow_quoted_nulls = false,"
+            " max_line_size = $mls" + "".join(", " + o for o in opts) + ")",
             params,
         )
 
@@ -225,6 +243,7 @@ class SourceReader:
             reader = self._con.sql(f"SELECT {select} FROM {sql}", params=params).to_arrow_reader(batch_rows)
         except (duckdb.Error, pa.ArrowException, OSError) as exc:
             raise self.translate(exc) from exc
+        self._streams.append(reader)
         return reader.schema, self._batches(reader)
 
     def _batches(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:

@@ -46,8 +46,11 @@ class HashingSink:
         self._digest = hashlib.sha256()
         self.size = 0
         self.closed = False
+        self._discarding = False
 
     def write(self, data: bytes) -> int:
+        if self._discarding:
+            return len(data)
         self._digest.update(data)
         self.size += len(data)
         self._stream.write(data)
@@ -63,6 +66,13 @@ class HashingSink:
         if not self.closed:
             self.closed = True
             self._stream.close()
+
+    def discard(self) -> None:
+        """Close the stream and swallow later writes: the file is being thrown away, and
+        a writer finishing into a broken stream (possibly from a finalizer) must not raise."""
+        self._discarding = True
+        with contextlib.suppress(Exception):
+            self.close()
 
     @property
     def content_hash(self) -> str:
@@ -184,13 +194,14 @@ class PartWriter:
         return list(self.files)
 
     def abort(self) -> None:
-        """Drop the open file handle without finishing it (the caller deletes the keys)."""
+        """Drop the open file without finishing it (the caller deletes the keys). The
+        sink is discarded first so closing the Parquet writer cannot fail, and it is
+        closed now rather than by a finalizer at some arbitrary later moment."""
+        if self._sink is not None:
+            self._sink.discard()
         with contextlib.suppress(Exception):
             if self._writer is not None:
                 self._writer.close()
-        with contextlib.suppress(Exception):
-            if self._sink is not None:
-                self._sink.close()
         self._writer, self._sink, self._pending, self._pending_rows = None, None, [], 0
 
 

@@ -128,6 +128,17 @@ def test_csv_inference_every_type(env: Env) -> None:
     assert table.column("n").null_count == 3
 
 
+def test_sniffer_guesses_never_drop_rows(env: Env) -> None:
+    """DuckDB would take line 3 as the header after a 'preamble', and skip '#' lines as comments."""
+    with pytest.raises(errors.InvalidArgument) as info:
+        env.ingest("pre", b"a,b\n1,2\n3,4,5\n", WriteMode.CREATE, "csv")
+    assert _reason(info) == "MALFORMED_INPUT"
+    env.ingest("hashes", b"a,b\n#1,2\n3,4\n#5,6\n", WriteMode.CREATE, "csv")
+    assert env.base_table("hashes").column("a").to_pylist() == ["#1", "3", "#5"]
+    env.ingest("empties", b'a,b\n1,""\n2,\n', WriteMode.CREATE, "csv")
+    assert env.base_table("empties").column("b").to_pylist() == ["", None]
+
+
 def test_tsv(env: Env) -> None:
     result = env.ingest("tabs", b"a\tb\tc\n1\tx, y\t2.5\n2\tz\t3.5\n", WriteMode.CREATE, "tsv")
     assert result.schema.names == ["a", "b", "c"]
@@ -307,6 +318,31 @@ def test_empty_upload(env: Env, chunks: list[bytes]) -> None:
         env.ingest("empty", chunks, WriteMode.CREATE, "csv")
     assert _reason(info) == "EMPTY_INPUT"
     _assert_nothing_written(env, "empty")
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "reason"),
+    [
+        (b"\x00\x01\x02 binary", "auto", "MALFORMED_INPUT"),
+        ("a,b\n1,2\n".encode("utf-16"), "csv", "INVALID_ENCODING"),
+        (b" [ ]\n", "auto", "EMPTY_INPUT"),
+        (b"[1, 2, 3]", "json", "MALFORMED_INPUT"),  # values, not records
+        (b'{"a": 1}\n7\n', "ndjson", "MALFORMED_INPUT"),
+    ],
+    ids=["binary", "utf16", "empty-array", "scalars", "scalar-line"],
+)
+def test_content_that_is_not_records(env: Env, data: bytes, fmt: str, reason: str) -> None:
+    with pytest.raises(errors.InvalidArgument) as info:
+        env.ingest("odd", data, WriteMode.CREATE, fmt)
+    assert _reason(info) == reason
+    _assert_nothing_written(env, "odd")
+
+
+def test_header_only_csv_creates_an_empty_version(env: Env) -> None:
+    result = env.ingest("shape", b"a,b\n", WriteMode.CREATE, "csv", schema="a:int64")
+    assert (result.rows, result.files, result.version) == (0, 0, 1)
+    assert result.schema.field("a").type == pa.int64()
+    assert env.catalog.get_dataset("shape").current.files == ()
 
 
 def _huge_field(total: int, prefix: bytes, suffix: bytes) -> Iterator[bytes]:

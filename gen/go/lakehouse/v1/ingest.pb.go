@@ -125,7 +125,8 @@ type IngestProgress struct {
 
 	// upload, convert or commit.
 	Phase string `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
-	// Source bytes received so far.
+	// upload: source bytes received so far; convert and commit: Parquet bytes
+	// written so far.
 	BytesDone int64 `protobuf:"varint,2,opt,name=bytes_done,json=bytesDone,proto3" json:"bytes_done,omitempty"`
 	// Rows converted so far.
 	RowsDone int64 `protobuf:"varint,3,opt,name=rows_done,json=rowsDone,proto3" json:"rows_done,omitempty"`
