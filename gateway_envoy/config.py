@@ -52,7 +52,12 @@ def render(cfg: GatewayConfig) -> str:
     for name in SHARED_SERVICES:
         routes.append(_route(f"/{name}/", _cluster_name(addresses[0])))
     # Anything else (unknown REST paths reach here only if the transcoder let them through).
-    routes.append({"match": {"prefix": "/"}, "direct_response": {"status": 404, "body": {"inline_string": "no such route"}}})
+    routes.append(
+        {
+            "match": {"prefix": "/"},
+            "direct_response": {"status": 404, "body": {"inline_string": "no such route"}},
+        }
+    )
     clusters = [_cluster(address) for address in addresses]
     values = {
         "host": cfg.host,
@@ -84,7 +89,10 @@ def _local_reply_mappers() -> list[dict]:
             {
                 "filter": {
                     "status_code_filter": {
-                        "comparison": {"op": "EQ", "value": {"default_value": http_status, "runtime_key": f"lh_{http_status}"}}
+                        "comparison": {
+                            "op": "EQ",
+                            "value": {"default_value": http_status, "runtime_key": f"lh_{http_status}"},
+                        }
                     }
                 },
                 "body_format_override": {
@@ -120,7 +128,11 @@ def _cluster(address: str) -> dict:
         "load_assignment": {
             "cluster_name": _cluster_name(address),
             "endpoints": [
-                {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": int(port)}}}}]}
+                {
+                    "lb_endpoints": [
+                        {"endpoint": {"address": {"socket_address": {"address": host, "port_value": int(port)}}}}
+                    ]
+                }
             ],
         },
     }

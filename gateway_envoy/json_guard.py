@@ -72,8 +72,13 @@ def tables() -> tuple[list[dict], dict[str, dict[str, dict]]]:
                 target = method.input_type.fields_by_name[rule.body].message_type
                 if target is None or target.full_name == HTTP_BODY:
                     continue
-            routes.append({"method": verb.upper(), "pattern": _lua_pattern(getattr(rule, verb)),
-                           "message": target.full_name})
+            routes.append(
+                {
+                    "method": verb.upper(),
+                    "pattern": _lua_pattern(getattr(rule, verb)),
+                    "message": target.full_name,
+                }
+            )
             _message_fields(target, messages)
     return routes, messages
 

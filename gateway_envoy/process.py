@@ -57,9 +57,20 @@ def start_envoy(cfg: GatewayConfig, run_dir: Path, name: str = "envoy") -> Envoy
     config_path.write_text(render(cfg))
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [envoy_binary(), "-c", str(config_path), "--disable-hot-restart", "--log-level", "warn",
-             "--concurrency", str(max(1, min(4, os.cpu_count() or 1)))],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                envoy_binary(),
+                "-c",
+                str(config_path),
+                "--disable-hot-restart",
+                "--log-level",
+                "warn",
+                "--concurrency",
+                str(max(1, min(4, os.cpu_count() or 1))),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     env = EnvoyProcess(proc.pid, cfg, config_path, log_path)
     deadline = time.monotonic() + READY_TIMEOUT_S

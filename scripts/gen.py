@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import filecmp
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -60,11 +59,7 @@ def generate(out: Path) -> None:
 
 
 def _tree(root: Path) -> dict[str, Path]:
-    return {
-        str(p.relative_to(root)): p
-        for p in root.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
-    }
+    return {str(p.relative_to(root)): p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 
 
 def check() -> int:

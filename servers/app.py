@@ -124,8 +124,9 @@ def build_server(settings: Settings, services: str | None = None) -> LakehouseSe
     return LakehouseServer(server, port, runtime, health_servicer, hosted)
 
 
-def serve_forever(settings: Settings, services: str | None = None, ready: threading.Event | None = None,
-                  on_ready=None) -> None:
+def serve_forever(
+    settings: Settings, services: str | None = None, ready: threading.Event | None = None, on_ready=None
+) -> None:
     """Run until SIGTERM/SIGINT; used by `lakehouse serve`."""
     lh = build_server(settings, services)
     stop = threading.Event()

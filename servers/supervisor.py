@@ -48,8 +48,9 @@ def read_state(settings: Settings) -> State | None:
         return None
 
 
-def start_server_process(settings: Settings, services: str, name: str = "server",
-                         extra_env: dict[str, str] | None = None) -> tuple[int, str]:
+def start_server_process(
+    settings: Settings, services: str, name: str = "server", extra_env: dict[str, str] | None = None
+) -> tuple[int, str]:
     """Start `lakehouse serve` detached; return (pid, gRPC address) once it serves."""
     run_dir = settings.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -59,9 +60,21 @@ def start_server_process(settings: Settings, services: str, name: str = "server"
     env = {**os.environ, "LAKEHOUSE_HOME": str(settings.home_dir), **(extra_env or {})}
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lakehouse.client.cli", "serve", "--services", services,
-             "--ready-file", str(ready_file)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "lakehouse.client.cli",
+                "serve",
+                "--services",
+                services,
+                "--ready-file",
+                str(ready_file),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
         )
     deadline = time.monotonic() + SERVER_READY_TIMEOUT_S
     while time.monotonic() < deadline:

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -120,15 +119,20 @@ class LakehouseClient:
         for chunk in _chunks(source):
             if first:
                 yield ingest_pb2.IngestRequest(
-                    dataset=dataset, format=fmt, mode=mode, primary_key=list(primary_key), schema=schema,
+                    dataset=dataset,
+                    format=fmt,
+                    mode=mode,
+                    primary_key=list(primary_key),
+                    schema=schema,
                     body={"data": chunk},
                 )
                 first = False
             else:
                 yield ingest_pb2.IngestRequest(body={"data": chunk})
         if first:  # empty source: still send the options so the server can say why
-            yield ingest_pb2.IngestRequest(dataset=dataset, format=fmt, mode=mode, primary_key=list(primary_key),
-                                           schema=schema)
+            yield ingest_pb2.IngestRequest(
+                dataset=dataset, format=fmt, mode=mode, primary_key=list(primary_key), schema=schema
+            )
 
     def ingest(
         self,
@@ -238,8 +242,9 @@ class LakehouseClient:
 
     def get_object(self, bucket: str, key: str) -> Iterator[bytes]:
         try:
-            for chunk in self.storage.GetObject(storage_pb2.GetObjectRequest(bucket=bucket, key=key),
-                                                timeout=self.timeout_s):
+            for chunk in self.storage.GetObject(
+                storage_pb2.GetObjectRequest(bucket=bucket, key=key), timeout=self.timeout_s
+            ):
                 yield chunk.data
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
@@ -247,8 +252,9 @@ class LakehouseClient:
     def stat_object(self, bucket: str, key: str) -> storage_pb2.ObjectInfo:
         return self._call(self.storage.StatObject, storage_pb2.StatObjectRequest(bucket=bucket, key=key))
 
-    def list_objects(self, bucket: str, prefix: str = "", page_size: int = 0, page_token: str = ""
-                     ) -> storage_pb2.ListObjectsResponse:
+    def list_objects(
+        self, bucket: str, prefix: str = "", page_size: int = 0, page_token: str = ""
+    ) -> storage_pb2.ListObjectsResponse:
         return self._call(
             self.storage.ListObjects,
             storage_pb2.ListObjectsRequest(bucket=bucket, prefix=prefix, page_size=page_size, page_token=page_token),

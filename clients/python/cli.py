@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from google.protobuf import json_format
@@ -74,9 +74,9 @@ def status() -> None:
 @app.command()
 def serve(
     services: Annotated[str, typer.Option(help="'all' or a comma list of storage,catalog,ingest,query")] = "all",
-    grpc_port: Annotated[Optional[int], typer.Option(help="gRPC port (0: any free port)")] = None,
+    grpc_port: Annotated[int | None, typer.Option(help="gRPC port (0: any free port)")] = None,
     catalog_address: Annotated[str, typer.Option(help="catalog host:port when not hosted here")] = "",
-    ready_file: Annotated[Optional[Path], typer.Option(help="write {pid,address} here once serving")] = None,
+    ready_file: Annotated[Path | None, typer.Option(help="write {pid,address} here once serving")] = None,
 ) -> None:
     """Run a gRPC server hosting the given services in the foreground."""
     import logging
@@ -140,7 +140,12 @@ def ingest(
     try:
         with _client() as lh:
             result = lh.ingest(
-                dataset, file, format=format, mode=mode, primary_key=primary_key, schema=schema,
+                dataset,
+                file,
+                format=format,
+                mode=mode,
+                primary_key=primary_key,
+                schema=schema,
                 on_progress=lambda p: typer.echo(f"  {p.phase}: {p.bytes_done} bytes, {p.rows_done} rows", err=True),
             )
     except LakehouseError as exc:
@@ -166,16 +171,16 @@ def sql(
     names = [c for c, _ in result.columns]
     cells = [[("NULL" if v is None else str(v)) for v in row] for row in result.rows]
     widths = [max([len(n), *(len(r[i]) for r in cells)]) for i, n in enumerate(names)]
-    typer.echo(" | ".join(n.ljust(w) for n, w in zip(names, widths)))
+    typer.echo(" | ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)))
     typer.echo("-+-".join("-" * w for w in widths))
     for row in cells:
-        typer.echo(" | ".join(v.ljust(w) for v, w in zip(row, widths)))
+        typer.echo(" | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
     if result.truncated:
         typer.echo(f"(truncated at {len(cells)} rows)", err=True)
 
 
 @app.command()
-def datasets(name: Annotated[Optional[str], typer.Argument(help="show one dataset")] = None) -> None:
+def datasets(name: Annotated[str | None, typer.Argument(help="show one dataset")] = None) -> None:
     """List datasets, or show one with its current version."""
     try:
         with _client() as lh:

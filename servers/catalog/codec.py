@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pyarrow as pa
+
 from lakehouse.servers.catalog.model import DataFile, DatasetVersion, WriteMode
 from lakehouse.servers.errors import invalid_field
 
@@ -84,9 +85,7 @@ def decode_key(text: str) -> tuple[str, ...]:
 
 
 # Column list every version query selects, in the order ``version_from_row`` reads.
-VERSION_COLUMNS = (
-    "v.dataset, v.version, v.manifest, v.schema, v.mode, v.source_hash, v.primary_key, v.created_at"
-)
+VERSION_COLUMNS = "v.dataset, v.version, v.manifest, v.schema, v.mode, v.source_hash, v.primary_key, v.created_at"
 
 
 def version_from_row(row: tuple) -> DatasetVersion:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 from google.protobuf import timestamp_pb2
@@ -23,7 +23,7 @@ _MODE_FROM_PB = {v: k for k, v in _MODE_TO_PB.items()}
 
 def timestamp(dt: datetime) -> timestamp_pb2.Timestamp:
     ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(dt.astimezone(timezone.utc) if dt.tzinfo else dt)
+    ts.FromDatetime(dt.astimezone(UTC) if dt.tzinfo else dt)
     return ts
 
 
@@ -84,7 +84,7 @@ def version_from_pb(m: catalog_pb2.DatasetVersion) -> DatasetVersion:
         files=tuple(file_from_pb(f) for f in m.files),
         deltas=tuple(file_from_pb(f) for f in m.deltas),
         schema=schema_from_pb(m.schema),
-        created_at=m.create_time.ToDatetime(tzinfo=timezone.utc),
+        created_at=m.create_time.ToDatetime(tzinfo=UTC),
         mode=mode_from_pb(m.mode),
         source_hash=m.source_hash,
         primary_key=tuple(m.primary_key),
@@ -104,8 +104,8 @@ def dataset_to_pb(d: Dataset) -> catalog_pb2.Dataset:
 def dataset_from_pb(m: catalog_pb2.Dataset) -> Dataset:
     return Dataset(
         name=m.name,
-        created_at=m.create_time.ToDatetime(tzinfo=timezone.utc),
-        updated_at=m.update_time.ToDatetime(tzinfo=timezone.utc),
+        created_at=m.create_time.ToDatetime(tzinfo=UTC),
+        updated_at=m.update_time.ToDatetime(tzinfo=UTC),
         current=version_from_pb(m.current),
         version_count=m.version_count,
     )

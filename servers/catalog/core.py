@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
+
 from lakehouse.servers import errors
 from lakehouse.servers.catalog import codec
 from lakehouse.servers.catalog.model import (
@@ -77,9 +78,7 @@ _DATASET_SELECT = f"""
 """
 
 
-def _not_found(
-    name: str, what: str = "dataset", reason: str = "DATASET_NOT_FOUND", **extra: str
-) -> errors.NotFound:
+def _not_found(name: str, what: str = "dataset", reason: str = "DATASET_NOT_FOUND", **extra: str) -> errors.NotFound:
     return errors.NotFound(f"{what} not found: {name}", reason=reason, metadata={"dataset": name, **extra})
 
 
@@ -128,9 +127,7 @@ class CatalogCore:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.
-            conn = sqlite3.connect(
-                self._path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
+            conn = sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
@@ -155,9 +152,7 @@ class CatalogCore:
         except errors.LakehouseError:
             raise
         except sqlite3.OperationalError as exc:
-            raise errors.Unavailable(
-                f"catalog database unavailable: {exc}", reason="CATALOG_UNAVAILABLE"
-            ) from exc
+            raise errors.Unavailable(f"catalog database unavailable: {exc}", reason="CATALOG_UNAVAILABLE") from exc
         except sqlite3.Error as exc:
             raise errors.Internal(f"catalog database error: {exc}", reason="CATALOG_ERROR") from exc
 
@@ -216,9 +211,7 @@ class CatalogCore:
             raise _not_found(name, f"version {version} of dataset", "VERSION_NOT_FOUND", version=str(version))
         return codec.version_from_row(row)
 
-    def list_versions(
-        self, name: str, page_size: int = 0, page_token: str = ""
-    ) -> tuple[list[DatasetVersion], str]:
+    def list_versions(self, name: str, page_size: int = 0, page_token: str = "") -> tuple[list[DatasetVersion], str]:
         """Newest first; the token is the last version number returned."""
         validate_dataset_name(name)
         limit = _page_size(page_size)
@@ -235,9 +228,7 @@ class CatalogCore:
             if before is not None:
                 sql += " AND v.version < ?"
                 args += (before,)
-            rows = (
-                self._conn().execute(sql + " ORDER BY v.version DESC LIMIT ?", (*args, limit + 1)).fetchall()
-            )
+            rows = self._conn().execute(sql + " ORDER BY v.version DESC LIMIT ?", (*args, limit + 1)).fetchall()
         page = [codec.version_from_row(r) for r in rows[:limit]]
         next_token = codec.encode_token(str(page[-1].version)) if len(rows) > limit else ""
         return page, next_token
@@ -335,9 +326,7 @@ class CatalogCore:
         (each once) so the caller can delete the objects *after* this commit."""
         validate_dataset_name(name)
         with self._write() as conn:
-            rows = conn.execute(
-                "SELECT manifest FROM versions WHERE dataset = ? ORDER BY version", (name,)
-            ).fetchall()
+            rows = conn.execute("SELECT manifest FROM versions WHERE dataset = ? ORDER BY version", (name,)).fetchall()
             deleted = conn.execute("DELETE FROM datasets WHERE name = ?", (name,)).rowcount
             if not deleted:
                 raise _not_found(name)

@@ -28,7 +28,8 @@ class RemoteCatalog:
 
     def list_datasets(self, page_size: int = 0, page_token: str = "") -> tuple[list[Dataset], str]:
         resp = self._call(
-            self._stub.ListDatasets, catalog_pb2.ListDatasetsRequest(page_size=page_size, page_token=page_token)
+            self._stub.ListDatasets,
+            catalog_pb2.ListDatasetsRequest(page_size=page_size, page_token=page_token),
         )
         return [convert.dataset_from_pb(d) for d in resp.datasets], resp.next_page_token
 

@@ -32,7 +32,13 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         name = validate_dataset_name(request.dataset)
         files = self._core.delete_dataset(name)
         storage = self._rt.storage
-        delete_quietly(storage.lake(), storage.journal, "catalog.delete_dataset", [f.path for f in files], {"dataset": name})
+        delete_quietly(
+            storage.lake(),
+            storage.journal,
+            "catalog.delete_dataset",
+            [f.path for f in files],
+            {"dataset": name},
+        )
         return empty_pb2.Empty()
 
     def ListVersions(self, request, context):

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import pyarrow as pa
+
 from lakehouse.servers import errors
 from lakehouse.servers.catalog.model import (
     CatalogApi,
@@ -123,9 +124,7 @@ def _ignore(_: IngestProgress) -> None:
 
 
 class IngestCore:
-    def __init__(
-        self, catalog: CatalogApi, store: ObjectStore, journal: Journal | None, settings: Settings
-    ) -> None:
+    def __init__(self, catalog: CatalogApi, store: ObjectStore, journal: Journal | None, settings: Settings) -> None:
         self._catalog = catalog
         self._store = store
         self._journal = journal
@@ -202,14 +201,10 @@ class IngestCore:
             try:
                 return self._attempt(plan, explicit, fmt, upload, read, report, cancelled)
             except SampleTooSmall:
-                log.info(
-                    "type sample too small for %s; converting again sampling the whole file", spec.dataset
-                )
+                log.info("type sample too small for %s; converting again sampling the whole file", spec.dataset)
                 read = replace(read, full_sample=True)
             except LineBufferTooSmall:
-                log.info(
-                    "a record of %s spans long lines; converting again with the largest buffer", spec.dataset
-                )
+                log.info("a record of %s spans long lines; converting again with the largest buffer", spec.dataset)
                 read = replace(read, line_size=self._settings.ingest.max_line_bytes)
         return self._attempt(plan, explicit, fmt, upload, read, report, cancelled)
 
@@ -382,9 +377,7 @@ def _client_error(exc: BaseException) -> errors.LakehouseError | BaseException:
     if isinstance(exc, (errors.LakehouseError, RetryWider)):
         return exc
     if isinstance(exc, Exception):
-        return errors.Internal(
-            f"ingest failed unexpectedly: {type(exc).__name__}: {exc}", reason="INGEST_FAILED"
-        )
+        return errors.Internal(f"ingest failed unexpectedly: {type(exc).__name__}: {exc}", reason="INGEST_FAILED")
     return exc  # KeyboardInterrupt, SystemExit: propagate untouched
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pyarrow as pa
+
 from lakehouse.servers import errors
 from lakehouse.servers.ingest.model import FORMATS
 
@@ -105,9 +106,7 @@ def check_content(fmt: SourceFormat, head: bytes, size: int) -> None:
     if fmt.kind == "parquet":
         return
     if head.startswith(UTF16_BOMS):
-        raise errors.InvalidArgument(
-            "the upload is UTF-16 (or UTF-32) encoded; send UTF-8", reason="INVALID_ENCODING"
-        )
+        raise errors.InvalidArgument("the upload is UTF-16 (or UTF-32) encoded; send UTF-8", reason="INVALID_ENCODING")
     if NUL in head:
         raise errors.InvalidArgument(
             f"the upload contains NUL bytes: binary data is not {fmt.kind.upper()} text",
@@ -126,9 +125,7 @@ def parse_schema(text: str) -> dict[str, pa.DataType]:
         name, sep, type_name = item.rpartition(":")
         name, type_name = name.strip(), type_name.strip().lower()
         if not sep or not name:
-            raise errors.invalid_field(
-                "schema", f"expected 'name:type', got {item.strip()!r}", "INVALID_SCHEMA"
-            )
+            raise errors.invalid_field("schema", f"expected 'name:type', got {item.strip()!r}", "INVALID_SCHEMA")
         if type_name not in SCHEMA_TYPES:
             raise errors.invalid_field(
                 "schema",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pyarrow as pa
+
 from lakehouse.servers.catalog.model import WriteMode
 
 Format = Literal["auto", "csv", "tsv", "json", "ndjson", "parquet"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from lakehouse.servers import errors
 from lakehouse.servers.catalog.model import (
     DELTA_OP_COLUMN,
@@ -102,9 +103,7 @@ def make_plan(dataset: str, mode: WriteMode, spec_key: tuple[str, ...], existing
             )
         key = stored or spec_key
     if mode in (WriteMode.UPSERT, WriteMode.DELETE) and not key:
-        raise errors.invalid_field(
-            "primary_key", f"{mode.value} needs a primary key", reason="PRIMARY_KEY_REQUIRED"
-        )
+        raise errors.invalid_field("primary_key", f"{mode.value} needs a primary key", reason="PRIMARY_KEY_REQUIRED")
     op = None
     if current is not None and mode == WriteMode.UPSERT:
         op = OP_UPSERT
@@ -172,11 +171,7 @@ def reader_hints(plan: Plan, explicit: dict[str, pa.DataType], upload: Sequence[
             hints[name] = Hint(duck, SCHEMA_CONFLICT)
     if target is not None:
         for field in target:
-            if (
-                field.name in upload
-                and field.name not in hints
-                and (duck := duckdb_type(field.type)) is not None
-            ):
+            if field.name in upload and field.name not in hints and (duck := duckdb_type(field.type)) is not None:
                 hints[field.name] = Hint(duck, SCHEMA_MISMATCH)
     return hints
 

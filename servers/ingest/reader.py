@@ -33,6 +33,7 @@ from typing import Self
 
 import duckdb
 import pyarrow as pa
+
 from lakehouse.servers import errors
 from lakehouse.servers.ingest.formats import SourceFormat
 
@@ -53,9 +54,7 @@ MALFORMED = "MALFORMED_INPUT"
 ENCODING_MARKERS = ("invalid unicode", "invalid utf-8", "not utf-8 encoded")
 # DuckDB follows an error with suggestion lines; they name options, not what happened.
 _SUGGESTION_PREFIXES = ("*", "possible", "try ")
-_TOO_LONG_RE = re.compile(
-    r'(maximum line size of \d+ bytes exceeded|"maximum_object_size" of \d+ bytes exceeded)'
-)
+_TOO_LONG_RE = re.compile(r'(maximum line size of \d+ bytes exceeded|"maximum_object_size" of \d+ bytes exceeded)')
 
 _LINE_RE = re.compile(r"(?:on line:?|in line)\s*(\d+)", re.IGNORECASE)
 _COLUMN_RE = re.compile(r'converting column "([^"]*)"')
@@ -176,9 +175,7 @@ class SourceReader:
             params["mos"] = max(1, self._max_record // JSON_OBJECT_SIZE_DIVISOR)
             if typed and self._hints and self._described is not None:
                 # read_json takes types only as the full column list.
-                params["cols"] = {
-                    n: self._hints[n].duckdb_type if n in self._hints else t for n, t in self._described
-                }
+                params["cols"] = {n: self._hints[n].duckdb_type if n in self._hints else t for n, t in self._described}
                 opts.append("columns = $cols")
             # records = true: every value must be an object (a column per key), never a bare scalar.
             return "read_json($path, format = $jf, records = true, maximum_object_size = $mos" + "".join(
@@ -232,9 +229,7 @@ class SourceReader:
     def set_hints(self, hints: Mapping[str, Hint]) -> None:
         self._hints = dict(hints)
 
-    def stream(
-        self, batch_rows: int, columns: list[str] | None = None
-    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    def stream(self, batch_rows: int, columns: list[str] | None = None) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
         """Start streaming the upload (optionally only ``columns``): its Arrow schema and its batches."""
         self.columns()
         sql, params = self._source(typed=True)
@@ -263,9 +258,7 @@ class SourceReader:
         cols = ", ".join(quote_ident(k) for k in key)
         null_cond = " OR ".join(f"{quote_ident(k)} IS NULL" for k in key)
         if unique:
-            query = (
-                f"SELECT {cols}, count(*) FROM {sql} GROUP BY ALL HAVING count(*) > 1 OR {null_cond} LIMIT 1"
-            )
+            query = f"SELECT {cols}, count(*) FROM {sql} GROUP BY ALL HAVING count(*) > 1 OR {null_cond} LIMIT 1"
         else:
             query = f"SELECT {cols}, 1 FROM {sql} WHERE {null_cond} LIMIT 1"
         rows = self._run(query, params)
@@ -293,9 +286,7 @@ class SourceReader:
         if isinstance(exc, duckdb.InterruptException):
             return errors.Cancelled("ingest cancelled", reason="CANCELLED")
         if isinstance(exc, duckdb.OutOfMemoryException):
-            return errors.ResourceExhausted(
-                f"out of memory converting the upload: {detail}", reason="OUT_OF_MEMORY"
-            )
+            return errors.ResourceExhausted(f"out of memory converting the upload: {detail}", reason="OUT_OF_MEMORY")
         if any(s in low for s in ENCODING_MARKERS):
             return errors.InvalidArgument(
                 f"the upload is not valid UTF-8: {detail}", reason="INVALID_ENCODING", metadata=meta
@@ -328,9 +319,7 @@ class SourceReader:
         )
 
     @staticmethod
-    def _schema_error(
-        reason: str, column: str | None, meta: dict[str, str], detail: str
-    ) -> errors.InvalidArgument:
+    def _schema_error(reason: str, column: str | None, meta: dict[str, str], detail: str) -> errors.InvalidArgument:
         where = f"column {column!r}" if column else "a column"
         if "line" in meta:
             where += f" (line {meta['line']})"

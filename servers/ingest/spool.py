@@ -68,9 +68,7 @@ class LineWatch:
         first = chunk.find(NEWLINE)
         if first < 0:
             self.run += size
-            self.exceeded = [
-                over or self.run > t for t, over in zip(self.thresholds, self.exceeded, strict=True)
-            ]
+            self.exceeded = [over or self.run > t for t, over in zip(self.thresholds, self.exceeded, strict=True)]
             return
         for i, limit in enumerate(self.thresholds):
             if not self.exceeded[i]:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
 from lakehouse.servers import errors
 from lakehouse.servers.catalog.model import DataFile
 from lakehouse.servers.storage.model import ObjectStore
@@ -181,9 +182,7 @@ class PartWriter:
             self._sink.close()
             _make_durable(self._fs, self._path(key))
         self.files.append(
-            DataFile(
-                path=key, rows=self._file_rows, bytes=self._sink.size, content_hash=self._sink.content_hash
-            )
+            DataFile(path=key, rows=self._file_rows, bytes=self._sink.size, content_hash=self._sink.content_hash)
         )
         self._writer, self._sink, self._file_rows = None, None, 0
 

@@ -7,12 +7,11 @@ failed or hostile statement never touches another query's state.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import shutil
 import tempfile
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Literal
 
 import duckdb
@@ -52,9 +51,7 @@ class QueryCore:
         lake_dir = lake_directory(filesystem, base)
         native = lake_dir is not None if scan == "auto" else scan == "native"
         if native and lake_dir is None:
-            raise errors.FailedPrecondition(
-                "native scans need a local-directory store", reason="SCAN_UNSUPPORTED"
-            )
+            raise errors.FailedPrecondition("native scans need a local-directory store", reason="SCAN_UNSUPPORTED")
         # Local lake paths are scrubbed from error messages (files are named by key).
         self._lake_prefix = f"{base.rstrip('/')}/" if lake_dir else ""
         self._temp_dir = tempfile.mkdtemp(prefix=TEMP_DIR_PREFIX)

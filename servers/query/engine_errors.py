@@ -37,9 +37,7 @@ class Stop(str, Enum):
 # DuckDB error kinds (the words before " Error:") by what the client did wrong.
 _SYNTAX = frozenset({"parser", "syntax"})
 _BIND = frozenset({"binder", "catalog", "dependency", "invalid type", "type mismatch", "not implemented"})
-_RUNTIME = frozenset(
-    {"conversion", "out of range", "invalid input", "constraint", "sequence", "data", "serialization"}
-)
+_RUNTIME = frozenset({"conversion", "out of range", "invalid input", "constraint", "sequence", "data", "serialization"})
 _PERMISSION = frozenset({"permission"})
 _INTERRUPT = frozenset({"interrupt"})
 _MEMORY = frozenset({"out of memory"})
@@ -83,9 +81,7 @@ def map_engine_error(
     message = scrub(str(exc).strip())
     if kind in _INTERRUPT or stop is not None:
         if stop is Stop.TIMEOUT:
-            return errors.DeadlineExceeded(
-                "the query ran past its timeout and was stopped", reason=QUERY_TIMEOUT
-            )
+            return errors.DeadlineExceeded("the query ran past its timeout and was stopped", reason=QUERY_TIMEOUT)
         return errors.Cancelled("the query was cancelled", reason=QUERY_CANCELLED)
     source = _SOURCE_FAILED.search(message)
     if source:
@@ -122,6 +118,4 @@ def _missing_table(
             reason=DATASET_UNAVAILABLE,
             metadata={"dataset": short},
         )
-    return errors.NotFound(
-        f"dataset {name!r} does not exist", reason=DATASET_NOT_FOUND, metadata={"dataset": name}
-    )
+    return errors.NotFound(f"dataset {name!r} does not exist", reason=DATASET_NOT_FOUND, metadata={"dataset": name})

@@ -64,11 +64,7 @@ Row = list[Any]
 def rows(batch: pa.RecordBatch | pa.Table) -> list[Row]:
     """The rows of a batch as lists of JSON-friendly values."""
     columns = [column_values(batch.column(i)) for i in range(batch.num_columns)]
-    return (
-        [list(values) for values in zip(*columns, strict=True)]
-        if columns
-        else [[] for _ in range(batch.num_rows)]
-    )
+    return [list(values) for values in zip(*columns, strict=True)] if columns else [[] for _ in range(batch.num_rows)]
 
 
 def column_values(array: pa.Array | pa.ChunkedArray) -> list[Any]:
@@ -107,9 +103,7 @@ def _converter(t: pa.DataType) -> Callable[[pa.Array], list[Any]]:
     if pa.types.is_duration(t):
         return _durations
     if t == pa.month_day_nano_interval():
-        return lambda a: [
-            None if v is None else _iso_duration(v.months, v.days, v.nanoseconds) for v in a.to_pylist()
-        ]
+        return lambda a: [None if v is None else _iso_duration(v.months, v.days, v.nanoseconds) for v in a.to_pylist()]
     if pa.types.is_map(t):
         return _maps
     if pa.types.is_fixed_size_list(t) or _is(t, "list_view") or _is(t, "large_list_view"):
@@ -118,12 +112,7 @@ def _converter(t: pa.DataType) -> Callable[[pa.Array], list[Any]]:
         return _lists
     if pa.types.is_struct(t):
         return _structs
-    if (
-        pa.types.is_boolean(t)
-        or pa.types.is_integer(t)
-        or pa.types.is_string(t)
-        or pa.types.is_large_string(t)
-    ):
+    if pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_string(t) or pa.types.is_large_string(t):
         return lambda a: a.to_pylist()
     return lambda a: [_plain(v) for v in a.to_pylist()]
 
@@ -245,9 +234,7 @@ def _iso_duration(months: int, days: int, nanoseconds: int) -> str:
         minutes, rest = divmod(rest, 60 * NANOS_PER_SECOND)
         seconds = format((decimal.Decimal(rest) / NANOS_PER_SECOND).normalize(), "f")
         parts = [(hours, "H"), (minutes, "M")]
-        time_part = (
-            "T" + "".join(f"{sign}{n}{u}" for n, u in parts if n) + (f"{sign}{seconds}S" if rest else "")
-        )
+        time_part = "T" + "".join(f"{sign}{n}{u}" for n, u in parts if n) + (f"{sign}{seconds}S" if rest else "")
     if not date_part and not time_part:
         return "PT0S"
     return f"P{date_part}{time_part}"
@@ -258,9 +245,7 @@ def _lists(array: pa.Array) -> list[Any]:
     start, end = offsets[0], offsets[-1]
     values = column_values(array.values.slice(start, end - start))
     valid = array.is_valid().to_pylist()
-    return [
-        values[offsets[i] - start : offsets[i + 1] - start] if valid[i] else None for i in range(len(array))
-    ]
+    return [values[offsets[i] - start : offsets[i + 1] - start] if valid[i] else None for i in range(len(array))]
 
 
 def _maps(array: pa.MapArray) -> list[Any]:

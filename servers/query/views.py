@@ -98,9 +98,7 @@ def merge_on_read_sql(columns: list[str], key: tuple[str, ...], base: str | None
 def delta_schema(schema: pa.Schema) -> pa.Schema:
     """The schema of a delta file: the dataset's columns plus the op and sequence columns."""
     fields = [f for f in schema if f.name not in (DELTA_OP_COLUMN, DELTA_SEQ_COLUMN)]
-    return pa.schema(
-        [*fields, pa.field(DELTA_OP_COLUMN, pa.string()), pa.field(DELTA_SEQ_COLUMN, pa.int64())]
-    )
+    return pa.schema([*fields, pa.field(DELTA_OP_COLUMN, pa.string()), pa.field(DELTA_SEQ_COLUMN, pa.int64())])
 
 
 @dataclass(frozen=True)
@@ -271,9 +269,7 @@ class DatasetViews:
         }
         delta = None
         if version.deltas:
-            sources[f"{prefix}_delta"] = self._dataset(
-                [f.path for f in version.deltas], delta_schema(version.schema)
-            )
+            sources[f"{prefix}_delta"] = self._dataset([f.path for f in version.deltas], delta_schema(version.schema))
             delta = ident(f"{prefix}_delta")
         sql = merge_on_read_sql(columns, version.primary_key, ident(f"{prefix}_base"), delta)
         return ArrowView(sql=sql, sources=MappingProxyType(sources))

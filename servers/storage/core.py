@@ -72,16 +72,12 @@ class StorageCore:
         self._lock = threading.RLock()
         self._lake_name = validate_bucket_name(settings.storage.lake_bucket)
         if self._lake_name == RESCUE_BUCKET:
-            raise errors.invalid_field(
-                "storage.lake_bucket", f"{RESCUE_BUCKET!r} is reserved", INVALID_BUCKET
-            )
+            raise errors.invalid_field("storage.lake_bucket", f"{RESCUE_BUCKET!r} is reserved", INVALID_BUCKET)
         self._registry_path = settings.home_dir / REGISTRY_FILE
         self._specs: dict[str, BucketSpec] = self._load()
         self._stores: dict[str, ObjectStore] = {
             self._lake_name: self._lake_store(),
-            RESCUE_BUCKET: LocalObjectStore(
-                RESCUE_BUCKET, settings.rescue_root, settings.storage.chunk_bytes
-            ),
+            RESCUE_BUCKET: LocalObjectStore(RESCUE_BUCKET, settings.rescue_root, settings.storage.chunk_bytes),
         }
         self._journal = ErrorJournal(self._stores[self._lake_name], self._stores[RESCUE_BUCKET])
 
@@ -238,9 +234,7 @@ class StorageCore:
 
     @staticmethod
     def _not_found(name: str) -> errors.NotFound:
-        return errors.NotFound(
-            f"bucket {name!r} not found", reason=BUCKET_NOT_FOUND, metadata={"bucket": name}
-        )
+        return errors.NotFound(f"bucket {name!r} not found", reason=BUCKET_NOT_FOUND, metadata={"bucket": name})
 
     # Persistence ------------------------------------------------------------
 
@@ -275,9 +269,7 @@ class StorageCore:
         temp = directory / f".{REGISTRY_FILE}.{uuid.uuid4().hex}.tmp"
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(
-                temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), REGISTRY_MODE
-            )
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), REGISTRY_MODE)
             try:
                 with os.fdopen(fd, "wb") as out:
                     out.write(body)

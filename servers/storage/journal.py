@@ -48,9 +48,7 @@ def _safe_str(value: object) -> str:
 class ErrorJournal:
     """Writes error records to ``primary``, falling back to ``rescue``; ``record`` never raises."""
 
-    def __init__(
-        self, primary: ObjectStore, rescue: ObjectStore, clock: Callable[[], datetime] = _utcnow
-    ) -> None:
+    def __init__(self, primary: ObjectStore, rescue: ObjectStore, clock: Callable[[], datetime] = _utcnow) -> None:
         self._primary = primary
         self._rescue = rescue
         self._clock = clock
@@ -119,9 +117,7 @@ class ErrorJournal:
         if limit < 0:
             raise errors.invalid_field("page_size", "must not be negative", reason=INVALID_PAGE)
         if page_token and not ID_PATTERN.fullmatch(page_token):
-            raise errors.invalid_field(
-                "page_token", "is not a token this service issued", reason=INVALID_PAGE
-            )
+            raise errors.invalid_field("page_token", "is not a token this service issued", reason=INVALID_PAGE)
         limit = min(limit or DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
         located: dict[str, tuple[ObjectStore, str]] = {}
         failures: list[errors.LakehouseError] = []

@@ -86,9 +86,7 @@ def _unavailable(key: str, exc: OSError) -> errors.LakehouseError:
         return errors.FailedPrecondition(
             f"key {key!r} conflicts with an existing object or prefix of the same name", reason=KEY_CONFLICT
         )
-    return errors.Unavailable(
-        f"local storage error on {key!r}: {exc.strerror or exc}", reason=STORAGE_UNAVAILABLE
-    )
+    return errors.Unavailable(f"local storage error on {key!r}: {exc.strerror or exc}", reason=STORAGE_UNAVAILABLE)
 
 
 def _not_found(key: str) -> errors.NotFound:
@@ -121,9 +119,7 @@ class LocalObjectStore:
         try:
             real = path.resolve(strict=False)
         except (OSError, RuntimeError) as exc:  # symlink loops
-            raise errors.PermissionDenied(
-                f"key {key!r} resolves through a symlink", reason=UNSAFE_PATH
-            ) from exc
+            raise errors.PermissionDenied(f"key {key!r} resolves through a symlink", reason=UNSAFE_PATH) from exc
         if real != path:
             raise errors.PermissionDenied(
                 f"key {key!r} resolves through a symlink; refusing to follow it", reason=UNSAFE_PATH
@@ -291,9 +287,7 @@ class LocalObjectStore:
         except OSError as exc:
             raise _unavailable(key, exc) from exc
 
-    def list(
-        self, prefix: str = "", page_size: int = 0, page_token: str = ""
-    ) -> tuple[list[ObjectInfo], str]:
+    def list(self, prefix: str = "", page_size: int = 0, page_token: str = "") -> tuple[list[ObjectInfo], str]:
         """Keys in UTF-8 order after ``page_token``; the token of the next page is
         the last key returned, or "" on the last page."""
         validate_prefix(prefix)

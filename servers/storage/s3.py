@@ -117,9 +117,7 @@ def split_endpoint(endpoint: str, secure: bool) -> tuple[str, bool]:
     else:
         parts = urlsplit(endpoint)
         if parts.scheme not in _HTTP_SCHEMES or parts.path not in ("", "/") or parts.query:
-            raise errors.invalid_field(
-                "endpoint", "must be host:port or http(s)://host:port", INVALID_S3_CONFIG
-            )
+            raise errors.invalid_field("endpoint", "must be host:port or http(s)://host:port", INVALID_S3_CONFIG)
         host, secure = parts.netloc, _HTTP_SCHEMES[parts.scheme]
     if not host or "/" in host:
         raise errors.invalid_field("endpoint", "must be host:port or http(s)://host:port", INVALID_S3_CONFIG)
@@ -231,9 +229,7 @@ class S3ObjectStore:
     def _translate_s3(self, exc: S3Error, what: str, where: str) -> errors.LakehouseError:
         code = exc.code or ""
         if code in _NOT_FOUND_CODES:
-            return errors.NotFound(
-                f"object {what!r} not found", reason=OBJECT_NOT_FOUND, metadata={"key": what}
-            )
+            return errors.NotFound(f"object {what!r} not found", reason=OBJECT_NOT_FOUND, metadata={"key": what})
         if code == "NoSuchBucket":
             self._bucket_ready = False  # deleted behind our back: recreate on next use
             return errors.NotFound(f"S3 bucket of {where} does not exist", reason=BUCKET_NOT_FOUND)
@@ -325,9 +321,7 @@ class S3ObjectStore:
             obj = self._client.stat_object(self._bucket, key)
         return self._object_info(key, obj)
 
-    def list(
-        self, prefix: str = "", page_size: int = 0, page_token: str = ""
-    ) -> tuple[list[ObjectInfo], str]:
+    def list(self, prefix: str = "", page_size: int = 0, page_token: str = "") -> tuple[list[ObjectInfo], str]:
         """Keys in UTF-8 order after ``page_token``, walked one delimiter level at a
         time (see ``listing``): servers such as SeaweedFS neither order a flat
         listing correctly nor honour ``start-after`` reliably. Directory markers and

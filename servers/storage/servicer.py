@@ -27,7 +27,12 @@ def bucket_to_pb(b: BucketInfo) -> storage_pb2.Bucket:
 
 def object_to_pb(bucket: str, o: ObjectInfo) -> storage_pb2.ObjectInfo:
     return storage_pb2.ObjectInfo(
-        bucket=bucket, key=o.key, size=o.size, etag=o.etag, modify_time=_ts(o.modified_at), content_type=o.content_type
+        bucket=bucket,
+        key=o.key,
+        size=o.size,
+        etag=o.etag,
+        modify_time=_ts(o.modified_at),
+        content_type=o.content_type,
     )
 
 
@@ -65,8 +70,14 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         elif which == "s3":
             s3 = request.s3
             info = self._core.register_bucket(
-                request.bucket, "s3", endpoint=s3.endpoint, bucket=s3.bucket, access_key=s3.access_key,
-                secret_key=s3.secret_key, region=s3.region, secure=s3.secure,
+                request.bucket,
+                "s3",
+                endpoint=s3.endpoint,
+                bucket=s3.bucket,
+                access_key=s3.access_key,
+                secret_key=s3.secret_key,
+                region=s3.region,
+                secure=s3.secure,
             )
         else:
             raise invalid_field("location", "set local_path or s3")

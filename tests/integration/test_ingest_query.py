@@ -21,8 +21,13 @@ PEOPLE_CSV = (
 
 
 def _rest_ingest(system, dataset: str, body: bytes, **params) -> httpx.Response:
-    return httpx.post(f"{system.rest}/v1/datasets/{dataset}:ingest", params=params, content=body,
-                      headers={"content-type": "application/octet-stream"}, timeout=120)
+    return httpx.post(
+        f"{system.rest}/v1/datasets/{dataset}:ingest",
+        params=params,
+        content=body,
+        headers={"content-type": "application/octet-stream"},
+        timeout=120,
+    )
 
 
 def _rest_sql(system, sql: str, **extra) -> httpx.Response:
@@ -41,8 +46,16 @@ def test_rest_upload_then_rest_sql(system):
     assert result["dataset"] == "people_rest" and result["version"] == "1" and result["rows"] == "3"
     assert result["source_hash"].startswith("sha256:")
     types = {f["name"]: f["type"] for f in result["schema"]["fields"]}
-    assert types == {"id": "int64", "name": "string", "age": "int64", "score": "double", "active": "bool",
-                     "hired": "date32[day]", "seen_at": "timestamp[us]", "note": "string"}
+    assert types == {
+        "id": "int64",
+        "name": "string",
+        "age": "int64",
+        "score": "double",
+        "active": "bool",
+        "hired": "date32[day]",
+        "seen_at": "timestamp[us]",
+        "note": "string",
+    }
 
     r = _rest_sql(system, "SELECT name, age, hired, seen_at, active FROM people_rest ORDER BY id")
     assert r.status_code == 200, r.text
@@ -109,8 +122,9 @@ def test_modes_and_idempotency(client):
 
 def test_upsert_merges_on_read_gate_g3_1_c(client):
     client.ingest("workers_m", b"id,name,state\n1,ann,IL\n2,bo,WI\n3,cy,IL\n", format="csv", mode="create")
-    up = client.ingest("workers_m", b"id,name,state\n2,bo,IL\n4,di,WI\n", format="csv", mode="upsert",
-                       primary_key=["id"])
+    up = client.ingest(
+        "workers_m", b"id,name,state\n2,bo,IL\n4,di,WI\n", format="csv", mode="upsert", primary_key=["id"]
+    )
     assert up.version == 2
     rows = client.sql("SELECT id, name, state FROM workers_m ORDER BY id").rows
     assert rows == [[1, "ann", "IL"], [2, "bo", "IL"], [3, "cy", "IL"], [4, "di", "WI"]]

@@ -41,9 +41,15 @@ def test_gigabyte_csv_streams_with_bounded_memory(tmp_path):
             assert lh.sql("SELECT count(*) FROM big").rows == [[blocks * BLOCK_ROWS]]
         peak = _peak_rss(system.state.server_pid)
         print(f"peak RSS {peak / 1024**2:.0f} MiB")
-        assert peak < MAX_PEAK_RSS_BYTES, f"server peak RSS {peak / 1024**2:.0f} MiB for a {result.bytes_in / GIB:.2f} GiB file"
+        assert peak < MAX_PEAK_RSS_BYTES, (
+            f"server peak RSS {peak / 1024**2:.0f} MiB for a {result.bytes_in / GIB:.2f} GiB file"
+        )
         # The spool is gone once the ingest is done.
-        leftovers = [p for p in system.settings.spool_dir.rglob("*") if p.is_file()] if system.settings.spool_dir.exists() else []
+        leftovers = (
+            [p for p in system.settings.spool_dir.rglob("*") if p.is_file()]
+            if system.settings.spool_dir.exists()
+            else []
+        )
         assert leftovers == []
     finally:
         system.stop()

@@ -16,12 +16,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from minio import Minio
+
 from lakehouse.servers import errors
 from lakehouse.servers.storage.journal import ErrorJournal
 from lakehouse.servers.storage.local import LocalObjectStore
 from lakehouse.servers.storage.s3 import S3ObjectStore
-from minio import Minio
-
 from tests.support.fixtures import seaweed  # noqa: F401 - pytest fixture
 from tests.support.seaweed import SeaweedS3
 
@@ -174,9 +174,7 @@ def test_wrong_credentials_are_unauthenticated(seaweed: SeaweedS3, credentials: 
 
 
 def test_unreachable_endpoint_is_unavailable_fast() -> None:
-    dead = S3ObjectStore(
-        "lake", f"127.0.0.1:{free_port()}", "ak", "sk", "bucket", timeout_s=SHORT_TIMEOUT_S, retries=1
-    )
+    dead = S3ObjectStore("lake", f"127.0.0.1:{free_port()}", "ak", "sk", "bucket", timeout_s=SHORT_TIMEOUT_S, retries=1)
     for call in (dead.check, lambda: dead.put("k", [b"x"]), lambda: dead.get("k"), dead.list):
         started = time.monotonic()
         with pytest.raises(errors.Unavailable) as caught:

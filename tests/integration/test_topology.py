@@ -29,8 +29,17 @@ def cluster(tmp_path):
         pids.append(engine_pid)
         port = free_port()
         envoy = start_envoy(
-            GatewayConfig("127.0.0.1", port, free_port(), {"catalog": catalog_addr, "storage": catalog_addr,
-                                                           "ingest": engine_addr, "query": engine_addr}),
+            GatewayConfig(
+                "127.0.0.1",
+                port,
+                free_port(),
+                {
+                    "catalog": catalog_addr,
+                    "storage": catalog_addr,
+                    "ingest": engine_addr,
+                    "query": engine_addr,
+                },
+            ),
             settings.run_dir,
         )
         pids.append(envoy.pid)

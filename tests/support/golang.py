@@ -31,6 +31,9 @@ def build_go_client(workdir: Path) -> Path:
     subprocess.run(
         [go, "build", "-o", str(out), "."],
         cwd=gopath / "src" / "lakehouse" / "clients" / "go" / "lakehouse-cli",
-        env=env, check=True, timeout=BUILD_TIMEOUT_S, capture_output=True,
+        env=env,
+        check=True,
+        timeout=BUILD_TIMEOUT_S,
+        capture_output=True,
     )
     return out

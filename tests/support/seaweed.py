@@ -220,9 +220,7 @@ class SeaweedS3:
             if self._s3_status() in READY_STATUSES:
                 return
             time.sleep(POLL_INTERVAL_S)
-        raise SeaweedError(
-            f"S3 endpoint {self.endpoint} not ready after {START_TIMEOUT_S}s\n{self.log_tail()}"
-        )
+        raise SeaweedError(f"S3 endpoint {self.endpoint} not ready after {START_TIMEOUT_S}s\n{self.log_tail()}")
 
     def _s3_status(self) -> int | None:
         try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+
 from lakehouse.servers import errors
 from lakehouse.servers.catalog.core import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CatalogCore
 from lakehouse.servers.catalog.model import DataFile, NewVersion, WriteMode
@@ -44,9 +45,7 @@ def catalog(db: Path):
 
 
 def test_commit_and_read_back(catalog: CatalogCore) -> None:
-    nested = pa.schema(
-        [("id", pa.int64()), ("tags", pa.list_(pa.string())), ("at", pa.timestamp("us", "UTC"))]
-    )
+    nested = pa.schema([("id", pa.int64()), ("tags", pa.list_(pa.string())), ("at", pa.timestamp("us", "UTC"))])
     v1 = catalog.commit_version(
         _new(
             "people",

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
+
 from lakehouse.servers import errors
 from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.catalog.model import DELTA_OP_COLUMN, DELTA_SEQ_COLUMN, WriteMode
@@ -310,9 +311,7 @@ def test_invalid_utf8(env: Env, data: bytes, fmt: str) -> None:
     _assert_nothing_written(env, "enc")
 
 
-@pytest.mark.parametrize(
-    "chunks", [[], [b""], [b"", b""], [b"  \n\t\n"]], ids=["none", "empty", "empties", "blank"]
-)
+@pytest.mark.parametrize("chunks", [[], [b""], [b"", b""], [b"  \n\t\n"]], ids=["none", "empty", "empties", "blank"])
 def test_empty_upload(env: Env, chunks: list[bytes]) -> None:
     with pytest.raises(errors.InvalidArgument) as info:
         env.ingest("empty", chunks, WriteMode.CREATE, "csv")
@@ -491,9 +490,7 @@ def test_delete_writes_key_only_delta(env: Env) -> None:
     current = env.catalog.get_dataset("people").current
     assert result.version == 3 and len(current.deltas) == 2
     delta = env.delta_tables("people")[1]
-    assert delta.to_pylist() == [
-        {"id": 2, "name": None, "city": None, DELTA_OP_COLUMN: "D", DELTA_SEQ_COLUMN: 3}
-    ]
+    assert delta.to_pylist() == [{"id": 2, "name": None, "city": None, DELTA_OP_COLUMN: "D", DELTA_SEQ_COLUMN: 3}]
     assert delta.schema.field("id").type == pa.int64()
 
 
@@ -642,9 +639,7 @@ class FailingStore:
 
 
 def _rows_csv(rows: int, start: int = 0) -> bytes:
-    return b"id,name,score\n" + b"".join(
-        b"%d,name_%d,%d.5\n" % (i, i % 7, i) for i in range(start, start + rows)
-    )
+    return b"id,name,score\n" + b"".join(b"%d,name_%d,%d.5\n" % (i, i % 7, i) for i in range(start, start + rows))
 
 
 def test_storage_failure_mid_write_leaves_nothing(tmp_path: Path) -> None:
@@ -855,7 +850,4 @@ def test_large_streamed_csv_uses_bounded_memory(env: Env) -> None:
     assert python_peak < result.bytes_in / 50
     warm = samples[len(samples) // 4]
     assert max(samples) - warm < result.bytes_in / 3
-    assert (
-        pq.ParquetFile(env.lake / env.catalog.get_dataset("big").current.files[0].path).metadata.num_rows
-        == rows
-    )
+    assert pq.ParquetFile(env.lake / env.catalog.get_dataset("big").current.files[0].path).metadata.num_rows == rows

@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from lakehouse.servers import errors
 from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.catalog.model import (
@@ -311,9 +312,7 @@ def test_upsert_after_delete_restores_the_key(lake: Lake, core: QueryCore) -> No
     assert rows(core, "SELECT id, name FROM people") == [[1, "back"]]
 
 
-def test_key_only_in_delta_is_inserted_and_deleting_an_absent_key_is_harmless(
-    lake: Lake, core: QueryCore
-) -> None:
+def test_key_only_in_delta_is_inserted_and_deleting_an_absent_key_is_harmless(lake: Lake, core: QueryCore) -> None:
     base = lake.part("people", people([1], ["ann"]))
     delta = lake.delta("people", people([7, 8], ["new", "never"]), ops=["U", "D"], seqs=[1, 2])
     lake.commit("people", [base], PEOPLE, deltas=[delta], key=("id",))
@@ -323,9 +322,7 @@ def test_key_only_in_delta_is_inserted_and_deleting_an_absent_key_is_harmless(
 
 def test_merge_on_composite_key(lake: Lake, core: QueryCore) -> None:
     schema = pa.schema([("org", pa.string()), ("id", pa.int64()), ("v", pa.string())])
-    base = lake.part(
-        "t", pa.table({"org": ["a", "a", "b"], "id": [1, 2, 1], "v": ["a1", "a2", "b1"]}, schema=schema)
-    )
+    base = lake.part("t", pa.table({"org": ["a", "a", "b"], "id": [1, 2, 1], "v": ["a1", "a2", "b1"]}, schema=schema))
     delta_table = pa.table({"org": ["b", "a"], "id": [1, 2], "v": ["B1", "x"]}, schema=schema)
     delta = lake.delta("t", delta_table, ops=["U", "D"], seqs=[1, 2])
     lake.commit("t", [base], schema, deltas=[delta], key=("org", "id"))
@@ -351,9 +348,7 @@ def test_filters_and_aggregates_see_the_merged_rows(lake: Lake, core: QueryCore)
 # Errors -------------------------------------------------------------------------
 
 
-def expect(
-    error_type: type[errors.LakehouseError], reason: str, core: QueryCore, sql: str
-) -> errors.LakehouseError:
+def expect(error_type: type[errors.LakehouseError], reason: str, core: QueryCore, sql: str) -> errors.LakehouseError:
     with pytest.raises(error_type) as info:
         core.execute_rows(sql, 10)
     assert info.value.reason == reason
@@ -399,7 +394,9 @@ def test_conversion_error_at_run_time(core: QueryCore) -> None:
 
 def test_run_time_error_in_a_later_batch_is_raised_by_the_stream(core: QueryCore) -> None:
     failing_row = BATCH_ROWS * 3
-    sql = f"SELECT CASE WHEN range = {failing_row} THEN error('boom') ELSE range END AS v FROM range({failing_row + 10})"
+    sql = (
+        f"SELECT CASE WHEN range = {failing_row} THEN error('boom') ELSE range END AS v FROM range({failing_row + 10})"
+    )
     stream = core.execute(sql)
     with pytest.raises(errors.InvalidArgument) as info:
         for _ in stream:

@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from lakehouse.servers import errors
 from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.catalog.model import DataFile, NewVersion, WriteMode
@@ -53,11 +54,7 @@ class Sandbox:
             NewVersion(
                 dataset="w",
                 expected_version=0,
-                files=(
-                    DataFile(
-                        "datasets/w/v1/part-0.parquet", 2, os.path.getsize(self.part), "sha256:" + "0" * 64
-                    ),
-                ),
+                files=(DataFile("datasets/w/v1/part-0.parquet", 2, os.path.getsize(self.part), "sha256:" + "0" * 64),),
                 deltas=(),
                 schema=SCHEMA,
                 mode=WriteMode.CREATE,
@@ -183,9 +180,7 @@ ATTACKS = [
 
 
 def fill(sql: str, box: Sandbox) -> str:
-    return sql.format(
-        scratch=box.scratch, part=box.part, snapshot=box.snapshot, outside=box.outside, base=box.base
-    )
+    return sql.format(scratch=box.scratch, part=box.part, snapshot=box.snapshot, outside=box.outside, base=box.base)
 
 
 @pytest.mark.parametrize(("name", "sql", "error_type", "reason"), ATTACKS, ids=[a[0] for a in ATTACKS])

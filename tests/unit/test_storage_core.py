@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from lakehouse.servers import errors
 from lakehouse.servers.settings import Settings, StorageSettings
 from lakehouse.servers.storage.core import RESCUE_BUCKET, StorageCore
@@ -32,9 +33,7 @@ def test_builtin_buckets(settings: Settings) -> None:
 def test_s3_lake_from_settings_is_lazy(tmp_path: Path) -> None:
     settings = Settings(
         home=tmp_path,
-        storage=StorageSettings(
-            backend="s3", s3_endpoint="127.0.0.1:1", s3_bucket="lake-bucket", lake_bucket="data"
-        ),
+        storage=StorageSettings(backend="s3", s3_endpoint="127.0.0.1:1", s3_bucket="lake-bucket", lake_bucket="data"),
     )
     core = StorageCore(settings)  # no network at construction
     lake = core.lake()

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from lakehouse.servers import errors
 from lakehouse.servers.storage.journal import ErrorJournal
 from lakehouse.servers.storage.local import LocalObjectStore
@@ -35,9 +36,7 @@ class BrokenStore(LocalObjectStore):
     def put(self, key: str, chunks: Iterable[bytes], content_type: str = "") -> ObjectInfo:
         raise errors.Unavailable("S3 endpoint unreachable", reason="STORAGE_UNAVAILABLE")
 
-    def list(
-        self, prefix: str = "", page_size: int = 0, page_token: str = ""
-    ) -> tuple[list[ObjectInfo], str]:
+    def list(self, prefix: str = "", page_size: int = 0, page_token: str = "") -> tuple[list[ObjectInfo], str]:
         raise errors.Unavailable("S3 endpoint unreachable", reason="STORAGE_UNAVAILABLE")
 
     def get(self, key: str, chunk_bytes: int = 0) -> Iterator[bytes]:
@@ -92,9 +91,7 @@ def test_record_writes_json_to_primary(lake: LocalObjectStore, rescue: LocalObje
     assert lake.stat(f"_errors/2024-03-02/{record_id}.json").content_type == "application/json"
 
 
-def test_plain_exceptions_have_empty_code_and_reason(
-    lake: LocalObjectStore, rescue: LocalObjectStore
-) -> None:
+def test_plain_exceptions_have_empty_code_and_reason(lake: LocalObjectStore, rescue: LocalObjectStore) -> None:
     journal = ErrorJournal(lake, rescue)
     record_id = journal.record("query.run", ValueError("bad"), {})
     entry = journal.list()[0][0]
@@ -186,9 +183,7 @@ def test_list_merges_both_stores_newest_first_with_paging(
     assert seen == newest_first and pages == 3
 
 
-def test_list_still_shows_rescued_records_while_primary_is_down(
-    tmp_path: Path, rescue: LocalObjectStore
-) -> None:
+def test_list_still_shows_rescued_records_while_primary_is_down(tmp_path: Path, rescue: LocalObjectStore) -> None:
     journal = ErrorJournal(BrokenStore("lake", tmp_path / "l"), rescue)
     record_id = journal.record("op", RuntimeError("x"), {})
     page, token = journal.list()
@@ -213,9 +208,7 @@ def test_list_skips_corrupt_and_foreign_files(lake: LocalObjectStore, rescue: Lo
     ("limit", "token"),
     [(-1, ""), (10, "not-an-id"), (10, "../../etc"), (10, "20240302T000000000000-aaaaaaaaaaaa\n")],
 )
-def test_list_rejects_bad_paging(
-    lake: LocalObjectStore, rescue: LocalObjectStore, limit: int, token: str
-) -> None:
+def test_list_rejects_bad_paging(lake: LocalObjectStore, rescue: LocalObjectStore, limit: int, token: str) -> None:
     with pytest.raises(errors.InvalidArgument):
         ErrorJournal(lake, rescue).list(limit, token)
 
@@ -227,9 +220,7 @@ def test_ids_are_unique_and_time_sortable(lake: LocalObjectStore, rescue: LocalO
     assert [i.split("-")[0] for i in ids] == sorted(i.split("-")[0] for i in ids)
 
 
-def test_record_in_both_stores_is_shown_once_as_rescued(
-    lake: LocalObjectStore, rescue: LocalObjectStore
-) -> None:
+def test_record_in_both_stores_is_shown_once_as_rescued(lake: LocalObjectStore, rescue: LocalObjectStore) -> None:
     """A timed-out write can land in the lake after the record was rescued."""
     journal = ErrorJournal(lake, rescue, clock=Clock())
     record_id = journal.record("op", RuntimeError("x"), {})
@@ -242,9 +233,7 @@ def test_record_in_both_stores_is_shown_once_as_rescued(
 
 def test_list_raises_the_primary_error_when_nothing_is_readable(tmp_path: Path) -> None:
     class OtherBroken(BrokenStore):
-        def list(
-            self, prefix: str = "", page_size: int = 0, page_token: str = ""
-        ) -> tuple[list[ObjectInfo], str]:
+        def list(self, prefix: str = "", page_size: int = 0, page_token: str = "") -> tuple[list[ObjectInfo], str]:
             raise errors.Unauthenticated("bad key", reason="S3_AUTH_FAILED")
 
     journal = ErrorJournal(OtherBroken("lake", tmp_path / "l"), BrokenStore("rescue", tmp_path / "r"))

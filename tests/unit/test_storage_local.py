@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from lakehouse.servers import errors
 from lakehouse.servers.storage import keys as keys_module
 from lakehouse.servers.storage import local as local_module
@@ -208,8 +209,7 @@ def test_pagination_visits_every_key_once_in_order(store: LocalObjectStore, page
     # Directory names never end in a leaf suffix, so no key is another's directory.
     dirs, suffixes = ["a", "b", "é", "ab"], "-.0~z"
     keys = {
-        "/".join([*rng.choices(dirs, k=rng.randint(0, 2)), rng.choice(dirs) + rng.choice(suffixes)])
-        for _ in range(80)
+        "/".join([*rng.choices(dirs, k=rng.randint(0, 2)), rng.choice(dirs) + rng.choice(suffixes)]) for _ in range(80)
     }
     assert put_keys(store, sorted(keys)) == sorted(keys)
     assert len(keys) > 40
