@@ -59,8 +59,9 @@ from lakehouse.servers.ingest.plan import (
 )
 from lakehouse.servers.ingest.reader import LineBufferTooSmall, RetryWider, SampleTooSmall, SourceReader
 from lakehouse.servers.ingest.spool import SpooledUpload, spool
-from lakehouse.servers.ingest.writer import PartWriter, discard
+from lakehouse.servers.ingest.writer import PartWriter
 from lakehouse.servers.settings import Settings
+from lakehouse.servers.storage.cleanup import delete_keys
 from lakehouse.servers.storage.model import ObjectStore
 
 __all__ = ["IngestCore", "IngestProgress", "IngestResult", "IngestSpec"]
@@ -333,7 +334,7 @@ class IngestCore:
             writer.abort()
         keys = attempt.keys
         unknown = isinstance(exc, _CommitUnknown)
-        left = keys if unknown else discard(self._store, keys)
+        left = keys if unknown else delete_keys(self._store, keys)
         cause = exc.cause if unknown else exc
         error = _client_error(cause)
         if isinstance(exc, RetryWider):

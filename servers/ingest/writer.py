@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -202,16 +202,3 @@ class PartWriter:
             if self._writer is not None:
                 self._writer.close()
         self._writer, self._sink, self._pending, self._pending_rows = None, None, [], 0
-
-
-def discard(store: ObjectStore, keys: Iterable[str]) -> list[str]:
-    """Best-effort delete; returns the keys that could not be removed (orphans to report)."""
-    left: list[str] = []
-    for key in keys:
-        try:
-            store.delete(key)
-        except errors.NotFound:
-            pass
-        except Exception:  # noqa: BLE001 - an orphan is reported by the caller, not fatal
-            left.append(key)
-    return left
