@@ -94,9 +94,15 @@ def build_server(settings: Settings, services: str | None = None) -> LakehouseSe
     components = parse_components(settings.services if services is None else services)
     runtime = Runtime(settings, components)
     opts = settings.server
+    interceptors: list[grpc.ServerInterceptor] = [ErrorInterceptor()]
+    if opts.tracing:
+        from opentelemetry.instrumentation.grpc import server_interceptor
+
+        # Outermost, so a span covers the whole call and records the mapped status.
+        interceptors.insert(0, server_interceptor())
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=opts.max_workers, thread_name_prefix="lakehouse-rpc"),
-        interceptors=[ErrorInterceptor()],
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", opts.max_message_bytes),
             ("grpc.max_send_message_length", opts.max_message_bytes),

@@ -86,6 +86,12 @@ class Unavailable(LakehouseError):
     code = "UNAVAILABLE"
 
 
+class Unimplemented(LakehouseError):
+    """The method exists in the contract but is not served here (e.g. not hosted by this process)."""
+
+    code = "UNIMPLEMENTED"
+
+
 class Internal(LakehouseError):
     code = "INTERNAL"
 

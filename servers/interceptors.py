@@ -50,9 +50,11 @@ def _internal(method: str, exc: BaseException) -> grpc.Status:
 
 
 def _abort(context: grpc.ServicerContext, method: str, exc: BaseException) -> None:
-    if isinstance(exc, LakehouseError):
-        context.abort_with_status(to_status(exc))
-    context.abort_with_status(_internal(method, exc))
+    status = to_status(exc) if isinstance(exc, LakehouseError) else _internal(method, exc)
+    # set_code first: wrappers of the context (e.g. the tracing interceptor's) see the code.
+    context.set_code(status.code)
+    context.set_details(status.details)
+    context.abort_with_status(status)
 
 
 def _is_abort(exc: BaseException) -> bool:
@@ -127,4 +129,6 @@ def from_rpc_error(err: grpc.RpcError) -> LakehouseError:
             info = error_details_pb2.ErrorInfo()
             if detail.Is(info.DESCRIPTOR) and detail.Unpack(info):
                 reason, metadata = info.reason, dict(info.metadata)
-    return cls(err.details() if hasattr(err, "details") else str(err), reason=reason, metadata=metadata)
+    exc = cls(err.details() if hasattr(err, "details") else str(err), reason=reason, metadata=metadata)
+    exc.code = code  # keep codes that have no class of their own (OUT_OF_RANGE, DATA_LOSS ...)
+    return exc

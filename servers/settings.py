@@ -83,6 +83,9 @@ class ServerSettings(BaseModel):
     max_workers: int = 32
     max_message_bytes: int = 64 * MiB
     grace_s: float = 5.0
+    # OpenTelemetry server spans for every RPC (exported wherever the process's
+    # tracer provider sends them; a no-op without one).
+    tracing: bool = True
 
 
 class Settings(BaseSettings):
