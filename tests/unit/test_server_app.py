@@ -44,7 +44,8 @@ def test_health_reports_each_hosted_service(server):
     with grpc.insecure_channel(server.address) as ch:
         stub = health_pb2_grpc.HealthStub(ch)
         for name in ("", "lakehouse.v1.StorageService", "lakehouse.v1.IngestService"):
-            assert stub.Check(health_pb2.HealthCheckRequest(service=name)).status == health_pb2.HealthCheckResponse.SERVING
+            status = stub.Check(health_pb2.HealthCheckRequest(service=name)).status
+            assert status == health_pb2.HealthCheckResponse.SERVING
 
 
 def test_subset_of_services(tmp_path):
