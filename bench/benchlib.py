@@ -103,7 +103,8 @@ def interleaved(
             times[name].append(time.perf_counter() - started)
             if between:
                 between()
-        log("round %d/%d: %s" % (round_no + 1, repeat, ", ".join(f"{n} {times[n][-1]:.3f}s" for n in names)))
+        done = ", ".join(f"{n} {times[n][-1]:.3f}s" for n in names)
+        log(f"round {round_no + 1}/{repeat}: {done}")
     return times
 
 

@@ -162,20 +162,24 @@ def main() -> int:
         base = median(server_times["in-process"])
         n = count_label(args.scan_rows)
         table = Table(f"where a {n}-row SELECT * goes, in-process, no network (median of {args.repeat})")
-        table.add(f"DuckDB read_parquet -> Arrow reader, {n} rows (s)", fmt_num(base, "s"), fmt_num(base, "s"),
-                  "1.00x")
-        for key, label in (("core", "QueryCore.execute consumed"),
-                           ("servicer", "QueryServicer.ExecuteQuery + serialize")):
+        table.add(f"DuckDB read_parquet -> Arrow reader, {n} rows (s)", fmt_num(base, "s"), fmt_num(base, "s"), "1.00x")
+        for key, label in (
+            ("core", "QueryCore.execute consumed"),
+            ("servicer", "QueryServicer.ExecuteQuery + serialize"),
+        ):
             t = median(server_times[key])
             table.add(f"{label} (s)", fmt_num(t, "s"), fmt_num(base, "s"), f"{t / base:.2f}x")
-        for key, label in (("reader", "client query_reader decode of the replies"),
-                           ("zero-copy", "  alt: per-message zero-copy decode")):
+        for key, label in (
+            ("reader", "client query_reader decode of the replies"),
+            ("zero-copy", "  alt: per-message zero-copy decode"),
+        ):
             t = median(client_times[key])
             table.add(f"{label} (s)", fmt_num(t, "s"), fmt_num(base, "s"), f"{t / base:.2f}x")
         table.notes.append(f"{len(wire)} gRPC messages, {wire_bytes / benchlib.MB:.1f} MB of Arrow IPC")
         for sql, lat in small.items():
-            table.add(f"QueryServicer.Sql {sql!r} p50 / p90 (ms)",
-                      f"{percentile(lat, 50):.3f} / {percentile(lat, 90):.3f}")
+            table.add(
+                f"QueryServicer.Sql {sql!r} p50 / p90 (ms)", f"{percentile(lat, 50):.3f} / {percentile(lat, 90):.3f}"
+            )
         text = table.render()
         if args.cprofile:
             profile = cProfile.Profile()

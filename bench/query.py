@@ -1,6 +1,6 @@
 """Query benchmark: gRPC Arrow and REST JSON against DuckDB in-process, on the same lake files.
 
-    python bench/query.py [--agg-rows 10000000] [--scan-rows 1000000] [--repeat 7] [--stream-repeat 15]
+    python bench/query.py [--agg-rows 10000000] [--scan-rows 1000000] [--repeat 9] [--stream-repeat 15]
                           [--calls 500]
 
 Generates (deterministically, under bench/data/, reused when present) a 10M-row
@@ -44,7 +44,7 @@ from benchlib import (
 
 DEFAULT_AGG_ROWS = 10_000_000
 DEFAULT_SCAN_ROWS = 1_000_000
-DEFAULT_REPEAT = 7
+DEFAULT_REPEAT = 9
 DEFAULT_STREAM_REPEAT = 15
 DEFAULT_CALLS = 500
 WARMUP_CALLS = 50
@@ -88,19 +88,25 @@ def ensure_agg(rows: int) -> Path:
 
     def build(path: Path) -> None:
         rng = np.random.default_rng(SEED)
-        with pq.ParquetWriter(path, pa.schema([("k", pa.int64()), ("v", pa.int64()), ("x", pa.float64())]),
-                              compression="zstd") as writer:
+        with pq.ParquetWriter(
+            path, pa.schema([("k", pa.int64()), ("v", pa.int64()), ("x", pa.float64())]), compression="zstd"
+        ) as writer:
             for offset in range(0, rows, 1_000_000):
                 n = min(1_000_000, rows - offset)
-                writer.write_table(pa.table({
-                    "k": rng.integers(0, GROUPS, n),
-                    "v": rng.integers(0, 1_000_000, n),
-                    "x": rng.random(n) * 100,
-                }))
+                writer.write_table(
+                    pa.table(
+                        {
+                            "k": rng.integers(0, GROUPS, n),
+                            "v": rng.integers(0, 1_000_000, n),
+                            "x": rng.random(n) * 100,
+                        }
+                    )
+                )
 
     benchlib.DATA.mkdir(parents=True, exist_ok=True)
-    return _cached(benchlib.DATA / f"agg_{rows}.parquet",
-                   {"rows": rows, "seed": SEED, "version": GENERATOR_VERSION}, build)
+    return _cached(
+        benchlib.DATA / f"agg_{rows}.parquet", {"rows": rows, "seed": SEED, "version": GENERATOR_VERSION}, build
+    )
 
 
 def ensure_scan(rows: int) -> Path:
@@ -113,18 +119,21 @@ def ensure_scan(rows: int) -> Path:
         rng = np.random.default_rng(SEED + 1)
         ids = pa.array(np.arange(rows, dtype=np.int64))
         states = pa.array(np.array(["IL", "WI", "IN", "MI", "OH", "IA", "MN", "TX"])[rng.integers(0, 8, rows)])
-        table = pa.table({
-            "id": ids,
-            "name": pc.binary_join_element_wise("worker-", pc.cast(ids, pa.string()), ""),
-            "state": states,
-            "rate": pa.array(np.round(rng.random(rows) * 30 + 15, 2)),
-            "available": pa.array(rng.integers(19_000, 20_000, rows).astype("datetime64[D]")),
-        })
+        table = pa.table(
+            {
+                "id": ids,
+                "name": pc.binary_join_element_wise("worker-", pc.cast(ids, pa.string()), ""),
+                "state": states,
+                "rate": pa.array(np.round(rng.random(rows) * 30 + 15, 2)),
+                "available": pa.array(rng.integers(19_000, 20_000, rows).astype("datetime64[D]")),
+            }
+        )
         pq.write_table(table, path, compression="zstd")
 
     benchlib.DATA.mkdir(parents=True, exist_ok=True)
-    return _cached(benchlib.DATA / f"scan_{rows}.parquet",
-                   {"rows": rows, "seed": SEED, "version": GENERATOR_VERSION}, build)
+    return _cached(
+        benchlib.DATA / f"scan_{rows}.parquet", {"rows": rows, "seed": SEED, "version": GENERATOR_VERSION}, build
+    )
 
 
 def lake_files(system, client, dataset: str) -> list[str]:
@@ -152,6 +161,7 @@ def bench_aggregate(system, clients, rows: int, repeat: int) -> Table:
     def via(name: str):
         def run() -> None:
             counts[name] = clients[name].query(grpc_sql).num_rows
+
         return run
 
     def local() -> None:
@@ -162,21 +172,35 @@ def bench_aggregate(system, clients, rows: int, repeat: int) -> Table:
     con.close()
     assert len(set(counts.values())) == 1, counts
     base = median(times["in-process"])
-    table = Table(f"a. aggregate over {count_label(rows)} rows, {counts['in-process']} groups "
-                  f"(median of {repeat}, warm)")
+    table = Table(
+        f"a. aggregate over {count_label(rows)} rows, {counts['in-process']} groups (median of {repeat}, warm)"
+    )
     for name, label in (("grpc envoy", "gRPC via Envoy"), ("grpc direct", "gRPC direct")):
         t = median(times[name])
-        table.add(f"agg {count_label(rows)} rows, {label} (s)", fmt_num(t, "s"), fmt_num(base, "s"),
-                  f"{t / base:.2f}x", f"<= {AGG_TARGET}x", t / base <= AGG_TARGET)
-    table.add("  best of runs, gRPC via Envoy / direct (s)",
-              f"{fmt_num(min(times['grpc envoy']), 's')} / {fmt_num(min(times['grpc direct']), 's')}",
-              fmt_num(min(times["in-process"]), "s"),
-              f"{min(times['grpc envoy']) / min(times['in-process']):.2f}x / "
-              f"{min(times['grpc direct']) / min(times['in-process']):.2f}x")
-    table.add(f"  rows scanned/s ({'gRPC via Envoy'})", fmt_num(rows / median(times["grpc envoy"])),
-              fmt_num(rows / base), f"{base / median(times['grpc envoy']):.2f}x")
-    table.notes.append("runs (ms): " + "; ".join(
-        f"{n} " + ", ".join(f"{t * 1000:.0f}" for t in ts) for n, ts in times.items()))
+        table.add(
+            f"agg {count_label(rows)} rows, {label} (s)",
+            fmt_num(t, "s"),
+            fmt_num(base, "s"),
+            f"{t / base:.2f}x",
+            f"<= {AGG_TARGET}x",
+            t / base <= AGG_TARGET,
+        )
+    table.add(
+        "  best of runs, gRPC via Envoy / direct (s)",
+        f"{fmt_num(min(times['grpc envoy']), 's')} / {fmt_num(min(times['grpc direct']), 's')}",
+        fmt_num(min(times["in-process"]), "s"),
+        f"{min(times['grpc envoy']) / min(times['in-process']):.2f}x / "
+        f"{min(times['grpc direct']) / min(times['in-process']):.2f}x",
+    )
+    table.add(
+        f"  rows scanned/s ({'gRPC via Envoy'})",
+        fmt_num(rows / median(times["grpc envoy"])),
+        fmt_num(rows / base),
+        f"{base / median(times['grpc envoy']):.2f}x",
+    )
+    table.notes.append(
+        "runs (ms): " + "; ".join(f"{n} " + ", ".join(f"{t * 1000:.0f}" for t in ts) for n, ts in times.items())
+    )
     return table
 
 
@@ -184,7 +208,6 @@ def bench_stream(system, clients, rows: int, repeat: int) -> Table:
     import duckdb
 
     from lakehouse.servers.settings import QuerySettings
-
     from lakehouse.v1 import query_pb2
 
     batch_rows = QuerySettings().batch_rows
@@ -215,32 +238,49 @@ def bench_stream(system, clients, rows: int, repeat: int) -> Table:
         consume("in-process", con.sql(local_sql).to_arrow_reader(batch_rows))
 
     log(f"b. streaming {rows:,} rows")
-    times = interleaved({"grpc envoy": via("envoy"), "grpc direct": via("direct"), "grpc direct raw": raw_direct,
-                         "in-process": local}, repeat)
+    times = interleaved(
+        {"grpc envoy": via("envoy"), "grpc direct": via("direct"), "grpc direct raw": raw_direct, "in-process": local},
+        repeat,
+    )
     con.close()
     assert len({v[0] for v in seen.values()}) == 1 and seen["in-process"][0] == rows, seen
     base = median(times["in-process"])
     arrow_mb = seen["in-process"][1] / MB
-    table = Table(f"b. stream a {count_label(rows)}-row result ({arrow_mb:.0f} MB as Arrow), "
-                  f"SELECT * (median of {repeat}, warm)")
+    table = Table(
+        f"b. stream a {count_label(rows)}-row result ({arrow_mb:.0f} MB as Arrow), SELECT * (median of {repeat}, warm)"
+    )
     for name, label in (("grpc envoy", "gRPC via Envoy"), ("grpc direct", "gRPC direct")):
         t = median(times[name])
         share = base / t  # throughput ratio: gRPC rows/s over in-process rows/s
-        table.add(f"stream {count_label(rows)} rows, {label} (rows/s)", fmt_num(rows / t), fmt_num(rows / base),
-                  f"{share:.0%}", f">= {STREAM_TARGET:.0%}", share >= STREAM_TARGET)
-        table.add(f"  time (s) / Arrow MB/s, {label}", f"{fmt_num(t, 's')} / {arrow_mb / t:.0f}",
-                  f"{fmt_num(base, 's')} / {arrow_mb / base:.0f}", f"{t / base:.2f}x")
+        table.add(
+            f"stream {count_label(rows)} rows, {label} (rows/s)",
+            fmt_num(rows / t),
+            fmt_num(rows / base),
+            f"{share:.0%}",
+            f">= {STREAM_TARGET:.0%}",
+            share >= STREAM_TARGET,
+        )
+        table.add(
+            f"  time (s) / Arrow MB/s, {label}",
+            f"{fmt_num(t, 's')} / {arrow_mb / t:.0f}",
+            f"{fmt_num(base, 's')} / {arrow_mb / base:.0f}",
+            f"{t / base:.2f}x",
+        )
     best = min(times["in-process"])
-    table.add("  best of runs, gRPC via Envoy / direct (rows/s)",
-              f"{fmt_num(rows / min(times['grpc envoy']))} / {fmt_num(rows / min(times['grpc direct']))}",
-              fmt_num(rows / best),
-              f"{best / min(times['grpc envoy']):.0%} / {best / min(times['grpc direct']):.0%}")
+    table.add(
+        "  best of runs, gRPC via Envoy / direct (rows/s)",
+        f"{fmt_num(rows / min(times['grpc envoy']))} / {fmt_num(rows / min(times['grpc direct']))}",
+        fmt_num(rows / best),
+        f"{best / min(times['grpc envoy']):.0%} / {best / min(times['grpc direct']):.0%}",
+    )
     raw = median(times["grpc direct raw"])
-    table.add("  gRPC direct, messages only, no Arrow decode (s)", fmt_num(raw, "s"), fmt_num(base, "s"),
-              f"{raw / base:.2f}x")
+    table.add(
+        "  gRPC direct, messages only, no Arrow decode (s)", fmt_num(raw, "s"), fmt_num(base, "s"), f"{raw / base:.2f}x"
+    )
     table.notes.append("batches received: " + ", ".join(f"{n} {v[2]}" for n, v in seen.items()))
-    table.notes.append("runs (ms): " + "; ".join(
-        f"{n} " + ", ".join(f"{t * 1000:.0f}" for t in ts) for n, ts in times.items()))
+    table.notes.append(
+        "runs (ms): " + "; ".join(f"{n} " + ", ".join(f"{t * 1000:.0f}" for t in ts) for n, ts in times.items())
+    )
     return table
 
 
@@ -270,6 +310,7 @@ def bench_latency(system, clients, calls: int) -> Table:
     def via(name: str):
         def run() -> None:
             assert clients[name].sql(TINY_SQL).rows == expected
+
         return run
 
     runs = {"rest envoy": rest, "grpc direct": via("direct"), "grpc envoy": via("envoy"), "rest plain": rest_plain}
@@ -289,23 +330,37 @@ def bench_latency(system, clients, calls: int) -> Table:
 
     p = {name: (percentile(v, 50), percentile(v, 90)) for name, v in lat.items()}
     base50, base90 = p["grpc direct"]
-    table = Table(f"c. small query latency, {TINY_SQL!r}, {calls} sequential calls each, interleaved "
-                  f"(baseline: gRPC direct to the server)")
+    table = Table(
+        f"c. small query latency, {TINY_SQL!r}, {calls} sequential calls each, interleaved "
+        f"(baseline: gRPC direct to the server)"
+    )
     rest50, rest90 = p["rest envoy"]
-    table.add("REST via Envoy p50 (ms)", fmt_num(rest50, "ms"), fmt_num(base50, "ms"),
-              f"+{rest50 - base50:.3f}ms" if rest50 >= base50 else f"{rest50 - base50:.3f}ms",
-              f"<= +{LATENCY_TARGET_MS:g}ms", rest50 - base50 <= LATENCY_TARGET_MS)
+    table.add(
+        "REST via Envoy p50 (ms)",
+        fmt_num(rest50, "ms"),
+        fmt_num(base50, "ms"),
+        f"+{rest50 - base50:.3f}ms" if rest50 >= base50 else f"{rest50 - base50:.3f}ms",
+        f"<= +{LATENCY_TARGET_MS:g}ms",
+        rest50 - base50 <= LATENCY_TARGET_MS,
+    )
     table.add("REST via Envoy p90 (ms)", fmt_num(rest90, "ms"), fmt_num(base90, "ms"), f"{rest90 - base90:+.3f}ms")
     plain50, plain90 = p["rest plain"]
-    table.add("  REST via Envoy, stdlib http.client p50 (ms)", fmt_num(plain50, "ms"), fmt_num(base50, "ms"),
-              f"{plain50 - base50:+.3f}ms")
-    table.add("  REST via Envoy, stdlib http.client p90 (ms)", fmt_num(plain90, "ms"), fmt_num(base90, "ms"),
-              f"{plain90 - base90:+.3f}ms")
+    table.add(
+        "  REST via Envoy, stdlib http.client p50 (ms)",
+        fmt_num(plain50, "ms"),
+        fmt_num(base50, "ms"),
+        f"{plain50 - base50:+.3f}ms",
+    )
+    table.add(
+        "  REST via Envoy, stdlib http.client p90 (ms)",
+        fmt_num(plain90, "ms"),
+        fmt_num(base90, "ms"),
+        f"{plain90 - base90:+.3f}ms",
+    )
     env50, env90 = p["grpc envoy"]
     table.add("gRPC via Envoy p50 (ms)", fmt_num(env50, "ms"), fmt_num(base50, "ms"), f"{env50 - base50:+.3f}ms")
     table.add("gRPC via Envoy p90 (ms)", fmt_num(env90, "ms"), fmt_num(base90, "ms"), f"{env90 - base90:+.3f}ms")
-    table.notes.append("min/max (ms): " + "; ".join(
-        f"{n} {min(v):.2f}/{max(v):.2f}" for n, v in lat.items()))
+    table.notes.append("min/max (ms): " + "; ".join(f"{n} {min(v):.2f}/{max(v):.2f}" for n, v in lat.items()))
     return table
 
 
@@ -321,8 +376,11 @@ def main() -> int:
 
     agg = ensure_agg(args.agg_rows)
     scan = ensure_scan(args.scan_rows)
-    print(f"query: {agg.name} ({agg.stat().st_size / MB:.0f} MB), {scan.name} ({scan.stat().st_size / MB:.0f} MB); "
-          f"{benchlib.environment()}", flush=True)
+    print(
+        f"query: {agg.name} ({agg.stat().st_size / MB:.0f} MB), {scan.name} ({scan.stat().st_size / MB:.0f} MB); "
+        f"{benchlib.environment()}",
+        flush=True,
+    )
 
     from lakehouse.client import LakehouseClient
 
@@ -330,9 +388,11 @@ def main() -> int:
         clients = {"envoy": system.client(), "direct": LakehouseClient(system.state.grpc_upstream)}
         try:
             setup = Table("setup: one-time gRPC ingests (informational)")
-            for name, path, fmt, rows in (("agg", agg, "parquet", args.agg_rows),
-                                          ("scan", scan, "parquet", args.scan_rows),
-                                          ("tiny", TINY_CSV, "csv", 3)):
+            for name, path, fmt, rows in (
+                ("agg", agg, "parquet", args.agg_rows),
+                ("scan", scan, "parquet", args.scan_rows),
+                ("tiny", TINY_CSV, "csv", 3),
+            ):
                 started = time.perf_counter()
                 result = clients["envoy"].ingest(name, path, format=fmt, mode="replace")
                 took = time.perf_counter() - started

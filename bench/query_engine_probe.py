@@ -31,6 +31,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.catalog.model import DataFile, NewVersion, WriteMode
 from lakehouse.servers.query.core import QueryCore
@@ -63,9 +64,7 @@ def write_dataset(store: LocalObjectStore, name: str, table: pa.Table, rows_per_
     return files
 
 
-def make_lake(
-    root: Path, rows: int, scan_rows: int
-) -> tuple[CatalogCore, LocalObjectStore, dict[str, list[str]]]:
+def make_lake(root: Path, rows: int, scan_rows: int) -> tuple[CatalogCore, LocalObjectStore, dict[str, list[str]]]:
     store = LocalObjectStore("lake", root / "lake")
     catalog = CatalogCore(root / "catalog.sqlite")
     keys = pc.floor(pc.multiply(pc.random(rows, initializer=SEED), GROUPS)).cast(pa.int64())
@@ -121,9 +120,7 @@ def core_runner(core: QueryCore) -> Callable[[str, str], int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS)
     parser.add_argument("--scan-rows", type=int, default=DEFAULT_SCAN_ROWS)
     parser.add_argument("--repeat", type=int, default=DEFAULT_REPEAT)
@@ -152,8 +149,7 @@ def main() -> None:
             print(f"\n{title}")
             print(f"  {'engine':<20} {'median':>10} {'best':>10} {'rows':>12} {'vs baseline':>12}")
             runs = {
-                name: (lambda run=run, sql=sql, dataset=dataset: run(sql, dataset))
-                for name, run in runners.items()
+                name: (lambda run=run, sql=sql, dataset=dataset: run(sql, dataset)) for name, run in runners.items()
             }
             results = timed(runs, args.repeat)
             base_median = statistics.median(results[BASELINE][0])
