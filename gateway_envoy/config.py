@@ -24,6 +24,10 @@ UPSTREAM_CONNECT_TIMEOUT = "2s"
 STREAM_IDLE_TIMEOUT = "300s"
 # Transcoder buffers non-streamed JSON bodies; streamed HttpBody uploads are not buffered.
 MAX_JSON_BODY_BYTES = 64 * 1024 * 1024
+CONNECTION_BUFFER_BYTES = 16 * 1024 * 1024
+# HTTP/2 flow-control windows, sized for multi-megabyte Arrow messages.
+STREAM_WINDOW_BYTES = 16 * 1024 * 1024
+CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024
 # HTTP status of a reply Envoy makes itself -> google.rpc.Code in its JSON body.
 LOCAL_REPLY_CODES = {400: 3, 404: 5, 413: 8, 429: 8, 503: 14, 504: 4}
 
@@ -71,6 +75,7 @@ def render(cfg: GatewayConfig) -> str:
         "services": json.dumps([s.full_name for s in SERVICES]),
         "descriptor_b64": base64.b64encode(descriptor_set().SerializeToString()).decode(),
         "max_request_body_bytes": MAX_JSON_BODY_BYTES,
+        "connection_buffer_bytes": CONNECTION_BUFFER_BYTES,
         "max_response_body_bytes": MAX_JSON_BODY_BYTES,
     }
     return Template(TEMPLATE.read_text()).substitute(values)
@@ -114,13 +119,14 @@ def _cluster(address: str) -> dict:
         "name": _cluster_name(address),
         "type": "STATIC",
         "connect_timeout": UPSTREAM_CONNECT_TIMEOUT,
+        "per_connection_buffer_limit_bytes": CONNECTION_BUFFER_BYTES,
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
                 "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
                 "explicit_http_config": {
                     "http2_protocol_options": {
-                        "initial_stream_window_size": 16777216,
-                        "initial_connection_window_size": 33554432,
+                        "initial_stream_window_size": STREAM_WINDOW_BYTES,
+                        "initial_connection_window_size": CONNECTION_WINDOW_BYTES,
                     }
                 },
             }

@@ -24,6 +24,7 @@ from google.protobuf import duration_pb2, json_format
 
 from lakehouse.servers.errors import LakehouseError
 from lakehouse.servers.interceptors import from_rpc_error
+from lakehouse.servers.query.arrow_wire import decode_response, decode_stream
 from lakehouse.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
@@ -86,6 +87,11 @@ class LakehouseClient:
         self.ingest_stub = ingest_pb2_grpc.IngestServiceStub(self.channel)
         self.query_stub = query_pb2_grpc.QueryServiceStub(self.channel)
         self.system = system_pb2_grpc.SystemServiceStub(self.channel)
+        self._execute_query_raw = self.channel.unary_stream(
+            "/lakehouse.v1.QueryService/ExecuteQuery",
+            request_serializer=query_pb2.ExecuteQueryRequest.SerializeToString,
+            response_deserializer=None,
+        )
 
     # lifecycle ---------------------------------------------------------------
     def close(self) -> None:
@@ -162,29 +168,17 @@ class LakehouseClient:
     def query_reader(self, sql: str, *, timeout_s: float | None = None, query_id: str = "") -> pa.RecordBatchReader:
         """Streamed Arrow result; batches arrive as the server produces them."""
         request = query_pb2.ExecuteQueryRequest(sql=sql, timeout=_duration(timeout_s), query_id=query_id)
-        responses = self.query_stub.ExecuteQuery(request, timeout=self.timeout_s)
+        # Raw responses: the Arrow payload is sliced out of each message without copies.
+        responses = self._execute_query_raw(request, timeout=self.timeout_s)
 
-        class _Source:
-            def __init__(self) -> None:
-                self._it = iter(responses)
-                self._buf = b""
-                self.closed = False
+        def payloads() -> Iterator[memoryview]:
+            try:
+                for raw in responses:
+                    yield decode_response(raw)
+            except grpc.RpcError as err:
+                raise from_rpc_error(err) from None
 
-            def read(self, n: int = -1) -> bytes:
-                while n < 0 or len(self._buf) < n:
-                    try:
-                        self._buf += next(self._it).arrow_ipc
-                    except StopIteration:
-                        break
-                    except grpc.RpcError as err:
-                        raise from_rpc_error(err) from None
-                if n < 0:
-                    out, self._buf = self._buf, b""
-                else:
-                    out, self._buf = self._buf[:n], self._buf[n:]
-                return out
-
-        return pa.ipc.open_stream(pa.PythonFile(_Source(), mode="r"))
+        return decode_stream(payloads())
 
     def query(self, sql: str, *, timeout_s: float | None = None, query_id: str = "") -> pa.Table:
         return self.query_reader(sql, timeout_s=timeout_s, query_id=query_id).read_all()

@@ -5,34 +5,13 @@ from __future__ import annotations
 import threading
 
 import grpc
-import pyarrow as pa
 from google.protobuf import empty_pb2, struct_pb2
 
 from lakehouse.servers.errors import AlreadyExists, NotFound, invalid_field
+from lakehouse.servers.query import arrow_wire
 from lakehouse.v1 import query_pb2, query_pb2_grpc
 
-# Keep each gRPC message well under the 4 MiB default receive limit of generic clients.
-MAX_CHUNK_BYTES = 3 * 1024 * 1024
-
-
-class _IpcSink:
-    """File-like sink collecting what the Arrow IPC writer emits, drained per message."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.closed = False
-
-    def write(self, data) -> int:
-        self.parts.append(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def drain(self) -> bytes:
-        out = b"".join(self.parts)
-        self.parts.clear()
-        return out
+SERVICE_NAME = "lakehouse.v1.QueryService"
 
 
 class RunningQueries:
@@ -72,15 +51,6 @@ def _timeout(msg) -> float | None:
     return seconds
 
 
-def _slices(batch: pa.RecordBatch):
-    if batch.nbytes <= MAX_CHUNK_BYTES or batch.num_rows <= 1:
-        yield batch
-        return
-    step = max(1, batch.num_rows * MAX_CHUNK_BYTES // batch.nbytes)
-    for offset in range(0, batch.num_rows, step):
-        yield batch.slice(offset, step)
-
-
 class QueryServicer(query_pb2_grpc.QueryServiceServicer):
     def __init__(self, runtime) -> None:
         self._rt = runtime
@@ -93,16 +63,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         self._running.add(request.query_id, stream)
         context.add_callback(stream.cancel)
         try:
-            sink = _IpcSink()
-            with pa.ipc.new_stream(sink, stream.schema) as writer:
-                yield query_pb2.ExecuteQueryResponse(arrow_ipc=sink.drain())
-                for batch in stream:
-                    for part in _slices(batch):
-                        writer.write_batch(part)
-                        yield query_pb2.ExecuteQueryResponse(arrow_ipc=sink.drain(), rows=part.num_rows)
-            tail = sink.drain()
-            if tail:
-                yield query_pb2.ExecuteQueryResponse(arrow_ipc=tail)
+            yield from arrow_wire.encode_stream(stream.schema, stream)
         finally:
             self._running.remove(request.query_id, stream)
             stream.close()
@@ -146,4 +107,27 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
 
 
 def register(server: grpc.Server, runtime) -> None:
-    query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(runtime), server)
+    """Like the generated add_QueryServiceServicer_to_server, except that
+    ExecuteQuery yields responses already in wire format (see arrow_wire)."""
+    servicer = QueryServicer(runtime)
+    handlers = {
+        "ExecuteQuery": grpc.unary_stream_rpc_method_handler(
+            servicer.ExecuteQuery,
+            request_deserializer=query_pb2.ExecuteQueryRequest.FromString,
+            response_serializer=bytes,
+        ),
+        "Sql": grpc.unary_unary_rpc_method_handler(
+            servicer.Sql,
+            request_deserializer=query_pb2.SqlRequest.FromString,
+            response_serializer=query_pb2.SqlResponse.SerializeToString,
+        ),
+        "CancelQuery": grpc.unary_unary_rpc_method_handler(
+            servicer.CancelQuery,
+            request_deserializer=query_pb2.CancelQueryRequest.FromString,
+            response_serializer=empty_pb2.Empty.SerializeToString,
+        ),
+    }
+    missing = set(query_pb2.DESCRIPTOR.services_by_name["QueryService"].methods_by_name) - set(handlers)
+    if missing:
+        raise RuntimeError(f"QueryService methods without a handler: {sorted(missing)}")
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
