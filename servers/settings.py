@@ -74,6 +74,45 @@ class QuerySettings(BaseModel):
     memory_limit: str = ""  # "" : DuckDB default
 
 
+class ModelSettings(BaseModel):
+    """Embedding and chat providers (ModelService)."""
+
+    embed_provider: str = "local"  # local | ollama | openai | hash
+    embed_model: str = "all-MiniLM-L6-v2"
+    local_batch_size: int = 64
+    local_max_tokens: int = 256  # all-MiniLM-L6-v2 was trained with 256-token inputs
+    local_threads: int = 0  # 0: all cores
+    max_texts_per_request: int = 2048
+    max_text_chars: int = 100_000
+    chat_provider: str = "ollama"  # ollama | openai | anthropic
+    chat_model: str = ""
+    ollama_url: str = "http://127.0.0.1:11434"
+    openai_url: str = ""  # an OpenAI-compatible base URL ending in /v1
+    openai_api_key: SecretStr = SecretStr("")
+    anthropic_url: str = ""
+    anthropic_api_key: SecretStr = SecretStr("")
+    anthropic_version: str = "2023-06-01"
+    http_timeout_s: float = 30.0
+    http_connect_timeout_s: float = 5.0
+    http_retries: int = 2
+    http_max_connections: int = 16
+
+
+class VectorSettings(BaseModel):
+    """FAISS HNSW corpora (VectorService)."""
+
+    metric: Literal["cosine", "l2", "ip"] = "cosine"
+    hnsw_m: int = 16
+    ef_construction: int = 100
+    ef_search: int = 64
+    max_k: int = 1000
+    max_items_per_request: int = 10_000
+    # Filtered search: below this many allowed ids, search them exactly instead of walking the graph.
+    exact_search_max_ids: int = 20_000
+    # Embedding batch when building from a dataset.
+    build_batch_rows: int = 1024
+
+
 class ServerSettings(BaseModel):
     """gRPC server process settings."""
 
@@ -106,6 +145,8 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    vector: VectorSettings = Field(default_factory=VectorSettings)
 
     @classmethod
     def settings_customise_sources(
