@@ -21,6 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from lakehouse.servers.catalog.model import CatalogApi
+from lakehouse.servers.errors import Unimplemented
 from lakehouse.servers.interceptors import ErrorInterceptor
 from lakehouse.servers.services import SERVICES, parse_components
 from lakehouse.servers.settings import Settings
@@ -64,8 +65,28 @@ class Runtime:
 
         return QueryCore(self.catalog, self.storage.lake(), self.settings.query)
 
+    @cached_property
+    def models(self):  # -> ModelsCore
+        from lakehouse.servers.models.core import ModelsCore
+
+        return ModelsCore(self.settings.models)
+
+    @cached_property
+    def vector(self):  # -> VectorCore
+        if "vector" not in self.components:
+            raise Unimplemented(
+                "this process does not host the vector service (serve it here with --services ...,vector)",
+                reason="VECTOR_NOT_HOSTED",
+            )
+        from lakehouse.servers.vector.core import VectorCore
+        from lakehouse.servers.vector.embedder import ModelsEmbedder
+
+        return VectorCore(
+            self.storage.lake(), self.settings.vector, ModelsEmbedder(self.models), self.settings.home_dir / "vector"
+        )
+
     def close(self) -> None:
-        for name in ("query", "catalog"):
+        for name in ("vector", "models", "query", "catalog"):
             core = self.__dict__.get(name)
             if core is not None and hasattr(core, "close"):
                 core.close()

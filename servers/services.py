@@ -17,6 +17,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("catalog", "lakehouse.v1.CatalogService", "lakehouse.v1.catalog_pb2"),
     ServiceSpec("ingest", "lakehouse.v1.IngestService", "lakehouse.v1.ingest_pb2"),
     ServiceSpec("query", "lakehouse.v1.QueryService", "lakehouse.v1.query_pb2"),
+    ServiceSpec("models", "lakehouse.v1.ModelService", "lakehouse.v1.models_pb2"),
+    ServiceSpec("vector", "lakehouse.v1.VectorService", "lakehouse.v1.vector_pb2"),
     ServiceSpec("system", "lakehouse.v1.SystemService", "lakehouse.v1.system_pb2"),
 )
 

@@ -30,12 +30,16 @@ from lakehouse.v1 import (
     catalog_pb2_grpc,
     ingest_pb2,
     ingest_pb2_grpc,
+    models_pb2,
+    models_pb2_grpc,
     query_pb2,
     query_pb2_grpc,
     storage_pb2,
     storage_pb2_grpc,
     system_pb2,
     system_pb2_grpc,
+    vector_pb2,
+    vector_pb2_grpc,
 )
 
 __all__ = ["LakehouseClient", "LakehouseError", "SqlResult"]
@@ -87,6 +91,8 @@ class LakehouseClient:
         self.ingest_stub = ingest_pb2_grpc.IngestServiceStub(self.channel)
         self.query_stub = query_pb2_grpc.QueryServiceStub(self.channel)
         self.system = system_pb2_grpc.SystemServiceStub(self.channel)
+        self.models = models_pb2_grpc.ModelServiceStub(self.channel)
+        self.vector = vector_pb2_grpc.VectorServiceStub(self.channel)
         self._execute_query_raw = self.channel.unary_stream(
             "/lakehouse.v1.QueryService/ExecuteQuery",
             request_serializer=query_pb2.ExecuteQueryRequest.SerializeToString,
@@ -119,26 +125,25 @@ class LakehouseClient:
 
     # ingest ------------------------------------------------------------------
     def _ingest_requests(
-        self, dataset: str, source: Any, fmt: str, mode: str, primary_key: Iterable[str], schema: str
+        self,
+        dataset: str,
+        source: Any,
+        fmt: str,
+        mode: str,
+        primary_key: Iterable[str],
+        schema: str,
+        embed: dict[str, Any],
     ) -> Iterator[ingest_pb2.IngestRequest]:
+        options = dict(dataset=dataset, format=fmt, mode=mode, primary_key=list(primary_key), schema=schema, **embed)
         first = True
         for chunk in _chunks(source):
             if first:
-                yield ingest_pb2.IngestRequest(
-                    dataset=dataset,
-                    format=fmt,
-                    mode=mode,
-                    primary_key=list(primary_key),
-                    schema=schema,
-                    body={"data": chunk},
-                )
+                yield ingest_pb2.IngestRequest(body={"data": chunk}, **options)
                 first = False
             else:
                 yield ingest_pb2.IngestRequest(body={"data": chunk})
         if first:  # empty source: still send the options so the server can say why
-            yield ingest_pb2.IngestRequest(
-                dataset=dataset, format=fmt, mode=mode, primary_key=list(primary_key), schema=schema
-            )
+            yield ingest_pb2.IngestRequest(**options)
 
     def ingest(
         self,
@@ -150,8 +155,11 @@ class LakehouseClient:
         primary_key: Iterable[str] = (),
         schema: str = "",
         on_progress: Callable[[ingest_pb2.IngestProgress], None] | None = None,
+        embed: dict[str, Any] | None = None,
     ) -> ingest_pb2.IngestResult:
-        requests = self._ingest_requests(dataset, source, format, mode, primary_key, schema)
+        """``embed``: embed-on-ingest options, e.g. {"embed_corpus": "workers",
+        "embed_id_column": "id", "embed_text_columns": ["bio"]}."""
+        requests = self._ingest_requests(dataset, source, format, mode, primary_key, schema, embed or {})
         if on_progress is None:
             return self._call(self.ingest_stub.Ingest, requests)
         try:
@@ -259,6 +267,89 @@ class LakehouseClient:
 
     def list_errors(self, page_size: int = 0) -> list[storage_pb2.ErrorRecord]:
         return list(self._call(self.storage.ListErrors, storage_pb2.ListErrorsRequest(page_size=page_size)).errors)
+
+    # models ------------------------------------------------------------------
+    def embed(self, texts: list[str], *, provider: str = "", model: str = "") -> list[list[float]]:
+        resp = self._call(self.models.Embed, models_pb2.EmbedRequest(texts=texts, provider=provider, model=model))
+        return [list(e.values) for e in resp.embeddings]
+
+    def chat(
+        self, messages: list[tuple[str, str]], *, provider: str = "", model: str = "", max_tokens: int = 0
+    ) -> Iterator[models_pb2.ChatResponse]:
+        request = models_pb2.ChatRequest(
+            messages=[models_pb2.ChatMessage(role=r, content=c) for r, c in messages],
+            provider=provider,
+            model=model,
+            max_tokens=max_tokens,
+        )
+        try:
+            yield from self.models.Chat(request, timeout=self.timeout_s)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+
+    # vectors -----------------------------------------------------------------
+    def create_corpus(self, name: str, **params: Any) -> vector_pb2.Corpus:
+        return self._call(self.vector.CreateCorpus, vector_pb2.CreateCorpusRequest(name=name, **params))
+
+    def get_corpus(self, name: str) -> vector_pb2.Corpus:
+        return self._call(self.vector.GetCorpus, vector_pb2.GetCorpusRequest(corpus=name))
+
+    def list_corpora(self) -> list[vector_pb2.Corpus]:
+        return list(self._call(self.vector.ListCorpora, vector_pb2.ListCorporaRequest()).corpora)
+
+    def delete_corpus(self, name: str) -> None:
+        self._call(self.vector.DeleteCorpus, vector_pb2.DeleteCorpusRequest(corpus=name))
+
+    @staticmethod
+    def _items(items: Iterable[dict[str, Any]]) -> list[vector_pb2.Item]:
+        return [json_format.ParseDict(item, vector_pb2.Item()) for item in items]
+
+    def add_items(
+        self, corpus: str, items: Iterable[dict[str, Any]], *, upsert: bool = False
+    ) -> vector_pb2.AddItemsResponse:
+        method = self.vector.UpsertItems if upsert else self.vector.AddItems
+        return self._call(method, vector_pb2.AddItemsRequest(corpus=corpus, items=self._items(items)))
+
+    def delete_items(self, corpus: str, ids: list[str]) -> vector_pb2.DeleteItemsResponse:
+        return self._call(self.vector.DeleteItems, vector_pb2.DeleteItemsRequest(corpus=corpus, ids=ids))
+
+    def search(
+        self,
+        corpus: str,
+        *,
+        text: str = "",
+        vector: list[float] | None = None,
+        k: int = 0,
+        ef_search: int = 0,
+        allowed_ids: list[str] | None = None,
+    ) -> vector_pb2.SearchResponse:
+        request = vector_pb2.SearchRequest(
+            corpus=corpus, text=text, vector=vector or [], k=k, ef_search=ef_search, allowed_ids=allowed_ids or []
+        )
+        return self._call(self.vector.Search, request)
+
+    def build_corpus(
+        self, corpus: str, dataset: str, id_column: str, text_columns: list[str], metadata_columns: list[str] = ()
+    ) -> vector_pb2.BuildCorpusResponse:
+        request = vector_pb2.BuildCorpusRequest(
+            corpus=corpus,
+            dataset=dataset,
+            id_column=id_column,
+            text_columns=text_columns,
+            metadata_columns=list(metadata_columns),
+        )
+        return self._call(self.vector.BuildCorpus, request)
+
+    def rebuild_corpus(self, corpus: str, *, hnsw_m: int = 0, ef_construction: int = 0) -> vector_pb2.Corpus:
+        request = vector_pb2.RebuildCorpusRequest(corpus=corpus, hnsw_m=hnsw_m, ef_construction=ef_construction)
+        return self._call(self.vector.RebuildCorpus, request)
+
+    def swap_generation(self, corpus: str, generation: int = 0) -> vector_pb2.Corpus:
+        request = vector_pb2.SwapGenerationRequest(corpus=corpus, generation=generation)
+        return self._call(self.vector.SwapGeneration, request)
+
+    def rollback_generation(self, corpus: str) -> vector_pb2.Corpus:
+        return self._call(self.vector.RollbackGeneration, vector_pb2.RollbackGenerationRequest(corpus=corpus))
 
 
 def _from_struct_value(v: Any) -> Any:

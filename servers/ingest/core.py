@@ -196,7 +196,9 @@ class IngestCore:
             found = self._catalog.find_by_source_hash(spec.dataset, upload.source_hash)
             if found is not None and reusable(spec.mode, found, existing.current):
                 return _deduplicated(found, existing.current, upload)
-        plan = make_plan(spec.dataset, spec.mode, spec.primary_key, existing)
+        plan = replace(
+            make_plan(spec.dataset, spec.mode, spec.primary_key, existing), required_columns=spec.required_columns
+        )
         read = _ReadOptions(full_sample=False, line_size=upload.line_bound or 0)
         for _ in range(MAX_READ_ATTEMPTS - 1):
             try:
@@ -248,6 +250,7 @@ class IngestCore:
             memory_limit=DUCKDB_MEMORY_LIMIT,
         ) as reader:
             upload_columns = [name for name, _ in reader.columns()]
+            _require_columns(plan.required_columns, upload_columns)
             plan, select = check_columns(plan, upload_columns)
             reader.set_hints(reader_hints(plan, explicit, upload_columns))
             if plan.mode in (WriteMode.UPSERT, WriteMode.DELETE):
@@ -382,6 +385,16 @@ def _client_error(exc: BaseException) -> errors.LakehouseError | BaseException:
     return exc  # KeyboardInterrupt, SystemExit: propagate untouched
 
 
+def _require_columns(required: tuple[str, ...], upload_columns: list[str]) -> None:
+    missing = [c for c in required if c not in upload_columns]
+    if missing:
+        raise errors.InvalidArgument(
+            f"the upload has no column(s) {missing}; it has {upload_columns}",
+            reason="UNKNOWN_COLUMN",
+            metadata={"columns": ",".join(missing)},
+        )
+
+
 def _validated(spec: IngestSpec) -> tuple[IngestSpec, dict[str, pa.DataType]]:
     validate_dataset_name(spec.dataset)
     if spec.format not in FORMATS:
@@ -394,7 +407,7 @@ def _validated(spec: IngestSpec) -> tuple[IngestSpec, dict[str, pa.DataType]]:
     if any(not k for k in key) or len(set(key)) != len(key):
         raise errors.invalid_field("primary_key", "key columns must be non-empty and distinct")
     explicit = parse_schema(spec.schema)
-    return IngestSpec(spec.dataset, spec.format, mode, key, spec.schema), explicit
+    return replace(spec, mode=mode, primary_key=key, required_columns=tuple(spec.required_columns)), explicit
 
 
 def _deduplicated(found: DatasetVersion, current: DatasetVersion, upload: SpooledUpload) -> IngestResult:

@@ -32,6 +32,9 @@ class IngestSpec:
     mode: WriteMode = WriteMode.APPEND
     primary_key: tuple[str, ...] = ()
     schema: str = ""
+    # Columns the upload must contain (e.g. those embed-on-ingest reads); checked
+    # before anything is written.
+    required_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ class Plan:
     delta_op: str | None  # None: base files
     primary_key: tuple[str, ...]
     key_inherited: bool  # replace kept the stored key without being asked
+    required_columns: tuple[str, ...] = ()  # the upload must contain these
 
     @property
     def expected_version(self) -> int:

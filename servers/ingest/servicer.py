@@ -6,13 +6,15 @@ import itertools
 import queue
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import grpc
 
 from lakehouse.servers.catalog.convert import schema_to_pb
 from lakehouse.servers.catalog.model import WriteMode
-from lakehouse.servers.errors import InvalidArgument, ResourceExhausted, invalid_field
+from lakehouse.servers.errors import InvalidArgument, LakehouseError, ResourceExhausted, invalid_field
 from lakehouse.servers.ingest.core import IngestProgress, IngestResult, IngestSpec
+from lakehouse.servers.vector.builder import ColumnMapping, embed_version
 from lakehouse.v1 import ingest_pb2, ingest_pb2_grpc
 
 # Header Envoy's transcoder adds to requests that arrived over REST.
@@ -39,16 +41,48 @@ def _is_rest(context: grpc.ServicerContext) -> bool:
     return any(key == REST_MARKER_HEADER for key, _ in context.invocation_metadata())
 
 
-def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, Iterator[bytes]]:
+@dataclass(frozen=True)
+class EmbedTarget:
+    """Embed-on-ingest: which corpus receives the rows, and which columns feed it."""
+
+    corpus: str
+    mapping: ColumnMapping
+
+
+def _embed_target(first: ingest_pb2.IngestRequest) -> EmbedTarget | None:
+    if not first.embed_corpus:
+        if first.embed_id_column or first.embed_text_columns or first.embed_metadata_columns:
+            raise invalid_field("embed_corpus", "required when embed columns are given")
+        return None
+    if not first.embed_id_column:
+        raise invalid_field("embed_id_column", "required with embed_corpus")
+    if not first.embed_text_columns:
+        raise invalid_field("embed_text_columns", "required with embed_corpus")
+    mapping = ColumnMapping(
+        id_column=first.embed_id_column,
+        text_columns=tuple(first.embed_text_columns),
+        metadata_columns=tuple(first.embed_metadata_columns),
+    )
+    return EmbedTarget(first.embed_corpus, mapping)
+
+
+def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, Iterator[bytes], EmbedTarget | None]:
     first = next(request_iterator, None)
     if first is None:
         raise InvalidArgument("the upload stream had no messages", reason="EMPTY_INPUT")
+    mode = _mode(first.mode)
+    target = _embed_target(first)
+    required: tuple[str, ...] = ()
+    if target is not None:
+        m = target.mapping
+        required = (m.id_column,) if mode == WriteMode.DELETE else tuple(m.columns)
     spec = IngestSpec(
         dataset=first.dataset,
         format=_format(first.format),
-        mode=_mode(first.mode),
+        mode=mode,
         primary_key=tuple(first.primary_key),
         schema=first.schema,
+        required_columns=required,
     )
     limit = max_rest_bytes if _is_rest(context) else None
 
@@ -66,10 +100,10 @@ def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, I
             if data:
                 yield data
 
-    return spec, chunks()
+    return spec, chunks(), target
 
 
-def result_to_pb(r: IngestResult) -> ingest_pb2.IngestResult:
+def result_to_pb(r: IngestResult, embedded: int = 0) -> ingest_pb2.IngestResult:
     return ingest_pb2.IngestResult(
         dataset=r.dataset,
         version=r.version,
@@ -81,6 +115,7 @@ def result_to_pb(r: IngestResult) -> ingest_pb2.IngestResult:
         source_hash=r.source_hash,
         deduplicated=r.deduplicated,
         schema=schema_to_pb(r.schema),
+        embedded=embedded,
     )
 
 
@@ -92,22 +127,42 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(self, runtime) -> None:
         self._rt = runtime
 
+    def _embed(self, result: IngestResult, target: EmbedTarget | None) -> int:
+        """Embed-on-ingest, after the commit: the version stands even if embedding fails."""
+        if target is None or result.deduplicated:
+            return 0
+        version = self._rt.catalog.get_version(result.dataset, result.version)
+        try:
+            return embed_version(
+                self._rt.vector, self._rt.catalog, self._rt.storage.lake(), target.corpus, version, target.mapping
+            )
+        except LakehouseError as exc:
+            self._rt.storage.journal.record(
+                "ingest.embed", exc, {"dataset": result.dataset, "version": str(result.version)}
+            )
+            exc.message = f"ingest committed as version {result.version}, but embedding failed: {exc.message}"
+            exc.metadata = {**exc.metadata, "dataset": result.dataset, "committed_version": str(result.version)}
+            raise
+
+    def _run(self, request_iterator, context, on_progress=None) -> ingest_pb2.IngestResult:
+        spec, chunks, target = _open(request_iterator, context, self._rt.settings.ingest.max_rest_body_bytes)
+        if target is not None:
+            self._rt.vector  # noqa: B018 - fail before the upload when vectors are not served here
+        result = self._rt.ingest.ingest(
+            spec, chunks, on_progress=on_progress, cancelled=lambda: not context.is_active()
+        )
+        return result_to_pb(result, self._embed(result, target))
+
     def Ingest(self, request_iterator, context):
-        spec, chunks = _open(request_iterator, context, self._rt.settings.ingest.max_rest_body_bytes)
-        result = self._rt.ingest.ingest(spec, chunks, cancelled=lambda: not context.is_active())
-        return result_to_pb(result)
+        return self._run(request_iterator, context)
 
     def IngestWithProgress(self, request_iterator, context):
-        spec, chunks = _open(request_iterator, context, self._rt.settings.ingest.max_rest_body_bytes)
         events: queue.Queue = queue.Queue()
         done = object()
 
         def run() -> None:
             try:
-                result = self._rt.ingest.ingest(
-                    spec, chunks, on_progress=events.put, cancelled=lambda: not context.is_active()
-                )
-                events.put(result)
+                events.put(self._run(request_iterator, context, on_progress=events.put))
             except BaseException as exc:  # noqa: BLE001 - re-raised in the RPC thread
                 events.put(exc)
             finally:
@@ -118,8 +173,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         while (event := events.get()) is not done:
             if isinstance(event, BaseException):
                 raise event
-            if isinstance(event, IngestResult):
-                yield ingest_pb2.IngestEvent(result=result_to_pb(event))
+            if isinstance(event, ingest_pb2.IngestResult):
+                yield ingest_pb2.IngestEvent(result=event)
             else:
                 yield ingest_pb2.IngestEvent(progress=progress_to_pb(event))
         worker.join()

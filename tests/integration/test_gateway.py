@@ -20,6 +20,8 @@ SERVICES = {
     "lakehouse.v1.IngestService",
     "lakehouse.v1.QueryService",
     "lakehouse.v1.SystemService",
+    "lakehouse.v1.ModelService",
+    "lakehouse.v1.VectorService",
 }
 
 
@@ -124,6 +126,8 @@ def test_rendered_envoy_config_validates(tmp_path):
         "catalog": "127.0.0.1:7001",
         "ingest": "127.0.0.1:7002",
         "query": "127.0.0.1:7003",
+        "models": "127.0.0.1:7004",
+        "vector": "127.0.0.1:7004",
     }
     config.write_text(render(GatewayConfig("127.0.0.1", 18080, 19901, upstreams)))
     done = subprocess.run(

@@ -24,7 +24,10 @@ def cluster(tmp_path):
         catalog_pid, catalog_addr = start_server_process(settings, "catalog,storage", name="catalog")
         pids.append(catalog_pid)
         engine_pid, engine_addr = start_server_process(
-            settings, "ingest,query", name="engines", extra_env={"LAKEHOUSE_CATALOG_ADDRESS": catalog_addr}
+            settings,
+            "ingest,query,models,vector",
+            name="engines",
+            extra_env={"LAKEHOUSE_CATALOG_ADDRESS": catalog_addr},
         )
         pids.append(engine_pid)
         port = free_port()
@@ -38,6 +41,8 @@ def cluster(tmp_path):
                     "storage": catalog_addr,
                     "ingest": engine_addr,
                     "query": engine_addr,
+                    "models": engine_addr,
+                    "vector": engine_addr,
                 },
             ),
             settings.run_dir,

@@ -851,3 +851,12 @@ def test_large_streamed_csv_uses_bounded_memory(env: Env) -> None:
     warm = samples[len(samples) // 4]
     assert max(samples) - warm < result.bytes_in / 3
     assert pq.ParquetFile(env.lake / env.catalog.get_dataset("big").current.files[0].path).metadata.num_rows == rows
+
+
+def test_required_columns_are_checked_before_anything_is_written(env: Env) -> None:
+    with pytest.raises(errors.InvalidArgument) as info:
+        env.ingest("needs_cols", b"id,name\n1,ann\n", required_columns=("id", "bio"))
+    assert _reason(info) == "UNKNOWN_COLUMN" and "bio" in info.value.message
+    _assert_nothing_written(env, "needs_cols")
+    result = env.ingest("needs_cols", b"id,bio\n1,forklift\n", required_columns=("id", "bio"))
+    assert result.rows == 1

@@ -1,0 +1,1 @@
+"""ModelService: embeddings (local model, HTTP providers, a test hash) and streamed chat."""

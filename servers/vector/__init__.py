@@ -1,0 +1,1 @@
+"""VectorService core: FAISS HNSW corpora persisted on the lake (see core.py)."""

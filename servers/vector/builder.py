@@ -1,0 +1,143 @@
+"""Corpus builders: turn dataset rows into corpus items (id, text, metadata).
+
+Two entry points: ``build_from_dataset`` reads a whole catalog dataset through
+the query engine (so deltas are merged on read), and ``embed_version`` reads
+only the files one ingest added (embed-on-ingest). Both send text to the vector
+core, which embeds it with the corpus's model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from lakehouse.servers.catalog.model import (
+    DELTA_OP_COLUMN,
+    CatalogApi,
+    DataFile,
+    DatasetVersion,
+    validate_dataset_name,
+)
+from lakehouse.servers.errors import InvalidArgument, NotFound, invalid_field
+from lakehouse.servers.query import jsonvalues
+from lakehouse.servers.storage.model import ObjectStore
+from lakehouse.servers.vector.model import Item
+
+DELETE_OP = "D"
+TEXT_SEPARATOR = "\n"
+BATCH_ROWS = 1024
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    id_column: str
+    text_columns: tuple[str, ...]
+    metadata_columns: tuple[str, ...] = ()
+
+    def validate(self, available: Iterable[str]) -> None:
+        if not self.id_column:
+            raise invalid_field("id_column", "required")
+        if not self.text_columns:
+            raise invalid_field("text_columns", "at least one text column is required")
+        have = set(available)
+        missing = [c for c in (self.id_column, *self.text_columns, *self.metadata_columns) if c not in have]
+        if missing:
+            raise InvalidArgument(
+                f"columns {missing} are not in the dataset (it has {sorted(have)})",
+                reason="UNKNOWN_COLUMN",
+                metadata={"columns": ",".join(missing)},
+            )
+
+    @property
+    def columns(self) -> list[str]:
+        return list(dict.fromkeys((self.id_column, *self.text_columns, *self.metadata_columns)))
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def items_from_batch(batch: pa.RecordBatch, mapping: ColumnMapping) -> list[Item]:
+    """One item per row; the last row wins when an id repeats within the batch."""
+    ids = batch.column(mapping.id_column).to_pylist()
+    texts = [batch.column(c).to_pylist() for c in mapping.text_columns]
+    meta_batch = batch.select(list(mapping.metadata_columns)) if mapping.metadata_columns else None
+    meta_rows = jsonvalues.rows(meta_batch) if meta_batch is not None else [[] for _ in ids]
+    items: dict[str, Item] = {}
+    for row, raw_id in enumerate(ids):
+        if raw_id is None:
+            raise InvalidArgument(
+                f"row {row} has no {mapping.id_column!r}: every item needs an id", reason="MISSING_ID"
+            )
+        text = TEXT_SEPARATOR.join(str(col[row]) for col in texts if col[row] is not None)
+        metadata = dict(zip(mapping.metadata_columns, meta_rows[row], strict=True))
+        items[str(raw_id)] = Item(id=str(raw_id), vector=None, text=text, metadata=metadata)
+    return list(items.values())
+
+
+def _ensure_corpus(vector, corpus: str) -> None:
+    try:
+        vector.get_corpus(corpus)
+    except NotFound:
+        vector.create_corpus(corpus)
+
+
+def build_from_dataset(vector, query, corpus: str, dataset: str, mapping: ColumnMapping) -> int:
+    """Upsert one item per row of the dataset's current version; returns items written."""
+    validate_dataset_name(dataset)
+    with query.execute(f"SELECT * FROM {_quote(dataset)} LIMIT 0") as probe:
+        mapping.validate(probe.schema.names)
+    _ensure_corpus(vector, corpus)
+    written = 0
+    columns = ", ".join(_quote(c) for c in mapping.columns)
+    with query.execute(f"SELECT {columns} FROM {_quote(dataset)}") as stream:
+        for batch in stream:
+            for start in range(0, batch.num_rows, BATCH_ROWS):
+                items = items_from_batch(batch.slice(start, BATCH_ROWS), mapping)
+                if items:
+                    vector.upsert(corpus, items)
+                    written += len(items)
+    return written
+
+
+def _new_files(current: DatasetVersion, previous: DatasetVersion | None) -> tuple[list[DataFile], list[DataFile]]:
+    before = set() if previous is None else {f.path for f in (*previous.files, *previous.deltas)}
+    return [f for f in current.files if f.path not in before], [f for f in current.deltas if f.path not in before]
+
+
+def _batches(store: ObjectStore, path: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    fs, base = store.filesystem()
+    with fs.open_input_file(f"{base}/{path}") as fh:
+        yield from pq.ParquetFile(fh).iter_batches(batch_size=BATCH_ROWS, columns=columns)
+
+
+def embed_version(
+    vector, catalog: CatalogApi, store: ObjectStore, corpus: str, version: DatasetVersion, mapping: ColumnMapping
+) -> int:
+    """Embed-on-ingest: upsert the rows this version added; apply its deletes."""
+    mapping.validate(version.schema.names)
+    previous = catalog.get_version(version.dataset, version.version - 1) if version.version > 1 else None
+    files, deltas = _new_files(version, previous)
+    _ensure_corpus(vector, corpus)
+    written = 0
+    for f in files:
+        for batch in _batches(store, f.path, mapping.columns):
+            items = items_from_batch(batch, mapping)
+            if items:
+                vector.upsert(corpus, items)
+                written += len(items)
+    for f in deltas:
+        for batch in _batches(store, f.path, [*mapping.columns, DELTA_OP_COLUMN]):
+            is_delete = pc.equal(batch.column(DELTA_OP_COLUMN), DELETE_OP)
+            deleted = batch.filter(is_delete).column(mapping.id_column).to_pylist()
+            if deleted:
+                vector.delete(corpus, [str(i) for i in deleted])
+            items = items_from_batch(batch.filter(pc.invert(is_delete)), mapping)
+            if items:
+                vector.upsert(corpus, items)
+                written += len(items)
+    return written

@@ -1,0 +1,155 @@
+"""Plain types of the vector core: items, hits, corpus descriptions, the embedder it calls.
+
+Nothing here imports FAISS or gRPC; the servicer converts these to and from protos.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from lakehouse.servers.catalog.model import DATASET_NAME_RE
+from lakehouse.servers.errors import invalid_field
+
+METRICS = ("cosine", "l2", "ip")
+
+# Bounds on corpus parameters: outside them HNSW is either useless or absurdly slow/large.
+MIN_HNSW_M, MAX_HNSW_M = 4, 128
+MIN_EF_CONSTRUCTION, MAX_EF_CONSTRUCTION = 8, 2048
+MIN_DIMENSION, MAX_DIMENSION = 1, 4096
+# Per-request efSearch cap; the graph walk cost grows linearly with it.
+MAX_EF_SEARCH = 4096
+MAX_ID_CHARS = 512
+MAX_METADATA_BYTES = 64 * 1024
+
+# Stable ErrorInfo reasons.
+INVALID_CORPUS_NAME = "INVALID_CORPUS_NAME"
+CORPUS_NOT_FOUND = "CORPUS_NOT_FOUND"
+CORPUS_ALREADY_EXISTS = "CORPUS_ALREADY_EXISTS"
+CORPUS_UNAVAILABLE = "CORPUS_UNAVAILABLE"
+INVALID_METRIC = "INVALID_METRIC"
+INVALID_HNSW_PARAMS = "INVALID_HNSW_PARAMS"
+INVALID_DIMENSION = "INVALID_DIMENSION"
+DIMENSION_REQUIRED = "DIMENSION_REQUIRED"
+DIMENSION_MISMATCH = "DIMENSION_MISMATCH"
+NON_FINITE_VECTOR = "NON_FINITE_VECTOR"
+ZERO_VECTOR = "ZERO_VECTOR"
+INVALID_VECTOR = "INVALID_VECTOR"
+MISSING_VECTOR = "MISSING_VECTOR"
+INVALID_METADATA = "INVALID_METADATA"
+INVALID_ID = "INVALID_ID"
+DUPLICATE_IDS = "DUPLICATE_IDS"
+ITEM_ALREADY_EXISTS = "ITEM_ALREADY_EXISTS"
+TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+INVALID_K = "INVALID_K"
+INVALID_EF_SEARCH = "INVALID_EF_SEARCH"
+INVALID_QUERY = "INVALID_QUERY"
+EMBEDDER_UNAVAILABLE = "EMBEDDER_UNAVAILABLE"
+EMBEDDER_BAD_OUTPUT = "EMBEDDER_BAD_OUTPUT"
+BUILD_IN_PROGRESS = "BUILD_IN_PROGRESS"
+BUILD_FAILED = "BUILD_FAILED"
+BUILD_TIMEOUT = "BUILD_TIMEOUT"
+NO_BUILT_GENERATION = "NO_BUILT_GENERATION"
+NO_PREVIOUS_GENERATION = "NO_PREVIOUS_GENERATION"
+GENERATION_NOT_FOUND = "GENERATION_NOT_FOUND"
+STATE_DIR_IN_USE = "STATE_DIR_IN_USE"
+CORRUPT_DATA = "CORRUPT_DATA"
+
+
+class Embedder(Protocol):
+    """Turns texts into vectors (ModelService in production). ``model`` "" means the embedder's default.
+
+    An embedder may also offer ``resolve(model) -> str``, the canonical name of the model a
+    name stands for; a corpus then records that name, so a later change of the default model
+    cannot change which model embeds its texts.
+    """
+
+    def embed(self, texts: list[str], model: str) -> np.ndarray:
+        """float32 array of shape (len(texts), dimension(model))."""
+        ...
+
+    def dimension(self, model: str) -> int: ...
+
+
+@dataclass
+class Item:
+    """One thing to index. ``vector`` wins when both it and ``text`` are given; ``text`` is kept either way."""
+
+    id: str
+    vector: np.ndarray | list[float] | None = None
+    text: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    # Higher is better: cosine similarity (cosine), inner product (ip), minus the Euclidean distance (l2).
+    score: float
+    metadata: dict[str, Any]
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[Hit]
+    exact: bool  # True when the allowed set was searched exhaustively instead of through the graph
+    generation: int
+
+
+@dataclass(frozen=True)
+class HnswParams:
+    """What a generation's graph was built with; dimension and metric never change within a corpus."""
+
+    dimension: int
+    metric: str
+    hnsw_m: int
+    ef_construction: int
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    name: str
+    dimension: int
+    metric: str
+    hnsw_m: int  # of the active generation
+    ef_construction: int  # of the active generation
+    embedding_model: str
+    count: int  # live items
+    tombstones: int  # deleted items still in the active graph (compact removes them)
+    generation: int  # active
+    previous_generation: int  # rollback target, 0 when none
+    generations: tuple[int, ...]  # complete generations on storage
+    bytes: int  # every object of the corpus on storage
+    building: bool
+    created_at: datetime
+
+
+def validate_corpus_name(name: str, field_name: str = "corpus") -> str:
+    if not isinstance(name, str) or not DATASET_NAME_RE.match(name):
+        raise invalid_field(
+            field_name,
+            f"invalid corpus name {name!r}: use 1-63 lowercase letters, digits or '_', starting with a letter",
+            reason=INVALID_CORPUS_NAME,
+        )
+    return name
+
+
+def validate_params(params: HnswParams) -> HnswParams:
+    """Reject parameters outside the sane ranges, naming the field."""
+    if params.metric not in METRICS:
+        raise invalid_field("metric", f"must be one of {', '.join(METRICS)}, got {params.metric!r}", INVALID_METRIC)
+    _check_range("dimension", params.dimension, MIN_DIMENSION, MAX_DIMENSION, INVALID_DIMENSION)
+    _check_range("hnsw_m", params.hnsw_m, MIN_HNSW_M, MAX_HNSW_M, INVALID_HNSW_PARAMS)
+    _check_range(
+        "ef_construction", params.ef_construction, MIN_EF_CONSTRUCTION, MAX_EF_CONSTRUCTION, INVALID_HNSW_PARAMS
+    )
+    return params
+
+
+def _check_range(field_name: str, value: int, low: int, high: int, reason: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise invalid_field(field_name, f"must be an integer in [{low}, {high}], got {value!r}", reason)
