@@ -329,7 +329,14 @@ class LakehouseClient:
         return self._call(self.vector.Search, request)
 
     def build_corpus(
-        self, corpus: str, dataset: str, id_column: str, text_columns: list[str], metadata_columns: list[str] = ()
+        self,
+        corpus: str,
+        dataset: str,
+        id_column: str,
+        text_columns: list[str],
+        metadata_columns: list[str] = (),
+        *,
+        vector_column: str = "",
     ) -> vector_pb2.BuildCorpusResponse:
         request = vector_pb2.BuildCorpusRequest(
             corpus=corpus,
@@ -337,6 +344,7 @@ class LakehouseClient:
             id_column=id_column,
             text_columns=text_columns,
             metadata_columns=list(metadata_columns),
+            vector_column=vector_column,
         )
         return self._call(self.vector.BuildCorpus, request)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -37,14 +38,16 @@ class ColumnMapping:
     id_column: str
     text_columns: tuple[str, ...]
     metadata_columns: tuple[str, ...] = ()
+    vector_column: str = ""  # precomputed vectors: nothing is embedded
 
     def validate(self, available: Iterable[str]) -> None:
         if not self.id_column:
             raise invalid_field("id_column", "required")
-        if not self.text_columns:
-            raise invalid_field("text_columns", "at least one text column is required")
+        if not self.text_columns and not self.vector_column:
+            raise invalid_field("text_columns", "give at least one text column, or a vector column")
         have = set(available)
-        missing = [c for c in (self.id_column, *self.text_columns, *self.metadata_columns) if c not in have]
+        wanted = (self.id_column, *self.text_columns, *self.metadata_columns, *filter(None, [self.vector_column]))
+        missing = [c for c in wanted if c not in have]
         if missing:
             raise InvalidArgument(
                 f"columns {missing} are not in the dataset (it has {sorted(have)})",
@@ -54,16 +57,33 @@ class ColumnMapping:
 
     @property
     def columns(self) -> list[str]:
-        return list(dict.fromkeys((self.id_column, *self.text_columns, *self.metadata_columns)))
+        names = (self.id_column, *self.text_columns, *self.metadata_columns, *filter(None, [self.vector_column]))
+        return list(dict.fromkeys(names))
 
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def _vectors(column: pa.Array, name: str) -> np.ndarray:
+    """A list<float> column as an (n, d) float32 matrix, converted in one step."""
+    if not (
+        pa.types.is_list(column.type) or pa.types.is_large_list(column.type) or pa.types.is_fixed_size_list(column.type)
+    ):
+        raise InvalidArgument(f"column {name!r} is {column.type}, not a list of floats", reason="NOT_A_VECTOR_COLUMN")
+    if column.null_count:
+        raise InvalidArgument(f"column {name!r} has rows without a vector", reason="MISSING_VECTOR")
+    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+    if len(lengths) and (lengths.min() != lengths.max()):
+        raise InvalidArgument(f"column {name!r} has vectors of different lengths", reason="DIMENSION_MISMATCH")
+    flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    return flat.reshape(len(column), int(lengths[0]) if len(lengths) else 0)
+
+
 def items_from_batch(batch: pa.RecordBatch, mapping: ColumnMapping) -> list[Item]:
     """One item per row; the last row wins when an id repeats within the batch."""
     ids = batch.column(mapping.id_column).to_pylist()
+    vectors = _vectors(batch.column(mapping.vector_column), mapping.vector_column) if mapping.vector_column else None
     texts = [batch.column(c).to_pylist() for c in mapping.text_columns]
     meta_batch = batch.select(list(mapping.metadata_columns)) if mapping.metadata_columns else None
     meta_rows = jsonvalues.rows(meta_batch) if meta_batch is not None else [[] for _ in ids]
@@ -75,7 +95,8 @@ def items_from_batch(batch: pa.RecordBatch, mapping: ColumnMapping) -> list[Item
             )
         text = TEXT_SEPARATOR.join(str(col[row]) for col in texts if col[row] is not None)
         metadata = dict(zip(mapping.metadata_columns, meta_rows[row], strict=True))
-        items[str(raw_id)] = Item(id=str(raw_id), vector=None, text=text, metadata=metadata)
+        vector = vectors[row] if vectors is not None else None
+        items[str(raw_id)] = Item(id=str(raw_id), vector=vector, text=text or None, metadata=metadata)
     return list(items.values())
 
 
@@ -92,16 +113,10 @@ def build_from_dataset(vector, query, corpus: str, dataset: str, mapping: Column
     with query.execute(f"SELECT * FROM {_quote(dataset)} LIMIT 0") as probe:
         mapping.validate(probe.schema.names)
     _ensure_corpus(vector, corpus)
-    written = 0
     columns = ", ".join(_quote(c) for c in mapping.columns)
     with query.execute(f"SELECT {columns} FROM {_quote(dataset)}") as stream:
-        for batch in stream:
-            for start in range(0, batch.num_rows, BATCH_ROWS):
-                items = items_from_batch(batch.slice(start, BATCH_ROWS), mapping)
-                if items:
-                    vector.upsert(corpus, items)
-                    written += len(items)
-    return written
+        batches = (items_from_batch(batch, mapping) for batch in stream)
+        return vector.add_batches(corpus, batches, upsert=True)
 
 
 def _new_files(current: DatasetVersion, previous: DatasetVersion | None) -> tuple[list[DataFile], list[DataFile]]:

@@ -127,6 +127,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
             id_column=request.id_column,
             text_columns=tuple(request.text_columns),
             metadata_columns=tuple(request.metadata_columns),
+            vector_column=request.vector_column,
         )
         items = build_from_dataset(self._core, self._rt.query, request.corpus, request.dataset, mapping)
         return vector_pb2.BuildCorpusResponse(corpus=corpus_to_pb(self._core.get_corpus(request.corpus)), items=items)

@@ -221,3 +221,31 @@ def test_restart_loads_without_reembedding_and_repairs_a_corrupt_sidecar(tmp_pat
         assert json.dumps(manifest)  # still a valid manifest after the repair
     finally:
         system.stop()
+
+
+def test_build_corpus_from_precomputed_vectors(vsystem, tmp_path):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(7)
+    vecs = rng.normal(size=(500, 32)).astype(np.float32)
+    table = pa.table(
+        {
+            "id": [f"v{i}" for i in range(500)],
+            "embedding": pa.array(list(vecs), type=pa.list_(pa.float32())),
+            "group": [i % 5 for i in range(500)],
+        }
+    )
+    path = tmp_path / "vectors.parquet"
+    pq.write_table(table, path)
+    with vsystem.client() as lh:
+        lh.ingest("precomputed", path, format="parquet", mode="replace")
+        lh.create_corpus("precomputed_v", dimension=32, metric="l2")
+        built = lh.build_corpus("precomputed_v", "precomputed", "id", [], ["group"], vector_column="embedding")
+        assert built.items == 500
+        hit = lh.search("precomputed_v", vector=vecs[123].tolist(), k=1).results[0]
+        assert hit.id == "v123" and hit.metadata["group"] == 123 % 5
+        with pytest.raises(InvalidArgument) as exc:
+            lh.build_corpus("precomputed_v", "precomputed", "id", [], vector_column="group")
+        assert exc.value.reason == "NOT_A_VECTOR_COLUMN"
