@@ -138,3 +138,19 @@ def test_truncated_chat_stream_is_reported(msystem, fake):
     with msystem.client() as lh, pytest.raises(Unavailable) as exc:
         list(lh.chat([("user", "hi")], provider="anthropic", model="fake-chat"))
     assert exc.value.reason == "CHAT_STREAM_TRUNCATED"
+
+
+def test_corpus_on_an_http_model_fails_cleanly_and_adds_nothing(msystem, fake):
+    with msystem.client() as lh:
+        corpus = lh.create_corpus("via_ollama", embedding_model="ollama/fake-embed")
+        assert corpus.dimension == fake.dimension and corpus.embedding_model == "ollama/fake-embed"
+        lh.add_items("via_ollama", [{"id": "a", "text": "forklift operator"}])
+        for mode, error in (("slow", Unavailable), ("garbage", Unavailable), ("nan", Unavailable)):
+            fake.mode = mode
+            with pytest.raises(error):
+                lh.add_items("via_ollama", [{"id": "b", "text": "nurse"}])
+            with pytest.raises(error):
+                lh.search("via_ollama", text="nurse")
+        fake.reset()
+        assert lh.get_corpus("via_ollama").count == 1
+        assert lh.search("via_ollama", text="forklift operator", k=1).results[0].id == "a"
