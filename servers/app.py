@@ -73,11 +73,6 @@ class Runtime:
 
     @cached_property
     def vector(self):  # -> VectorCore
-        if "vector" not in self.components:
-            raise Unimplemented(
-                "this process does not host the vector service (serve it here with --services ...,vector)",
-                reason="VECTOR_NOT_HOSTED",
-            )
         from lakehouse.servers.vector.core import VectorCore
         from lakehouse.servers.vector.embedder import ModelsEmbedder
 
@@ -85,8 +80,23 @@ class Runtime:
             self.storage.lake(), self.settings.vector, ModelsEmbedder(self.models), self.settings.home_dir / "vector"
         )
 
+    @cached_property
+    def vector_api(self):
+        """What embed-on-ingest writes to: the co-resident vector core, or the vector
+        service at settings.vector_address."""
+        if "vector" in self.components:
+            return self.vector
+        if self.settings.vector_address:
+            from lakehouse.servers.vector.remote import RemoteVector
+
+            return RemoteVector(self.settings.vector_address)
+        raise Unimplemented(
+            "embed-on-ingest needs the vector service: host it in this process or set vector_address",
+            reason="VECTOR_NOT_HOSTED",
+        )
+
     def close(self) -> None:
-        for name in ("vector", "models", "query", "catalog"):
+        for name in ("vector_api", "vector", "models", "query", "catalog"):
             core = self.__dict__.get(name)
             if core is not None and hasattr(core, "close"):
                 core.close()

@@ -139,8 +139,9 @@ class Settings(BaseSettings):
     # Envoy admin port; 0 picks a free one.
     admin_port: int = 0
     services: str = "all"
-    # Upstream gRPC address of the catalog when it is not co-resident.
+    # Upstream gRPC addresses of services this process uses but does not host.
     catalog_address: str = ""
+    vector_address: str = ""
     server: ServerSettings = Field(default_factory=ServerSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

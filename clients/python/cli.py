@@ -76,6 +76,7 @@ def serve(
     services: Annotated[str, typer.Option(help="'all' or a comma list of storage,catalog,ingest,query")] = "all",
     grpc_port: Annotated[int | None, typer.Option(help="gRPC port (0: any free port)")] = None,
     catalog_address: Annotated[str, typer.Option(help="catalog host:port when not hosted here")] = "",
+    vector_address: Annotated[str, typer.Option(help="vector service host:port for embed-on-ingest")] = "",
     ready_file: Annotated[Path | None, typer.Option(help="write {pid,address} here once serving")] = None,
 ) -> None:
     """Run a gRPC server hosting the given services in the foreground."""
@@ -87,6 +88,8 @@ def serve(
     overrides: dict = {}
     if catalog_address:
         overrides["catalog_address"] = catalog_address
+    if vector_address:
+        overrides["vector_address"] = vector_address
     s = _settings().model_copy(update=overrides)
     if grpc_port is not None:
         s.server.grpc_port = grpc_port

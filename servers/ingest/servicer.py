@@ -134,7 +134,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         version = self._rt.catalog.get_version(result.dataset, result.version)
         try:
             return embed_version(
-                self._rt.vector, self._rt.catalog, self._rt.storage.lake(), target.corpus, version, target.mapping
+                self._rt.vector_api, self._rt.catalog, self._rt.storage.lake(), target.corpus, version, target.mapping
             )
         except LakehouseError as exc:
             self._rt.storage.journal.record(
@@ -147,7 +147,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def _run(self, request_iterator, context, on_progress=None) -> ingest_pb2.IngestResult:
         spec, chunks, target = _open(request_iterator, context, self._rt.settings.ingest.max_rest_body_bytes)
         if target is not None:
-            self._rt.vector  # noqa: B018 - fail before the upload when vectors are not served here
+            self._rt.vector_api  # noqa: B018 - fail before the upload when no vector service is reachable
         result = self._rt.ingest.ingest(
             spec, chunks, on_progress=on_progress, cancelled=lambda: not context.is_active()
         )

@@ -21,13 +21,13 @@ def cluster(tmp_path):
     settings = Settings(home=tmp_path / "home")
     pids = []
     try:
-        catalog_pid, catalog_addr = start_server_process(settings, "catalog,storage", name="catalog")
+        catalog_pid, catalog_addr = start_server_process(settings, "catalog,storage,models,vector", name="catalog")
         pids.append(catalog_pid)
         engine_pid, engine_addr = start_server_process(
             settings,
-            "ingest,query,models,vector",
+            "ingest,query",
             name="engines",
-            extra_env={"LAKEHOUSE_CATALOG_ADDRESS": catalog_addr},
+            extra_env={"LAKEHOUSE_CATALOG_ADDRESS": catalog_addr, "LAKEHOUSE_VECTOR_ADDRESS": catalog_addr},
         )
         pids.append(engine_pid)
         port = free_port()
@@ -41,8 +41,8 @@ def cluster(tmp_path):
                     "storage": catalog_addr,
                     "ingest": engine_addr,
                     "query": engine_addr,
-                    "models": engine_addr,
-                    "vector": engine_addr,
+                    "models": catalog_addr,
+                    "vector": catalog_addr,
                 },
             ),
             settings.run_dir,
@@ -66,6 +66,13 @@ def test_services_in_separate_processes(cluster):
         assert "lakehouse.v1.SystemService" in {s["service"] for s in health["services"]}
         with pytest.raises(NotFound):
             lh.sql("SELECT * FROM nothing_here")
+        # Embed-on-ingest from the engines process writes to the vector service in the other one.
+        embed = {"embed_corpus": "split_corpus", "embed_id_column": "id", "embed_text_columns": ["bio"]}
+        done = lh.ingest("bios", b"id,bio\n1,forklift operator OSHA-10\n2,ICU nurse\n", format="csv", embed=embed)
+        assert done.embedded == 2
+        assert lh.search("split_corpus", text="nurse", k=1).results[0].id == "2"
+        # The vector process builds a corpus from a dataset the engines process wrote.
+        assert lh.build_corpus("bios_built", "bios", "id", ["bio"]).items == 2
     r = httpx.post(f"http://127.0.0.1:{port}/v1/sql", json={"sql": "SELECT count(*) AS n FROM split"})
     assert r.status_code == 200 and r.json()["rows"] == [[2]]
     assert os.path.exists(f"/proc/{engine_pid}")
