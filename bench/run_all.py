@@ -1,6 +1,6 @@
 """Run every benchmark in this directory, one after the other, and print all their tables.
 
-    python bench/run_all.py [--only ingest,query,profile_query] [--cprofile]
+    python bench/run_all.py [--only ingest,query,profile_query,vector] [--cprofile]
 
 Each script runs in its own process (its own system on its own temp home), its
 progress going to stderr as it runs; the tables are printed again together at the
@@ -18,7 +18,7 @@ import time
 
 import benchlib
 
-SCRIPTS = ("ingest", "query", "profile_query")
+SCRIPTS = ("ingest", "query", "profile_query", "vector")
 
 
 def main() -> int:
