@@ -86,7 +86,10 @@ def _local_reply_mappers() -> list[dict]:
     mappers = [
         {
             "filter": {"header_filter": {"header": {"name": GUARD_HEADER, "present_match": True}}},
-            "body_format_override": {"text_format": "%LOCAL_REPLY_BODY%", "content_type": "application/json"},
+            "body_format_override": {
+                "text_format_source": {"inline_string": "%LOCAL_REPLY_BODY%"},
+                "content_type": "application/json",
+            },
         }
     ]
     for http_status, grpc_code in LOCAL_REPLY_CODES.items():
