@@ -50,16 +50,6 @@ class _Context:
         return True
 
 
-class _ReplayStub:
-    """Stands in for QueryServiceStub: ExecuteQuery yields recorded responses."""
-
-    def __init__(self, responses: list) -> None:
-        self._responses = responses
-
-    def ExecuteQuery(self, request, timeout=None):  # noqa: N802 - gRPC method name
-        return iter(self._responses)
-
-
 def _top(profile: cProfile.Profile, limit: int) -> str:
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)
@@ -117,16 +107,17 @@ def main() -> int:
         def servicer_stream() -> None:
             recorded.clear()
             for response in servicer.ExecuteQuery(query_pb2.ExecuteQueryRequest(sql=SCAN_SQL), ctx):
-                response.SerializeToString()  # what the gRPC layer does with each message
-                recorded.append(response)
+                # The servicer yields responses already in wire format (servers/query/arrow_wire.py).
+                recorded.append(query_pb2.ExecuteQueryResponse.FromString(response))
 
         log(f"server side: {args.repeat} interleaved rounds")
         server_times = interleaved({"in-process": local, "core": core, "servicer": servicer_stream}, args.repeat)
 
         wire = [query_pb2.ExecuteQueryResponse.FromString(r.SerializeToString()) for r in recorded]
         wire_bytes = sum(len(r.arrow_ipc) for r in wire)
-        replay = LakehouseClient("127.0.0.1:1")  # never connects: the stub below replaces the RPC
-        replay.query_stub = _ReplayStub(wire)
+        replay = LakehouseClient("127.0.0.1:1")  # never connects: the recorded bytes replace the RPC
+        raw = [r.SerializeToString() for r in wire]
+        replay._execute_query_raw = lambda request, timeout=None: iter(raw)
 
         def client_reader() -> None:
             assert sum(b.num_rows for b in replay.query_reader(SCAN_SQL)) == args.scan_rows

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +90,35 @@ _SHOW_REF_NODE = "SHOW_REF"
 _FUNCTION_CLASS = "FUNCTION"
 
 
+class _VerifiedStatements:
+    """Statement texts that already passed the checks below. The verdict depends on
+    the text alone (the allow- and deny-lists are fixed), so repeated queries skip
+    serializing and walking their syntax tree. Refusals are not cached."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[tuple[Any, str], tuple[bool, frozenset[str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, str]) -> tuple[bool, frozenset[str]] | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[Any, str], value: tuple[bool, frozenset[str]]) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+
+VERIFIED_CACHE_ENTRIES = 4096
+_VERIFIED = _VerifiedStatements(VERIFIED_CACHE_ENTRIES)
+
+
 @dataclass(frozen=True)
 class CheckedQuery:
     """A request that passed the statement layer: the one statement to run and the
@@ -118,6 +149,9 @@ def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> CheckedQuery:
         )
     statement = statements[0]
     kind = statement.type
+    cached = _VERIFIED.get((kind, statement.query))
+    if cached is not None:
+        return CheckedQuery(statement=statement, explain=cached[0], tables=cached[1])
     if kind == duckdb.StatementType.SELECT:
         tree = _serialize(con, statement.query)
         explain = False
@@ -145,7 +179,9 @@ def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> CheckedQuery:
             raise violation(
                 f"{name!r} is not a dataset; files are read with read_parquet() inside the lake", table=name
             )
-    return CheckedQuery(statement=statement, explain=explain, tables=frozenset(t.lower() for t in tables))
+    checked = CheckedQuery(statement=statement, explain=explain, tables=frozenset(t.lower() for t in tables))
+    _VERIFIED.put((kind, statement.query), (checked.explain, checked.tables))
+    return checked
 
 
 def _explained_text(text: str) -> str:

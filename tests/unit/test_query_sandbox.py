@@ -366,3 +366,28 @@ def test_hardened_engine_settings(hardened: tuple[duckdb.DuckDBPyConnection, Pat
         "lock_configuration": "true",
         "python_enable_replacements": "false",
     }
+
+
+def test_verified_statements_are_not_reparsed_but_refusals_are_rechecked(monkeypatch) -> None:
+    import duckdb as _duckdb
+
+    from lakehouse.servers.query import sandbox
+
+    con = _duckdb.connect()
+    calls = []
+    real = sandbox._serialize
+
+    def counting(c, text):
+        calls.append(text)
+        return real(c, text)
+
+    monkeypatch.setattr(sandbox, "_serialize", counting)
+    query = "SELECT 40 + 2 AS answer_for_the_cache_test"
+    first = sandbox.check_query(con, query)
+    second = sandbox.check_query(con, query)
+    assert len(calls) == 1 and first.tables == second.tables and second.explain is False
+    bad = "SELECT * FROM read_text('/etc/hostname') -- cache test"
+    for _ in range(2):
+        with pytest.raises(errors.PermissionDenied):
+            sandbox.check_query(con, bad)
+    assert len(calls) == 3  # refusals are never cached
