@@ -161,9 +161,7 @@ def build_server(settings: Settings, services: str | None = None) -> LakehouseSe
     return LakehouseServer(server, port, runtime, health_servicer, hosted)
 
 
-def serve_forever(
-    settings: Settings, services: str | None = None, ready: threading.Event | None = None, on_ready=None
-) -> None:
+def serve_forever(settings: Settings, services: str | None = None, on_ready=None) -> None:
     """Run until SIGTERM/SIGINT; used by `lakehouse serve`."""
     lh = build_server(settings, services)
     stop = threading.Event()
@@ -171,7 +169,5 @@ def serve_forever(
         signal.signal(sig, lambda *_: stop.set())
     if on_ready is not None:
         on_ready(lh)
-    if ready is not None:
-        ready.set()
     stop.wait()
     lh.stop()

@@ -117,6 +117,14 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 _ERROR_CLASSES = {cls.code: cls for cls in LakehouseError.__subclasses__()}
 
 
+def call(method: Callable[..., Any], request: Any, timeout: float | None, **kw: Any) -> Any:
+    """A unary call whose failure surfaces as the domain exception it was raised as."""
+    try:
+        return method(request, timeout=timeout, **kw)
+    except grpc.RpcError as err:
+        raise from_rpc_error(err) from None
+
+
 def from_rpc_error(err: grpc.RpcError) -> LakehouseError:
     """The inverse mapping, for in-cluster clients (e.g. a remote catalog), so a
     status from another process surfaces as the same domain exception."""

@@ -23,7 +23,7 @@ import pyarrow as pa
 from google.protobuf import duration_pb2, json_format
 
 from lakehouse.servers.errors import LakehouseError
-from lakehouse.servers.interceptors import from_rpc_error
+from lakehouse.servers.interceptors import call, from_rpc_error
 from lakehouse.servers.query.arrow_wire import decode_response, decode_stream
 from lakehouse.v1 import (
     catalog_pb2,
@@ -110,10 +110,7 @@ class LakehouseClient:
         self.close()
 
     def _call(self, fn: Callable[..., Any], request: Any, **kw: Any) -> Any:
-        try:
-            return fn(request, timeout=self.timeout_s, **kw)
-        except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
+        return call(fn, request, self.timeout_s, **kw)
 
     # system ------------------------------------------------------------------
     def health(self) -> dict[str, Any]:

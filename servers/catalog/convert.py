@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 import pyarrow as pa
-from google.protobuf import timestamp_pb2
 
 from lakehouse.servers.catalog.model import DataFile, Dataset, DatasetVersion, NewVersion, WriteMode
 from lakehouse.servers.errors import invalid_field
+from lakehouse.servers.protoconv import timestamp
 from lakehouse.v1 import catalog_pb2
 
 _MODE_TO_PB = {
@@ -19,12 +19,6 @@ _MODE_TO_PB = {
     WriteMode.DELETE: catalog_pb2.WRITE_MODE_DELETE,
 }
 _MODE_FROM_PB = {v: k for k, v in _MODE_TO_PB.items()}
-
-
-def timestamp(dt: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(dt.astimezone(UTC) if dt.tzinfo else dt)
-    return ts
 
 
 def schema_to_pb(schema: pa.Schema) -> catalog_pb2.Schema:

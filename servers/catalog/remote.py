@@ -6,7 +6,7 @@ import grpc
 
 from lakehouse.servers.catalog import convert
 from lakehouse.servers.catalog.model import Dataset, DatasetVersion, NewVersion
-from lakehouse.servers.interceptors import from_rpc_error
+from lakehouse.servers.interceptors import call
 from lakehouse.v1 import catalog_pb2, catalog_pb2_grpc
 
 CALL_TIMEOUT_S = 30.0
@@ -18,10 +18,7 @@ class RemoteCatalog:
         self._stub = catalog_pb2_grpc.CatalogServiceStub(self._channel)
 
     def _call(self, method, request):
-        try:
-            return method(request, timeout=CALL_TIMEOUT_S)
-        except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
+        return call(method, request, CALL_TIMEOUT_S)
 
     def get_dataset(self, name: str) -> Dataset:
         return convert.dataset_from_pb(self._call(self._stub.GetDataset, catalog_pb2.GetDatasetRequest(dataset=name)))

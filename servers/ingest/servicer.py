@@ -20,7 +20,7 @@ from lakehouse.v1 import ingest_pb2, ingest_pb2_grpc
 # Header Envoy's transcoder adds to requests that arrived over REST.
 REST_MARKER_HEADER = "x-envoy-original-path"
 DEFAULT_MODE = WriteMode.APPEND
-FORMATS = ("auto", "csv", "tsv", "json", "ndjson", "parquet")
+DEFAULT_FORMAT = "auto"
 
 
 def _mode(value: str) -> WriteMode:
@@ -28,13 +28,6 @@ def _mode(value: str) -> WriteMode:
         return WriteMode((value or DEFAULT_MODE.value).lower())
     except ValueError:
         raise invalid_field("mode", f"unknown mode {value!r}; use one of {[m.value for m in WriteMode]}") from None
-
-
-def _format(value: str) -> str:
-    fmt = (value or "auto").lower()
-    if fmt not in FORMATS:
-        raise invalid_field("format", f"unknown format {value!r}; use one of {list(FORMATS)}")
-    return fmt
 
 
 def _is_rest(context: grpc.ServicerContext) -> bool:
@@ -78,7 +71,7 @@ def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, I
         required = (m.id_column,) if mode == WriteMode.DELETE else tuple(m.columns)
     spec = IngestSpec(
         dataset=first.dataset,
-        format=_format(first.format),
+        format=(first.format or DEFAULT_FORMAT).lower(),  # validated by the core
         mode=mode,
         primary_key=tuple(first.primary_key),
         schema=first.schema,

@@ -6,19 +6,14 @@ from datetime import datetime
 
 import grpc
 from google.api import httpbody_pb2
-from google.protobuf import empty_pb2, timestamp_pb2
+from google.protobuf import empty_pb2
 
 from lakehouse.servers.errors import InvalidArgument, invalid_field
+from lakehouse.servers.protoconv import timestamp
 from lakehouse.servers.storage.model import BucketInfo, ObjectInfo
 from lakehouse.v1 import storage_pb2, storage_pb2_grpc
 
 _BACKENDS = {"local": storage_pb2.BUCKET_BACKEND_LOCAL, "s3": storage_pb2.BUCKET_BACKEND_S3}
-
-
-def _ts(dt: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(dt)
-    return ts
 
 
 def bucket_to_pb(b: BucketInfo) -> storage_pb2.Bucket:
@@ -31,7 +26,7 @@ def object_to_pb(bucket: str, o: ObjectInfo) -> storage_pb2.ObjectInfo:
         key=o.key,
         size=o.size,
         etag=o.etag,
-        modify_time=_ts(o.modified_at),
+        modify_time=timestamp(o.modified_at),
         content_type=o.content_type,
     )
 
@@ -39,7 +34,7 @@ def object_to_pb(bucket: str, o: ObjectInfo) -> storage_pb2.ObjectInfo:
 def error_record_to_pb(r: dict) -> storage_pb2.ErrorRecord:
     return storage_pb2.ErrorRecord(
         id=r.get("id", ""),
-        time=_ts(datetime.fromisoformat(r["time"])) if r.get("time") else None,
+        time=timestamp(datetime.fromisoformat(r["time"])) if r.get("time") else None,
         operation=r.get("operation", ""),
         code=r.get("code", ""),
         reason=r.get("reason", ""),

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import grpc
 from google.protobuf import struct_pb2
 
-from lakehouse.servers.interceptors import from_rpc_error
+from lakehouse.servers.interceptors import call
 from lakehouse.servers.vector.model import Item
 from lakehouse.v1 import vector_pb2, vector_pb2_grpc
 
@@ -30,10 +30,7 @@ class RemoteVector:
         self._stub = vector_pb2_grpc.VectorServiceStub(self._channel)
 
     def _call(self, method, request):
-        try:
-            return method(request, timeout=CALL_TIMEOUT_S)
-        except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
+        return call(method, request, CALL_TIMEOUT_S)
 
     def get_corpus(self, name: str) -> vector_pb2.Corpus:
         return self._call(self._stub.GetCorpus, vector_pb2.GetCorpusRequest(corpus=name))
