@@ -35,6 +35,12 @@ type CatalogServiceClient interface {
 	FindVersionBySource(ctx context.Context, in *FindVersionBySourceRequest, opts ...grpc.CallOption) (*FindVersionBySourceResponse, error)
 	// Returns the catalog's change counter, which grows on every commit or delete.
 	GetGeneration(ctx context.Context, in *GetGenerationRequest, opts ...grpc.CallOption) (*GetGenerationResponse, error)
+	// Re-reads committed files and checks each against its manifest entry
+	// (existence, size, content hash), like `git fsck`. Read-only.
+	VerifyDatasets(ctx context.Context, in *VerifyDatasetsRequest, opts ...grpc.CallOption) (*VerifyDatasetsResponse, error)
+	// Expires versions past the retention policy and deletes the files that no
+	// retained version names (Delta Lake VACUUM, Iceberg expire_snapshots).
+	VacuumDatasets(ctx context.Context, in *VacuumDatasetsRequest, opts ...grpc.CallOption) (*VacuumDatasetsResponse, error)
 }
 
 type catalogServiceClient struct {
@@ -117,6 +123,24 @@ func (c *catalogServiceClient) GetGeneration(ctx context.Context, in *GetGenerat
 	return out, nil
 }
 
+func (c *catalogServiceClient) VerifyDatasets(ctx context.Context, in *VerifyDatasetsRequest, opts ...grpc.CallOption) (*VerifyDatasetsResponse, error) {
+	out := new(VerifyDatasetsResponse)
+	err := c.cc.Invoke(ctx, "/lakehouse.v1.CatalogService/VerifyDatasets", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) VacuumDatasets(ctx context.Context, in *VacuumDatasetsRequest, opts ...grpc.CallOption) (*VacuumDatasetsResponse, error) {
+	out := new(VacuumDatasetsResponse)
+	err := c.cc.Invoke(ctx, "/lakehouse.v1.CatalogService/VacuumDatasets", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CatalogServiceServer is the server API for CatalogService service.
 // All implementations must embed UnimplementedCatalogServiceServer
 // for forward compatibility
@@ -138,6 +162,12 @@ type CatalogServiceServer interface {
 	FindVersionBySource(context.Context, *FindVersionBySourceRequest) (*FindVersionBySourceResponse, error)
 	// Returns the catalog's change counter, which grows on every commit or delete.
 	GetGeneration(context.Context, *GetGenerationRequest) (*GetGenerationResponse, error)
+	// Re-reads committed files and checks each against its manifest entry
+	// (existence, size, content hash), like `git fsck`. Read-only.
+	VerifyDatasets(context.Context, *VerifyDatasetsRequest) (*VerifyDatasetsResponse, error)
+	// Expires versions past the retention policy and deletes the files that no
+	// retained version names (Delta Lake VACUUM, Iceberg expire_snapshots).
+	VacuumDatasets(context.Context, *VacuumDatasetsRequest) (*VacuumDatasetsResponse, error)
 	mustEmbedUnimplementedCatalogServiceServer()
 }
 
@@ -168,6 +198,12 @@ func (UnimplementedCatalogServiceServer) FindVersionBySource(context.Context, *F
 }
 func (UnimplementedCatalogServiceServer) GetGeneration(context.Context, *GetGenerationRequest) (*GetGenerationResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetGeneration not implemented")
+}
+func (UnimplementedCatalogServiceServer) VerifyDatasets(context.Context, *VerifyDatasetsRequest) (*VerifyDatasetsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method VerifyDatasets not implemented")
+}
+func (UnimplementedCatalogServiceServer) VacuumDatasets(context.Context, *VacuumDatasetsRequest) (*VacuumDatasetsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method VacuumDatasets not implemented")
 }
 func (UnimplementedCatalogServiceServer) mustEmbedUnimplementedCatalogServiceServer() {}
 
@@ -326,6 +362,42 @@ func _CatalogService_GetGeneration_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CatalogService_VerifyDatasets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyDatasetsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).VerifyDatasets(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/lakehouse.v1.CatalogService/VerifyDatasets",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).VerifyDatasets(ctx, req.(*VerifyDatasetsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_VacuumDatasets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VacuumDatasetsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).VacuumDatasets(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/lakehouse.v1.CatalogService/VacuumDatasets",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).VacuumDatasets(ctx, req.(*VacuumDatasetsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _CatalogService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "lakehouse.v1.CatalogService",
 	HandlerType: (*CatalogServiceServer)(nil),
@@ -361,6 +433,14 @@ var _CatalogService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetGeneration",
 			Handler:    _CatalogService_GetGeneration_Handler,
+		},
+		{
+			MethodName: "VerifyDatasets",
+			Handler:    _CatalogService_VerifyDatasets_Handler,
+		},
+		{
+			MethodName: "VacuumDatasets",
+			Handler:    _CatalogService_VacuumDatasets_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -23,6 +23,10 @@ type IngestServiceClient interface {
 	Ingest(ctx context.Context, opts ...grpc.CallOption) (IngestService_IngestClient, error)
 	// Like Ingest, but streams progress events before the final result.
 	IngestWithProgress(ctx context.Context, opts ...grpc.CallOption) (IngestService_IngestWithProgressClient, error)
+	// Folds the current version's deltas into new base files and commits them as
+	// a new version with no deltas. Rows read are exactly those a query sees.
+	// Older versions keep their files until VacuumDatasets expires them.
+	CompactDataset(ctx context.Context, in *CompactDatasetRequest, opts ...grpc.CallOption) (*IngestResult, error)
 }
 
 type ingestServiceClient struct {
@@ -98,6 +102,15 @@ func (x *ingestServiceIngestWithProgressClient) Recv() (*IngestEvent, error) {
 	return m, nil
 }
 
+func (c *ingestServiceClient) CompactDataset(ctx context.Context, in *CompactDatasetRequest, opts ...grpc.CallOption) (*IngestResult, error) {
+	out := new(IngestResult)
+	err := c.cc.Invoke(ctx, "/lakehouse.v1.IngestService/CompactDataset", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IngestServiceServer is the server API for IngestService service.
 // All implementations must embed UnimplementedIngestServiceServer
 // for forward compatibility
@@ -108,6 +121,10 @@ type IngestServiceServer interface {
 	Ingest(IngestService_IngestServer) error
 	// Like Ingest, but streams progress events before the final result.
 	IngestWithProgress(IngestService_IngestWithProgressServer) error
+	// Folds the current version's deltas into new base files and commits them as
+	// a new version with no deltas. Rows read are exactly those a query sees.
+	// Older versions keep their files until VacuumDatasets expires them.
+	CompactDataset(context.Context, *CompactDatasetRequest) (*IngestResult, error)
 	mustEmbedUnimplementedIngestServiceServer()
 }
 
@@ -120,6 +137,9 @@ func (UnimplementedIngestServiceServer) Ingest(IngestService_IngestServer) error
 }
 func (UnimplementedIngestServiceServer) IngestWithProgress(IngestService_IngestWithProgressServer) error {
 	return status.Errorf(codes.Unimplemented, "method IngestWithProgress not implemented")
+}
+func (UnimplementedIngestServiceServer) CompactDataset(context.Context, *CompactDatasetRequest) (*IngestResult, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CompactDataset not implemented")
 }
 func (UnimplementedIngestServiceServer) mustEmbedUnimplementedIngestServiceServer() {}
 
@@ -186,10 +206,33 @@ func (x *ingestServiceIngestWithProgressServer) Recv() (*IngestRequest, error) {
 	return m, nil
 }
 
+func _IngestService_CompactDataset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompactDatasetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngestServiceServer).CompactDataset(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/lakehouse.v1.IngestService/CompactDataset",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngestServiceServer).CompactDataset(ctx, req.(*CompactDatasetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _IngestService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "lakehouse.v1.IngestService",
 	HandlerType: (*IngestServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "CompactDataset",
+			Handler:    _IngestService_CompactDataset_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Ingest",

@@ -24,11 +24,12 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1alakehouse/v1/catalog.proto\x12\x0clakehouse.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"5\n\x05\x46ield\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x10\n\x08nullable\x18\x03 \x01(\x08\"C\n\x06Schema\x12#\n\x06\x66ields\x18\x01 \x03(\x0b\x32\x13.lakehouse.v1.Field\x12\x14\n\x0c\x61rrow_schema\x18\x02 \x01(\x0c\"P\n\x08\x44\x61taFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x03\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ontent_hash\x18\x04 \x01(\t\"\xd0\x02\n\x0e\x44\x61tasetVersion\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12%\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x16.lakehouse.v1.DataFile\x12&\n\x06\x64\x65ltas\x18\x04 \x03(\x0b\x32\x16.lakehouse.v1.DataFile\x12$\n\x06schema\x18\x05 \x01(\x0b\x32\x14.lakehouse.v1.Schema\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04mode\x18\x07 \x01(\x0e\x32\x17.lakehouse.v1.WriteMode\x12\x13\n\x0bsource_hash\x18\x08 \x01(\t\x12\x13\n\x0bprimary_key\x18\t \x03(\t\x12\x11\n\tbase_rows\x18\n \x01(\x03\x12\x12\n\nsize_bytes\x18\x0b \x01(\x03\"\xbf\x01\n\x07\x44\x61taset\x12\x0c\n\x04name\x18\x01 \x01(\t\x12/\n\x0b\x63reate_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x07\x63urrent\x18\x04 \x01(\x0b\x32\x1c.lakehouse.v1.DatasetVersion\x12\x15\n\rversion_count\x18\x05 \x01(\x03\"<\n\x13ListDatasetsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x14ListDatasetsResponse\x12\'\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\x15.lakehouse.v1.Dataset\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x11GetDatasetRequest\x12\x15\n\x07\x64\x61taset\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"-\n\x14\x44\x65leteDatasetRequest\x12\x15\n\x07\x64\x61taset\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"S\n\x13ListVersionsRequest\x12\x15\n\x07\x64\x61taset\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"_\n\x14ListVersionsResponse\x12.\n\x08versions\x18\x01 \x03(\x0b\x32\x1c.lakehouse.v1.DatasetVersion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"A\n\x11GetVersionRequest\x12\x15\n\x07\x64\x61taset\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07version\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x02\"\x99\x02\n\x14\x43ommitVersionRequest\x12\x15\n\x07\x64\x61taset\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12%\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x16.lakehouse.v1.DataFile\x12&\n\x06\x64\x65ltas\x18\x04 \x03(\x0b\x32\x16.lakehouse.v1.DataFile\x12*\n\x06schema\x18\x05 \x01(\x0b\x32\x14.lakehouse.v1.SchemaB\x04\xe2\x41\x01\x02\x12+\n\x04mode\x18\x06 \x01(\x0e\x32\x17.lakehouse.v1.WriteModeB\x04\xe2\x41\x01\x02\x12\x13\n\x0bsource_hash\x18\x07 \x01(\t\x12\x13\n\x0bprimary_key\x18\x08 \x03(\t\"N\n\x1a\x46indVersionBySourceRequest\x12\x15\n\x07\x64\x61taset\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0bsource_hash\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"L\n\x1b\x46indVersionBySourceResponse\x12-\n\x07version\x18\x01 \x01(\x0b\x32\x1c.lakehouse.v1.DatasetVersion\"\x16\n\x14GetGenerationRequest\"+\n\x15GetGenerationResponse\x12\x12\n\ngeneration\x18\x01 \x01(\x03*\x9b\x01\n\tWriteMode\x12\x1a\n\x16WRITE_MODE_UNSPECIFIED\x10\x00\x12\x15\n\x11WRITE_MODE_CREATE\x10\x01\x12\x15\n\x11WRITE_MODE_APPEND\x10\x02\x12\x16\n\x12WRITE_MODE_REPLACE\x10\x03\x12\x15\n\x11WRITE_MODE_UPSERT\x10\x04\x12\x15\n\x11WRITE_MODE_DELETE\x10\x05\x32\xec\x07\n\x0e\x43\x61talogService\x12k\n\x0cListDatasets\x12!.lakehouse.v1.ListDatasetsRequest\x1a\".lakehouse.v1.ListDatasetsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/datasets\x12\x64\n\nGetDataset\x12\x1f.lakehouse.v1.GetDatasetRequest\x1a\x15.lakehouse.v1.Dataset\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/datasets/{dataset}\x12k\n\rDeleteDataset\x12\".lakehouse.v1.DeleteDatasetRequest\x1a\x16.google.protobuf.Empty\"\x1e\x82\xd3\xe4\x93\x02\x18*\x16/v1/datasets/{dataset}\x12~\n\x0cListVersions\x12!.lakehouse.v1.ListVersionsRequest\x1a\".lakehouse.v1.ListVersionsResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/datasets/{dataset}/versions\x12~\n\nGetVersion\x12\x1f.lakehouse.v1.GetVersionRequest\x1a\x1c.lakehouse.v1.DatasetVersion\"1\x82\xd3\xe4\x93\x02+\x12)/v1/datasets/{dataset}/versions/{version}\x12}\n\rCommitVersion\x12\".lakehouse.v1.CommitVersionRequest\x1a\x1c.lakehouse.v1.DatasetVersion\"*\x82\xd3\xe4\x93\x02$\"\x1f/v1/datasets/{dataset}/versions:\x01*\x12\xa0\x01\n\x13\x46indVersionBySource\x12(.lakehouse.v1.FindVersionBySourceRequest\x1a).lakehouse.v1.FindVersionBySourceResponse\"4\x82\xd3\xe4\x93\x02.\x12,/v1/datasets/{dataset}/versions:findBySource\x12x\n\rGetGeneration\x12\".lakehouse.v1.GetGenerationRequest\x1a#.lakehouse.v1.GetGenerationResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/catalog/generationB+Z)lakehouse/gen/go/lakehouse/v1;lakehousev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1alakehouse/v1/catalog.proto\x12\x0clakehouse.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"5\n\x05\x46ield\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x10\n\x08nullable\x18\x03 \x01(\x08\"C\n\x06Schema\x12#\n\x06\x66ields\x18\x01 \x03(\x0b\x32\x13.lakehouse.v1.Field\x12\x14\n\x0c\x61rrow_schema\x18\x02 \x01(\x0c\"P\n\x08\x44\x61taFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04rows\x18\x02 \x01(\x03\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ontent_hash\x18\x04 \x01(\t\"\xd0\x02\n\x0e\x44\x61tasetVersion\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12%\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x16.lakehouse.v1.DataFile\x12&\n\x06\x64\x65ltas\x18\x04 \x03(\x0b\x32\x16.lakehouse.v1.DataFile\x12$\n\x06schema\x18\x05 \x01(\x0b\x32\x14.lakehouse.v1.Schema\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04mode\x18\x07 \x01(\x0e\x32\x17.lakehouse.v1.WriteMode\x12\x13\n\x0bsource_hash\x18\x08 \x01(\t\x12\x13\n\x0bprimary_key\x18\t \x03(\t\x12\x11\n\tbase_rows\x18\n \x01(\x03\x12\x12\n\nsize_bytes\x18\x0b \x01(\x03\"\xbf\x01\n\x07\x44\x61taset\x12\x0c\n\x04name\x18\x01 \x01(\t\x12/\n\x0b\x63reate_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x07\x63urrent\x18\x04 \x01(\x0b\x32\x1c.lakehouse.v1.DatasetVersion\x12\x15\n\rversion_count\x18\x05 \x01(\x03\"<\n\x13ListDatasetsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x14ListDatasetsResponse\x12\'\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\x15.lakehouse.v1.Dataset\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x11GetDatasetRequest\x12\x15\n\x07\x64\x61taset\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"-\n\x14\x44\x65leteDatasetRequest\x12\x15\n\x07\x64\x61taset\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"S\n\x13ListVersionsRequest\x12\x15\n\x07\x64\x61taset\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"_\n\x14ListVersionsResponse\x12.\n\x08versions\x18\x01 \x03(\x0b\x32\x1c.lakehouse.v1.DatasetVersion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"A\n\x11GetVersionRequest\x12\x15\n\x07\x64\x61taset\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07version\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x02\"\x99\x02\n\x14\x43ommitVersionRequest\x12\x15\n\x07\x64\x61taset\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12%\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x16.lakehouse.v1.DataFile\x12&\n\x06\x64\x65ltas\x18\x04 \x03(\x0b\x32\x16.lakehouse.v1.DataFile\x12*\n\x06schema\x18\x05 \x01(\x0b\x32\x14.lakehouse.v1.SchemaB\x04\xe2\x41\x01\x02\x12+\n\x04mode\x18\x06 \x01(\x0e\x32\x17.lakehouse.v1.WriteModeB\x04\xe2\x41\x01\x02\x12\x13\n\x0bsource_hash\x18\x07 \x01(\t\x12\x13\n\x0bprimary_key\x18\x08 \x03(\t\"N\n\x1a\x46indVersionBySourceRequest\x12\x15\n\x07\x64\x61taset\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0bsource_hash\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"L\n\x1b\x46indVersionBySourceResponse\x12-\n\x07version\x18\x01 \x01(\x0b\x32\x1c.lakehouse.v1.DatasetVersion\"\x16\n\x14GetGenerationRequest\"+\n\x15GetGenerationResponse\x12\x12\n\ngeneration\x18\x01 \x01(\x03\">\n\x15VerifyDatasetsRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x14\n\x0c\x61ll_versions\x18\x02 \x01(\x08\"\x8c\x01\n\x0b\x46ileProblem\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0c\n\x04path\x18\x03 \x01(\t\x12+\n\x04kind\x18\x04 \x01(\x0e\x32\x1d.lakehouse.v1.FileProblemKind\x12\x10\n\x08\x65xpected\x18\x05 \x01(\t\x12\x0e\n\x06\x61\x63tual\x18\x06 \x01(\t\"\x8d\x01\n\x16VerifyDatasetsResponse\x12\x18\n\x10\x64\x61tasets_checked\x18\x01 \x01(\x03\x12\x15\n\rfiles_checked\x18\x02 \x01(\x03\x12\x15\n\rbytes_checked\x18\x03 \x01(\x03\x12+\n\x08problems\x18\x04 \x03(\x0b\x32\x19.lakehouse.v1.FileProblem\"\x9f\x01\n\x15VacuumDatasetsRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x1c\n\x0fretain_versions\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x32\n\x0fretain_duration\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07\x64ry_run\x18\x04 \x01(\x08\x42\x12\n\x10_retain_versions\"j\n\x0fVacuumedDataset\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x18\n\x10\x65xpired_versions\x18\x02 \x03(\x03\x12\x15\n\rfiles_deleted\x18\x03 \x01(\x03\x12\x15\n\rbytes_deleted\x18\x04 \x01(\x03\"Z\n\x16VacuumDatasetsResponse\x12/\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\x1d.lakehouse.v1.VacuumedDataset\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08*\x9b\x01\n\tWriteMode\x12\x1a\n\x16WRITE_MODE_UNSPECIFIED\x10\x00\x12\x15\n\x11WRITE_MODE_CREATE\x10\x01\x12\x15\n\x11WRITE_MODE_APPEND\x10\x02\x12\x16\n\x12WRITE_MODE_REPLACE\x10\x03\x12\x15\n\x11WRITE_MODE_UPSERT\x10\x04\x12\x15\n\x11WRITE_MODE_DELETE\x10\x05*\xbf\x01\n\x0f\x46ileProblemKind\x12!\n\x1d\x46ILE_PROBLEM_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x46ILE_PROBLEM_KIND_MISSING\x10\x01\x12#\n\x1f\x46ILE_PROBLEM_KIND_SIZE_MISMATCH\x10\x02\x12#\n\x1f\x46ILE_PROBLEM_KIND_HASH_MISMATCH\x10\x03\x12 \n\x1c\x46ILE_PROBLEM_KIND_UNREADABLE\x10\x04\x32\xe6\t\n\x0e\x43\x61talogService\x12k\n\x0cListDatasets\x12!.lakehouse.v1.ListDatasetsRequest\x1a\".lakehouse.v1.ListDatasetsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/datasets\x12\x64\n\nGetDataset\x12\x1f.lakehouse.v1.GetDatasetRequest\x1a\x15.lakehouse.v1.Dataset\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/datasets/{dataset}\x12k\n\rDeleteDataset\x12\".lakehouse.v1.DeleteDatasetRequest\x1a\x16.google.protobuf.Empty\"\x1e\x82\xd3\xe4\x93\x02\x18*\x16/v1/datasets/{dataset}\x12~\n\x0cListVersions\x12!.lakehouse.v1.ListVersionsRequest\x1a\".lakehouse.v1.ListVersionsResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/datasets/{dataset}/versions\x12~\n\nGetVersion\x12\x1f.lakehouse.v1.GetVersionRequest\x1a\x1c.lakehouse.v1.DatasetVersion\"1\x82\xd3\xe4\x93\x02+\x12)/v1/datasets/{dataset}/versions/{version}\x12}\n\rCommitVersion\x12\".lakehouse.v1.CommitVersionRequest\x1a\x1c.lakehouse.v1.DatasetVersion\"*\x82\xd3\xe4\x93\x02$\"\x1f/v1/datasets/{dataset}/versions:\x01*\x12\xa0\x01\n\x13\x46indVersionBySource\x12(.lakehouse.v1.FindVersionBySourceRequest\x1a).lakehouse.v1.FindVersionBySourceResponse\"4\x82\xd3\xe4\x93\x02.\x12,/v1/datasets/{dataset}/versions:findBySource\x12x\n\rGetGeneration\x12\".lakehouse.v1.GetGenerationRequest\x1a#.lakehouse.v1.GetGenerationResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/catalog/generation\x12{\n\x0eVerifyDatasets\x12#.lakehouse.v1.VerifyDatasetsRequest\x1a$.lakehouse.v1.VerifyDatasetsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/v1/datasets:verify:\x01*\x12{\n\x0eVacuumDatasets\x12#.lakehouse.v1.VacuumDatasetsRequest\x1a$.lakehouse.v1.VacuumDatasetsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/v1/datasets:vacuum:\x01*B+Z)lakehouse/gen/go/lakehouse/v1;lakehousev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -72,42 +73,60 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CATALOGSERVICE'].methods_by_name['FindVersionBySource']._serialized_options = b'\202\323\344\223\002.\022,/v1/datasets/{dataset}/versions:findBySource'
   _globals['_CATALOGSERVICE'].methods_by_name['GetGeneration']._loaded_options = None
   _globals['_CATALOGSERVICE'].methods_by_name['GetGeneration']._serialized_options = b'\202\323\344\223\002\030\022\026/v1/catalog/generation'
-  _globals['_WRITEMODE']._serialized_start=1912
-  _globals['_WRITEMODE']._serialized_end=2067
-  _globals['_FIELD']._serialized_start=169
-  _globals['_FIELD']._serialized_end=222
-  _globals['_SCHEMA']._serialized_start=224
-  _globals['_SCHEMA']._serialized_end=291
-  _globals['_DATAFILE']._serialized_start=293
-  _globals['_DATAFILE']._serialized_end=373
-  _globals['_DATASETVERSION']._serialized_start=376
-  _globals['_DATASETVERSION']._serialized_end=712
-  _globals['_DATASET']._serialized_start=715
-  _globals['_DATASET']._serialized_end=906
-  _globals['_LISTDATASETSREQUEST']._serialized_start=908
-  _globals['_LISTDATASETSREQUEST']._serialized_end=968
-  _globals['_LISTDATASETSRESPONSE']._serialized_start=970
-  _globals['_LISTDATASETSRESPONSE']._serialized_end=1058
-  _globals['_GETDATASETREQUEST']._serialized_start=1060
-  _globals['_GETDATASETREQUEST']._serialized_end=1102
-  _globals['_DELETEDATASETREQUEST']._serialized_start=1104
-  _globals['_DELETEDATASETREQUEST']._serialized_end=1149
-  _globals['_LISTVERSIONSREQUEST']._serialized_start=1151
-  _globals['_LISTVERSIONSREQUEST']._serialized_end=1234
-  _globals['_LISTVERSIONSRESPONSE']._serialized_start=1236
-  _globals['_LISTVERSIONSRESPONSE']._serialized_end=1331
-  _globals['_GETVERSIONREQUEST']._serialized_start=1333
-  _globals['_GETVERSIONREQUEST']._serialized_end=1398
-  _globals['_COMMITVERSIONREQUEST']._serialized_start=1401
-  _globals['_COMMITVERSIONREQUEST']._serialized_end=1682
-  _globals['_FINDVERSIONBYSOURCEREQUEST']._serialized_start=1684
-  _globals['_FINDVERSIONBYSOURCEREQUEST']._serialized_end=1762
-  _globals['_FINDVERSIONBYSOURCERESPONSE']._serialized_start=1764
-  _globals['_FINDVERSIONBYSOURCERESPONSE']._serialized_end=1840
-  _globals['_GETGENERATIONREQUEST']._serialized_start=1842
-  _globals['_GETGENERATIONREQUEST']._serialized_end=1864
-  _globals['_GETGENERATIONRESPONSE']._serialized_start=1866
-  _globals['_GETGENERATIONRESPONSE']._serialized_end=1909
-  _globals['_CATALOGSERVICE']._serialized_start=2070
-  _globals['_CATALOGSERVICE']._serialized_end=3074
+  _globals['_CATALOGSERVICE'].methods_by_name['VerifyDatasets']._loaded_options = None
+  _globals['_CATALOGSERVICE'].methods_by_name['VerifyDatasets']._serialized_options = b'\202\323\344\223\002\030\"\023/v1/datasets:verify:\001*'
+  _globals['_CATALOGSERVICE'].methods_by_name['VacuumDatasets']._loaded_options = None
+  _globals['_CATALOGSERVICE'].methods_by_name['VacuumDatasets']._serialized_options = b'\202\323\344\223\002\030\"\023/v1/datasets:vacuum:\001*'
+  _globals['_WRITEMODE']._serialized_start=2657
+  _globals['_WRITEMODE']._serialized_end=2812
+  _globals['_FILEPROBLEMKIND']._serialized_start=2815
+  _globals['_FILEPROBLEMKIND']._serialized_end=3006
+  _globals['_FIELD']._serialized_start=201
+  _globals['_FIELD']._serialized_end=254
+  _globals['_SCHEMA']._serialized_start=256
+  _globals['_SCHEMA']._serialized_end=323
+  _globals['_DATAFILE']._serialized_start=325
+  _globals['_DATAFILE']._serialized_end=405
+  _globals['_DATASETVERSION']._serialized_start=408
+  _globals['_DATASETVERSION']._serialized_end=744
+  _globals['_DATASET']._serialized_start=747
+  _globals['_DATASET']._serialized_end=938
+  _globals['_LISTDATASETSREQUEST']._serialized_start=940
+  _globals['_LISTDATASETSREQUEST']._serialized_end=1000
+  _globals['_LISTDATASETSRESPONSE']._serialized_start=1002
+  _globals['_LISTDATASETSRESPONSE']._serialized_end=1090
+  _globals['_GETDATASETREQUEST']._serialized_start=1092
+  _globals['_GETDATASETREQUEST']._serialized_end=1134
+  _globals['_DELETEDATASETREQUEST']._serialized_start=1136
+  _globals['_DELETEDATASETREQUEST']._serialized_end=1181
+  _globals['_LISTVERSIONSREQUEST']._serialized_start=1183
+  _globals['_LISTVERSIONSREQUEST']._serialized_end=1266
+  _globals['_LISTVERSIONSRESPONSE']._serialized_start=1268
+  _globals['_LISTVERSIONSRESPONSE']._serialized_end=1363
+  _globals['_GETVERSIONREQUEST']._serialized_start=1365
+  _globals['_GETVERSIONREQUEST']._serialized_end=1430
+  _globals['_COMMITVERSIONREQUEST']._serialized_start=1433
+  _globals['_COMMITVERSIONREQUEST']._serialized_end=1714
+  _globals['_FINDVERSIONBYSOURCEREQUEST']._serialized_start=1716
+  _globals['_FINDVERSIONBYSOURCEREQUEST']._serialized_end=1794
+  _globals['_FINDVERSIONBYSOURCERESPONSE']._serialized_start=1796
+  _globals['_FINDVERSIONBYSOURCERESPONSE']._serialized_end=1872
+  _globals['_GETGENERATIONREQUEST']._serialized_start=1874
+  _globals['_GETGENERATIONREQUEST']._serialized_end=1896
+  _globals['_GETGENERATIONRESPONSE']._serialized_start=1898
+  _globals['_GETGENERATIONRESPONSE']._serialized_end=1941
+  _globals['_VERIFYDATASETSREQUEST']._serialized_start=1943
+  _globals['_VERIFYDATASETSREQUEST']._serialized_end=2005
+  _globals['_FILEPROBLEM']._serialized_start=2008
+  _globals['_FILEPROBLEM']._serialized_end=2148
+  _globals['_VERIFYDATASETSRESPONSE']._serialized_start=2151
+  _globals['_VERIFYDATASETSRESPONSE']._serialized_end=2292
+  _globals['_VACUUMDATASETSREQUEST']._serialized_start=2295
+  _globals['_VACUUMDATASETSREQUEST']._serialized_end=2454
+  _globals['_VACUUMEDDATASET']._serialized_start=2456
+  _globals['_VACUUMEDDATASET']._serialized_end=2562
+  _globals['_VACUUMDATASETSRESPONSE']._serialized_start=2564
+  _globals['_VACUUMDATASETSRESPONSE']._serialized_end=2654
+  _globals['_CATALOGSERVICE']._serialized_start=3009
+  _globals['_CATALOGSERVICE']._serialized_end=4263
 # @@protoc_insertion_point(module_scope)

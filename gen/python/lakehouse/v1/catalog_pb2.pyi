@@ -2,6 +2,7 @@ import datetime
 
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -21,12 +22,25 @@ class WriteMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WRITE_MODE_REPLACE: _ClassVar[WriteMode]
     WRITE_MODE_UPSERT: _ClassVar[WriteMode]
     WRITE_MODE_DELETE: _ClassVar[WriteMode]
+
+class FileProblemKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FILE_PROBLEM_KIND_UNSPECIFIED: _ClassVar[FileProblemKind]
+    FILE_PROBLEM_KIND_MISSING: _ClassVar[FileProblemKind]
+    FILE_PROBLEM_KIND_SIZE_MISMATCH: _ClassVar[FileProblemKind]
+    FILE_PROBLEM_KIND_HASH_MISMATCH: _ClassVar[FileProblemKind]
+    FILE_PROBLEM_KIND_UNREADABLE: _ClassVar[FileProblemKind]
 WRITE_MODE_UNSPECIFIED: WriteMode
 WRITE_MODE_CREATE: WriteMode
 WRITE_MODE_APPEND: WriteMode
 WRITE_MODE_REPLACE: WriteMode
 WRITE_MODE_UPSERT: WriteMode
 WRITE_MODE_DELETE: WriteMode
+FILE_PROBLEM_KIND_UNSPECIFIED: FileProblemKind
+FILE_PROBLEM_KIND_MISSING: FileProblemKind
+FILE_PROBLEM_KIND_SIZE_MISMATCH: FileProblemKind
+FILE_PROBLEM_KIND_HASH_MISMATCH: FileProblemKind
+FILE_PROBLEM_KIND_UNREADABLE: FileProblemKind
 
 class Field(_message.Message):
     __slots__ = ("name", "type", "nullable")
@@ -195,3 +209,71 @@ class GetGenerationResponse(_message.Message):
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     generation: int
     def __init__(self, generation: _Optional[int] = ...) -> None: ...
+
+class VerifyDatasetsRequest(_message.Message):
+    __slots__ = ("dataset", "all_versions")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    ALL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    all_versions: bool
+    def __init__(self, dataset: _Optional[str] = ..., all_versions: _Optional[bool] = ...) -> None: ...
+
+class FileProblem(_message.Message):
+    __slots__ = ("dataset", "version", "path", "kind", "expected", "actual")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_FIELD_NUMBER: _ClassVar[int]
+    ACTUAL_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    version: int
+    path: str
+    kind: FileProblemKind
+    expected: str
+    actual: str
+    def __init__(self, dataset: _Optional[str] = ..., version: _Optional[int] = ..., path: _Optional[str] = ..., kind: _Optional[_Union[FileProblemKind, str]] = ..., expected: _Optional[str] = ..., actual: _Optional[str] = ...) -> None: ...
+
+class VerifyDatasetsResponse(_message.Message):
+    __slots__ = ("datasets_checked", "files_checked", "bytes_checked", "problems")
+    DATASETS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    FILES_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    BYTES_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    datasets_checked: int
+    files_checked: int
+    bytes_checked: int
+    problems: _containers.RepeatedCompositeFieldContainer[FileProblem]
+    def __init__(self, datasets_checked: _Optional[int] = ..., files_checked: _Optional[int] = ..., bytes_checked: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[FileProblem, _Mapping]]] = ...) -> None: ...
+
+class VacuumDatasetsRequest(_message.Message):
+    __slots__ = ("dataset", "retain_versions", "retain_duration", "dry_run")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    RETAIN_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    RETAIN_DURATION_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    retain_versions: int
+    retain_duration: _duration_pb2.Duration
+    dry_run: bool
+    def __init__(self, dataset: _Optional[str] = ..., retain_versions: _Optional[int] = ..., retain_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class VacuumedDataset(_message.Message):
+    __slots__ = ("dataset", "expired_versions", "files_deleted", "bytes_deleted")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    FILES_DELETED_FIELD_NUMBER: _ClassVar[int]
+    BYTES_DELETED_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    expired_versions: _containers.RepeatedScalarFieldContainer[int]
+    files_deleted: int
+    bytes_deleted: int
+    def __init__(self, dataset: _Optional[str] = ..., expired_versions: _Optional[_Iterable[int]] = ..., files_deleted: _Optional[int] = ..., bytes_deleted: _Optional[int] = ...) -> None: ...
+
+class VacuumDatasetsResponse(_message.Message):
+    __slots__ = ("datasets", "dry_run")
+    DATASETS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    datasets: _containers.RepeatedCompositeFieldContainer[VacuumedDataset]
+    dry_run: bool
+    def __init__(self, datasets: _Optional[_Iterable[_Union[VacuumedDataset, _Mapping]]] = ..., dry_run: _Optional[bool] = ...) -> None: ...

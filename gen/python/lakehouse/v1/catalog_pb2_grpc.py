@@ -77,6 +77,16 @@ class CatalogServiceStub:
                 request_serializer=lakehouse_dot_v1_dot_catalog__pb2.GetGenerationRequest.SerializeToString,
                 response_deserializer=lakehouse_dot_v1_dot_catalog__pb2.GetGenerationResponse.FromString,
                 _registered_method=True)
+        self.VerifyDatasets = channel.unary_unary(
+                '/lakehouse.v1.CatalogService/VerifyDatasets',
+                request_serializer=lakehouse_dot_v1_dot_catalog__pb2.VerifyDatasetsRequest.SerializeToString,
+                response_deserializer=lakehouse_dot_v1_dot_catalog__pb2.VerifyDatasetsResponse.FromString,
+                _registered_method=True)
+        self.VacuumDatasets = channel.unary_unary(
+                '/lakehouse.v1.CatalogService/VacuumDatasets',
+                request_serializer=lakehouse_dot_v1_dot_catalog__pb2.VacuumDatasetsRequest.SerializeToString,
+                response_deserializer=lakehouse_dot_v1_dot_catalog__pb2.VacuumDatasetsResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -141,6 +151,22 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyDatasets(self, request, context):
+        """Re-reads committed files and checks each against its manifest entry
+        (existence, size, content hash), like `git fsck`. Read-only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VacuumDatasets(self, request, context):
+        """Expires versions past the retention policy and deletes the files that no
+        retained version names (Delta Lake VACUUM, Iceberg expire_snapshots).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -183,6 +209,16 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.GetGeneration,
                     request_deserializer=lakehouse_dot_v1_dot_catalog__pb2.GetGenerationRequest.FromString,
                     response_serializer=lakehouse_dot_v1_dot_catalog__pb2.GetGenerationResponse.SerializeToString,
+            ),
+            'VerifyDatasets': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyDatasets,
+                    request_deserializer=lakehouse_dot_v1_dot_catalog__pb2.VerifyDatasetsRequest.FromString,
+                    response_serializer=lakehouse_dot_v1_dot_catalog__pb2.VerifyDatasetsResponse.SerializeToString,
+            ),
+            'VacuumDatasets': grpc.unary_unary_rpc_method_handler(
+                    servicer.VacuumDatasets,
+                    request_deserializer=lakehouse_dot_v1_dot_catalog__pb2.VacuumDatasetsRequest.FromString,
+                    response_serializer=lakehouse_dot_v1_dot_catalog__pb2.VacuumDatasetsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -403,6 +439,60 @@ class CatalogService:
             '/lakehouse.v1.CatalogService/GetGeneration',
             lakehouse_dot_v1_dot_catalog__pb2.GetGenerationRequest.SerializeToString,
             lakehouse_dot_v1_dot_catalog__pb2.GetGenerationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyDatasets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lakehouse.v1.CatalogService/VerifyDatasets',
+            lakehouse_dot_v1_dot_catalog__pb2.VerifyDatasetsRequest.SerializeToString,
+            lakehouse_dot_v1_dot_catalog__pb2.VerifyDatasetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VacuumDatasets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lakehouse.v1.CatalogService/VacuumDatasets',
+            lakehouse_dot_v1_dot_catalog__pb2.VacuumDatasetsRequest.SerializeToString,
+            lakehouse_dot_v1_dot_catalog__pb2.VacuumDatasetsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,11 +23,12 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from lakehouse.v1 import catalog_pb2 as lakehouse_dot_v1_dot_catalog__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19lakehouse/v1/ingest.proto\x12\x0clakehouse.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1alakehouse/v1/catalog.proto\"\xf2\x01\n\rIngestRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\x0c\n\x04mode\x18\x03 \x01(\t\x12\x13\n\x0bprimary_key\x18\x04 \x03(\t\x12\x0e\n\x06schema\x18\x05 \x01(\t\x12\"\n\x04\x62ody\x18\x06 \x01(\x0b\x32\x14.google.api.HttpBody\x12\x14\n\x0c\x65mbed_corpus\x18\x07 \x01(\t\x12\x17\n\x0f\x65mbed_id_column\x18\x08 \x01(\t\x12\x1a\n\x12\x65mbed_text_columns\x18\t \x03(\t\x12\x1e\n\x16\x65mbed_metadata_columns\x18\n \x03(\t\"F\n\x0eIngestProgress\x12\r\n\x05phase\x18\x01 \x01(\t\x12\x12\n\nbytes_done\x18\x02 \x01(\x03\x12\x11\n\trows_done\x18\x03 \x01(\x03\"\xe7\x01\n\x0cIngestResult\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0c\n\x04mode\x18\x03 \x01(\t\x12\x0c\n\x04rows\x18\x04 \x01(\x03\x12\x10\n\x08\x62ytes_in\x18\x05 \x01(\x03\x12\x15\n\rbytes_written\x18\x06 \x01(\x03\x12\r\n\x05\x66iles\x18\x07 \x01(\x05\x12\x13\n\x0bsource_hash\x18\x08 \x01(\t\x12\x14\n\x0c\x64\x65\x64uplicated\x18\t \x01(\x08\x12$\n\x06schema\x18\n \x01(\x0b\x32\x14.lakehouse.v1.Schema\x12\x10\n\x08\x65mbedded\x18\x0b \x01(\x03\"v\n\x0bIngestEvent\x12\x30\n\x08progress\x18\x01 \x01(\x0b\x32\x1c.lakehouse.v1.IngestProgressH\x00\x12,\n\x06result\x18\x02 \x01(\x0b\x32\x1a.lakehouse.v1.IngestResultH\x00\x42\x07\n\x05\x65vent2\x8d\x02\n\rIngestService\x12p\n\x06Ingest\x12\x1b.lakehouse.v1.IngestRequest\x1a\x1a.lakehouse.v1.IngestResult\"+\x82\xd3\xe4\x93\x02%\"\x1d/v1/datasets/{dataset}:ingest:\x04\x62ody(\x01\x12\x89\x01\n\x12IngestWithProgress\x12\x1b.lakehouse.v1.IngestRequest\x1a\x19.lakehouse.v1.IngestEvent\"7\x82\xd3\xe4\x93\x02\x31\")/v1/datasets/{dataset}:ingestWithProgress:\x04\x62ody(\x01\x30\x01\x42+Z)lakehouse/gen/go/lakehouse/v1;lakehousev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19lakehouse/v1/ingest.proto\x12\x0clakehouse.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1alakehouse/v1/catalog.proto\".\n\x15\x43ompactDatasetRequest\x12\x15\n\x07\x64\x61taset\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xf2\x01\n\rIngestRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12\x0c\n\x04mode\x18\x03 \x01(\t\x12\x13\n\x0bprimary_key\x18\x04 \x03(\t\x12\x0e\n\x06schema\x18\x05 \x01(\t\x12\"\n\x04\x62ody\x18\x06 \x01(\x0b\x32\x14.google.api.HttpBody\x12\x14\n\x0c\x65mbed_corpus\x18\x07 \x01(\t\x12\x17\n\x0f\x65mbed_id_column\x18\x08 \x01(\t\x12\x1a\n\x12\x65mbed_text_columns\x18\t \x03(\t\x12\x1e\n\x16\x65mbed_metadata_columns\x18\n \x03(\t\"F\n\x0eIngestProgress\x12\r\n\x05phase\x18\x01 \x01(\t\x12\x12\n\nbytes_done\x18\x02 \x01(\x03\x12\x11\n\trows_done\x18\x03 \x01(\x03\"\xe7\x01\n\x0cIngestResult\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0c\n\x04mode\x18\x03 \x01(\t\x12\x0c\n\x04rows\x18\x04 \x01(\x03\x12\x10\n\x08\x62ytes_in\x18\x05 \x01(\x03\x12\x15\n\rbytes_written\x18\x06 \x01(\x03\x12\r\n\x05\x66iles\x18\x07 \x01(\x05\x12\x13\n\x0bsource_hash\x18\x08 \x01(\t\x12\x14\n\x0c\x64\x65\x64uplicated\x18\t \x01(\x08\x12$\n\x06schema\x18\n \x01(\x0b\x32\x14.lakehouse.v1.Schema\x12\x10\n\x08\x65mbedded\x18\x0b \x01(\x03\"v\n\x0bIngestEvent\x12\x30\n\x08progress\x18\x01 \x01(\x0b\x32\x1c.lakehouse.v1.IngestProgressH\x00\x12,\n\x06result\x18\x02 \x01(\x0b\x32\x1a.lakehouse.v1.IngestResultH\x00\x42\x07\n\x05\x65vent2\x8b\x03\n\rIngestService\x12p\n\x06Ingest\x12\x1b.lakehouse.v1.IngestRequest\x1a\x1a.lakehouse.v1.IngestResult\"+\x82\xd3\xe4\x93\x02%\"\x1d/v1/datasets/{dataset}:ingest:\x04\x62ody(\x01\x12\x89\x01\n\x12IngestWithProgress\x12\x1b.lakehouse.v1.IngestRequest\x1a\x19.lakehouse.v1.IngestEvent\"7\x82\xd3\xe4\x93\x02\x31\")/v1/datasets/{dataset}:ingestWithProgress:\x04\x62ody(\x01\x30\x01\x12|\n\x0e\x43ompactDataset\x12#.lakehouse.v1.CompactDatasetRequest\x1a\x1a.lakehouse.v1.IngestResult\")\x82\xd3\xe4\x93\x02#\"\x1e/v1/datasets/{dataset}:compact:\x01*B+Z)lakehouse/gen/go/lakehouse/v1;lakehousev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,18 +36,24 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lakehouse.v1.ingest_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z)lakehouse/gen/go/lakehouse/v1;lakehousev1'
+  _globals['_COMPACTDATASETREQUEST'].fields_by_name['dataset']._loaded_options = None
+  _globals['_COMPACTDATASETREQUEST'].fields_by_name['dataset']._serialized_options = b'\342A\001\002'
   _globals['_INGESTSERVICE'].methods_by_name['Ingest']._loaded_options = None
   _globals['_INGESTSERVICE'].methods_by_name['Ingest']._serialized_options = b'\202\323\344\223\002%\"\035/v1/datasets/{dataset}:ingest:\004body'
   _globals['_INGESTSERVICE'].methods_by_name['IngestWithProgress']._loaded_options = None
   _globals['_INGESTSERVICE'].methods_by_name['IngestWithProgress']._serialized_options = b'\202\323\344\223\0021\")/v1/datasets/{dataset}:ingestWithProgress:\004body'
-  _globals['_INGESTREQUEST']._serialized_start=129
-  _globals['_INGESTREQUEST']._serialized_end=371
-  _globals['_INGESTPROGRESS']._serialized_start=373
-  _globals['_INGESTPROGRESS']._serialized_end=443
-  _globals['_INGESTRESULT']._serialized_start=446
-  _globals['_INGESTRESULT']._serialized_end=677
-  _globals['_INGESTEVENT']._serialized_start=679
-  _globals['_INGESTEVENT']._serialized_end=797
-  _globals['_INGESTSERVICE']._serialized_start=800
-  _globals['_INGESTSERVICE']._serialized_end=1069
+  _globals['_INGESTSERVICE'].methods_by_name['CompactDataset']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['CompactDataset']._serialized_options = b'\202\323\344\223\002#\"\036/v1/datasets/{dataset}:compact:\001*'
+  _globals['_COMPACTDATASETREQUEST']._serialized_start=161
+  _globals['_COMPACTDATASETREQUEST']._serialized_end=207
+  _globals['_INGESTREQUEST']._serialized_start=210
+  _globals['_INGESTREQUEST']._serialized_end=452
+  _globals['_INGESTPROGRESS']._serialized_start=454
+  _globals['_INGESTPROGRESS']._serialized_end=524
+  _globals['_INGESTRESULT']._serialized_start=527
+  _globals['_INGESTRESULT']._serialized_end=758
+  _globals['_INGESTEVENT']._serialized_start=760
+  _globals['_INGESTEVENT']._serialized_end=878
+  _globals['_INGESTSERVICE']._serialized_start=881
+  _globals['_INGESTSERVICE']._serialized_end=1276
 # @@protoc_insertion_point(module_scope)

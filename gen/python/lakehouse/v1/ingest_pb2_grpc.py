@@ -47,6 +47,11 @@ class IngestServiceStub:
                 request_serializer=lakehouse_dot_v1_dot_ingest__pb2.IngestRequest.SerializeToString,
                 response_deserializer=lakehouse_dot_v1_dot_ingest__pb2.IngestEvent.FromString,
                 _registered_method=True)
+        self.CompactDataset = channel.unary_unary(
+                '/lakehouse.v1.IngestService/CompactDataset',
+                request_serializer=lakehouse_dot_v1_dot_ingest__pb2.CompactDatasetRequest.SerializeToString,
+                response_deserializer=lakehouse_dot_v1_dot_ingest__pb2.IngestResult.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -71,6 +76,15 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CompactDataset(self, request, context):
+        """Folds the current version's deltas into new base files and commits them as
+        a new version with no deltas. Rows read are exactly those a query sees.
+        Older versions keep their files until VacuumDatasets expires them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -83,6 +97,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.IngestWithProgress,
                     request_deserializer=lakehouse_dot_v1_dot_ingest__pb2.IngestRequest.FromString,
                     response_serializer=lakehouse_dot_v1_dot_ingest__pb2.IngestEvent.SerializeToString,
+            ),
+            'CompactDataset': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompactDataset,
+                    request_deserializer=lakehouse_dot_v1_dot_ingest__pb2.CompactDatasetRequest.FromString,
+                    response_serializer=lakehouse_dot_v1_dot_ingest__pb2.IngestResult.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -142,6 +161,33 @@ class IngestService:
             '/lakehouse.v1.IngestService/IngestWithProgress',
             lakehouse_dot_v1_dot_ingest__pb2.IngestRequest.SerializeToString,
             lakehouse_dot_v1_dot_ingest__pb2.IngestEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompactDataset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lakehouse.v1.IngestService/CompactDataset',
+            lakehouse_dot_v1_dot_ingest__pb2.CompactDatasetRequest.SerializeToString,
+            lakehouse_dot_v1_dot_ingest__pb2.IngestResult.FromString,
             options,
             channel_credentials,
             insecure,
