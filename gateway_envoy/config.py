@@ -12,10 +12,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING
 
 from lakehouse.gateway.descriptor import descriptor_set
 from lakehouse.gateway.json_guard import GUARD_HEADER, lua_code
 from lakehouse.servers.services import SERVICES
+
+if TYPE_CHECKING:
+    from lakehouse.servers.settings import Settings
 
 TEMPLATE = Path(__file__).with_name("envoy.yaml.tmpl")
 # Services every server process hosts, routed to the first upstream.
@@ -28,16 +32,54 @@ CONNECTION_BUFFER_BYTES = 16 * 1024 * 1024
 # HTTP/2 flow-control windows, sized for multi-megabyte Arrow messages.
 STREAM_WINDOW_BYTES = 16 * 1024 * 1024
 CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024
-# HTTP status of a reply Envoy makes itself -> google.rpc.Code in its JSON body.
-LOCAL_REPLY_CODES = {400: 3, 404: 5, 413: 8, 429: 8, 503: 14, 504: 4}
+# HTTP status of a reply Envoy makes itself -> google.rpc.Code in its JSON body. A body
+# over the limit is INVALID_ARGUMENT, not RESOURCE_EXHAUSTED: resending it cannot succeed.
+LOCAL_REPLY_CODES = {400: 3, 404: 5, 413: 3, 429: 8, 503: 14, 504: 4}
+# A native gRPC request: gRPC content type, and not a REST request the transcoder has
+# already rewritten (it adds the original path).
+GRPC = "application/grpc"
+TRANSCODED_HEADER = "x-envoy-original-path"
+# Envoy's admin interface (it can stop the gateway: POST /quitquitquit) listens on no
+# port, only on a unix socket that only the owner can open, in a directory only the
+# owner can enter (so no one connects between bind and chmod).
+ADMIN_DIR = "admin"
+ADMIN_DIR_MODE = 0o700
+ADMIN_SOCKET_MODE = 0o600
+# sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+MAX_SOCKET_PATH_BYTES = 107
+
+
+def admin_socket_path(run_dir: Path, name: str) -> Path:
+    """Where the Envoy started as ``name`` serves its admin interface."""
+    path = run_dir / ADMIN_DIR / f"{name}.sock"
+    if len(str(path).encode()) > MAX_SOCKET_PATH_BYTES:
+        raise ValueError(
+            f"the Envoy admin socket path {str(path)!r} is longer than a unix socket allows"
+            f" ({MAX_SOCKET_PATH_BYTES} bytes); use a shorter LAKEHOUSE_HOME"
+        )
+    return path
 
 
 @dataclass(frozen=True)
 class GatewayConfig:
     host: str
     port: int
-    admin_port: int
     upstreams: dict[str, str]  # component -> "host:port"
+    admin_socket: Path  # admin_socket_path(run_dir, name)
+    max_json_depth: int  # Settings.max_json_depth
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, upstreams: dict[str, str], name: str = "envoy", port: int | None = None
+    ) -> GatewayConfig:
+        """The gateway of ``settings`` (listener host and port, run directory, JSON limits)."""
+        return cls(
+            settings.host,
+            settings.port if port is None else port,
+            upstreams,
+            admin_socket_path(settings.run_dir, name),
+            settings.max_json_depth,
+        )
 
 
 def _cluster_name(address: str) -> str:
@@ -66,31 +108,51 @@ def render(cfg: GatewayConfig) -> str:
     values = {
         "host": cfg.host,
         "port": cfg.port,
-        "admin_port": cfg.admin_port,
+        "admin_socket": json.dumps(str(cfg.admin_socket)),
+        "admin_socket_mode": ADMIN_SOCKET_MODE,
         "stream_idle_timeout": STREAM_IDLE_TIMEOUT,
         "routes": json.dumps(routes),
         "clusters": json.dumps(clusters),
         "local_reply_mappers": json.dumps(_local_reply_mappers()),
-        "json_guard_lua": json.dumps(lua_code()),
+        "json_guard_lua": json.dumps(lua_code(cfg.max_json_depth)),
         "services": json.dumps([s.full_name for s in SERVICES]),
         "descriptor_b64": base64.b64encode(descriptor_set().SerializeToString()).decode(),
         "max_request_body_bytes": MAX_JSON_BODY_BYTES,
         "connection_buffer_bytes": CONNECTION_BUFFER_BYTES,
         "max_response_body_bytes": MAX_JSON_BODY_BYTES,
+        "stream_window_bytes": STREAM_WINDOW_BYTES,
+        "connection_window_bytes": CONNECTION_WINDOW_BYTES,
     }
     return Template(TEMPLATE.read_text()).substitute(values)
 
 
 def _local_reply_mappers() -> list[dict]:
-    # The JSON guard writes a complete google.rpc.Status body itself: keep it.
     mappers = [
+        # gRPC callers get Envoy's own replies as grpc-status + a plain grpc-message (the
+        # status follows the HTTP code: 503 -> UNAVAILABLE); the JSON shape is for REST only.
+        {
+            "filter": {
+                "and_filter": {
+                    "filters": [
+                        {"header_filter": {"header": {"name": "content-type", "string_match": {"prefix": GRPC}}}},
+                        {
+                            "header_filter": {
+                                "header": {"name": TRANSCODED_HEADER, "invert_match": True, "present_match": True}
+                            }
+                        },
+                    ]
+                }
+            },
+            "body_format_override": {"text_format_source": {"inline_string": "%LOCAL_REPLY_BODY%"}},
+        },
+        # The JSON guard writes a complete google.rpc.Status body itself: keep it.
         {
             "filter": {"header_filter": {"header": {"name": GUARD_HEADER, "present_match": True}}},
             "body_format_override": {
                 "text_format_source": {"inline_string": "%LOCAL_REPLY_BODY%"},
                 "content_type": "application/json",
             },
-        }
+        },
     ]
     for http_status, grpc_code in LOCAL_REPLY_CODES.items():
         mappers.append(

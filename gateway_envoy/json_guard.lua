@@ -1,7 +1,12 @@
 -- Rejects REST JSON bodies that name fields the target protobuf message does not
--- have. Envoy's gRPC-JSON transcoder silently drops unknown fields; this filter
--- runs before it. ROUTES and MESSAGES are generated from the proto descriptors
+-- have (Envoy's gRPC-JSON transcoder silently drops unknown fields; this filter
+-- runs before it), and bodies nested deeper than MAX_JSON_DEPTH objects/arrays
+-- (which the protobuf decoder behind the transcoder would refuse less clearly).
+-- ROUTES, MESSAGES, MAX_JSON_DEPTH, ERROR_DOMAIN and GUARD_HEADER are generated
 -- (lakehouse.gateway.json_guard) and prepended to this file.
+
+-- Raised (as an error value) by the parser when the nesting limit is passed.
+local TOO_DEEP = {}
 
 local function skip_ws(s, i)
   return string.find(s, "[^ \t\r\n]", i) or (#s + 1)
@@ -35,7 +40,8 @@ local function parse_string(s, i)
   end
 end
 
-local function parse_object(s, i)
+local function parse_object(s, i, depth)
+  if depth > MAX_JSON_DEPTH then error(TOO_DEEP) end
   local obj, order = {}, {}
   i = skip_ws(s, i + 1)
   if string.sub(s, i, i) == "}" then return { kind = "object", fields = obj, order = order }, i + 1 end
@@ -46,7 +52,7 @@ local function parse_object(s, i)
     i = skip_ws(s, i)
     if string.sub(s, i, i) ~= ":" then error("expected ':'") end
     local value
-    value, i = parse_value(s, skip_ws(s, i + 1))
+    value, i = parse_value(s, skip_ws(s, i + 1), depth + 1)
     obj[key] = value
     order[#order + 1] = key
     i = skip_ws(s, i)
@@ -57,13 +63,14 @@ local function parse_object(s, i)
   end
 end
 
-local function parse_array(s, i)
+local function parse_array(s, i, depth)
+  if depth > MAX_JSON_DEPTH then error(TOO_DEEP) end
   local items = {}
   i = skip_ws(s, i + 1)
   if string.sub(s, i, i) == "]" then return { kind = "array", items = items }, i + 1 end
   while true do
     local value
-    value, i = parse_value(s, i)
+    value, i = parse_value(s, i, depth + 1)
     items[#items + 1] = value
     i = skip_ws(s, i)
     local c = string.sub(s, i, i)
@@ -73,11 +80,12 @@ local function parse_array(s, i)
   end
 end
 
-parse_value = function(s, i)
+-- depth: how many objects/arrays enclose the value, plus one (the top-level value is 1).
+parse_value = function(s, i, depth)
   i = skip_ws(s, i)
   local c = string.sub(s, i, i)
-  if c == "{" then return parse_object(s, i) end
-  if c == "[" then return parse_array(s, i) end
+  if c == "{" then return parse_object(s, i, depth) end
+  if c == "[" then return parse_array(s, i, depth) end
   if c == '"' then
     local _, j = parse_string(s, i)
     return { kind = "scalar" }, j
@@ -124,14 +132,26 @@ local function route_message(method, path)
   return nil
 end
 
+local function respond(handle, body)
+  -- Marks the request so the local-reply mapper passes this body through as is.
+  handle:headers():replace(GUARD_HEADER, "1")
+  handle:respond({ [":status"] = "400", ["content-type"] = "application/json" }, body)
+end
+
 local function reject(handle, message)
   local body = '{"code":3,"message":"' .. string.gsub(message, '["\\]', "\\%0") .. '","details":[{"@type":'
     .. '"type.googleapis.com/google.rpc.BadRequest","field_violations":[{"field":"'
     .. string.gsub(string.match(message, "'(.-)'") or "", '["\\]', "\\%0")
     .. '","description":"unknown field"}]}]}'
-  -- Marks the request so the local-reply mapper passes this body through as is.
-  handle:headers():replace(GUARD_HEADER, "1")
-  handle:respond({ [":status"] = "400", ["content-type"] = "application/json" }, body)
+  respond(handle, body)
+end
+
+local function reject_too_deep(handle)
+  local limit = tostring(MAX_JSON_DEPTH)
+  respond(handle, '{"code":3,"message":"the JSON body nests objects and arrays deeper than ' .. limit
+    .. ' levels (max_json_depth)","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",'
+    .. '"reason":"NESTING_TOO_DEEP","domain":"' .. ERROR_DOMAIN .. '","metadata":{"limit":"' .. limit
+    .. '","setting":"max_json_depth"}}]}')
 end
 
 function envoy_on_request(handle)
@@ -145,8 +165,11 @@ function envoy_on_request(handle)
   local buffer = handle:body()
   if buffer == nil then return end
   local raw = buffer:getBytes(0, buffer:length())
-  local ok, node = pcall(parse_value, raw, 1)
-  if not ok then return end -- malformed JSON: the transcoder answers 400 with its parser's message
+  local ok, node = pcall(parse_value, raw, 1, 1)
+  if not ok then
+    if node == TOO_DEEP then reject_too_deep(handle) end
+    return -- malformed JSON: the transcoder answers 400 with its parser's message
+  end
   local bad = find_unknown(node, message, "")
   if bad then reject(handle, "unknown field '" .. bad .. "' in " .. message) end
 end

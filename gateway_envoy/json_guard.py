@@ -17,6 +17,7 @@ from pathlib import Path
 from google.api import annotations_pb2
 from google.protobuf.descriptor import Descriptor
 
+from lakehouse.servers.errors import ERROR_DOMAIN
 from lakehouse.servers.services import SERVICES
 
 LUA_SOURCE = Path(__file__).with_name("json_guard.lua")
@@ -93,10 +94,11 @@ def _lua_literal(value) -> str:
     return json.dumps(value)
 
 
-def lua_code() -> str:
+def lua_code(max_json_depth: int) -> str:
     routes, messages = tables()
     header = (
-        f"GUARD_HEADER = {json.dumps(GUARD_HEADER)}\n"
+        f"GUARD_HEADER = {json.dumps(GUARD_HEADER)}\nERROR_DOMAIN = {json.dumps(ERROR_DOMAIN)}\n"
+        f"MAX_JSON_DEPTH = {int(max_json_depth)}\n"
         f"ROUTES = {_lua_literal(routes)}\nMESSAGES = {_lua_literal(messages)}\n"
     )
     return header + LUA_SOURCE.read_text()

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import httpx
 
-from lakehouse.gateway.config import GatewayConfig, render
+from lakehouse.gateway.config import ADMIN_DIR_MODE, GatewayConfig, render
 
 READY_TIMEOUT_S = 30.0
 POLL_INTERVAL_S = 0.05
 STOP_TIMEOUT_S = 10.0
 LOG_TAIL_BYTES = 4000
+ADMIN_PROBE_TIMEOUT_S = 1.0
+# Host name in admin URLs; the connection itself goes to the unix socket.
+ADMIN_HOST = "envoy-admin"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -42,16 +45,43 @@ class EnvoyProcess:
     log_path: Path
 
     @property
-    def admin_url(self) -> str:
-        return f"http://127.0.0.1:{self.config.admin_port}"
+    def admin_socket(self) -> Path:
+        return self.config.admin_socket
+
+    def admin(self, path: str, method: str = "GET", timeout_s: float = ADMIN_PROBE_TIMEOUT_S) -> httpx.Response:
+        return admin_request(self.config.admin_socket, path, method, timeout_s)
 
     def stop(self) -> None:
         stop_process_group(self.pid)
 
 
+def admin_request(
+    socket_path: Path, path: str, method: str = "GET", timeout_s: float = ADMIN_PROBE_TIMEOUT_S
+) -> httpx.Response:
+    """One request to an Envoy admin interface on its unix socket."""
+    with httpx.Client(transport=httpx.HTTPTransport(uds=str(socket_path)), timeout=timeout_s) as admin:
+        return admin.request(method, f"http://{ADMIN_HOST}{path}")
+
+
+def _prepare_admin_socket(socket_path: Path) -> None:
+    """An owner-only directory for the socket; a stale socket (after a crash) is removed,
+    a live one means another gateway already runs under this name."""
+    socket_path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(socket_path.parent, ADMIN_DIR_MODE)
+    if not socket_path.exists():
+        return
+    try:
+        admin_request(socket_path, "/ready")
+    except httpx.HTTPError:
+        socket_path.unlink(missing_ok=True)
+        return
+    raise RuntimeError(f"another Envoy is serving its admin interface on {socket_path}")
+
+
 def start_envoy(cfg: GatewayConfig, run_dir: Path, name: str = "envoy") -> EnvoyProcess:
     """Render, validate-by-start, and wait until Envoy's admin says it is live."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    _prepare_admin_socket(cfg.admin_socket)
     config_path = run_dir / f"{name}.yaml"
     log_path = run_dir / f"{name}.log"
     config_path.write_text(render(cfg))
@@ -78,7 +108,7 @@ def start_envoy(cfg: GatewayConfig, run_dir: Path, name: str = "envoy") -> Envoy
         if proc.poll() is not None:
             raise RuntimeError(f"envoy exited with {proc.returncode}:\n{tail(log_path)}")
         try:
-            if httpx.get(f"{env.admin_url}/ready", timeout=1.0).status_code == 200:
+            if env.admin("/ready").status_code == 200:
                 return env
         except httpx.HTTPError:
             pass

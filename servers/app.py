@@ -12,6 +12,7 @@ import importlib
 import logging
 import signal
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,6 +21,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from lakehouse.servers.admission import AdmissionInterceptor, check_pool
 from lakehouse.servers.catalog.model import CatalogApi
 from lakehouse.servers.errors import Unimplemented
 from lakehouse.servers.interceptors import ErrorInterceptor
@@ -51,7 +53,13 @@ class Runtime:
             return RemoteCatalog(self.settings.catalog_address)
         from lakehouse.servers.catalog.core import CatalogCore
 
-        return CatalogCore(self.settings.catalog_db)
+        return CatalogCore(self.settings.catalog_db, self.storage.lake(), self.settings.catalog)
+
+    @cached_property
+    def retention(self):  # -> Retention (VacuumDatasets; only where the catalog is hosted)
+        from lakehouse.servers.catalog.retention import Retention
+
+        return Retention(self.catalog, self.storage.lake(), self.storage.journal, self.settings.retention)
 
     @cached_property
     def ingest(self):  # -> IngestCore
@@ -122,10 +130,16 @@ class LakehouseServer:
 
 
 def build_server(settings: Settings, services: str | None = None) -> LakehouseServer:
+    started_at = time.time()
+    check_pool(settings)  # the pool holds every long-call cap plus a reserve for light calls
     components = parse_components(settings.services if services is None else services)
     runtime = Runtime(settings, components)
+    from lakehouse.servers.janitor import collect_at_start
+
+    collect_at_start(runtime, started_at)  # what a crash left behind, before serving; never raises
     opts = settings.server
-    interceptors: list[grpc.ServerInterceptor] = [ErrorInterceptor()]
+    # Admission inside the error interceptor, so its refusals are mapped like any domain error.
+    interceptors: list[grpc.ServerInterceptor] = [ErrorInterceptor(), AdmissionInterceptor(settings)]
     if opts.tracing:
         from opentelemetry.instrumentation.grpc import server_interceptor
 

@@ -5,6 +5,11 @@ them into a ``google.rpc.Status`` carrying ``ErrorInfo`` (reason, domain,
 metadata) and, for named fields, ``BadRequest``. Envoy's transcoder renders the
 same status as a JSON body under the matching HTTP code. Anything else is a bug:
 it is logged with its traceback and returned as INTERNAL without internals.
+
+It also owns the one failure that happens before any handler runs: a request the
+protobuf decoder refuses (invalid UTF-8 in a string field, corrupt wire bytes,
+nesting past the decoder's depth limit). gRPC would answer that INTERNAL
+("Exception deserializing request!"); here it is INVALID_ARGUMENT with a reason.
 """
 
 from __future__ import annotations
@@ -18,9 +23,66 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from lakehouse.servers.errors import ERROR_DOMAIN, Internal, LakehouseError
+from lakehouse.servers.errors import ERROR_DOMAIN, Internal, InvalidArgument, LakehouseError, Unavailable
 
 log = logging.getLogger("lakehouse.errors")
+
+# upb's depth limit for nested messages (kUpb_WireFormat_DefaultDepthLimit); a fact of
+# the decoder, not a setting. A JSON object level inside a Struct costs three of them.
+PROTOBUF_MAX_DEPTH = 100
+# How gRPC reports a stream the peer reset before any status arrived.
+_RESET_MARKER = "RST_STREAM"
+
+
+class _Undecodable:
+    """Stands in for a request the decoder refused, so the handler wrapper can answer
+    INVALID_ARGUMENT (a deserializer that raises makes gRPC answer INTERNAL itself)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: InvalidArgument) -> None:
+        self.error = error
+
+
+def decode_error(message: str, exc: Exception) -> InvalidArgument:
+    """The client-facing error for a request of type ``message`` the decoder refused."""
+    text = str(exc)
+    if "MaxDepth" in text or "recursion" in text.lower():
+        return InvalidArgument(
+            f"the {message} request nests messages deeper than the protobuf decoder's limit of"
+            f" {PROTOBUF_MAX_DEPTH} levels",
+            reason="NESTING_TOO_DEEP",
+            metadata={"message": message, "limit": str(PROTOBUF_MAX_DEPTH)},
+        )
+    what = "a string field is not valid UTF-8" if "UTF-8" in text else "the bytes are not a valid message"
+    return InvalidArgument(
+        f"the {message} request cannot be decoded: {what}",
+        reason="INVALID_REQUEST_ENCODING",
+        metadata={"message": message},
+    )
+
+
+def _safe_deserializer(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserialize is None:
+        return None
+    owner = getattr(deserialize, "__self__", None)
+    descriptor = getattr(owner, "DESCRIPTOR", None)
+    message = descriptor.full_name if descriptor is not None else "request"
+
+    def safe(raw: bytes) -> Any:
+        try:
+            return deserialize(raw)
+        except Exception as exc:  # noqa: BLE001 - DecodeError and whatever else the decoder raises
+            return _Undecodable(decode_error(message, exc))
+
+    return safe
+
+
+def _checked(requests: Iterator[Any]) -> Iterator[Any]:
+    for request in requests:
+        if type(request) is _Undecodable:
+            raise request.error
+        yield request
 
 
 def to_status(exc: LakehouseError) -> grpc.Status:
@@ -73,10 +135,19 @@ class ErrorInterceptor(grpc.ServerInterceptor):
             return None
         method = handler_call_details.method
 
+        streamed = handler.request_streaming
+
+        def arguments(request: Any) -> Any:
+            if streamed:
+                return _checked(request)
+            if type(request) is _Undecodable:
+                raise request.error
+            return request
+
         def wrap_unary(fn: Callable[..., Any]) -> Callable[..., Any]:
             def call(request: Any, context: grpc.ServicerContext) -> Any:
                 try:
-                    return fn(request, context)
+                    return fn(arguments(request), context)
                 except Exception as exc:  # noqa: BLE001 - mapped below
                     if _is_abort(exc):
                         raise
@@ -87,7 +158,7 @@ class ErrorInterceptor(grpc.ServerInterceptor):
         def wrap_stream(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
             def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
                 try:
-                    yield from fn(request, context)
+                    yield from fn(arguments(request), context)
                 except Exception as exc:  # noqa: BLE001 - mapped below
                     if _is_abort(exc):
                         raise
@@ -95,22 +166,16 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 
             return call
 
+        deserialize = _safe_deserializer(handler.request_deserializer)
+        serialize = handler.response_serializer
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                wrap_unary(handler.unary_unary), handler.request_deserializer, handler.response_serializer
-            )
+            return grpc.unary_unary_rpc_method_handler(wrap_unary(handler.unary_unary), deserialize, serialize)
         if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                wrap_stream(handler.unary_stream), handler.request_deserializer, handler.response_serializer
-            )
+            return grpc.unary_stream_rpc_method_handler(wrap_stream(handler.unary_stream), deserialize, serialize)
         if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                wrap_unary(handler.stream_unary), handler.request_deserializer, handler.response_serializer
-            )
+            return grpc.stream_unary_rpc_method_handler(wrap_unary(handler.stream_unary), deserialize, serialize)
         if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(
-                wrap_stream(handler.stream_stream), handler.request_deserializer, handler.response_serializer
-            )
+            return grpc.stream_stream_rpc_method_handler(wrap_stream(handler.stream_stream), deserialize, serialize)
         return handler
 
 
@@ -129,14 +194,27 @@ def from_rpc_error(err: grpc.RpcError) -> LakehouseError:
     """The inverse mapping, for in-cluster clients (e.g. a remote catalog), so a
     status from another process surfaces as the same domain exception."""
     code = err.code().name if hasattr(err, "code") else "UNKNOWN"
+    status = rpc_status.from_call(err) if hasattr(err, "trailing_metadata") else None
+    details = (err.details() if hasattr(err, "details") else str(err)) or ""
+    if code == "INTERNAL" and status is None and _RESET_MARKER in details:
+        return _stream_reset(details)
     cls = _ERROR_CLASSES.get(code, Internal)
     reason, metadata = code, {}
-    status = rpc_status.from_call(err) if hasattr(err, "trailing_metadata") else None
     if status is not None:
         for detail in status.details:
             info = error_details_pb2.ErrorInfo()
             if detail.Is(info.DESCRIPTOR) and detail.Unpack(info):
                 reason, metadata = info.reason, dict(info.metadata)
-    exc = cls(err.details() if hasattr(err, "details") else str(err), reason=reason, metadata=metadata)
+    exc = cls(details, reason=reason, metadata=metadata)
     exc.code = code  # keep codes that have no class of their own (OUT_OF_RANGE, DATA_LOSS ...)
     return exc
+
+
+def _stream_reset(details: str) -> Unavailable:
+    """A call cut off mid-stream: e.g. the server died after the response had started,
+    which Envoy can only pass on as an HTTP/2 reset, and gRPC libraries report as
+    INTERNAL. Nothing answered it, so it is UNAVAILABLE; whether it took effect is unknown."""
+    return Unavailable(
+        f"the call was cut off before it completed ({details}); it may or may not have taken effect",
+        reason="STREAM_RESET",
+    )

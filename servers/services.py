@@ -24,6 +24,22 @@ SERVICES: tuple[ServiceSpec, ...] = (
 
 COMPONENTS: tuple[str, ...] = tuple(s.component for s in SERVICES if s.component != "system")
 
+# Long calls by full gRPC method name -> the admission kind whose cap they share
+# (servers/admission.py; the kinds are the AdmissionSettings fields). Every method not
+# named here is a light call and is never capped.
+LONG_CALLS: dict[str, str] = {
+    "/lakehouse.v1.IngestService/Ingest": "uploads",
+    "/lakehouse.v1.IngestService/IngestWithProgress": "uploads",
+    "/lakehouse.v1.StorageService/PutObject": "uploads",
+    "/lakehouse.v1.QueryService/ExecuteQuery": "queries",
+    "/lakehouse.v1.QueryService/Sql": "queries",
+    "/lakehouse.v1.VectorService/BuildCorpus": "builds",
+    "/lakehouse.v1.VectorService/RebuildCorpus": "builds",
+    "/lakehouse.v1.IngestService/CompactDataset": "builds",
+    "/lakehouse.v1.CatalogService/VacuumDatasets": "builds",
+    "/lakehouse.v1.CatalogService/VerifyDatasets": "builds",
+}
+
 
 def parse_components(spec: str) -> list[str]:
     """'all' or a comma list of component names → ordered component list."""

@@ -43,6 +43,23 @@ class StorageSettings(BaseModel):
     # Bounded retries for transient S3 failures before the operation fails.
     s3_retries: int = 2
     s3_timeout_s: float = 10.0
+    # Directories under which CreateBucket may place local buckets (each bucket is a
+    # strict subdirectory, resolved with symlinks). None: <home>/buckets. [] : none.
+    local_bucket_roots: list[Path] | None = None
+    # host:port endpoints registered S3 buckets may use. None: the lake's own
+    # s3_endpoint when backend is s3, else none; anything else is refused unconnected.
+    s3_bucket_endpoints: list[str] | None = None
+    # Whether CreateBucket/DeleteBucket are served at all (the admin seam until
+    # profiles exist: StorageCore.authorize_bucket_admin).
+    allow_bucket_registration: bool = True
+
+
+class CatalogSettings(BaseModel):
+    """Catalog (metadata authority) settings."""
+
+    # CommitVersion re-reads each new file and checks its sha256 against the manifest
+    # (existence and size are always checked). Off: trust the writer's hash.
+    verify_content_hash: bool = True
 
 
 class IngestSettings(BaseModel):
@@ -60,6 +77,32 @@ class IngestSettings(BaseModel):
     max_line_bytes: int = 64 * MiB
     # Spool directory for in-flight uploads. Defaults to <home>/spool.
     spool_dir: Path | None = None
+    # CSV dialect sniffing (servers/ingest/dialect.py): bytes of decoded text sampled,
+    # delimiters tried first (in order), comment characters auto-detection may pick,
+    # the longest preamble it skips, and the share of lines a delimiter must split
+    # the same way to count as evident (then the file is never read as one column).
+    sniff_bytes: int = 64 * 1024
+    sniff_delimiters: str = ",\t;|"
+    sniff_comment_chars: str = "#"
+    sniff_max_preamble_lines: int = 20
+    sniff_evident_fraction: float = 0.9
+    # Decompression (servers/ingest/decode.py): size of each decoded piece, the most
+    # decompressed bytes one upload may expand to, and the largest expansion ratio
+    # accepted once more than decompress_ratio_grace_bytes have come out (bomb guard).
+    decode_piece_bytes: int = 1 * MiB
+    max_decompressed_bytes: int = 64 * 1024 * MiB
+    max_compression_ratio: int = 250
+    decompress_ratio_grace_bytes: int = 64 * MiB
+    # Preamble/comment removal (servers/ingest/lines.py): removed-line runs remembered
+    # to map parser line numbers back to the file's (past it, errors give record numbers).
+    line_map_max_runs: int = 1_000_000
+    # On a CSV parse error, bytes of the spooled file re-read to turn the parser's record
+    # number into a physical line (quoted fields may span lines).
+    error_locate_max_bytes: int = 256 * MiB
+    # Spreadsheets (servers/ingest/xlsx.py): the most uncompressed bytes a workbook's
+    # parts may hold, and the most cells one sheet may have.
+    xlsx_max_uncompressed_bytes: int = 2 * 1024 * MiB
+    xlsx_max_cells: int = 50_000_000
 
 
 class QuerySettings(BaseModel):
@@ -113,6 +156,33 @@ class VectorSettings(BaseModel):
     build_batch_rows: int = 1024
 
 
+class RetentionSettings(BaseModel):
+    """Which dataset versions VacuumDatasets keeps (a request's fields override these)."""
+
+    # Versions kept besides the current one, newest first.
+    retain_versions: int = 0
+    # Also keep every version that stopped being current less than this long ago: a
+    # query started on it may still be reading its files (Delta Lake's default is a week).
+    retain_duration_s: float = 7 * 24 * 3600.0
+
+
+class JanitorSettings(BaseModel):
+    """Start-up collection of what a crashed process left behind (servers/janitor.py)."""
+
+    enabled: bool = True
+    # Only what was last modified this long before the process started is collected.
+    # 0 suits the embedded single process (nothing else writes while it starts). When
+    # other processes write the same lake or home, set it above the longest ingest or
+    # corpus build: an older uncommitted file of a still-running one would be collected
+    # (its commit then fails verification rather than pointing at missing data).
+    grace_s: float = 0.0
+    # Start-up waits at most this long (well inside the supervisor's readiness wait);
+    # whatever is left is collected at the next start.
+    max_seconds: float = 20.0
+    # Keys and names listed in the journal record (the counts are always complete).
+    journal_max_keys: int = 200
+
+
 class ServerSettings(BaseModel):
     """gRPC server process settings."""
 
@@ -127,6 +197,30 @@ class ServerSettings(BaseModel):
     tracing: bool = True
 
 
+class AdmissionSettings(BaseModel):
+    """Caps on concurrent long calls and time limits for uploads (servers/admission.py).
+
+    A long call past its kind's cap gets RESOURCE_EXHAUSTED at once instead of waiting
+    for a worker behind the others. Light calls (health, list, get ...) are never capped:
+    server.max_workers must be at least uploads + queries + builds + light_reserve
+    (checked at start), so a light call always finds a free worker.
+    """
+
+    # Ingest, IngestWithProgress, PutObject.
+    uploads: int = Field(8, ge=1)
+    # ExecuteQuery, Sql.
+    queries: int = Field(8, ge=1)
+    # BuildCorpus, RebuildCorpus, CompactDataset, VacuumDatasets, VerifyDatasets.
+    builds: int = Field(2, ge=1)
+    # Workers kept for everything else.
+    light_reserve: int = Field(8, ge=1)
+    # A client-streamed upload that sends nothing for this long is cancelled
+    # (DEADLINE_EXCEEDED, UPLOAD_STALLED) ...
+    upload_stall_s: float = Field(60.0, gt=0)
+    # ... and none may keep streaming for longer than this (DEADLINE_EXCEEDED, UPLOAD_TOO_SLOW).
+    upload_max_s: float = Field(6 * 3600.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Root settings: one instance per process."""
 
@@ -136,18 +230,25 @@ class Settings(BaseSettings):
     # Envoy listener (REST and gRPC) host and port.
     host: str = "127.0.0.1"
     port: int = 8080
-    # Envoy admin port; 0 picks a free one.
-    admin_port: int = 0
+    # Deepest nesting of objects and arrays the gateway accepts in a REST JSON body
+    # (deeper: 400 NESTING_TOO_DEEP). A JSON level can cost three protobuf levels and
+    # the protobuf decoder stops at 100, so above ~32 that limit answers instead (also 400).
+    # (Envoy's admin interface is a 0600 unix socket under <home>/run, not a port.)
+    max_json_depth: int = Field(32, ge=1)
     services: str = "all"
     # Upstream gRPC addresses of services this process uses but does not host.
     catalog_address: str = ""
     vector_address: str = ""
     server: ServerSettings = Field(default_factory=ServerSettings)
+    admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     vector: VectorSettings = Field(default_factory=VectorSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    janitor: JanitorSettings = Field(default_factory=JanitorSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -173,6 +274,22 @@ class Settings(BaseSettings):
     @property
     def lake_root(self) -> Path:
         return (self.storage.root or self.home_dir / "lake").expanduser().resolve()
+
+    @property
+    def local_bucket_roots(self) -> tuple[Path, ...]:
+        """Resolved roots that local buckets registered at run time must lie under."""
+        roots = self.storage.local_bucket_roots
+        if roots is None:
+            roots = [self.home_dir / "buckets"]
+        return tuple(Path(r).expanduser().resolve() for r in roots)
+
+    @property
+    def s3_bucket_endpoints(self) -> tuple[str, ...]:
+        """Endpoints registered S3 buckets may use (compared after normalisation)."""
+        endpoints = self.storage.s3_bucket_endpoints
+        if endpoints is None:
+            endpoints = [self.storage.s3_endpoint] if self.storage.backend == "s3" else []
+        return tuple(endpoints)
 
     @property
     def spool_dir(self) -> Path:

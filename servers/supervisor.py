@@ -12,11 +12,11 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from lakehouse.gateway.config import GatewayConfig
-from lakehouse.gateway.process import free_port, pid_alive, start_envoy, stop_process_group, tail
+from lakehouse.gateway.process import pid_alive, start_envoy, stop_process_group, tail
 from lakehouse.servers.services import parse_components
 from lakehouse.servers.settings import Settings
 
@@ -30,7 +30,7 @@ class State:
     envoy_pid: int
     grpc_upstream: str
     gateway: str
-    admin_port: int
+    admin_socket: str = ""  # Envoy's admin interface: a 0600 unix socket, no TCP port
 
     @property
     def rest_url(self) -> str:
@@ -43,8 +43,11 @@ def state_path(settings: Settings) -> Path:
 
 def read_state(settings: Settings) -> State | None:
     try:
-        return State(**json.loads(state_path(settings).read_text()))
-    except (OSError, ValueError, TypeError):
+        data = json.loads(state_path(settings).read_text())
+        known = {f.name for f in fields(State)}
+        # Unknown keys (e.g. an older admin_port) must not orphan a running system.
+        return State(**{k: v for k, v in data.items() if k in known})
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
 
 
@@ -100,15 +103,11 @@ def up(settings: Settings, services: str = "all") -> State:
     components = parse_components(services)
     server_pid, address = start_server_process(settings, services)
     try:
-        admin_port = settings.admin_port or free_port()
-        envoy = start_envoy(
-            GatewayConfig(settings.host, settings.port, admin_port, {c: address for c in components}),
-            settings.run_dir,
-        )
+        envoy = start_envoy(GatewayConfig.from_settings(settings, {c: address for c in components}), settings.run_dir)
     except Exception:
         stop_process_group(server_pid)
         raise
-    state = State(server_pid, envoy.pid, address, f"{settings.host}:{settings.port}", admin_port)
+    state = State(server_pid, envoy.pid, address, f"{settings.host}:{settings.port}", str(envoy.admin_socket))
     state_path(settings).write_text(json.dumps(asdict(state)))
     return state
 
@@ -136,4 +135,5 @@ def status(settings: Settings) -> dict:
         "rest": state.rest_url,
         "grpc": state.gateway,
         "grpc_upstream": state.grpc_upstream,
+        "admin_socket": state.admin_socket,
     }

@@ -222,6 +222,35 @@ class LakehouseClient:
     def list_versions(self, name: str) -> list[catalog_pb2.DatasetVersion]:
         return list(self._call(self.catalog.ListVersions, catalog_pb2.ListVersionsRequest(dataset=name)).versions)
 
+    def verify_datasets(self, dataset: str = "", *, all_versions: bool = False) -> catalog_pb2.VerifyDatasetsResponse:
+        """Re-hash committed files against their manifests (one dataset, or all when empty);
+        ``problems`` in the answer is empty when the lake is intact."""
+        return self._call(
+            self.catalog.VerifyDatasets,
+            catalog_pb2.VerifyDatasetsRequest(dataset=dataset, all_versions=all_versions),
+        )
+
+    def vacuum_datasets(
+        self,
+        dataset: str = "",
+        *,
+        retain_versions: int | None = None,
+        retain_duration_s: float | None = None,
+        dry_run: bool = False,
+    ) -> catalog_pb2.VacuumDatasetsResponse:
+        """Expire versions past the retention policy and delete the files no kept version
+        names (one dataset, or all when empty); unset fields use the server's settings."""
+        request = catalog_pb2.VacuumDatasetsRequest(dataset=dataset, dry_run=dry_run)
+        if retain_versions is not None:
+            request.retain_versions = retain_versions
+        if retain_duration_s is not None:
+            request.retain_duration.CopyFrom(_duration(retain_duration_s))
+        return self._call(self.catalog.VacuumDatasets, request)
+
+    def compact_dataset(self, dataset: str) -> ingest_pb2.IngestResult:
+        """Fold the current version's deltas into new base files (a new version)."""
+        return self._call(self.ingest_stub.CompactDataset, ingest_pb2.CompactDatasetRequest(dataset=dataset))
+
     # storage -----------------------------------------------------------------
     def put_object(self, bucket: str, key: str, source: Any, content_type: str = "") -> storage_pb2.ObjectInfo:
         def requests() -> Iterator[storage_pb2.PutObjectRequest]:

@@ -112,7 +112,7 @@ def gateway(
     import time
 
     from lakehouse.gateway.config import GatewayConfig
-    from lakehouse.gateway.process import free_port, pid_alive, start_envoy
+    from lakehouse.gateway.process import pid_alive, start_envoy
     from lakehouse.servers.services import COMPONENTS
 
     s = _settings()
@@ -121,8 +121,8 @@ def gateway(
         name, _, address = item.partition("=")
         for component in COMPONENTS if name == "all" else [name]:
             upstreams[component] = address
-    envoy = start_envoy(GatewayConfig(s.host, s.port, s.admin_port or free_port(), upstreams), s.run_dir, "gateway")
-    typer.echo(f"gateway on {s.host}:{s.port} (admin {envoy.admin_url})")
+    envoy = start_envoy(GatewayConfig.from_settings(s, upstreams, name="gateway"), s.run_dir, "gateway")
+    typer.echo(f"gateway on {s.host}:{s.port} (admin socket {envoy.admin_socket})")
     try:
         while pid_alive(envoy.pid):
             time.sleep(1)
@@ -194,6 +194,125 @@ def datasets(name: Annotated[str | None, typer.Argument(help="show one dataset")
                 typer.echo(f"{d.name}\tv{d.current.version}\t{d.current.base_rows} rows\t{d.current.size_bytes} bytes")
     except LakehouseError as exc:
         _fail(exc)
+
+
+# Exit status of `verify` when it found damaged or missing files (1 is an error).
+VERIFY_PROBLEMS_EXIT = 2
+
+
+@app.command()
+def verify(
+    dataset: Annotated[str | None, typer.Argument(help="one dataset (default: all)")] = None,
+    all_versions: Annotated[bool, typer.Option("--all-versions", help="every kept version")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Re-hash committed files against their manifests (like git fsck); exits 2 when any
+    file is missing or differs."""
+    from lakehouse.v1 import catalog_pb2
+
+    try:
+        with _client() as lh:
+            report = lh.verify_datasets(dataset or "", all_versions=all_versions)
+    except LakehouseError as exc:
+        _fail(exc)
+    problems = [
+        {
+            "dataset": p.dataset,
+            "version": p.version,
+            "path": p.path,
+            "kind": catalog_pb2.FileProblemKind.Name(p.kind).removeprefix("FILE_PROBLEM_KIND_").lower(),
+            "expected": p.expected,
+            "actual": p.actual,
+        }
+        for p in report.problems
+    ]
+    summary = {
+        "datasets_checked": report.datasets_checked,
+        "files_checked": report.files_checked,
+        "bytes_checked": report.bytes_checked,
+        "problems": problems,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        for p in problems:
+            typer.echo(f"{p['kind']}\t{p['dataset']}\tv{p['version']}\t{p['path']}\t{p['expected']}\t{p['actual']}")
+        typer.echo(
+            f"{report.datasets_checked} datasets, {report.files_checked} files, {report.bytes_checked} bytes"
+            f" checked: {len(problems) or 'no'} problem{'s' if len(problems) != 1 else ''}",
+            err=True,
+        )
+    if problems:
+        raise typer.Exit(VERIFY_PROBLEMS_EXIT)
+
+
+_DURATION_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _duration_s(text: str) -> float:
+    """Seconds in a duration such as "90", "90s", "15m", "12h" or "7d"."""
+    number = text.strip().rstrip("smhd")
+    unit = text.strip()[len(number) :]
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if unit not in _DURATION_UNITS or value < 0:
+        raise typer.BadParameter(f"{text!r} is not a duration like 0, 90s, 15m, 12h or 7d")
+    return value * _DURATION_UNITS[unit]
+
+
+@app.command()
+def vacuum(
+    dataset: Annotated[str | None, typer.Argument(help="one dataset (default: all)")] = None,
+    retain_versions: Annotated[
+        int | None, typer.Option(help="versions to keep besides the current one (default: server setting)")
+    ] = None,
+    retain_duration: Annotated[
+        str | None,
+        typer.Option(help="also keep versions superseded less than this ago: 0, 90s, 15m, 12h, 7d (default: server)"),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report what would be removed, remove nothing")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the response as JSON")] = False,
+) -> None:
+    """Expire old versions and delete the files no kept version names."""
+    seconds = None if retain_duration is None else _duration_s(retain_duration)
+    try:
+        with _client() as lh:
+            resp = lh.vacuum_datasets(
+                dataset or "", retain_versions=retain_versions, retain_duration_s=seconds, dry_run=dry_run
+            )
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(
+            json_format.MessageToJson(resp, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+        )
+        return
+    for d in resp.datasets:
+        expired = ",".join(f"v{v}" for v in d.expired_versions) or "-"
+        typer.echo(f"{d.dataset}\texpired {expired}\t{d.files_deleted} files\t{d.bytes_deleted} bytes")
+    if resp.dry_run:
+        typer.echo("(dry run: nothing was removed)", err=True)
+
+
+@app.command()
+def compact(
+    dataset: str,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Fold DATASET's deltas into new base files, committed as a new version."""
+    try:
+        with _client() as lh:
+            result = lh.compact_dataset(dataset)
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json_format.MessageToJson(result, preserving_proto_field_name=True))
+    elif result.deduplicated:
+        typer.echo(f"{dataset} v{result.version} has no deltas: nothing to compact")
+    else:
+        typer.echo(f"{dataset} compacted into v{result.version}: {result.rows} rows, {result.files} files")
 
 
 def main() -> None:

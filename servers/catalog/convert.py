@@ -6,6 +6,7 @@ from datetime import UTC
 
 import pyarrow as pa
 
+from lakehouse.servers.catalog.integrity import ProblemKind, VerifyReport
 from lakehouse.servers.catalog.model import DataFile, Dataset, DatasetVersion, NewVersion, WriteMode
 from lakehouse.servers.errors import invalid_field
 from lakehouse.servers.protoconv import timestamp
@@ -19,6 +20,12 @@ _MODE_TO_PB = {
     WriteMode.DELETE: catalog_pb2.WRITE_MODE_DELETE,
 }
 _MODE_FROM_PB = {v: k for k, v in _MODE_TO_PB.items()}
+_PROBLEM_TO_PB = {
+    ProblemKind.MISSING: catalog_pb2.FILE_PROBLEM_KIND_MISSING,
+    ProblemKind.SIZE_MISMATCH: catalog_pb2.FILE_PROBLEM_KIND_SIZE_MISMATCH,
+    ProblemKind.HASH_MISMATCH: catalog_pb2.FILE_PROBLEM_KIND_HASH_MISMATCH,
+    ProblemKind.UNREADABLE: catalog_pb2.FILE_PROBLEM_KIND_UNREADABLE,
+}
 
 
 def schema_to_pb(schema: pa.Schema) -> catalog_pb2.Schema:
@@ -128,4 +135,23 @@ def new_version_from_pb(m: catalog_pb2.CommitVersionRequest) -> NewVersion:
         mode=mode_from_pb(m.mode),
         source_hash=m.source_hash,
         primary_key=tuple(m.primary_key),
+    )
+
+
+def verify_report_to_pb(r: VerifyReport) -> catalog_pb2.VerifyDatasetsResponse:
+    return catalog_pb2.VerifyDatasetsResponse(
+        datasets_checked=r.datasets_checked,
+        files_checked=r.files_checked,
+        bytes_checked=r.bytes_checked,
+        problems=[
+            catalog_pb2.FileProblem(
+                dataset=p.dataset,
+                version=p.version,
+                path=p.path,
+                kind=_PROBLEM_TO_PB[p.kind],
+                expected=p.expected,
+                actual=p.actual,
+            )
+            for p in r.problems
+        ],
     )

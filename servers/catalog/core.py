@@ -14,20 +14,25 @@ reads run in parallel; SQLite serializes writers.
 ``delete_dataset`` drops the dataset row *and its whole version history*: the
 caller deletes the objects afterwards, and a kept history would point at
 missing data.
+
+Committed data cannot be changed through the catalog: ``commit_version`` accepts
+only files under the dataset's own prefix that exist on the lake with the
+manifest's size and content hash (``integrity``), checked before the write
+transaction so hashing never holds the write lock.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 
 from lakehouse.servers import errors
-from lakehouse.servers.catalog import codec
+from lakehouse.servers.catalog import codec, integrity
 from lakehouse.servers.catalog.model import (
     DataFile,
     Dataset,
@@ -36,6 +41,8 @@ from lakehouse.servers.catalog.model import (
     WriteMode,
     validate_dataset_name,
 )
+from lakehouse.servers.settings import CatalogSettings
+from lakehouse.servers.storage.model import ObjectStore
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -103,8 +110,12 @@ def _dataset_from_row(row: tuple) -> Dataset:
 class CatalogCore:
     """Implements ``CatalogApi`` (plus delete and version listing) on SQLite."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, lake: ObjectStore | None = None, settings: CatalogSettings | None = None) -> None:
+        """``lake``: where committed files are verified; None (tests of other cores that
+        commit hand-made manifests) checks only the paths and hash formats."""
         self._path = Path(db_path)
+        self._lake = lake
+        self._settings = settings or CatalogSettings()
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -258,9 +269,27 @@ class CatalogCore:
 
     # Writes --------------------------------------------------------------
 
+    def _known_files(self, new: NewVersion) -> frozenset[DataFile]:
+        """Entries of the version ``new`` builds on: checked when that one was committed,
+        so a carried-over entry is not re-read. If that version is gone the commit
+        aborts on the version check anyway; then nothing counts as known."""
+        if new.expected_version <= 0:
+            return frozenset()
+        try:
+            base = self.get_version(new.dataset, new.expected_version)
+        except errors.NotFound:
+            return frozenset()
+        return frozenset((*base.files, *base.deltas))
+
     def commit_version(self, new: NewVersion) -> DatasetVersion:
-        """Record a new version in one transaction, iff the dataset is still at ``expected_version``."""
+        """Record a new version in one transaction, iff the dataset is still at ``expected_version``
+        and every file it adds matches the lake (InvalidArgument / FailedPrecondition otherwise)."""
         _validate_new(new)
+        integrity.check_entries(new)
+        if self._lake is not None:
+            integrity.verify_new_files(
+                self._lake, new, self._known_files(new), hash_content=self._settings.verify_content_hash
+            )
         name = new.dataset
         now = codec.now_utc()
         stamp = codec.encode_time(now)
@@ -322,22 +351,91 @@ class CatalogCore:
         )
 
     def delete_dataset(self, name: str) -> tuple[DataFile, ...]:
-        """Remove the dataset and its history; return every file any version referenced
-        (each once) so the caller can delete the objects *after* this commit."""
+        """Remove the dataset and its history; return the files it owns (each once) so
+        the caller can delete the objects *after* this commit.
+
+        Owned means under ``datasets/<name>/`` and named by no other dataset: a manifest
+        committed before paths were checked may name foreign keys, and deleting it must
+        not take another dataset's data (or anything else on the lake) with it."""
         validate_dataset_name(name)
+        prefix = integrity.dataset_prefix(name)
         with self._write() as conn:
             rows = conn.execute("SELECT manifest FROM versions WHERE dataset = ? ORDER BY version", (name,)).fetchall()
             deleted = conn.execute("DELETE FROM datasets WHERE name = ?", (name,)).rowcount
             if not deleted:
                 raise _not_found(name)
             conn.execute("DELETE FROM versions WHERE dataset = ?", (name,))
+            others = conn.execute(
+                "SELECT manifest FROM versions WHERE dataset != ? AND instr(manifest, ?) > 0", (name, prefix)
+            ).fetchall()
             self._bump_generation(conn)
+        shared: set[str] = set()
+        for (manifest,) in others:
+            files, deltas = codec.decode_manifest(manifest)
+            shared.update(f.path for f in (*files, *deltas))
         seen: dict[str, DataFile] = {}
         for (manifest,) in rows:
             files, deltas = codec.decode_manifest(manifest)
             for f in (*files, *deltas):
-                seen.setdefault(f.path, f)
+                if integrity.owns(name, f.path) and f.path not in shared:
+                    seen.setdefault(f.path, f)
         return tuple(seen.values())
+
+    # Retention -----------------------------------------------------------
+
+    def referenced_paths(self) -> set[str]:
+        """Every file path that any kept version of any dataset names: what start-up
+        collection must never delete (one statement, so one consistent snapshot)."""
+        with self._guard():
+            rows = self._conn().execute("SELECT manifest FROM versions").fetchall()
+        paths: set[str] = set()
+        for (manifest,) in rows:
+            files, deltas = codec.decode_manifest(manifest)
+            paths.update(f.path for f in (*files, *deltas))
+        return paths
+
+    def expire_versions(self, name: str, versions: Iterable[int]) -> tuple[tuple[int, ...], tuple[DataFile, ...]]:
+        """Remove these versions of ``name`` (never the current one) in one transaction.
+
+        Returns the versions removed and the files that only they named: no remaining
+        version of this or any other dataset names them, so the caller may delete the
+        objects *after* this commit (a crash in between leaves collectable orphans)."""
+        validate_dataset_name(name)
+        wanted = sorted({int(v) for v in versions})
+        with self._write() as conn:
+            row = conn.execute("SELECT current_version FROM datasets WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise _not_found(name)
+            if int(row[0]) in wanted:
+                raise errors.FailedPrecondition(
+                    f"version {row[0]} is the current version of {name} and cannot be expired",
+                    reason="CURRENT_VERSION",
+                    metadata={"dataset": name, "version": str(row[0])},
+                )
+            manifests = conn.execute("SELECT version, manifest FROM versions WHERE dataset = ?", (name,)).fetchall()
+            expired: dict[str, DataFile] = {}
+            kept: set[str] = set()
+            removed: list[int] = []
+            for version, manifest in manifests:
+                files, deltas = codec.decode_manifest(manifest)
+                if int(version) in wanted:
+                    removed.append(int(version))
+                    for f in (*files, *deltas):
+                        expired.setdefault(f.path, f)
+                else:
+                    kept.update(f.path for f in (*files, *deltas))
+            if not removed:
+                return (), ()
+            # Other datasets' manifests that mention this dataset's prefix (normally none).
+            for (manifest,) in conn.execute(
+                "SELECT manifest FROM versions WHERE dataset != ? AND instr(manifest, ?) > 0",
+                (name, f"datasets/{name}/"),
+            ):
+                files, deltas = codec.decode_manifest(manifest)
+                kept.update(f.path for f in (*files, *deltas))
+            conn.executemany("DELETE FROM versions WHERE dataset = ? AND version = ?", [(name, v) for v in removed])
+            self._bump_generation(conn)
+        return tuple(sorted(removed)), tuple(f for path, f in sorted(expired.items()) if path not in kept)
 
 
 def _validate_new(new: NewVersion) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 from google.protobuf import empty_pb2
 
-from lakehouse.servers.catalog import convert
+from lakehouse.servers.catalog import convert, integrity
 from lakehouse.servers.catalog.model import validate_dataset_name
 from lakehouse.servers.storage.cleanup import delete_quietly
 from lakehouse.v1 import catalog_pb2, catalog_pb2_grpc
@@ -63,6 +63,32 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
 
     def GetGeneration(self, request, context):
         return catalog_pb2.GetGenerationResponse(generation=self._core.generation())
+
+    def VerifyDatasets(self, request, context):
+        name = validate_dataset_name(request.dataset) if request.dataset else ""
+        report = integrity.verify_datasets(self._core, self._rt.storage.lake(), name, request.all_versions)
+        return convert.verify_report_to_pb(report)
+
+    def VacuumDatasets(self, request, context):
+        duration = request.retain_duration
+        results = self._rt.retention.vacuum(
+            request.dataset,
+            retain_versions=request.retain_versions if request.HasField("retain_versions") else None,
+            retain_duration_s=duration.seconds + duration.nanos / 1e9 if request.HasField("retain_duration") else None,
+            dry_run=request.dry_run,
+        )
+        return catalog_pb2.VacuumDatasetsResponse(
+            datasets=[
+                catalog_pb2.VacuumedDataset(
+                    dataset=r.dataset,
+                    expired_versions=r.expired_versions,
+                    files_deleted=r.files_deleted,
+                    bytes_deleted=r.bytes_deleted,
+                )
+                for r in results
+            ],
+            dry_run=request.dry_run,
+        )
 
 
 def register(server: grpc.Server, runtime) -> None:

@@ -37,6 +37,7 @@ from lakehouse.servers.catalog.model import (
     validate_dataset_name,
 )
 from lakehouse.servers.ingest import layout
+from lakehouse.servers.ingest.compact import Compactor, EngineLimits
 from lakehouse.servers.ingest.formats import SourceFormat, check_content, parse_schema, resolve_format
 from lakehouse.servers.ingest.model import (
     FORMATS,
@@ -165,6 +166,21 @@ class IngestCore:
             raise
         except OSError as exc:
             raise errors.Unavailable(f"cannot spool the upload: {exc}", reason="SPOOL_UNAVAILABLE") from exc
+
+    def compact(self, dataset: str, cancelled: Callable[[], bool] | None = None) -> IngestResult:
+        """Fold the current version's deltas into new base files, committed as a new
+        version (see compact.py); serialized with this process's ingests into the dataset."""
+        validate_dataset_name(dataset)
+        limits = EngineLimits(memory_limit=DUCKDB_MEMORY_LIMIT, temp_dir=self._settings.spool_dir / DUCKDB_TEMP_SUBDIR)
+        compactor = Compactor(self._store, self._journal, self._settings.ingest, limits)
+        with self._dataset_lock(dataset):
+            existing = self._catalog.get_dataset(dataset)
+            return compactor.run(
+                existing,
+                self._commit,
+                lambda exc: exc.cause if isinstance(exc, _CommitUnknown) else None,
+                cancelled or _never,
+            )
 
     # Steps ---------------------------------------------------------------
 

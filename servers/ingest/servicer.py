@@ -12,7 +12,7 @@ import grpc
 
 from lakehouse.servers.catalog.convert import schema_to_pb
 from lakehouse.servers.catalog.model import WriteMode
-from lakehouse.servers.errors import InvalidArgument, LakehouseError, ResourceExhausted, invalid_field
+from lakehouse.servers.errors import InvalidArgument, LakehouseError, invalid_field
 from lakehouse.servers.ingest.core import IngestProgress, IngestResult, IngestSpec
 from lakehouse.servers.vector.builder import ColumnMapping, embed_version
 from lakehouse.v1 import ingest_pb2, ingest_pb2_grpc
@@ -85,10 +85,12 @@ def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, I
             data = message.body.data
             seen += len(data)
             if limit is not None and seen > limit:
-                raise ResourceExhausted(
-                    f"REST upload exceeds {limit} bytes; use the gRPC stream for larger files",
+                # Not RESOURCE_EXHAUSTED (429): retrying the same body cannot succeed.
+                raise InvalidArgument(
+                    f"REST upload exceeds {limit} bytes (ingest.max_rest_body_bytes); use the gRPC stream"
+                    " for larger files",
                     reason="REQUEST_TOO_LARGE",
-                    metadata={"limit_bytes": str(limit)},
+                    metadata={"limit_bytes": str(limit), "setting": "ingest.max_rest_body_bytes"},
                 )
             if data:
                 yield data
@@ -148,6 +150,10 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
 
     def Ingest(self, request_iterator, context):
         return self._run(request_iterator, context)
+
+    def CompactDataset(self, request, context):
+        result = self._rt.ingest.compact(request.dataset, cancelled=lambda: not context.is_active())
+        return result_to_pb(result)
 
     def IngestWithProgress(self, request_iterator, context):
         events: queue.Queue = queue.Queue()

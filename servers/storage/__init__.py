@@ -5,11 +5,14 @@ from .journal import ErrorJournal
 from .keys import validate_key, validate_page, validate_prefix
 from .local import LocalObjectStore
 from .model import BucketInfo, ObjectInfo, ObjectStore
+from .policy import MANAGED_PREFIXES, BucketPolicy
 from .s3 import S3ObjectStore
 
 __all__ = [
     "RESCUE_BUCKET",
+    "MANAGED_PREFIXES",
     "BucketInfo",
+    "BucketPolicy",
     "BucketSpec",
     "ErrorJournal",
     "LocalObjectStore",

@@ -5,6 +5,11 @@ local ``rescue`` bucket that catches error records when the lake cannot. More
 buckets can be registered at run time; they are persisted to
 ``<home>/buckets.json`` (mode 0600, because it holds S3 secret keys, which are
 never returned by any method here).
+
+Where a bucket may point, and which keys the object API may change, is decided
+by ``policy.BucketPolicy`` (see there). Object writes from the StorageService go
+through ``put_object``/``delete_object`` here, never straight to a store, so the
+managed-prefix rule cannot be skipped by a servicer.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import re
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -21,8 +27,9 @@ from .. import errors
 from ..settings import Settings
 from .journal import ErrorJournal
 from .local import LocalObjectStore
-from .model import BucketInfo, ObjectStore
-from .s3 import DEFAULT_REGION, S3ObjectStore
+from .model import BucketInfo, ObjectInfo, ObjectStore
+from .policy import BucketPolicy
+from .s3 import DEFAULT_REGION, S3ObjectStore, split_endpoint
 
 RESCUE_BUCKET = "rescue"
 REGISTRY_FILE = "buckets.json"
@@ -74,6 +81,7 @@ class StorageCore:
         if self._lake_name == RESCUE_BUCKET:
             raise errors.invalid_field("storage.lake_bucket", f"{RESCUE_BUCKET!r} is reserved", INVALID_BUCKET)
         self._registry_path = settings.home_dir / REGISTRY_FILE
+        self._policy = BucketPolicy(settings, self._lake_name, (self._lake_name, RESCUE_BUCKET))
         self._specs: dict[str, BucketSpec] = self._load()
         self._stores: dict[str, ObjectStore] = {
             self._lake_name: self._lake_store(),
@@ -113,6 +121,11 @@ class StorageCore:
 
     # Registry ---------------------------------------------------------------
 
+    def authorize_bucket_admin(self, principal: object = None) -> None:
+        """Raise PermissionDenied unless ``principal`` may register or forget buckets
+        (the one seam for an admin role once callers have profiles)."""
+        self._policy.authorize_bucket_admin(principal)
+
     def register_bucket(
         self,
         name: str,
@@ -126,9 +139,12 @@ class StorageCore:
         region: str = "",
         secure: bool = False,
         verify: bool = True,
+        principal: object = None,
     ) -> BucketInfo:
-        """Add a bucket. With ``verify`` the backend is checked first (Unavailable /
+        """Add a bucket. The location is checked against the policy before any
+        connection; with ``verify`` the backend is checked next (Unavailable /
         Unauthenticated propagate and nothing is saved)."""
+        self.authorize_bucket_admin(principal)
         validate_bucket_name(name)
         spec = self._spec(name, backend, root, endpoint, bucket, access_key, secret_key, region, secure)
         store = self._open(spec)
@@ -160,8 +176,7 @@ class StorageCore:
                 raise errors.invalid_field("root", "is required for a local bucket", INVALID_BUCKET)
             if endpoint or bucket or access_key or secret_key or region:
                 raise errors.invalid_field("backend", "a local bucket takes only a root", INVALID_BUCKET)
-            path = Path(root).expanduser()
-            resolved = (path if path.is_absolute() else self._settings.home_dir / path).resolve()
+            resolved = self._policy.local_root(name, root)
             return BucketSpec(name=name, backend=backend, root=str(resolved))
         if backend == "s3":
             if root:
@@ -183,10 +198,14 @@ class StorageCore:
         raise errors.invalid_field("backend", f"must be one of {', '.join(BACKENDS)}", INVALID_BUCKET)
 
     def _open(self, spec: BucketSpec) -> ObjectStore:
+        """A store for ``spec``, checked against the policy before it can be used, also
+        for registry entries saved before it (or under wider settings), so those are
+        not served. Building an S3 store validates its fields but connects nowhere."""
         storage = self._settings.storage
         if spec.backend == "local":
+            self._policy.check_local(spec.name, Path(spec.root))
             return LocalObjectStore(spec.name, Path(spec.root), storage.chunk_bytes)
-        return S3ObjectStore(
+        store = S3ObjectStore(
             spec.name,
             spec.endpoint,
             spec.access_key,
@@ -198,17 +217,28 @@ class StorageCore:
             storage.s3_retries,
             chunk_bytes=storage.chunk_bytes,
         )
+        self._policy.check_s3(spec.name, spec.endpoint, spec.bucket, spec.secure)
+        return store
 
     def list_buckets(self) -> list[BucketInfo]:
+        """Every bucket, including registry entries the policy no longer serves (listed
+        from their spec, so an administrator can see and delete them)."""
         with self._lock:
             names = sorted(set(self._stores) | set(self._specs))
-        return [self.get_bucket(name) for name in names]
+        out = []
+        for name in names:
+            try:
+                out.append(self.get_bucket(name))
+            except errors.PermissionDenied:
+                out.append(_described(self._specs[name]))
+        return out
 
     def get_bucket(self, name: str) -> BucketInfo:
         return self.store(name).info
 
-    def delete_bucket(self, name: str) -> None:
+    def delete_bucket(self, name: str, principal: object = None) -> None:
         """Forget a registered bucket; its objects are left untouched."""
+        self.authorize_bucket_admin(principal)
         if name in self.protected:
             raise errors.FailedPrecondition(
                 f"bucket {name!r} is built in and cannot be deleted", reason=BUCKET_PROTECTED
@@ -231,6 +261,20 @@ class StorageCore:
                 raise self._not_found(name)
             opened = self._stores[name] = self._open(spec)
             return opened
+
+    # Objects (the StorageService's writes) ------------------------------------
+
+    def put_object(self, bucket: str, key: str, chunks: Iterable[bytes], content_type: str = "") -> ObjectInfo:
+        """Write through the object API: refused before reading ``chunks`` when the
+        key is under a managed prefix of a built-in bucket."""
+        store = self.store(bucket)
+        self._policy.check_object_write(bucket, key)
+        return store.put(key, chunks, content_type=content_type)
+
+    def delete_object(self, bucket: str, key: str) -> None:
+        store = self.store(bucket)
+        self._policy.check_object_write(bucket, key)
+        store.delete(key)
 
     @staticmethod
     def _not_found(name: str) -> errors.NotFound:
@@ -284,3 +328,14 @@ class StorageCore:
             raise errors.Unavailable(
                 f"cannot write bucket registry {self._registry_path}: {exc}", reason=REGISTRY_UNWRITABLE
             ) from exc
+
+
+def _described(spec: BucketSpec) -> BucketInfo:
+    """What a registry entry says, without opening (or policy-checking) it."""
+    if spec.backend == "local":
+        return BucketInfo(name=spec.name, backend="local", location=spec.root)
+    try:
+        host, _ = split_endpoint(spec.endpoint, spec.secure)
+    except errors.InvalidArgument:
+        host = "?"
+    return BucketInfo(name=spec.name, backend="s3", location=f"s3://{host}/{spec.bucket}")

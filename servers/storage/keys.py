@@ -3,7 +3,10 @@
 A key is the same string on a local directory and on S3, so the rules are the
 intersection of both: no path tricks (``..``, ``.``, absolute paths, backslashes,
 empty segments) that could escape a local root or alias another key, and no
-control characters that would corrupt logs or listings.
+control characters that would corrupt logs or listings. Each segment is at most
+255 UTF-8 bytes, the file-name limit of common local filesystems (NAME_MAX):
+longer ones would fail only when the file is created, as a misleading
+"unavailable" that invites retries.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from .. import errors
 
 MAX_KEY_BYTES = 1024
+MAX_SEGMENT_BYTES = 255
 SEPARATOR = "/"
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 10_000
@@ -43,12 +47,18 @@ def _check_characters(value: str, field_name: str) -> None:
         raise _reject(field_name, "must be relative (no leading '/')")
 
 
+def _check_segment_length(segment: str, field_name: str) -> None:
+    if len(segment.encode("utf-8", errors="surrogatepass")) > MAX_SEGMENT_BYTES:
+        raise _reject(field_name, f"path segments must be at most {MAX_SEGMENT_BYTES} UTF-8 bytes")
+
+
 def _check_segments(segments: list[str], field_name: str) -> None:
     for segment in segments:
         if segment == "":
             raise _reject(field_name, "must not contain empty path segments ('//')")
         if segment in _DOT_SEGMENTS:
             raise _reject(field_name, "must not contain '.' or '..' path segments")
+        _check_segment_length(segment, field_name)
 
 
 def validate_key(key: str, field_name: str = "key") -> str:
@@ -76,6 +86,7 @@ def validate_prefix(prefix: str, field_name: str = "prefix") -> str:
     segments = prefix.split(SEPARATOR)
     # "a/b/" splits to [..., ""]: the trailing empty piece is the open segment.
     _check_segments(segments[:-1], field_name)
+    _check_segment_length(segments[-1], field_name)  # a longer one could match no key
     return prefix
 
 

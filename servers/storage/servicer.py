@@ -86,7 +86,6 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         first = next(request_iterator, None)
         if first is None:
             raise InvalidArgument("the upload stream had no messages", reason="EMPTY_INPUT")
-        store = self._core.store(first.bucket)
 
         def chunks():
             if first.body.data:
@@ -95,7 +94,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                 if message.body.data:
                     yield message.body.data
 
-        info = store.put(first.key, chunks(), content_type=first.body.content_type)
+        info = self._core.put_object(first.bucket, first.key, chunks(), content_type=first.body.content_type)
         return object_to_pb(first.bucket, info)
 
     def GetObject(self, request, context):
@@ -119,7 +118,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         )
 
     def DeleteObject(self, request, context):
-        self._core.store(request.bucket).delete(request.key)
+        self._core.delete_object(request.bucket, request.key)
         return empty_pb2.Empty()
 
     def ListErrors(self, request, context):

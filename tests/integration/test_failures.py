@@ -4,6 +4,7 @@ catalog never shows a version whose data is missing, and failures are journaled.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -124,7 +125,16 @@ def test_server_killed_mid_ingest_then_restarted(tmp_path):
         system.stop()
 
 
-def test_wrong_s3_key_fails_cleanly(system, seaweed):
+def test_wrong_s3_key_fails_cleanly(tmp_path, seaweed):
+    """On a system whose settings allow this S3 endpoint for registered buckets."""
+    system = System.start(tmp_path / "home", {"LAKEHOUSE_STORAGE__S3_BUCKET_ENDPOINTS": json.dumps([seaweed.endpoint])})
+    try:
+        _wrong_then_right_s3_key(system, seaweed)
+    finally:
+        system.stop()
+
+
+def _wrong_then_right_s3_key(system, seaweed):
     body = {
         "bucket": "wrongkey",
         "s3": {
@@ -155,9 +165,11 @@ def test_rest_upload_over_the_documented_limit(tmp_path):
     try:
         body = b"id,v\n" + b"".join(f"{i},{i}\n".encode() for i in range(1000))
         r = httpx.post(f"{system.rest}/v1/datasets/limited:ingest", params={"format": "csv"}, content=body)
-        assert r.status_code == 429, r.text
+        # 400, not 429: resending the same body cannot succeed.
+        assert r.status_code == 400, r.text
         info = next(d for d in r.json()["details"] if d["@type"].endswith("ErrorInfo"))
         assert info["reason"] == "REQUEST_TOO_LARGE"
+        assert info["metadata"]["setting"] == "ingest.max_rest_body_bytes"
         with system.client() as lh:
             with pytest.raises(NotFound):
                 lh.get_dataset("limited")

@@ -129,7 +129,7 @@ def test_rendered_envoy_config_validates(tmp_path):
         "models": "127.0.0.1:7004",
         "vector": "127.0.0.1:7004",
     }
-    config.write_text(render(GatewayConfig("127.0.0.1", 18080, 19901, upstreams)))
+    config.write_text(render(GatewayConfig("127.0.0.1", 18080, upstreams, tmp_path / "admin.sock", 32)))
     done = subprocess.run(
         [shutil.which("envoy"), "--mode", "validate", "-c", str(config)],
         capture_output=True,

@@ -19,6 +19,8 @@ import pytest
 from minio import Minio
 
 from lakehouse.servers import errors
+from lakehouse.servers.settings import Settings, StorageSettings
+from lakehouse.servers.storage.core import StorageCore
 from lakehouse.servers.storage.journal import ErrorJournal
 from lakehouse.servers.storage.local import LocalObjectStore
 from lakehouse.servers.storage.s3 import S3ObjectStore
@@ -226,3 +228,35 @@ def test_hung_server_and_journal_falls_back_to_rescue(tmp_path: Path) -> None:
         third = journal.record("storage.put", RuntimeError("still down"), {})
         entries, _ = journal.list()  # the lake cannot be listed; rescued records still show
         assert [e["id"] for e in entries] == [third, second]
+
+
+def test_s3_lake_registers_buckets_only_on_its_own_endpoint(seaweed: SeaweedS3, tmp_path: Path) -> None:  # noqa: F811
+    """The default S3 allow-list of an S3 lake is the lake's endpoint; its own bucket cannot
+    be registered twice, and its managed prefixes are read-only through the object API."""
+    lake_bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    settings = Settings(
+        home=tmp_path / "home",
+        storage=StorageSettings(
+            backend="s3",
+            s3_endpoint=seaweed.endpoint,
+            s3_access_key=seaweed.access_key,
+            s3_secret_key=seaweed.secret_key,
+            s3_bucket=lake_bucket,
+        ),
+    )
+    core = StorageCore(settings)
+    keys = {"access_key": seaweed.access_key, "secret_key": seaweed.secret_key}
+    extra = f"extra-{uuid.uuid4().hex[:12]}"
+    assert core.register_bucket("extra", "s3", endpoint=seaweed.endpoint, bucket=extra, **keys).backend == "s3"
+    core.put_object("extra", "datasets/mine", [b"registered buckets have no managed prefixes"])
+    with pytest.raises(errors.PermissionDenied) as caught:
+        core.register_bucket("alias", "s3", endpoint=f"http://{seaweed.endpoint}", bucket=lake_bucket, **keys)
+    assert caught.value.reason == "BUCKET_LOCATION_NOT_ALLOWED"
+    with pytest.raises(errors.PermissionDenied) as caught:
+        core.register_bucket("elsewhere", "s3", endpoint=f"127.0.0.1:{free_port()}", bucket="abc", **keys)
+    assert caught.value.reason == "S3_ENDPOINT_NOT_ALLOWED"
+    core.lake().put("datasets/d/v1/part.parquet", [b"committed"])
+    with pytest.raises(errors.PermissionDenied) as caught:
+        core.put_object("lake", "datasets/d/v1/part.parquet", [b"tampered"])
+    assert caught.value.reason == "MANAGED_PREFIX_READ_ONLY"
+    assert b"".join(core.lake().get("datasets/d/v1/part.parquet")) == b"committed"

@@ -32,10 +32,8 @@ def cluster(tmp_path):
         pids.append(engine_pid)
         port = free_port()
         envoy = start_envoy(
-            GatewayConfig(
-                "127.0.0.1",
-                port,
-                free_port(),
+            GatewayConfig.from_settings(
+                settings,
                 {
                     "catalog": catalog_addr,
                     "storage": catalog_addr,
@@ -44,6 +42,7 @@ def cluster(tmp_path):
                     "models": catalog_addr,
                     "vector": catalog_addr,
                 },
+                port=port,
             ),
             settings.run_dir,
         )

@@ -9,11 +9,15 @@ from lakehouse.servers.storage.keys import (
     DEFAULT_PAGE_SIZE,
     MAX_KEY_BYTES,
     MAX_PAGE_SIZE,
+    MAX_SEGMENT_BYTES,
     is_valid_key,
     validate_key,
     validate_page,
     validate_prefix,
 )
+
+# The longest key: segments at the per-segment limit, 1024 bytes in all.
+LONGEST_KEY = "/".join(["x" * MAX_SEGMENT_BYTES] * 3 + ["x" * (MAX_SEGMENT_BYTES - 1), "z"])
 
 GOOD_KEYS = [
     "a",
@@ -23,7 +27,9 @@ GOOD_KEYS = [
     "a/.b/..c/c..",
     "ünïcödé/名前.csv",
     "sp ace/and+plus=eq",
-    "x" * MAX_KEY_BYTES,
+    LONGEST_KEY,
+    "x" * MAX_SEGMENT_BYTES,
+    "a/" + "é" * (MAX_SEGMENT_BYTES // 2),  # 254 bytes in 127 characters
 ]
 
 BAD_KEYS = [
@@ -43,8 +49,12 @@ BAD_KEYS = [
     "tab\there",
     "del\x7f",
     "c1\x85",
+    LONGEST_KEY + "z",
     "x" * (MAX_KEY_BYTES + 1),
     "é" * (MAX_KEY_BYTES // 2 + 1),  # under 1024 characters, over 1024 bytes
+    "x" * (MAX_SEGMENT_BYTES + 1),
+    "a/" + "x" * 300 + "/b",
+    "a/" + "é" * (MAX_SEGMENT_BYTES // 2 + 1),  # 128 characters, 256 bytes
     "lone\udc80surrogate",
 ]
 
@@ -69,7 +79,10 @@ def test_valid_prefixes(prefix: str) -> None:
     assert validate_prefix(prefix) == prefix
 
 
-@pytest.mark.parametrize("prefix", ["/a", "a//", "a//b", "../a", "a/../", "./", "a\\", "a\x00", "x" * 1025])
+@pytest.mark.parametrize(
+    "prefix",
+    ["/a", "a//", "a//b", "../a", "a/../", "./", "a\\", "a\x00", "x" * 1025, "x" * 256 + "/", "a/" + "x" * 256],
+)
 def test_invalid_prefixes(prefix: str) -> None:
     with pytest.raises(errors.InvalidArgument) as caught:
         validate_prefix(prefix)
@@ -87,3 +100,10 @@ def test_bad_pages_are_invalid_argument(size: int, token: str) -> None:
     with pytest.raises(errors.InvalidArgument) as caught:
         validate_page(size, token)
     assert caught.value.reason == "INVALID_PAGE"
+
+
+def test_segment_limit_is_named_in_the_error() -> None:
+    with pytest.raises(errors.InvalidArgument) as caught:
+        validate_key("a/" + "x" * 300)
+    assert str(MAX_SEGMENT_BYTES) in caught.value.message
+    assert caught.value.code == "INVALID_ARGUMENT"

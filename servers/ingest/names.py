@@ -1,0 +1,57 @@
+"""Column names the lake can hold: unique regardless of case, never empty.
+
+The query engine (DuckDB) resolves identifiers case-insensitively, so ``Platform``
+and ``platform`` cannot both be columns of one view. Every ingest path (CSV header,
+JSON keys, spreadsheet header) de-duplicates names with the same rule DuckDB's own
+readers apply, so a name we choose is the name DuckDB would have chosen, and a
+rename is always reported instead of surfacing later as an engine error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+GENERATED_PREFIX = "column"
+
+
+@dataclass(frozen=True)
+class Rename:
+    """One column whose name was changed: where it is, what the file said, what it became."""
+
+    index: int
+    original: str
+    name: str
+
+    def describe(self) -> str:
+        if not self.original:
+            return f"column {self.index + 1} has no name; it is stored as {self.name!r}"
+        return f"column {self.index + 1} {self.original!r} clashes with an earlier name; it is stored as {self.name!r}"
+
+
+def generated(count: int) -> tuple[str, ...]:
+    """Names for a table with no header: column0, column1, ... (DuckDB's own choice)."""
+    return tuple(f"{GENERATED_PREFIX}{i}" for i in range(count))
+
+
+def unique(names: Sequence[str]) -> tuple[tuple[str, ...], tuple[Rename, ...]]:
+    """Fill empty names (``column<i>``) and suffix case-insensitive repeats.
+
+    Mirrors DuckDB's rule so its readers and ours agree: a repeat of ``n`` becomes
+    ``n_<k>`` where k counts the clashes on ``n`` so far, re-checked until free
+    (``A, a, a_1, A_1`` -> ``A, a_1, a_1_1, A_1_2``).
+    """
+    clashes: dict[str, int] = {}
+    out: list[str] = []
+    renames: list[Rename] = []
+    for index, original in enumerate(names):
+        name = original or f"{GENERATED_PREFIX}{index}"
+        while name.lower() in clashes:
+            key = name.lower()
+            clashes[key] += 1
+            name = f"{name}_{clashes[key]}"
+        clashes[name.lower()] = 0
+        out.append(name)
+        if name != original:
+            renames.append(Rename(index, original, name))
+    return tuple(out), tuple(renames)
