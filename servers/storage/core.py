@@ -20,7 +20,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from .. import errors
@@ -33,6 +33,8 @@ from .s3 import DEFAULT_REGION, S3ObjectStore, split_endpoint
 
 RESCUE_BUCKET = "rescue"
 REGISTRY_FILE = "buckets.json"
+# Public form of a local bucket's location: "local:" + its directory relative to LAKEHOUSE_HOME.
+LOCAL_LOCATION_SCHEME = "local:"
 REGISTRY_VERSION = 1
 REGISTRY_MODE = 0o600
 BUCKET_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
@@ -157,7 +159,7 @@ class StorageCore:
             self._save(specs)
             self._specs = specs
             self._stores[name] = store
-        return store.info
+        return self._public(store.info)
 
     def _spec(
         self,
@@ -230,11 +232,22 @@ class StorageCore:
             try:
                 out.append(self.get_bucket(name))
             except errors.PermissionDenied:
-                out.append(_described(self._specs[name]))
+                out.append(self._public(_described(self._specs[name])))
         return out
 
     def get_bucket(self, name: str) -> BucketInfo:
-        return self.store(name).info
+        return self._public(self.store(name).info)
+
+    def _public(self, info: BucketInfo) -> BucketInfo:
+        """What a caller may see of a bucket: a local directory is named relative to
+        LAKEHOUSE_HOME (``local:buckets/archive``), never by its server path."""
+        if info.backend != "local":
+            return info
+        try:
+            relative = Path(info.location).resolve().relative_to(self._settings.home_dir)
+        except (ValueError, OSError):
+            return replace(info, location=f"{LOCAL_LOCATION_SCHEME}{info.name}")
+        return replace(info, location=f"{LOCAL_LOCATION_SCHEME}{relative.as_posix()}")
 
     def delete_bucket(self, name: str, principal: object = None) -> None:
         """Forget a registered bucket; its objects are left untouched."""
@@ -290,7 +303,7 @@ class StorageCore:
             return {}
         except OSError as exc:
             raise errors.FailedPrecondition(
-                f"cannot read bucket registry {self._registry_path}: {exc}", reason=REGISTRY_CORRUPT
+                f"cannot read the bucket registry ({REGISTRY_FILE}): {exc.strerror or type(exc).__name__}", reason=REGISTRY_CORRUPT
             ) from exc
         known = {f.name for f in fields(BucketSpec)}
         try:
@@ -298,7 +311,7 @@ class StorageCore:
             specs = [BucketSpec(**{k: v for k, v in item.items() if k in known}) for item in data["buckets"]]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise errors.FailedPrecondition(
-                f"bucket registry {self._registry_path} is damaged: {exc}", reason=REGISTRY_CORRUPT
+                f"the bucket registry ({REGISTRY_FILE}) is damaged: {exc}", reason=REGISTRY_CORRUPT
             ) from exc
         return {spec.name: spec for spec in specs}
 
@@ -326,7 +339,7 @@ class StorageCore:
                 raise
         except OSError as exc:
             raise errors.Unavailable(
-                f"cannot write bucket registry {self._registry_path}: {exc}", reason=REGISTRY_UNWRITABLE
+                f"cannot write the bucket registry ({REGISTRY_FILE}): {exc.strerror or type(exc).__name__}", reason=REGISTRY_UNWRITABLE
             ) from exc
 
 

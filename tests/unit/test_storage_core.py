@@ -32,8 +32,10 @@ def s3_allowed(tmp_path: Path) -> Settings:
 def test_builtin_buckets(settings: Settings) -> None:
     core = StorageCore(settings)
     assert [b.name for b in core.list_buckets()] == ["lake", "rescue"]
-    assert core.get_bucket("lake").location == str(settings.lake_root)
-    assert core.get_bucket(RESCUE_BUCKET).location == str(settings.rescue_root)
+    # Callers see locations relative to LAKEHOUSE_HOME, never server paths.
+    assert core.get_bucket("lake").location == "local:lake"
+    assert core.get_bucket(RESCUE_BUCKET).location == "local:rescue"
+    assert all(str(settings.home_dir) not in b.location for b in core.list_buckets())
     core.lake().put("k", [b"v"])
     assert (settings.lake_root / "k").read_bytes() == b"v"
     assert isinstance(core.store("rescue"), LocalObjectStore)
@@ -54,7 +56,7 @@ def test_register_persist_reload_and_delete(settings: Settings) -> None:
     core = StorageCore(settings)
     where = settings.local_bucket_roots[0] / "archive"
     info = core.register_bucket("archive", "local", root=str(where))
-    assert (info.name, info.backend, info.location) == ("archive", "local", str(where))
+    assert (info.name, info.backend, info.location) == ("archive", "local", "local:buckets/archive")
     core.store("archive").put("x", [b"1"])
     assert (where / "x").read_bytes() == b"1"
 
@@ -71,7 +73,7 @@ def test_register_persist_reload_and_delete(settings: Settings) -> None:
 
 def test_relative_local_root_is_under_home(settings: Settings) -> None:
     info = StorageCore(settings).register_bucket("rel", "local", root="buckets/rel")
-    assert info.location == str(settings.home_dir / "buckets" / "rel")
+    assert info.location == "local:buckets/rel"
 
 
 def test_s3_secret_is_stored_0600_and_never_returned(s3_allowed: Settings) -> None:
@@ -201,7 +203,7 @@ def test_symlink_out_of_the_root_is_denied_and_inside_is_fine(settings: Settings
             core.register_bucket("esc", "local", root=where)
         _denied(caught, "BUCKET_LOCATION_NOT_ALLOWED", "LAKEHOUSE_STORAGE__LOCAL_BUCKET_ROOTS")
     info = core.register_bucket("alias", "local", root=str(root / "alias"))
-    assert info.location == str(root / "real")  # stored resolved
+    assert info.location == "local:buckets/real"  # stored resolved, shown relative to LAKEHOUSE_HOME
 
 
 def test_root_itself_and_lakehouse_directories_are_never_buckets(tmp_path: Path) -> None:
@@ -212,8 +214,9 @@ def test_root_itself_and_lakehouse_directories_are_never_buckets(tmp_path: Path)
         with pytest.raises(errors.PermissionDenied) as caught:
             core.register_bucket("clash", "local", root=str(where))
         assert caught.value.reason == "BUCKET_LOCATION_NOT_ALLOWED", where
-    assert core.register_bucket("mine", "local", root=str(home / "mine")).location == str(home / "mine")
-    assert core.register_bucket("there", "local", root=str(tmp_path / "there")).name == "there"
+    assert core.register_bucket("mine", "local", root=str(home / "mine")).location == "local:mine"
+    there = core.register_bucket("there", "local", root=str(tmp_path / "there"))
+    assert there.location == "local:there"  # outside LAKEHOUSE_HOME: named by the bucket, not its path
 
 
 def test_no_local_roots_means_no_local_buckets(tmp_path: Path) -> None:

@@ -87,7 +87,8 @@ type Bucket struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Where the bucket's objects live.
 	Backend BucketBackend `protobuf:"varint,2,opt,name=backend,proto3,enum=lakehouse.v1.BucketBackend" json:"backend,omitempty"`
-	// Directory path, or s3://<endpoint>/<bucket>.
+	// "local:<directory relative to LAKEHOUSE_HOME>" (or "local:<name>" outside
+	// it: server paths are never shown), or s3://<endpoint>/<bucket>.
 	Location string `protobuf:"bytes,3,opt,name=location,proto3" json:"location,omitempty"`
 }
 
