@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,6 +26,7 @@ from lakehouse.servers.admission import AdmissionInterceptor, check_pool
 from lakehouse.servers.catalog.model import CatalogApi
 from lakehouse.servers.errors import Unimplemented
 from lakehouse.servers.interceptors import ErrorInterceptor
+from lakehouse.servers.memory import configure_duckdb_allocator
 from lakehouse.servers.services import SERVICES, parse_components
 from lakehouse.servers.settings import Settings
 
@@ -38,6 +40,8 @@ class Runtime:
         self.settings = settings
         self.components = components
         settings.home_dir.mkdir(parents=True, exist_ok=True)
+        # Set by build_server: the query core reports engine rebuilds through it (serving or not).
+        self.query_health: Callable[[bool], None] | None = None
 
     @cached_property
     def storage(self):  # -> StorageCore
@@ -71,7 +75,13 @@ class Runtime:
     def query(self):  # -> QueryCore
         from lakehouse.servers.query.core import QueryCore
 
-        return QueryCore(self.catalog, self.storage.lake(), self.settings.query)
+        return QueryCore(
+            self.catalog,
+            self.storage.lake(),
+            self.settings.query,
+            temp_dir=self.settings.query_temp_dir,
+            on_health=lambda serving: self.query_health(serving) if self.query_health else None,
+        )
 
     @cached_property
     def models(self):  # -> ModelsCore
@@ -131,6 +141,7 @@ class LakehouseServer:
 
 def build_server(settings: Settings, services: str | None = None) -> LakehouseServer:
     started_at = time.time()
+    configure_duckdb_allocator()  # before anything loads DuckDB (see servers/memory.py)
     check_pool(settings)  # the pool holds every long-call cap plus a reserve for light calls
     components = parse_components(settings.services if services is None else services)
     runtime = Runtime(settings, components)
@@ -156,6 +167,10 @@ def build_server(settings: Settings, services: str | None = None) -> LakehouseSe
     )
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    runtime.query_health = lambda serving: health_servicer.set(
+        "lakehouse.v1.QueryService",
+        health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING,
+    )
     hosted = ["lakehouse.v1.SystemService"]
     for spec in SERVICES:
         if spec.component in components:

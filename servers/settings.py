@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,7 +20,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from lakehouse.servers.memory import check_memory
+
 MiB = 1024 * 1024
+# A memory setting: a share of the machine ("30%") or a size ("512MB"); see servers/memory.py.
+MemorySize = Annotated[str, AfterValidator(check_memory)]
+MemorySizeOrNone = Annotated[str, AfterValidator(lambda v: check_memory(v, allow_empty=True))]
 
 
 class StorageSettings(BaseModel):
@@ -77,6 +82,10 @@ class IngestSettings(BaseModel):
     max_line_bytes: int = 64 * MiB
     # Spool directory for in-flight uploads. Defaults to <home>/spool.
     spool_dir: Path | None = None
+    # memory_limit of each ingest's private DuckDB (it spills to <spool>/duckdb-tmp):
+    # a share of the machine's memory ("15%") or a size ("1GB"). A wide file (thousands
+    # of columns) or a long value (a 170 MB text cell) needs hundreds of MB.
+    duckdb_memory_limit: MemorySize = "15%"
     # CSV dialect sniffing (servers/ingest/dialect.py): bytes of decoded text sampled,
     # delimiters tried first (in order), comment characters auto-detection may pick,
     # the longest preamble it skips, and the share of lines a delimiter must split
@@ -114,7 +123,29 @@ class QuerySettings(BaseModel):
     max_json_rows: int = 10_000
     batch_rows: int = 64 * 1024
     threads: int = 0  # 0: DuckDB default (all cores)
-    memory_limit: str = ""  # "" : DuckDB default
+    # DuckDB's memory_limit (sorts, hash tables, aggregates, caches; it spills or fails
+    # with QUERY_OUT_OF_MEMORY past it): a share of the machine's memory, resolved at
+    # start ("30%"), or a size ("512MB", "2GiB"). See servers/memory.py.
+    memory_limit: MemorySize = "30%"
+    # Where the engine spills. None: <home>/tmp/query (collected at start after a crash).
+    temp_dir: Path | None = None
+    # Soft RLIMIT_DATA of a server process that hosts the query engine ("N%", a size, or
+    # "" for none). memory_limit does not see scalar results (repeat(), ||, lpad(): up to
+    # 4 GiB per value, one per row); past this cap such an allocation fails as
+    # QUERY_OUT_OF_MEMORY instead of growing the process until the kernel kills it.
+    process_memory_limit: MemorySizeOrNone = "80%"
+    # Byte cap of a JSON (REST) result: rows are added while their JSON (and Arrow) size
+    # stays within it, then the result is truncated (truncated=true). Kept below the
+    # gateway's 64 MiB max_response_body_bytes.
+    max_json_bytes: int = Field(32 * MiB, ge=1)
+    # After its deadline or a cancel, a call waits this long for the engine to stop, then
+    # answers anyway; an engine call that cannot be interrupted finishes on its own thread.
+    stop_grace_s: float = Field(1.0, gt=0)
+    # Engine calls still running after their call answered (see stop_grace_s); past this
+    # many, new queries get RESOURCE_EXHAUSTED (QUERY_ENGINE_BUSY) until some end.
+    max_abandoned: int = Field(4, ge=1)
+    # After a fatal engine error the database is rebuilt; a failed rebuild is retried this often.
+    rebuild_retry_s: float = Field(2.0, gt=0)
 
 
 class ModelSettings(BaseModel):
@@ -294,6 +325,11 @@ class Settings(BaseSettings):
     @property
     def spool_dir(self) -> Path:
         return (self.ingest.spool_dir or self.home_dir / "spool").expanduser().resolve()
+
+    @property
+    def query_temp_dir(self) -> Path:
+        """Where query engines spill (each engine in a directory of its own below it)."""
+        return (self.query.temp_dir or self.home_dir / "tmp" / "query").expanduser().resolve()
 
     @property
     def catalog_db(self) -> Path:

@@ -61,6 +61,7 @@ from lakehouse.servers.ingest.plan import (
 from lakehouse.servers.ingest.reader import LineBufferTooSmall, RetryWider, SampleTooSmall, SourceReader
 from lakehouse.servers.ingest.spool import SpooledUpload, spool
 from lakehouse.servers.ingest.writer import PartWriter
+from lakehouse.servers.memory import memory_bytes
 from lakehouse.servers.settings import Settings
 from lakehouse.servers.storage.cleanup import delete_keys
 from lakehouse.servers.storage.model import ObjectStore
@@ -73,10 +74,15 @@ JOURNAL_OPERATION = "ingest"
 # First read, then at most one widening of the type sample and one of the line buffer.
 MAX_READ_ATTEMPTS = 3
 DUCKDB_TEMP_SUBDIR = "duckdb-tmp"
-# Memory cap of each ingest's private DuckDB: keeps conversion memory bounded
-# whatever the upload size and core count (key checks spill to DUCKDB_TEMP_SUBDIR).
-# A candidate for an ``ingest.duckdb_memory_limit`` setting.
-DUCKDB_MEMORY_LIMIT = "256MB"
+
+
+def duckdb_memory_limit(settings: Settings) -> str:
+    """Memory cap of each ingest's private DuckDB (``ingest.duckdb_memory_limit``): keeps
+    conversion memory bounded whatever the upload size and core count (key checks spill
+    to DUCKDB_TEMP_SUBDIR)."""
+    return f"{memory_bytes(settings.ingest.duckdb_memory_limit)}B"
+
+
 # Catalog rejections after which the commit certainly did not happen.
 _DEFINITE_REJECTIONS = (
     errors.Aborted,
@@ -165,13 +171,17 @@ class IngestCore:
         except errors.LakehouseError:
             raise
         except OSError as exc:
-            raise errors.Unavailable(f"cannot spool the upload: {exc}", reason="SPOOL_UNAVAILABLE") from exc
+            raise errors.Unavailable(
+                f"cannot spool the upload: {exc.strerror or type(exc).__name__}", reason="SPOOL_UNAVAILABLE"
+            ) from exc
 
     def compact(self, dataset: str, cancelled: Callable[[], bool] | None = None) -> IngestResult:
         """Fold the current version's deltas into new base files, committed as a new
         version (see compact.py); serialized with this process's ingests into the dataset."""
         validate_dataset_name(dataset)
-        limits = EngineLimits(memory_limit=DUCKDB_MEMORY_LIMIT, temp_dir=self._settings.spool_dir / DUCKDB_TEMP_SUBDIR)
+        limits = EngineLimits(
+            memory_limit=duckdb_memory_limit(self._settings), temp_dir=self._settings.spool_dir / DUCKDB_TEMP_SUBDIR
+        )
         compactor = Compactor(self._store, self._journal, self._settings.ingest, limits)
         with self._dataset_lock(dataset):
             existing = self._catalog.get_dataset(dataset)
@@ -263,7 +273,7 @@ class IngestCore:
             full_sample=read.full_sample,
             line_size=read.line_size,
             temp_dir=self._settings.spool_dir / DUCKDB_TEMP_SUBDIR,
-            memory_limit=DUCKDB_MEMORY_LIMIT,
+            memory_limit=duckdb_memory_limit(self._settings),
         ) as reader:
             upload_columns = [name for name, _ in reader.columns()]
             _require_columns(plan.required_columns, upload_columns)

@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from lakehouse.servers import errors
 from lakehouse.servers.ingest.formats import SourceFormat
+from lakehouse.servers.memory import keep_duckdb_releasing_memory
 
 FULL_SAMPLE = -1
 # Longest DuckDB detail quoted back to the client (its messages can embed whole records).
@@ -50,6 +51,8 @@ LINE_SIZE_SLACK = 16
 DELIMITER_CANDIDATES = (",", "\t", ";", "|")
 HEADER_PROBE_BYTES = 64 * 1024
 MALFORMED = "MALFORMED_INPUT"
+# How error messages name the spooled file instead of its server path.
+UPLOAD_NAME = "<upload>"
 # Message fragments by which DuckDB reports bytes that are not UTF-8 (CSV and JSON readers).
 ENCODING_MARKERS = ("invalid unicode", "invalid utf-8", "not utf-8 encoded")
 # DuckDB follows an error with suggestion lines; they name options, not what happened.
@@ -138,6 +141,8 @@ class SourceReader:
             if memory_limit:
                 # Caps DuckDB's read buffers (they otherwise grow with threads and line size).
                 self._con.execute("SET memory_limit = $m", {"m": memory_limit})
+            # Freed conversion memory goes back to the system instead of staying resident.
+            keep_duckdb_releasing_memory()
             if temp_dir is not None:
                 temp_dir.mkdir(parents=True, exist_ok=True)
                 self._con.execute("SET temp_directory = $d", {"d": str(temp_dir)})
@@ -272,8 +277,9 @@ class SourceReader:
     # Errors ----------------------------------------------------------------
 
     def translate(self, exc: BaseException) -> errors.LakehouseError | RetryWider:
-        """Map a DuckDB failure to the client-facing error (or to a re-sniff request)."""
-        message = str(exc)
+        """Map a DuckDB failure to the client-facing error (or to a re-sniff request).
+        Messages never name server paths: the spool file is called UPLOAD_NAME."""
+        message = self._scrub(str(exc))
         low = _facts(message)
         detail = _detail(message)
         meta: dict[str, str] = {"format": self.fmt.kind}
@@ -286,7 +292,14 @@ class SourceReader:
         if isinstance(exc, duckdb.InterruptException):
             return errors.Cancelled("ingest cancelled", reason="CANCELLED")
         if isinstance(exc, duckdb.OutOfMemoryException):
-            return errors.ResourceExhausted(f"out of memory converting the upload: {detail}", reason="OUT_OF_MEMORY")
+            # Each ingest has its own engine with a fixed limit: retrying the same upload cannot
+            # succeed, so this is not RESOURCE_EXHAUSTED (429, "retry later") but a 400 naming the setting.
+            return errors.FailedPrecondition(
+                f"converting the upload needs more memory than the ingest engine may use: {detail}; "
+                "raise LAKEHOUSE_INGEST__DUCKDB_MEMORY_LIMIT",
+                reason="INGEST_OUT_OF_MEMORY",
+                metadata={**meta, "setting": "ingest.duckdb_memory_limit"},
+            )
         if any(s in low for s in ENCODING_MARKERS):
             return errors.InvalidArgument(
                 f"the upload is not valid UTF-8: {detail}", reason="INVALID_ENCODING", metadata=meta
@@ -317,6 +330,10 @@ class SourceReader:
         return errors.InvalidArgument(
             f"malformed {self.fmt.kind.upper()} input: {detail}", reason=MALFORMED, metadata=meta
         )
+
+    def _scrub(self, message: str) -> str:
+        message = message.replace(str(self.path), UPLOAD_NAME)
+        return message.replace(f"{self.path.parent}/", "")
 
     @staticmethod
     def _schema_error(reason: str, column: str | None, meta: dict[str, str], detail: str) -> errors.InvalidArgument:

@@ -15,6 +15,7 @@ from lakehouse.servers.catalog.model import WriteMode
 from lakehouse.servers.errors import InvalidArgument, LakehouseError, invalid_field
 from lakehouse.servers.ingest.core import IngestProgress, IngestResult, IngestSpec
 from lakehouse.servers.vector.builder import ColumnMapping, embed_version
+from lakehouse.servers.memory import release_arrow_memory
 from lakehouse.v1 import ingest_pb2, ingest_pb2_grpc
 
 # Header Envoy's transcoder adds to requests that arrived over REST.
@@ -143,16 +144,22 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         spec, chunks, target = _open(request_iterator, context, self._rt.settings.ingest.max_rest_body_bytes)
         if target is not None:
             self._rt.vector_api  # noqa: B018 - fail before the upload when no vector service is reachable
-        result = self._rt.ingest.ingest(
-            spec, chunks, on_progress=on_progress, cancelled=lambda: not context.is_active()
-        )
+        try:
+            result = self._rt.ingest.ingest(
+                spec, chunks, on_progress=on_progress, cancelled=lambda: not context.is_active()
+            )
+        finally:
+            release_arrow_memory()  # the batches were built on this thread (see servers/memory.py)
         return result_to_pb(result, self._embed(result, target))
 
     def Ingest(self, request_iterator, context):
         return self._run(request_iterator, context)
 
     def CompactDataset(self, request, context):
-        result = self._rt.ingest.compact(request.dataset, cancelled=lambda: not context.is_active())
+        try:
+            result = self._rt.ingest.compact(request.dataset, cancelled=lambda: not context.is_active())
+        finally:
+            release_arrow_memory()
         return result_to_pb(result)
 
     def IngestWithProgress(self, request_iterator, context):

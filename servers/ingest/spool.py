@@ -33,6 +33,7 @@ LADDER_START_BYTES = 2 * 1024 * 1024
 SPOOL_PREFIX = "ingest-"
 SPOOL_SUFFIX = ".upload"
 HASH_PREFIX = "sha256:"
+SPOOL_UNAVAILABLE = "SPOOL_UNAVAILABLE"
 
 
 @dataclass(frozen=True)
@@ -113,11 +114,18 @@ def spool(
     oriented; if it is, a line over ``max_line_bytes`` raises RECORD_TOO_LARGE
     as soon as it is seen.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=SPOOL_SUFFIX, dir=directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=SPOOL_PREFIX, suffix=SPOOL_SUFFIX, dir=directory)
+    except OSError as exc:
+        raise _unavailable(exc) from exc
     path = Path(name)
     try:
-        yield _fill(fd, path, chunks, max_line_bytes, line_limit_applies, on_bytes, cancelled)
+        try:
+            upload = _fill(fd, path, chunks, max_line_bytes, line_limit_applies, on_bytes, cancelled)
+        except OSError as exc:
+            raise _unavailable(exc) from exc
+        yield upload
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
@@ -175,6 +183,12 @@ def _fill(
         has_content=has_content,
         line_bound=watch.bound,
     )
+
+
+def _unavailable(exc: OSError) -> errors.Unavailable:
+    """The spool cannot take the upload; the message names the cause, not the server path."""
+    cause = exc.strerror or type(exc).__name__
+    return errors.Unavailable(f"cannot spool the upload: {cause}", reason=SPOOL_UNAVAILABLE)
 
 
 def _too_large(limit: int) -> errors.InvalidArgument:

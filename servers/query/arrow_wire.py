@@ -14,10 +14,15 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from .. import errors
+
 # Keep each gRPC message well under the 4 MiB default receive limit of generic clients.
 MAX_MESSAGE_BYTES = 3 * 1024 * 1024
 _ARROW_IPC_TAG = b"\x0a"  # field 1, length-delimited
 _ROWS_TAG = b"\x10"  # field 2, varint
+# Tags, lengths and the row count around one payload, at most.
+RESPONSE_OVERHEAD_BYTES = 32
+ROW_TOO_LARGE = "ROW_TOO_LARGE"
 
 
 def _varint(value: int) -> bytes:
@@ -92,8 +97,10 @@ def slices(batch: pa.RecordBatch, max_bytes: int = MAX_MESSAGE_BYTES) -> Iterato
         yield batch.slice(offset, step)
 
 
-def encode_stream(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
-    """Serialized responses: the schema, then each (sliced) batch."""
+def encode_stream(schema: pa.Schema, batches: Iterator[pa.RecordBatch], max_response_bytes: int = 0) -> Iterator[bytes]:
+    """Serialized responses: the schema, then each (sliced) batch. A single row too large
+    for one response (``max_response_bytes``, the server's gRPC send limit; 0: no check)
+    is refused with ROW_TOO_LARGE rather than failing in the transport."""
     wire_schema = plain_schema(schema)
     needs_cast = wire_schema != schema
     yield encode_response(wire_schema.serialize())
@@ -101,7 +108,24 @@ def encode_stream(schema: pa.Schema, batches: Iterator[pa.RecordBatch]) -> Itera
         if needs_cast:
             batch = batch.cast(wire_schema)
         for part in slices(batch):
-            yield encode_response(part.serialize(), part.num_rows)
+            # Checked before serializing too, so an oversized row is never copied.
+            if max_response_bytes and part.nbytes + RESPONSE_OVERHEAD_BYTES > max_response_bytes:
+                raise _row_too_large(part.nbytes, max_response_bytes)
+            payload = part.serialize()
+            size = payload.size
+            if max_response_bytes and size + RESPONSE_OVERHEAD_BYTES > max_response_bytes:
+                del payload
+                raise _row_too_large(size, max_response_bytes)
+            yield encode_response(payload, part.num_rows)
+
+
+def _row_too_large(size: int, limit: int) -> errors.InvalidArgument:
+    return errors.InvalidArgument(
+        f"a result row of {size} bytes does not fit in one response of at most {limit} bytes"
+        " (server.max_message_bytes)",
+        reason=ROW_TOO_LARGE,
+        metadata={"limit_bytes": str(limit)},
+    )
 
 
 def decode_stream(payloads: Iterator[bytes | memoryview]) -> pa.RecordBatchReader:

@@ -3,37 +3,52 @@
 One in-memory DuckDB database per core, hardened once (see ``sandbox``); one view per
 dataset (see ``views``); one connection per query, so queries run concurrently and a
 failed or hostile statement never touches another query's state.
+
+The database lives in an ``Engine`` (see ``engine``). A fatal engine error
+invalidates it for every query, so the core then replaces it: the query that caused
+it gets INTERNAL (``QUERY_ENGINE_FAILED``); while a new engine is built (hardened,
+views re-attached) the health callback reports not serving and queries get
+UNAVAILABLE (``QUERY_ENGINE_RESTARTING``) at once; then the next query runs.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+import json
+import logging
 import threading
-import weakref
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import duckdb
+import pyarrow as pa
 
 from .. import errors
 from ..catalog.model import CatalogApi
+from ..memory import keep_duckdb_releasing_memory, memory_bytes
 from ..settings import QuerySettings
 from ..storage.model import ObjectStore
 from . import jsonvalues
-from .engine_errors import Stop, map_engine_error
+from .engine import TEMP_DIR_PREFIX, AbandonedCalls, Engine
+from .engine_errors import QUERY_ENGINE_RESTARTING, Fatal, Stop
 from .results import QueryStream, RowsResult
-from .sandbox import EngineLimits, check_query, harden
-from .views import DatasetViews, lake_directory
+from .sandbox import check_query
+from .views import lake_directory
 
-__all__ = ["QueryCore", "QueryStream", "RowsResult"]
+__all__ = ["TEMP_DIR_PREFIX", "QueryCore", "QueryStream", "RowsResult"]
+
+log = logging.getLogger("lakehouse.query")
 
 CATALOG_FAILED = "CATALOG_FAILED"
 INVALID_TIMEOUT = "INVALID_TIMEOUT"
 INVALID_MAX_ROWS = "INVALID_MAX_ROWS"
-TEMP_DIR_PREFIX = "lakehouse-query-"
+QUERY_ENGINE_CLOSED = "QUERY_ENGINE_CLOSED"
+QUERY_ENGINE_BUSY = "QUERY_ENGINE_BUSY"
 # Scan modes: "auto" picks native read_parquet for a local directory, pyarrow datasets otherwise.
 ScanMode = Literal["auto", "native", "arrow"]
+# One JSON row's separator in the response array.
+_ROW_SEPARATOR_BYTES = 1
 
 
 class QueryCore:
@@ -41,44 +56,59 @@ class QueryCore:
 
     ``execute`` streams Arrow batches (gRPC); ``execute_rows`` returns capped,
     JSON-friendly rows (REST). Both refuse anything but read-only SQL.
+    ``temp_dir`` is where engines spill (the system temp directory when None);
+    ``on_health(serving)`` hears when the engine stops and starts serving.
     """
 
     def __init__(
-        self, catalog: CatalogApi, store: ObjectStore, settings: QuerySettings, *, scan: ScanMode = "auto"
+        self,
+        catalog: CatalogApi,
+        store: ObjectStore,
+        settings: QuerySettings,
+        *,
+        scan: ScanMode = "auto",
+        temp_dir: Path | None = None,
+        on_health: Callable[[bool], None] | None = None,
     ) -> None:
         self._settings = settings
+        self._catalog = catalog
         filesystem, base = store.filesystem()
         lake_dir = lake_directory(filesystem, base)
         native = lake_dir is not None if scan == "auto" else scan == "native"
         if native and lake_dir is None:
             raise errors.FailedPrecondition("native scans need a local-directory store", reason="SCAN_UNSUPPORTED")
-        # Local lake paths are scrubbed from error messages (files are named by key).
+        self._filesystem, self._base, self._native = filesystem, base, native
+        self._allowed = [lake_dir] if native and lake_dir else []
+        # Server paths are scrubbed from messages and file-naming results (files are named by key).
         self._lake_prefix = f"{base.rstrip('/')}/" if lake_dir else ""
-        self._temp_dir = tempfile.mkdtemp(prefix=TEMP_DIR_PREFIX)
-        self._db = duckdb.connect(":memory:")
-        try:
-            allowed = [lake_dir] if native and lake_dir else []
-            harden(
-                self._db,
-                allowed,
-                EngineLimits(self._temp_dir, threads=settings.threads, memory_limit=settings.memory_limit),
-            )
-            self._ddl = self._db.cursor()
-        except BaseException:
-            self._db.close()
-            shutil.rmtree(self._temp_dir, ignore_errors=True)
-            raise
-        # The spill directory goes with the core even if close() is never called.
-        self._remove_temp = weakref.finalize(self, shutil.rmtree, self._temp_dir, True)
-        self._views = DatasetViews(self._ddl, catalog, filesystem, base, native=native)
-        # DuckDB connection objects are not meant for concurrent calls; cursor() is serialized.
-        self._cursor_lock = threading.Lock()
+        self._temp_root = Path(temp_dir) if temp_dir is not None else None
+        self._path_prefixes = [p for p in (self._lake_prefix, self._temp_prefix()) if p]
+        self._memory_limit = memory_bytes(settings.memory_limit)
+        self._on_health = on_health or (lambda serving: None)
+        self._abandoned = AbandonedCalls()
+        self._lock = threading.Lock()
+        self._generation = 0
         self._closed = False
+        # Set while an engine serves; cleared from a fatal error until the rebuild is done.
+        self._rebuilt = threading.Event()
+        self._rebuilt.set()
+        self._engine: Engine | None = self._new_engine()
+        keep_duckdb_releasing_memory()
 
     @property
     def native_scans(self) -> bool:
         """True when datasets are read with DuckDB's own Parquet reader (local directory store)."""
-        return self._views.native
+        return self._native
+
+    @property
+    def memory_limit_bytes(self) -> int:
+        """The engine's memory limit as resolved at start."""
+        return self._memory_limit
+
+    @property
+    def generation(self) -> int:
+        """Engines built so far (1 until a fatal error made the core rebuild)."""
+        return self._generation
 
     def execute(self, sql: str, timeout_s: float | None = None) -> QueryStream:
         """Check, bind and prepare ``sql``; the returned stream runs it on first read.
@@ -87,16 +117,26 @@ class QueryCore:
         bind and unknown-dataset errors are raised here; run-time errors by the stream.
         """
         deadline = self._timeout(timeout_s)
-        self._sync()
-        con = self._cursor()
-        stream = QueryStream(con, self._settings.batch_rows, self._map_error)
+        engine = self._current()
+        self._sync(engine)
+        resources = engine.connect()
+        con = resources.con
+        assert con is not None
         try:
             checked = check_query(con, sql)
-            self._views.attach(con, checked.tables)
+            engine.views.attach(con, checked.tables)
             con.begin()
         except Exception as exc:  # noqa: BLE001 - every engine failure is mapped, none leaks
-            stream.close()
-            raise self._map_error(exc, None) from None
+            resources.release()
+            raise engine.map_error(exc, None) from None
+        stream = QueryStream(
+            resources,
+            self._settings.batch_rows,
+            engine.map_error,
+            stop_grace_s=self._settings.stop_grace_s,
+            abandoned=self._abandoned,
+            scrub_prefixes=self._path_prefixes if checked.names_files else (),
+        )
         stream.start_deadline(deadline)
         stream.bind(checked.statement)
         return stream
@@ -108,12 +148,15 @@ class QueryCore:
         timeout_s: float | None = None,
         on_start: Callable[[QueryStream], None] | None = None,
     ) -> RowsResult:
-        """At most ``max_rows`` rows (capped by ``settings.max_json_rows``; 0 means that cap) as
-        JSON-friendly values; reading stops after ``max_rows + 1`` rows, which sets ``truncated``.
+        """At most ``max_rows`` rows (capped by ``settings.max_json_rows``; 0 means that cap) and
+        ``settings.max_json_bytes`` bytes of JSON, as JSON-friendly values; reading stops at the
+        first row past either cap, which sets ``truncated``. A row counts its JSON size, and a
+        row whose Arrow size alone is past the byte cap is not converted at all.
         ``on_start`` receives the running stream, so a caller can cancel it from elsewhere."""
         if max_rows < 0:
             raise errors.invalid_field("max_rows", "must not be negative", reason=INVALID_MAX_ROWS)
         cap = min(max_rows, self._settings.max_json_rows) if max_rows else self._settings.max_json_rows
+        budget = self._settings.max_json_bytes
         rows: list[list] = []
         truncated = False
         with self.execute(sql, timeout_s) as stream:
@@ -121,26 +164,115 @@ class QueryCore:
                 on_start(stream)
             for batch in stream:
                 room = cap - len(rows)
-                if batch.num_rows > room:
-                    rows.extend(jsonvalues.rows(batch.slice(0, room)))
+                piece = batch.slice(0, room) if batch.num_rows > room else batch
+                fitting = _rows_within(piece, budget)
+                for row in jsonvalues.rows(piece.slice(0, fitting)):
+                    size = _json_bytes(row) + _ROW_SEPARATOR_BYTES
+                    if size > budget:
+                        fitting = -1
+                        break
+                    budget -= size
+                    rows.append(row)
+                if fitting != batch.num_rows:
                     truncated = True
                     break
-                rows.extend(jsonvalues.rows(batch))
             columns = stream.columns
         return RowsResult(columns=columns, rows=rows, truncated=truncated)
 
     def refresh(self) -> None:
         """Bring the dataset views up to the catalog now (queries do this themselves)."""
-        self._sync()
+        self._sync(self._current())
 
     def close(self) -> None:
-        """Close the database and remove its spill directory; running streams fail."""
-        if self._closed:
-            return
-        self._closed = True
-        with self._cursor_lock:
-            self._db.close()
-        self._remove_temp()
+        """Stop running queries, then close the database and remove its spill directory."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.retire(Stop.CANCEL)
+
+    # Engines ------------------------------------------------------------------
+
+    def _new_engine(self) -> Engine:
+        self._generation += 1
+        return Engine(
+            self._generation,
+            self._catalog,
+            self._filesystem,
+            self._base,
+            native=self._native,
+            allowed_directories=self._allowed,
+            settings=self._settings,
+            memory_limit_bytes=self._memory_limit,
+            temp_root=self._temp_root,
+            abandoned=self._abandoned,
+            scrub=self._scrub,
+            on_fatal=self._engine_failed,
+        )
+
+    def _current(self) -> Engine:
+        with self._lock:
+            if self._closed:
+                raise errors.Unavailable("the query engine is shut down", reason=QUERY_ENGINE_CLOSED)
+            if self._engine is None:
+                raise errors.Unavailable(
+                    "the query engine is restarting after an internal failure; retry shortly",
+                    reason=QUERY_ENGINE_RESTARTING,
+                )
+            if self._abandoned.count >= self._settings.max_abandoned:
+                raise errors.ResourceExhausted(
+                    f"{self._abandoned.count} earlier queries are still stopping (query.max_abandoned); retry shortly",
+                    reason=QUERY_ENGINE_BUSY,
+                )
+            return self._engine
+
+    def _engine_failed(self, engine: Engine, failure: Fatal) -> None:
+        """A query on ``engine`` hit a fatal error: replace the engine if it is unusable."""
+        with self._lock:
+            if self._closed or engine is not self._engine:
+                return
+        if failure is Fatal.CULPRIT and not engine.invalidated():
+            return  # an internal error while binding or planning leaves the database usable
+        with self._lock:
+            if self._closed or engine is not self._engine:
+                return
+            self._engine = None
+            self._rebuilt.clear()
+        log.error("query engine %d was invalidated by a fatal error; rebuilding it", engine.generation)
+        self._on_health(False)
+        engine.retire(Stop.ENGINE)
+        threading.Thread(target=self._rebuild, name="lakehouse-query-rebuild", daemon=True).start()
+        if failure is Fatal.CULPRIT:
+            # The query that broke the engine answers once a new one serves (if that is quick),
+            # so the caller's next query runs; others get UNAVAILABLE meanwhile, never a wait.
+            self._rebuilt.wait(self._settings.stop_grace_s)
+
+    def _rebuild(self) -> None:
+        """Build a new engine (retrying), re-attach the views, then serve again."""
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+            try:
+                engine = self._new_engine()
+                break
+            except Exception:  # noqa: BLE001 - logged; retried until it works or the core closes
+                log.exception("rebuilding the query engine failed; retrying in %.1fs", self._settings.rebuild_retry_s)
+                time.sleep(self._settings.rebuild_retry_s)
+        try:
+            engine.views.sync()
+        except Exception:  # noqa: BLE001 - the next query syncs again and reports it
+            log.exception("re-attaching dataset views after the rebuild failed")
+        with self._lock:
+            if self._closed:
+                engine.retire(Stop.CANCEL)
+                return
+            self._engine = engine
+        log.warning("query engine %d serves", engine.generation)
+        self._on_health(True)
+        self._rebuilt.set()
 
     # Internals ----------------------------------------------------------------
 
@@ -152,25 +284,43 @@ class QueryCore:
             raise errors.invalid_field("timeout_s", "must not be negative", reason=INVALID_TIMEOUT)
         return min(float(timeout_s), self._settings.max_timeout_s)
 
-    def _sync(self) -> None:
+    def _sync(self, engine: Engine) -> None:
         try:
-            self._views.sync()
+            engine.views.sync()
         except errors.LakehouseError:
             raise
         except duckdb.Error as exc:
-            raise self._map_error(exc, None) from None
+            raise engine.map_error(exc, None) from None
         except Exception as exc:
             raise errors.Internal(f"reading the catalog failed: {exc}", reason=CATALOG_FAILED) from exc
 
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
-        with self._cursor_lock:
-            if self._closed:
-                raise errors.Unavailable("the query engine is shut down", reason="QUERY_ENGINE_CLOSED")
-            return self._db.cursor()
-
-    def _map_error(self, exc: BaseException, stop: Stop | None) -> errors.LakehouseError:
-        return map_engine_error(exc, stop, unavailable=self._views.unavailable, scrub=self._scrub)
+    def _temp_prefix(self) -> str:
+        if self._temp_root is None:
+            return ""
+        return f"{str(self._temp_root).rstrip('/')}/"
 
     def _scrub(self, message: str) -> str:
-        """Messages name lake files by key, not by local path."""
-        return message.replace(self._lake_prefix, "") if self._lake_prefix else message
+        """Messages name lake files by key, and no other server path."""
+        for prefix in self._path_prefixes:
+            message = message.replace(prefix, "")
+        return message
+
+
+def _json_bytes(row: list) -> int:
+    """The size of ``row`` as the JSON a REST caller receives (UTF-8, compact)."""
+    return len(json.dumps(row, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _rows_within(batch: pa.RecordBatch, budget: int) -> int:
+    """The most leading rows of ``batch`` whose Arrow size is within ``budget`` bytes
+    (their JSON is measured after conversion; this keeps a huge value from being converted)."""
+    if batch.nbytes <= budget:
+        return batch.num_rows
+    low, high = 0, batch.num_rows
+    while low < high:
+        middle = (low + high + 1) // 2
+        if batch.slice(0, middle).nbytes <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return low

@@ -25,6 +25,11 @@ QUERY_CANCELLED = "QUERY_CANCELLED"
 QUERY_OUT_OF_MEMORY = "QUERY_OUT_OF_MEMORY"
 STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
 QUERY_FAILED = "QUERY_FAILED"
+# The engine failed internally on this query (a DuckDB assertion): INTERNAL, because it
+# is a server defect that retrying the same statement would only repeat.
+QUERY_ENGINE_FAILED = "QUERY_ENGINE_FAILED"
+# The engine is being rebuilt after such a failure: UNAVAILABLE, a retry soon succeeds.
+QUERY_ENGINE_RESTARTING = "QUERY_ENGINE_RESTARTING"
 
 
 class Stop(str, Enum):
@@ -32,6 +37,17 @@ class Stop(str, Enum):
 
     TIMEOUT = "timeout"
     CANCEL = "cancel"
+    # The engine the query runs on is being replaced (after a fatal error, or at shutdown).
+    ENGINE = "engine"
+
+
+class Fatal(str, Enum):
+    """How an engine error concerns the database itself (see ``fatal``)."""
+
+    # This query hit an internal error or a fatal one: the database may be invalidated.
+    CULPRIT = "culprit"
+    # The database was already invalidated by an earlier fatal error.
+    VICTIM = "victim"
 
 
 # DuckDB error kinds (the words before " Error:") by what the client did wrong.
@@ -42,6 +58,8 @@ _PERMISSION = frozenset({"permission"})
 _INTERRUPT = frozenset({"interrupt"})
 _MEMORY = frozenset({"out of memory"})
 _STORAGE = frozenset({"io", "http"})
+_FATAL = frozenset({"fatal", "internal"})
+_INVALIDATED = "database has been invalidated"
 
 _KIND = re.compile(r"^\s*([A-Za-z][A-Za-z ]*?) Error: ", re.DOTALL)
 _MISSING_TABLE = re.compile(r'Table with name "?([^"!]+?)"? does not exist')
@@ -63,6 +81,21 @@ def engine_kind(exc: BaseException) -> str:
     return match.group(1).lower() if match else ""
 
 
+def fatal(exc: BaseException) -> Fatal | None:
+    """Whether ``exc`` is a fatal engine error, and whose: DuckDB invalidates a database
+    after an internal error during execution (``InternalException``) or a
+    ``FatalException``; every later call on it raises "database has been invalidated".
+    Errors that reach us through Arrow keep DuckDB's "INTERNAL Error:" / "FATAL Error:"
+    prefix, so the kind is read from the message as well."""
+    if isinstance(exc, errors.LakehouseError):
+        return None
+    if _INVALIDATED in str(exc).lower():
+        return Fatal.VICTIM
+    if isinstance(exc, (duckdb.FatalException, duckdb.InternalException)) or engine_kind(exc) in _FATAL:
+        return Fatal.CULPRIT
+    return None
+
+
 def map_engine_error(
     exc: BaseException,
     stop: Stop | None = None,
@@ -79,6 +112,16 @@ def map_engine_error(
         return exc
     kind = engine_kind(exc)
     message = scrub(str(exc).strip())
+    failure = fatal(exc)
+    if failure is Fatal.VICTIM or stop is Stop.ENGINE:
+        return errors.Unavailable(
+            "the query engine is restarting after an internal failure; retry shortly",
+            reason=QUERY_ENGINE_RESTARTING,
+        )
+    if failure is Fatal.CULPRIT:
+        # The first line only: the rest is DuckDB's stack trace and advice.
+        first = message.splitlines()[0] if message else "internal error"
+        return errors.Internal(f"the query engine failed on this query: {first}", reason=QUERY_ENGINE_FAILED)
     if kind in _INTERRUPT or stop is not None:
         if stop is Stop.TIMEOUT:
             return errors.DeadlineExceeded("the query ran past its timeout and was stopped", reason=QUERY_TIMEOUT)

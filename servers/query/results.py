@@ -1,28 +1,41 @@
 """A running query's result: an Arrow batch stream with a deadline, cancel and release.
 
-The stream owns one DuckDB connection (a cursor of the shared database) for its
+The stream owns one DuckDB connection (a cursor of the engine's database) for its
 whole life. The user statement runs in a transaction that is rolled back when the
 stream is released, so nothing it might have changed survives. Release happens on
 exhaustion, on any error, on ``close()`` / context exit, and — as a last resort —
 when the stream object is garbage collected.
+
+Every engine call (bind, start, next batch) runs on the stream's own worker thread
+while the caller waits, so the caller answers by its deadline even when DuckDB
+cannot be interrupted inside one huge function call (``repeat('x', 2000000000)``):
+at the deadline the connection is interrupted; if the call has not returned
+``stop_grace_s`` later, the caller stops waiting and gets the timeout, and the
+connection is released when the call returns ("abandoned").
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
+import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import errors
 from .engine_errors import Stop
 
 ErrorMapper = Callable[[BaseException, Stop | None], errors.LakehouseError]
+_INTERRUPTED = "INTERRUPT Error: Interrupted!"
+WORKER_THREAD_NAME = "lakehouse-query-call"
 
 
 @dataclass
@@ -34,34 +47,50 @@ class RowsResult:
     truncated: bool
 
 
-class _Resources:
+class Abandoned(Protocol):
+    """Counts engine calls that outlive their query (see module doc)."""
+
+    def add(self, delta: int) -> None: ...
+
+
+class Resources:
     """What a stream holds; separate from the stream so a finalizer can release it.
 
     ``lock`` orders interrupts against release: an interrupt never reaches a closed
     connection, and once released nothing can be interrupted.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, on_release: Callable[[Resources], None] | None = None) -> None:
         self.lock = threading.Lock()
         self.con: duckdb.DuckDBPyConnection | None = con
+        self.relation: Any = None
         self.reader: pa.RecordBatchReader | None = None
+        # The first batch, read when the query starts, and whether the result ended there.
+        self.first: pa.RecordBatch | None = None
+        self.exhausted = False
         self.timer: threading.Timer | None = None
-        # Why the core stopped the query (first reason wins), None if it did not.
+        # Why the query was stopped (first reason wins) and when, None if it was not.
         self.stop: Stop | None = None
+        self.stopped_at: float | None = None
+        # Set on interrupt, so a caller waiting for an engine call looks again.
+        self.wake = threading.Event()
+        self._on_release = on_release
 
     def interrupt(self, reason: Stop | None = None) -> None:
         """Interrupt the connection's running statement, recording why; a no-op once released."""
         with self.lock:
             if self.con is None:
                 return
-            if self.stop is None:
+            if self.stop is None and reason is not None:
                 self.stop = reason
+                self.stopped_at = time.monotonic()
             self.con.interrupt()
+        self.wake.set()
 
     def release(self) -> None:
         with self.lock:
             timer, reader, con = self.timer, self.reader, self.con
-            self.timer = self.reader = self.con = None
+            self.timer = self.reader = self.con = self.relation = self.first = None
         if timer is not None:
             timer.cancel()
         # Releasing: the result is already decided, so failures to tidy up are moot
@@ -74,6 +103,122 @@ class _Resources:
                 con.rollback()
             with contextlib.suppress(Exception):
                 con.close()
+            if self._on_release is not None:
+                self._on_release(self)
+
+
+class _Worker:
+    """Runs one stream's engine calls in order on a daemon thread of its own.
+
+    ``release_when_idle`` closes it: no call starts afterwards, and the release runs at
+    once, or when the call in progress returns.
+    """
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        self._state = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._running = False
+        self._closed = False
+        self._finish: Callable[[], None] | None = None
+
+    def submit(self, fn: Callable[[], Any]) -> Future:
+        future: Future = Future()
+        with self._state:
+            if self._closed:
+                future.set_exception(_closed())
+                return future
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=WORKER_THREAD_NAME, daemon=True)
+                self._thread.start()
+        self._calls.put((fn, future))
+        return future
+
+    def release_when_idle(self, release: Callable[[], None]) -> None:
+        with self._state:
+            self._closed = True
+            if self._running:
+                previous = self._finish
+                self._finish = release if previous is None else _chain(previous, release)
+                return
+        release()
+        self._calls.put(None)
+
+    def _run(self) -> None:
+        while True:
+            item = self._calls.get()
+            if item is None:
+                return
+            fn, future = item
+            del item
+            with self._state:
+                if self._closed:
+                    future.set_exception(_closed())
+                    continue
+                self._running = True
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                future.set_exception(exc)
+            # Drop the call before waiting for the next: it may hold the stream.
+            del fn, future
+            with self._state:
+                self._running = False
+                finish, self._finish = self._finish, None
+            if finish is not None:
+                finish()
+                return
+
+
+def _closed() -> errors.FailedPrecondition:
+    return errors.FailedPrecondition("the query stream is closed", reason="STREAM_CLOSED")
+
+
+def _chain(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
+    def both() -> None:
+        first()
+        second()
+
+    return both
+
+
+# Engine calls: module functions of the resources alone, never of the stream, so a
+# call in flight does not keep an abandoned stream alive.
+
+
+def _bind(resources: Resources, statement: duckdb.Statement) -> list[tuple[str, str]]:
+    con = _live(resources)
+    relation = con.sql(statement)
+    resources.relation = relation
+    return [(n, str(t)) for n, t in zip(relation.columns, relation.types, strict=True)]
+
+
+def _start(resources: Resources, batch_rows: int) -> pa.Schema:
+    """Start the query and read its first batch in the same call (one hand-over less)."""
+    _live(resources)
+    reader = resources.relation.to_arrow_reader(batch_rows)
+    resources.reader = reader
+    try:
+        resources.first = reader.read_next_batch()
+    except StopIteration:
+        resources.first = None
+        resources.exhausted = True
+    return reader.schema
+
+
+def _next_batch(resources: Resources) -> pa.RecordBatch:
+    _live(resources)
+    reader = resources.reader
+    if reader is None:
+        raise duckdb.InterruptException(_INTERRUPTED)
+    return reader.read_next_batch()
+
+
+def _live(resources: Resources) -> duckdb.DuckDBPyConnection:
+    con = resources.con
+    if con is None or resources.stop is not None:
+        raise duckdb.InterruptException(_INTERRUPTED)
+    return con
 
 
 class QueryStream:
@@ -85,22 +230,36 @@ class QueryStream:
     ``cancel()`` and ``close()`` may be called from any thread at any time.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, batch_rows: int, map_error: ErrorMapper) -> None:
-        self._resources = _Resources(con)
-        self._finalizer = weakref.finalize(self, self._resources.release)
+    def __init__(
+        self,
+        resources: Resources,
+        batch_rows: int,
+        map_error: ErrorMapper,
+        *,
+        stop_grace_s: float,
+        abandoned: Abandoned,
+        scrub_prefixes: Sequence[str] = (),
+    ) -> None:
+        self._resources = resources
+        self._worker = _Worker()
+        self._finalizer = weakref.finalize(self, self._worker.release_when_idle, resources.release)
         self._batch_rows = batch_rows
         self._map_error = map_error
-        self._relation: Any = None
+        self._grace = stop_grace_s
+        self._abandoned = abandoned
+        self._scrub = tuple(p for p in scrub_prefixes if p)
+        self._deadline: float | None = None
         self._columns: list[tuple[str, str]] = []
         self._schema: pa.Schema | None = None
+        self._started = False
         # Reads end for good once the result ended or an error was raised.
         self._ended = False
-        # Held while this stream calls into the engine, so release never races a running call.
         self._io = threading.RLock()
 
     # Set-up (by the core) -----------------------------------------------
 
     def start_deadline(self, timeout_s: float) -> None:
+        self._deadline = time.monotonic() + timeout_s
         # The timer holds the resources, not the stream, so an abandoned stream can still be collected.
         timer = threading.Timer(timeout_s, self._resources.interrupt, args=(Stop.TIMEOUT,))
         timer.daemon = True
@@ -110,13 +269,7 @@ class QueryStream:
     def bind(self, statement: duckdb.Statement) -> None:
         """Bind the statement (an EXPLAIN ANALYZE runs here); on failure release and raise the mapped error."""
         with self._io:
-            con = self._connection()
-            try:
-                relation = con.sql(statement)
-                self._columns = [(n, str(t)) for n, t in zip(relation.columns, relation.types, strict=True)]
-            except Exception as exc:  # noqa: BLE001 - every engine failure is mapped, none leaks
-                self._fail(exc)
-            self._relation = relation
+            self._columns = self._call(_bind, statement)
 
     # Public API -----------------------------------------------------------
 
@@ -129,8 +282,8 @@ class QueryStream:
     def schema(self) -> pa.Schema:
         """The result's Arrow schema (starts the query); still available after the stream ends."""
         with self._io:
-            if self._schema is None:
-                self._schema = self._reader().schema
+            self._begin()
+            assert self._schema is not None
             return self._schema
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
@@ -140,29 +293,36 @@ class QueryStream:
         with self._io:
             if self._ended:
                 raise StopIteration
-            reader = self._reader()
+            self._begin()
+            resources = self._resources
+            if resources.stop is not None and (resources.first is not None or resources.exhausted):
+                self._fail(duckdb.InterruptException(_INTERRUPTED))
             try:
-                return reader.read_next_batch()
+                if resources.first is not None:  # read when the query started: no engine call
+                    batch, resources.first = resources.first, None
+                elif resources.exhausted:
+                    raise StopIteration
+                else:
+                    batch = self._call(_next_batch)
             except StopIteration:
                 self._ended = True
                 self._release()
                 raise
-            except Exception as exc:  # noqa: BLE001 - every engine failure is mapped, none leaks
-                self._fail(exc)
+            return scrub_batch(batch, self._scrub) if self._scrub else batch
 
     def cancel(self) -> None:
         """Stop the query; the consumer's next (or current) read raises ``Cancelled``."""
         self._resources.interrupt(Stop.CANCEL)
 
     def close(self) -> None:
-        """Release the connection, interrupting the query first if another thread is reading.
+        """Release the connection, interrupting the query first if it is running.
 
         A stream closed before its end counts as cancelled: a later read raises
         ``Cancelled`` rather than ending as if the result were complete.
         """
-        self._resources.interrupt(Stop.CANCEL)
-        with self._io:
-            self._release()
+        if not self._ended:
+            self._resources.interrupt(Stop.CANCEL)
+        self._release()
 
     def __enter__(self) -> Self:
         return self
@@ -172,38 +332,71 @@ class QueryStream:
 
     # Internals --------------------------------------------------------------
 
-    def _connection(self) -> duckdb.DuckDBPyConnection:
-        con = self._resources.con
-        if con is None:
-            if self._stop is not None:
-                raise self._map_error(duckdb.InterruptException("INTERRUPT Error: Interrupted!"), self._stop)
-            raise errors.FailedPrecondition("the query stream is closed", reason="STREAM_CLOSED")
-        return con
+    def _begin(self) -> None:
+        """Start the query on first use."""
+        if self._started:
+            if self._schema is None:
+                raise errors.FailedPrecondition("the query stream is closed", reason="STREAM_CLOSED")
+            return
+        self._started = True
+        self._schema = self._call(_start, self._batch_rows)
 
-    def _reader(self) -> pa.RecordBatchReader:
-        """The running query's reader, starting the query on first use."""
-        if self._resources.reader is not None:
-            return self._resources.reader
-        self._connection()
-        if self._stop is not None:
-            self._fail(duckdb.InterruptException("INTERRUPT Error: Interrupted!"))
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run an engine call on the worker and wait for it, at most until the deadline
+        (or the stop) plus the grace; every failure releases and raises a domain error."""
+        resources = self._resources
+        if resources.con is None or (self._ended and fn is not _bind):
+            if resources.stop is None:
+                raise errors.FailedPrecondition("the query stream is closed", reason="STREAM_CLOSED")
+            self._fail(duckdb.InterruptException(_INTERRUPTED))
+        future = self._worker.submit(lambda: fn(resources, *args))
+        future.add_done_callback(lambda _: resources.wake.set())
+        while not future.done():
+            remaining = self._give_up_at() - time.monotonic()
+            if remaining <= 0:
+                self._abandon(future)
+            resources.wake.wait(None if remaining == float("inf") else remaining)
+            resources.wake.clear()
         try:
-            reader = self._relation.to_arrow_reader(self._batch_rows)
+            return future.result()
+        except StopIteration:
+            raise
         except Exception as exc:  # noqa: BLE001 - every engine failure is mapped, none leaks
             self._fail(exc)
-        self._resources.reader = reader
-        self._schema = reader.schema
-        if self._stop is not None:  # stopped while starting: the engine may have missed it
-            self._fail(duckdb.InterruptException("INTERRUPT Error: Interrupted!"))
-        return reader
 
-    @property
-    def _stop(self) -> Stop | None:
-        return self._resources.stop
+    def _give_up_at(self) -> float:
+        stopped = self._resources.stopped_at
+        limits = [t for t in (self._deadline, stopped) if t is not None]
+        return min(limits) + self._grace if limits else float("inf")
+
+    def _abandon(self, future: Future) -> None:
+        """Stop waiting for a call the engine did not give back in time: it releases the
+        connection when it returns; its error, if any, still reaches the mapper (a fatal
+        one makes the core rebuild the engine)."""
+        self._ended = True
+        stop = self._resources.stop or Stop.TIMEOUT
+        self._abandoned.add(1)
+        mapper = self._map_error
+
+        def settled(done: Future) -> None:
+            exc = done.exception()
+            if exc is not None and not isinstance(exc, StopIteration):
+                mapper(exc, stop)
+
+        future.add_done_callback(settled)
+        resources, abandoned = self._resources, self._abandoned
+
+        def release() -> None:
+            resources.release()
+            abandoned.add(-1)
+
+        self._worker.release_when_idle(release)
+        self._finalizer.detach()
+        raise self._map_error(duckdb.InterruptException(_INTERRUPTED), stop) from None
 
     def _release(self) -> None:
-        self._resources.release()
-        self._finalizer.detach()
+        if self._finalizer.detach() is not None:
+            self._worker.release_when_idle(self._resources.release)
 
     def _fail(self, exc: BaseException) -> None:
         """Release and raise the domain error for ``exc``."""
@@ -211,4 +404,34 @@ class QueryStream:
         self._release()
         if isinstance(exc, errors.LakehouseError):
             raise exc
-        raise self._map_error(exc, self._stop) from None
+        raise self._map_error(exc, self._resources.stop) from None
+
+
+def scrub_batch(batch: pa.RecordBatch, prefixes: Sequence[str]) -> pa.RecordBatch:
+    """``batch`` with the server path ``prefixes`` removed from every string value (nested too)."""
+    columns = [_scrub_array(column, prefixes) for column in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+
+
+def _scrub_array(array: pa.Array, prefixes: Sequence[str]) -> pa.Array:
+    t = array.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        for prefix in prefixes:
+            array = pc.replace_substring(array, prefix, "")
+        return array
+    if pa.types.is_dictionary(t):
+        return pa.DictionaryArray.from_arrays(array.indices, _scrub_array(array.dictionary, prefixes))
+    if pa.types.is_struct(t):
+        fields = [_scrub_array(array.field(i), prefixes) for i in range(t.num_fields)]
+        return pa.StructArray.from_arrays(fields, fields=list(t), mask=array.is_null() if array.null_count else None)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_map(t):
+        flat = array.flatten() if not pa.types.is_map(t) else None
+        if flat is None:
+            return array  # maps of file names do not occur in DuckDB's file functions
+        offsets = array.offsets
+        start = offsets[0].as_py()
+        values = _scrub_array(flat, prefixes)
+        shifted = pc.subtract(offsets, start) if start else offsets
+        cls = pa.LargeListArray if pa.types.is_large_list(t) else pa.ListArray
+        return cls.from_arrays(shifted, values, mask=array.is_null() if array.null_count else None)
+    return array

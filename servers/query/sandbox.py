@@ -7,11 +7,14 @@ Two independent layers, so that either alone stops the listed attacks:
    FROM-first, DESCRIBE, SHOW and SUMMARIZE) or ``EXPLAIN [ANALYZE] <SELECT>``. The
    statement's syntax tree (``json_serialize_sql``, which serializes SELECT only) is
    walked: every table function must be on an allow-list, a few scalar functions are
-   denied, and table names that look like file paths or URLs are refused.
+   denied, table names that look like file paths or URLs are refused, and so are
+   DuckDB's built-in catalog views except an allow-list (the others show settings,
+   view SQL with lake paths, database files). Results of the file functions and of
+   EXPLAIN are marked (``names_files``) so the core scrubs server paths from them.
 2. ``harden`` (the engine layer) configures the database once, before any user SQL:
    no external access except the lake's ``datasets/`` prefix (and DuckDB's private
-   spill directory), no extension install/load, no Python replacement scans, then
-   ``lock_configuration`` so no later SET/PRAGMA can undo it.
+   spill directory), no extension install/load, no Python replacement scans, a memory
+   limit, then ``lock_configuration`` so no later SET/PRAGMA can undo it.
 
 The caller adds a third layer: every user statement runs inside a transaction that is
 always rolled back, on a connection of its own that is closed afterwards.
@@ -19,6 +22,7 @@ always rolled back, on a connection of its own that is closed afterwards.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -77,6 +81,77 @@ ALLOWED_TABLE_FUNCTIONS = frozenset(
 # writes, environment access (absent in this DuckDB, listed should one appear).
 DENIED_FUNCTIONS = frozenset({"current_setting", "write_log", "getenv", "json_execute_serialized_sql"})
 
+# Table functions whose results name files: their string results are scrubbed of
+# server paths (the caller sees lake keys), like EXPLAIN ANALYZE's plan text.
+FILE_TABLE_FUNCTIONS = frozenset(
+    {
+        "read_parquet",
+        "parquet_scan",
+        "parquet_metadata",
+        "parquet_schema",
+        "parquet_file_metadata",
+        "parquet_kv_metadata",
+    }
+)
+
+# DuckDB's built-in catalog views a query may read, by (schema, name). Every other
+# built-in view is refused: they run table functions the allow-list above refuses and
+# show server internals — settings with the temp and allowed directories and the
+# memory limit (pg_settings), view SQL with absolute lake paths (duckdb_views,
+# information_schema.views, pg_views, sqlite_master), database files, logs. A view
+# added by a later DuckDB is refused until it is listed here.
+ALLOWED_SYSTEM_VIEWS = frozenset(
+    {
+        ("information_schema", name)
+        for name in (
+            "character_sets",
+            "check_constraints",
+            "columns",
+            "constraint_column_usage",
+            "constraint_table_usage",
+            "key_column_usage",
+            "referential_constraints",
+            "schemata",
+            "table_constraints",
+            "tables",
+        )
+    }
+    | {
+        ("main", name)
+        for name in (
+            "duckdb_columns",
+            "duckdb_constraints",
+            "duckdb_schemas",
+            "duckdb_tables",
+            "duckdb_types",
+        )
+    }
+    | {
+        ("pg_catalog", name)
+        for name in (
+            "pg_am",
+            "pg_attrdef",
+            "pg_attribute",
+            "pg_class",
+            "pg_collation",
+            "pg_constraint",
+            "pg_database",
+            "pg_depend",
+            "pg_description",
+            "pg_enum",
+            "pg_index",
+            "pg_namespace",
+            "pg_sequence",
+            "pg_sequences",
+            "pg_tables",
+            "pg_tablespace",
+            "pg_type",
+        )
+    }
+)
+# Schemas an unqualified name is looked up in after the datasets (DuckDB's search path).
+_SEARCH_PATH_SCHEMAS = ("main", "pg_catalog")
+
 # Table names that DuckDB would turn into a file or URL scan (replacement scans).
 _FILE_LIKE_NAME = re.compile(r"[/\\:]|\.[A-Za-z0-9]+$")
 
@@ -97,17 +172,17 @@ class _VerifiedStatements:
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._entries: OrderedDict[tuple[Any, str], tuple[bool, frozenset[str]]] = OrderedDict()
+        self._entries: OrderedDict[tuple[Any, str], tuple[bool, frozenset[str], bool]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[Any, str]) -> tuple[bool, frozenset[str]] | None:
+    def get(self, key: tuple[Any, str]) -> tuple[bool, frozenset[str], bool] | None:
         with self._lock:
             value = self._entries.get(key)
             if value is not None:
                 self._entries.move_to_end(key)
             return value
 
-    def put(self, key: tuple[Any, str], value: tuple[bool, frozenset[str]]) -> None:
+    def put(self, key: tuple[Any, str], value: tuple[bool, frozenset[str], bool]) -> None:
         with self._lock:
             self._entries[key] = value
             self._entries.move_to_end(key)
@@ -127,6 +202,8 @@ class CheckedQuery:
     statement: duckdb.Statement
     explain: bool
     tables: frozenset[str]
+    # Whether results may name server files (EXPLAIN, file table functions): scrub them.
+    names_files: bool = False
 
 
 def violation(message: str, **metadata: str) -> errors.PermissionDenied:
@@ -140,6 +217,7 @@ def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> CheckedQuery:
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
+        _reraise_fatal(exc)
         raise errors.InvalidArgument(_clean(exc), reason=SQL_SYNTAX) from None
     if not statements:
         raise errors.invalid_field("sql", "the query holds no statement", reason=SQL_EMPTY)
@@ -151,7 +229,7 @@ def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> CheckedQuery:
     kind = statement.type
     cached = _VERIFIED.get((kind, statement.query))
     if cached is not None:
-        return CheckedQuery(statement=statement, explain=cached[0], tables=cached[1])
+        return CheckedQuery(statement=statement, explain=cached[0], tables=cached[1], names_files=cached[2])
     if kind == duckdb.StatementType.SELECT:
         tree = _serialize(con, statement.query)
         explain = False
@@ -169,7 +247,7 @@ def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> CheckedQuery:
             f"only read-only queries may run here (SELECT, EXPLAIN); {kind.name} statements are refused",
             statement_type=kind.name,
         )
-    table_functions, functions, tables = _names(tree)
+    table_functions, functions, tables, refs = _names(tree)
     for name in sorted(table_functions - ALLOWED_TABLE_FUNCTIONS):
         raise violation(f"table function {name}() is not allowed in queries", function=name)
     for name in sorted(functions & DENIED_FUNCTIONS):
@@ -179,9 +257,46 @@ def check_query(con: duckdb.DuckDBPyConnection, sql: str) -> CheckedQuery:
             raise violation(
                 f"{name!r} is not a dataset; files are read with read_parquet() inside the lake", table=name
             )
-    checked = CheckedQuery(statement=statement, explain=explain, tables=frozenset(t.lower() for t in tables))
-    _VERIFIED.put((kind, statement.query), (checked.explain, checked.tables))
+    for schema, name in sorted(refs):
+        if _denied_system_view(schema, name):
+            shown = f"{schema}.{name}" if schema else name
+            raise violation(f"the catalog view {shown} is not available in queries", table=shown)
+    checked = CheckedQuery(
+        statement=statement,
+        explain=explain,
+        tables=frozenset(t.lower() for t in tables),
+        names_files=explain or bool(table_functions & FILE_TABLE_FUNCTIONS),
+    )
+    _VERIFIED.put((kind, statement.query), (checked.explain, checked.tables, checked.names_files))
     return checked
+
+
+@functools.cache
+def _system_views() -> frozenset[tuple[str, str]]:
+    """(schema, name) of DuckDB's built-in views, read once from a scratch database."""
+    con = duckdb.connect(":memory:")
+    try:
+        rows = con.execute("SELECT schema_name, view_name FROM duckdb_views() WHERE internal").fetchall()
+    finally:
+        con.close()
+    return frozenset((str(schema).lower(), str(name).lower()) for schema, name in rows)
+
+
+def _denied_system_view(schema: str, name: str) -> bool:
+    """Whether a table reference can resolve to a built-in view that is not allowed."""
+    schema, name = schema.lower(), name.lower()
+    candidates = [schema] if schema else list(_SEARCH_PATH_SCHEMAS)
+    views = _system_views()
+    return any((s, name) in views and (s, name) not in ALLOWED_SYSTEM_VIEWS for s in candidates)
+
+
+def _reraise_fatal(exc: BaseException) -> None:
+    """Let a fatal engine error through unchanged: it is not the caller's syntax, and the
+    core must see it to rebuild the engine."""
+    from .engine_errors import fatal  # engine_errors imports this module
+
+    if fatal(exc) is not None:
+        raise exc
 
 
 def _explained_text(text: str) -> str:
@@ -211,6 +326,7 @@ def _serialize(con: duckdb.DuckDBPyConnection, text: str) -> Any:
     try:
         raw = con.execute("SELECT json_serialize_sql(?)", [text]).fetchall()[0][0]
     except duckdb.Error as exc:
+        _reraise_fatal(exc)
         raise errors.InvalidArgument(_clean(exc), reason=SQL_SYNTAX) from None
     try:
         tree = json.loads(raw)
@@ -230,11 +346,12 @@ def _serialize(con: duckdb.DuckDBPyConnection, text: str) -> Any:
     return tree
 
 
-def _names(tree: Any) -> tuple[set[str], set[str], set[str]]:
-    """(table functions, all functions, base table names) anywhere in the tree."""
+def _names(tree: Any) -> tuple[set[str], set[str], set[str], set[tuple[str, str]]]:
+    """(table functions, all functions, base table names, (schema, name) of base tables) anywhere in the tree."""
     table_functions: set[str] = set()
     functions: set[str] = set()
     tables: set[str] = set()
+    refs: set[tuple[str, str]] = set()
     stack = [tree]
     while stack:
         node = stack.pop()
@@ -245,10 +362,12 @@ def _names(tree: Any) -> tuple[set[str], set[str], set[str]]:
                 functions.add(str(node.get("function_name", "")).lower())
             if node.get("type") in (_BASE_TABLE_NODE, _SHOW_REF_NODE) and node.get("table_name"):
                 tables.add(str(node["table_name"]))
+                if node.get("type") == _BASE_TABLE_NODE:
+                    refs.add((str(node.get("schema_name") or ""), str(node["table_name"])))
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
-    return table_functions, functions, tables
+    return table_functions, functions, tables, refs
 
 
 def _clean(exc: BaseException) -> str:
@@ -265,6 +384,9 @@ class EngineLimits:
     temp_directory: str
     threads: int = 0
     memory_limit: str = ""
+    # Let DuckDB's allocator return freed memory to the system in the background: without
+    # it, memory a failed or large query used stays resident (measured: 1.7 GB for minutes).
+    background_allocator: bool = True
 
 
 def harden(con: duckdb.DuckDBPyConnection, allowed_directories: list[str], limits: EngineLimits) -> None:
@@ -278,6 +400,8 @@ def harden(con: duckdb.DuckDBPyConnection, allowed_directories: list[str], limit
         statements.append(("threads", limits.threads))
     if limits.memory_limit:
         statements.append(("memory_limit", limits.memory_limit))
+    if limits.background_allocator:
+        statements.append(("allocator_background_threads", True))
     statements += [
         # Lake files are immutable once committed, so their footers can be cached.
         ("parquet_metadata_cache", True),

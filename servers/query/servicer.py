@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import grpc
 from google.protobuf import empty_pb2, struct_pb2
 
 from lakehouse.servers.errors import AlreadyExists, NotFound, invalid_field
+from lakehouse.servers.memory import apply_process_cap, release_arrow_memory
 from lakehouse.servers.query import arrow_wire
 from lakehouse.v1 import query_pb2, query_pb2_grpc
 
 SERVICE_NAME = "lakehouse.v1.QueryService"
+log = logging.getLogger("lakehouse.query")
 
 
 class RunningQueries:
@@ -63,10 +66,12 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         self._running.add(request.query_id, stream)
         context.add_callback(stream.cancel)
         try:
-            yield from arrow_wire.encode_stream(stream.schema, stream)
+            limit = self._rt.settings.server.max_message_bytes
+            yield from arrow_wire.encode_stream(stream.schema, stream, limit)
         finally:
             self._running.remove(request.query_id, stream)
             stream.close()
+            release_arrow_memory()  # the encoded messages were built on this thread
 
     def Sql(self, request, context):
         if not request.sql.strip():
@@ -87,6 +92,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         finally:
             for stream in started:
                 self._running.remove(request.query_id, stream)
+            release_arrow_memory()
         rows = []
         for row in result.rows:
             lv = struct_pb2.ListValue()
@@ -108,7 +114,16 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
 
 def register(server: grpc.Server, runtime) -> None:
     """Like the generated add_QueryServiceServicer_to_server, except that
-    ExecuteQuery yields responses already in wire format (see arrow_wire)."""
+    ExecuteQuery yields responses already in wire format (see arrow_wire).
+
+    A process hosting queries also caps its data segment (query.process_memory_limit):
+    the only bound on engine allocations DuckDB's memory_limit does not see. The cap is
+    never set below what the process already uses plus the engine's memory_limit (the
+    data segment counts reserved address space, e.g. thread stacks, not only RSS)."""
+    settings = runtime.settings.query
+    cap = apply_process_cap(settings.process_memory_limit, settings.memory_limit)
+    if cap:
+        log.info("process data limit: %d MiB", cap // (1024 * 1024))
     servicer = QueryServicer(runtime)
     handlers = {
         "ExecuteQuery": grpc.unary_stream_rpc_method_handler(

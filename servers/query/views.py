@@ -38,6 +38,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from ..catalog.model import DELTA_OP_COLUMN, DELTA_SEQ_COLUMN, CatalogApi, DatasetVersion
+from .engine_errors import fatal
 
 # Every dataset file lives below this lake prefix (see DESIGN.md §4).
 DATASETS_PREFIX = "datasets/"
@@ -222,6 +223,8 @@ class DatasetViews:
             else:
                 arrow[name] = self._arrow_view(name, version)
         except (ViewBuildError, duckdb.Error, pa.ArrowException, OSError) as exc:
+            if fatal(exc) is not None:
+                raise  # the database is gone, not the dataset: the core rebuilds the engine
             self._drop(name, arrow)
             self._broken[name] = _Broken(version.version, str(exc).strip(), self._clock() + BROKEN_RETRY_S)
             return

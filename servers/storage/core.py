@@ -303,7 +303,8 @@ class StorageCore:
             return {}
         except OSError as exc:
             raise errors.FailedPrecondition(
-                f"cannot read the bucket registry ({REGISTRY_FILE}): {exc.strerror or type(exc).__name__}", reason=REGISTRY_CORRUPT
+                f"cannot read the bucket registry ({REGISTRY_FILE}): {exc.strerror or type(exc).__name__}",
+                reason=REGISTRY_CORRUPT,
             ) from exc
         known = {f.name for f in fields(BucketSpec)}
         try:
@@ -339,7 +340,8 @@ class StorageCore:
                 raise
         except OSError as exc:
             raise errors.Unavailable(
-                f"cannot write the bucket registry ({REGISTRY_FILE}): {exc.strerror or type(exc).__name__}", reason=REGISTRY_UNWRITABLE
+                f"cannot write the bucket registry ({REGISTRY_FILE}): {exc.strerror or type(exc).__name__}",
+                reason=REGISTRY_UNWRITABLE,
             ) from exc
 
 

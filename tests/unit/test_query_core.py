@@ -525,7 +525,7 @@ def test_close_from_another_thread_stops_a_reader(core: QueryCore) -> None:
 
 
 def connections(core: QueryCore) -> int:
-    return core._db.sql("SELECT count FROM duckdb_connection_count()").fetchall()[0][0]
+    return core._engine.db.sql("SELECT count FROM duckdb_connection_count()").fetchall()[0][0]
 
 
 def test_unfinished_stream_releases_its_connection(core: QueryCore) -> None:

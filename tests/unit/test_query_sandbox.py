@@ -129,6 +129,19 @@ ATTACKS = [
     ("select_settings", "SELECT * FROM duckdb_settings()", *DENIED),
     ("select_extensions", "SELECT * FROM duckdb_extensions()", *DENIED),
     ("select_views", "SELECT sql FROM duckdb_views()", *DENIED),
+    # Catalog views that show settings (directories, memory limit) or view SQL with lake paths.
+    ("pg_settings", "SELECT name, setting FROM pg_catalog.pg_settings", *DENIED),
+    ("pg_settings_bare", "SELECT * FROM pg_settings WHERE name = 'temp_directory'", *DENIED),
+    ("pg_settings_system", "SELECT * FROM system.pg_catalog.pg_settings", *DENIED),
+    ("information_schema_views", "SELECT view_definition FROM information_schema.views", *DENIED),
+    ("pg_views", "SELECT definition FROM pg_catalog.pg_views", *DENIED),
+    ("pg_views_bare", "SELECT definition FROM pg_views", *DENIED),
+    ("duckdb_views_bare", "SELECT sql FROM duckdb_views", *DENIED),
+    ("duckdb_views_qualified", "SELECT sql FROM main.duckdb_views", *DENIED),
+    ("duckdb_views_in_cte", "WITH v AS (SELECT * FROM duckdb_views) SELECT sql FROM v", *DENIED),
+    ("sqlite_master", "SELECT sql FROM sqlite_master", *DENIED),
+    ("duckdb_databases", "SELECT path FROM duckdb_databases", *DENIED),
+    ("pragma_database_list", "SELECT * FROM pragma_database_list", *DENIED),
     ("summarize_read_csv", "SUMMARIZE SELECT * FROM read_csv('/etc/passwd')", *DENIED),
     ("describe_file", "DESCRIBE '/etc/passwd'", *DENIED),
     ("show_file", "SHOW '/etc/passwd'", *DENIED),
@@ -233,6 +246,14 @@ ALLOWED = [
     ("describe", "SELECT column_name FROM (DESCRIBE w)", [["id"], ["name"]]),
     ("comments", "/* hi */ SELECT 1 -- bye", [[1]]),
     ("sleep_is_just_slow", "SELECT sleep_ms(1) IS NULL", [[True]]),
+    (
+        "information_schema_tables",
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'nope'",
+        [[0]],
+    ),
+    ("duckdb_tables_view", "SELECT count(*) FROM duckdb_tables WHERE table_name = 'nope'", [[0]]),
+    ("pg_tables", "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = 'nope'", [[0]]),
+    ("dataset_named_like_a_view_column", "SELECT count(*) FROM w AS views", [[2]]),
 ]
 
 
@@ -391,3 +412,55 @@ def test_verified_statements_are_not_reparsed_but_refusals_are_rechecked(monkeyp
         with pytest.raises(errors.PermissionDenied):
             sandbox.check_query(con, bad)
     assert len(calls) == 3  # refusals are never cached
+
+
+# Nothing a caller sees holds a server path ------------------------------------------------
+
+
+def test_results_and_errors_name_lake_files_by_key(sandbox: Sandbox) -> None:
+    core = QueryCore(sandbox.catalog, sandbox.store, QuerySettings(), scan="native")
+    key = "datasets/w/v1/part-0.parquet"
+    try:
+        for sql in (
+            f"SELECT DISTINCT file_name FROM parquet_metadata('{sandbox.part}')",
+            f"SELECT DISTINCT file_name FROM parquet_schema('{sandbox.part}')",
+            f"SELECT file_name FROM parquet_file_metadata('{sandbox.part}')",
+            f"SELECT DISTINCT filename FROM read_parquet('{sandbox.part}', filename = true)",
+            f"SELECT list(file_name) FROM parquet_file_metadata('{sandbox.part}')",
+        ):
+            rows = core.execute_rows(sql, 10).rows
+            assert rows in ([[key]], [[[key]]]), (sql, rows)
+        plan = core.execute_rows("EXPLAIN ANALYZE SELECT * FROM w", 10).rows
+        assert plan and sandbox.base not in str(plan)
+
+        missing = f"{sandbox.base}/datasets/w/v9/none.parquet"
+        with pytest.raises(errors.LakehouseError) as info:
+            core.execute_rows(f"SELECT * FROM read_parquet('{missing}')", 10)
+        assert "datasets/w/v9/none.parquet" in info.value.message
+        assert sandbox.base not in info.value.message and str(sandbox.root) not in info.value.message
+    finally:
+        core.close()
+
+
+def test_arrow_stream_results_are_scrubbed_too(sandbox: Sandbox) -> None:
+    core = QueryCore(sandbox.catalog, sandbox.store, QuerySettings(), scan="native")
+    try:
+        with core.execute(f"SELECT file_name FROM parquet_file_metadata('{sandbox.part}')") as stream:
+            names = [v for batch in stream for v in batch.column(0).to_pylist()]
+        assert names == ["datasets/w/v1/part-0.parquet"]
+    finally:
+        core.close()
+
+
+class _InvalidatedConnection:
+    """What every call on a DuckDB database answers after a fatal error."""
+
+    def extract_statements(self, sql: str) -> list:
+        raise duckdb.FatalException(
+            "FATAL Error: Failed: database has been invalidated because of a previous fatal error."
+        )
+
+
+def test_a_fatal_engine_error_is_not_reported_as_a_syntax_error() -> None:
+    with pytest.raises(duckdb.FatalException):
+        check_query(_InvalidatedConnection(), "SELECT 1")  # type: ignore[arg-type]
