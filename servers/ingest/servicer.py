@@ -14,8 +14,8 @@ from lakehouse.servers.catalog.convert import schema_to_pb
 from lakehouse.servers.catalog.model import WriteMode
 from lakehouse.servers.errors import InvalidArgument, LakehouseError, invalid_field
 from lakehouse.servers.ingest.core import IngestProgress, IngestResult, IngestSpec
-from lakehouse.servers.vector.builder import ColumnMapping, embed_version
 from lakehouse.servers.memory import release_arrow_memory
+from lakehouse.servers.vector.builder import ColumnMapping, embed_version
 from lakehouse.v1 import ingest_pb2, ingest_pb2_grpc
 
 # Header Envoy's transcoder adds to requests that arrived over REST.
