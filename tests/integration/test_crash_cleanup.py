@@ -141,13 +141,7 @@ def test_orphans_on_s3_are_collected_at_start(tmp_path):
     with SeaweedS3() as s3:
         system = System.start(
             tmp_path / "home",
-            {
-                "LAKEHOUSE_STORAGE__BACKEND": "s3",
-                "LAKEHOUSE_STORAGE__S3_ENDPOINT": s3.endpoint,
-                "LAKEHOUSE_STORAGE__S3_ACCESS_KEY": s3.access_key,
-                "LAKEHOUSE_STORAGE__S3_SECRET_KEY": s3.secret_key,
-                "LAKEHOUSE_STORAGE__S3_BUCKET": "lake-janitor",
-            },
+            s3.lake_env("lake-janitor"),
         )
         try:
             with system.client() as lh:

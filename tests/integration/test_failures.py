@@ -30,11 +30,7 @@ def _csv_chunks(chunks: int, start: int = 0):
 def s3_system(tmp_path):
     with SeaweedS3() as s3:
         env = {
-            "LAKEHOUSE_STORAGE__BACKEND": "s3",
-            "LAKEHOUSE_STORAGE__S3_ENDPOINT": s3.endpoint,
-            "LAKEHOUSE_STORAGE__S3_ACCESS_KEY": s3.access_key,
-            "LAKEHOUSE_STORAGE__S3_SECRET_KEY": s3.secret_key,
-            "LAKEHOUSE_STORAGE__S3_BUCKET": "lake-test",
+            **s3.lake_env("lake-test"),
             "LAKEHOUSE_STORAGE__S3_TIMEOUT_S": S3_TIMEOUT_S,
             "LAKEHOUSE_STORAGE__S3_RETRIES": "0",
         }

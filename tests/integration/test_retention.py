@@ -190,13 +190,7 @@ def test_compact_and_vacuum_on_s3(tmp_path):
     with SeaweedS3() as s3:
         system = System.start(
             tmp_path / "home",
-            {
-                "LAKEHOUSE_STORAGE__BACKEND": "s3",
-                "LAKEHOUSE_STORAGE__S3_ENDPOINT": s3.endpoint,
-                "LAKEHOUSE_STORAGE__S3_ACCESS_KEY": s3.access_key,
-                "LAKEHOUSE_STORAGE__S3_SECRET_KEY": s3.secret_key,
-                "LAKEHOUSE_STORAGE__S3_BUCKET": "lake-retention",
-            },
+            s3.lake_env("lake-retention"),
         )
         try:
             with system.client() as lh:

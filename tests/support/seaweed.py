@@ -126,6 +126,16 @@ class SeaweedS3:
     def filer_url(self) -> str:
         return f"http://{LOOPBACK}:{self.filer_port}"
 
+    def lake_env(self, bucket: str) -> dict[str, str]:
+        """LAKEHOUSE_* settings that put a system's lake in ``bucket`` on this server."""
+        return {
+            "LAKEHOUSE_STORAGE__BACKEND": "s3",
+            "LAKEHOUSE_STORAGE__S3_ENDPOINT": self.endpoint,
+            "LAKEHOUSE_STORAGE__S3_ACCESS_KEY": self.access_key,
+            "LAKEHOUSE_STORAGE__S3_SECRET_KEY": self.secret_key,
+            "LAKEHOUSE_STORAGE__S3_BUCKET": bucket,
+        }
+
     # Life cycle -------------------------------------------------------------
 
     def start(self) -> Self:
