@@ -143,6 +143,9 @@ class QuerySettings(BaseModel):
     stop_grace_s: float = Field(1.0, gt=0)
     # Engine calls still running after their call answered (see stop_grace_s); past this
     # many, new queries get RESOURCE_EXHAUSTED (QUERY_ENGINE_BUSY) until some end.
+    # Pool of reused threads that run engine calls (bind, start, next batch), so a
+    # deadline can be answered while DuckDB is busy. More concurrent calls queue.
+    engine_call_threads: int = Field(64, ge=2)
     max_abandoned: int = Field(4, ge=1)
     # After a fatal engine error the database is rebuilt; a failed rebuild is retried this often.
     rebuild_retry_s: float = Field(2.0, gt=0)

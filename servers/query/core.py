@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +33,7 @@ from ..storage.model import ObjectStore
 from . import jsonvalues
 from .engine import TEMP_DIR_PREFIX, AbandonedCalls, Engine
 from .engine_errors import QUERY_ENGINE_RESTARTING, Fatal, Stop
-from .results import QueryStream, RowsResult
+from .results import ENGINE_CALL_THREADS, QueryStream, RowsResult
 from .sandbox import check_query
 from .views import lake_directory
 
@@ -86,6 +87,10 @@ class QueryCore:
         self._memory_limit = memory_bytes(settings.memory_limit)
         self._on_health = on_health or (lambda serving: None)
         self._abandoned = AbandonedCalls()
+        # Threads that run engine calls, reused across queries (see results._Worker).
+        self._calls = ThreadPoolExecutor(
+            max_workers=settings.engine_call_threads, thread_name_prefix=ENGINE_CALL_THREADS
+        )
         self._lock = threading.Lock()
         self._generation = 0
         self._closed = False
@@ -135,6 +140,7 @@ class QueryCore:
             engine.map_error,
             stop_grace_s=self._settings.stop_grace_s,
             abandoned=self._abandoned,
+            calls=self._calls,
             scrub_prefixes=self._path_prefixes if checked.names_files else (),
         )
         stream.start_deadline(deadline)
@@ -192,6 +198,7 @@ class QueryCore:
             engine, self._engine = self._engine, None
         if engine is not None:
             engine.retire(Stop.CANCEL)
+        self._calls.shutdown(wait=False)
 
     # Engines ------------------------------------------------------------------
 

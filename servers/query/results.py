@@ -17,12 +17,11 @@ connection is released when the call returns ("abandoned").
 from __future__ import annotations
 
 import contextlib
-import queue
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, Protocol, Self
 
@@ -35,7 +34,7 @@ from .engine_errors import Stop
 
 ErrorMapper = Callable[[BaseException, Stop | None], errors.LakehouseError]
 _INTERRUPTED = "INTERRUPT Error: Interrupted!"
-WORKER_THREAD_NAME = "lakehouse-query-call"
+ENGINE_CALL_THREADS = "lakehouse-query-call"
 
 
 @dataclass
@@ -108,31 +107,28 @@ class Resources:
 
 
 class _Worker:
-    """Runs one stream's engine calls in order on a daemon thread of its own.
+    """Runs one stream's engine calls, one at a time, on a shared pool of reusable
+    threads (``calls``), so a query pays a hand-off per call, not a thread start.
 
-    ``release_when_idle`` closes it: no call starts afterwards, and the release runs at
-    once, or when the call in progress returns.
+    The caller waits for each call before the next (or gives up on it), so calls of one
+    stream never overlap. ``release_when_idle`` closes it: no call starts afterwards,
+    and the release runs at once, or when the call in progress returns.
     """
 
-    def __init__(self) -> None:
-        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+    def __init__(self, calls: Executor) -> None:
+        self._pool = calls
         self._state = threading.Lock()
-        self._thread: threading.Thread | None = None
         self._running = False
         self._closed = False
         self._finish: Callable[[], None] | None = None
 
     def submit(self, fn: Callable[[], Any]) -> Future:
-        future: Future = Future()
         with self._state:
             if self._closed:
+                future: Future = Future()
                 future.set_exception(_closed())
                 return future
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=WORKER_THREAD_NAME, daemon=True)
-                self._thread.start()
-        self._calls.put((fn, future))
-        return future
+        return self._pool.submit(self._run, fn)
 
     def release_when_idle(self, release: Callable[[], None]) -> None:
         with self._state:
@@ -142,32 +138,21 @@ class _Worker:
                 self._finish = release if previous is None else _chain(previous, release)
                 return
         release()
-        self._calls.put(None)
 
-    def _run(self) -> None:
-        while True:
-            item = self._calls.get()
-            if item is None:
-                return
-            fn, future = item
-            del item
-            with self._state:
-                if self._closed:
-                    future.set_exception(_closed())
-                    continue
-                self._running = True
-            try:
-                future.set_result(fn())
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
-                future.set_exception(exc)
-            # Drop the call before waiting for the next: it may hold the stream.
-            del fn, future
+    def _run(self, fn: Callable[[], Any]) -> Any:
+        with self._state:
+            if self._closed:
+                raise _closed()
+            self._running = True
+        try:
+            return fn()
+        finally:
+            del fn  # it may hold the stream
             with self._state:
                 self._running = False
                 finish, self._finish = self._finish, None
             if finish is not None:
                 finish()
-                return
 
 
 def _closed() -> errors.FailedPrecondition:
@@ -238,10 +223,11 @@ class QueryStream:
         *,
         stop_grace_s: float,
         abandoned: Abandoned,
+        calls: Executor,
         scrub_prefixes: Sequence[str] = (),
     ) -> None:
         self._resources = resources
-        self._worker = _Worker()
+        self._worker = _Worker(calls)
         self._finalizer = weakref.finalize(self, self._worker.release_when_idle, resources.release)
         self._batch_rows = batch_rows
         self._map_error = map_error
