@@ -22,6 +22,7 @@ the core cleans up (spool file, no version) exactly as on any other failure.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -199,33 +200,31 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
         pump = handler.request_streaming
         stall_s, max_s = self._stall_s, self._max_s
 
+        @contextlib.contextmanager
+        def admitted(request):
+            """Hold the kind's slot and, for client streams, the pump, for the whole call."""
+            if gate is not None:
+                gate.enter()
+            requests = PumpedRequests(request, stall_s, max_s) if pump else None
+            try:
+                yield request if requests is None else requests
+            finally:
+                if requests is not None:
+                    requests.close()
+                if gate is not None:
+                    gate.leave()
+
         def unary_response(fn):
             def call(request, context):
-                if gate is not None:
-                    gate.enter()
-                requests = PumpedRequests(request, stall_s, max_s) if pump else None
-                try:
-                    return fn(request if requests is None else requests, context)
-                finally:
-                    if requests is not None:
-                        requests.close()
-                    if gate is not None:
-                        gate.leave()
+                with admitted(request) as requests:
+                    return fn(requests, context)
 
             return call
 
         def stream_response(fn):
             def call(request, context):
-                if gate is not None:
-                    gate.enter()
-                requests = PumpedRequests(request, stall_s, max_s) if pump else None
-                try:
-                    yield from fn(request if requests is None else requests, context)
-                finally:
-                    if requests is not None:
-                        requests.close()
-                    if gate is not None:
-                        gate.leave()
+                with admitted(request) as requests:
+                    yield from fn(requests, context)
 
             return call
 

@@ -51,10 +51,12 @@ from typing import Protocol
 
 from lakehouse.servers import errors
 from lakehouse.servers.ingest.core import DUCKDB_TEMP_SUBDIR as INGEST_SPILL_SUBDIR
+from lakehouse.servers.ingest.layout import DATASETS_PREFIX
 from lakehouse.servers.ingest.spool import SPOOL_PREFIX, SPOOL_SUFFIX
 from lakehouse.servers.settings import Settings
 from lakehouse.servers.storage.local import TEMP_PREFIX as LOCAL_TEMP_PREFIX
 from lakehouse.servers.storage.model import ObjectStore
+from lakehouse.servers.vector.layout import CORPORA_PREFIX
 
 log = logging.getLogger("lakehouse.janitor")
 
@@ -62,8 +64,6 @@ JOURNAL_OPERATION = "janitor"
 SPOOL_GLOB = f"{SPOOL_PREFIX}*{SPOOL_SUFFIX}"
 HOME_TEMP_SUBDIR = "tmp"  # <home>/tmp/<kind>/...
 LEGACY_QUERY_TEMP_GLOB = "lakehouse-query-*"  # tempfile.mkdtemp(prefix=...) of older releases
-DATASETS_PREFIX = "datasets/"
-CORPORA_PREFIX = "corpora/"
 LIST_PAGE_SIZE = 1000
 # How much longer than janitor.max_seconds start-up waits for a janitor stuck in one call.
 JOIN_SLACK_S = 5.0
@@ -332,7 +332,7 @@ class Janitor:
 
     def _datasets(self) -> None:
         # Listed before the catalog is read: a file committed in between is then named.
-        entries = list(self._lake_entries(DATASETS_PREFIX))
+        entries = list(self._lake_entries(f"{DATASETS_PREFIX}/"))
         if self._stopped():
             return
         referenced = self._catalog.referenced_paths()

@@ -41,6 +41,7 @@ from lakehouse.servers.catalog.model import (
     WriteMode,
     validate_dataset_name,
 )
+from lakehouse.servers.ingest.layout import dataset_prefix
 from lakehouse.servers.settings import CatalogSettings
 from lakehouse.servers.storage.model import ObjectStore
 
@@ -281,12 +282,39 @@ class CatalogCore:
             return frozenset()
         return frozenset((*base.files, *base.deltas))
 
+    @staticmethod
+    def _expect(conn: sqlite3.Connection, new: NewVersion) -> tuple[tuple | None, int]:
+        """The dataset's row and current version, iff it is at ``new.expected_version``."""
+        name = new.dataset
+        row = conn.execute("SELECT current_version FROM datasets WHERE name = ?", (name,)).fetchone()
+        current = 0 if row is None else int(row[0])
+        if new.expected_version == 0 and row is not None:
+            raise errors.AlreadyExists(
+                f"dataset already exists: {name}",
+                reason="DATASET_EXISTS",
+                metadata={"dataset": name, "current_version": str(current)},
+            )
+        if current != new.expected_version:
+            raise errors.Aborted(
+                f"dataset {name} is at version {current}, not {new.expected_version}; retry",
+                reason="VERSION_CONFLICT",
+                metadata={
+                    "dataset": name,
+                    "expected_version": str(new.expected_version),
+                    "current_version": str(current),
+                },
+            )
+        return row, current
+
     def commit_version(self, new: NewVersion) -> DatasetVersion:
         """Record a new version in one transaction, iff the dataset is still at ``expected_version``
         and every file it adds matches the lake (InvalidArgument / FailedPrecondition otherwise)."""
         _validate_new(new)
         integrity.check_entries(new)
         if self._lake is not None:
+            # A commit that already lost the race says so (ABORTED, retryable) before any hashing.
+            with self._guard():
+                self._expect(self._conn(), new)
             integrity.verify_new_files(
                 self._lake, new, self._known_files(new), hash_content=self._settings.verify_content_hash
             )
@@ -294,24 +322,7 @@ class CatalogCore:
         now = codec.now_utc()
         stamp = codec.encode_time(now)
         with self._write() as conn:
-            row = conn.execute("SELECT current_version FROM datasets WHERE name = ?", (name,)).fetchone()
-            current = 0 if row is None else int(row[0])
-            if new.expected_version == 0 and row is not None:
-                raise errors.AlreadyExists(
-                    f"dataset already exists: {name}",
-                    reason="DATASET_EXISTS",
-                    metadata={"dataset": name, "current_version": str(current)},
-                )
-            if current != new.expected_version:
-                raise errors.Aborted(
-                    f"dataset {name} is at version {current}, not {new.expected_version}; retry",
-                    reason="VERSION_CONFLICT",
-                    metadata={
-                        "dataset": name,
-                        "expected_version": str(new.expected_version),
-                        "current_version": str(current),
-                    },
-                )
+            row, current = self._expect(conn, new)
             version = current + 1
             if row is None:
                 conn.execute(
@@ -358,7 +369,7 @@ class CatalogCore:
         committed before paths were checked may name foreign keys, and deleting it must
         not take another dataset's data (or anything else on the lake) with it."""
         validate_dataset_name(name)
-        prefix = integrity.dataset_prefix(name)
+        prefix = dataset_prefix(name)
         with self._write() as conn:
             rows = conn.execute("SELECT manifest FROM versions WHERE dataset = ? ORDER BY version", (name,)).fetchall()
             deleted = conn.execute("DELETE FROM datasets WHERE name = ?", (name,)).rowcount

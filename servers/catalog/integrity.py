@@ -30,7 +30,7 @@ import pyarrow.fs as pafs
 
 from lakehouse.servers import errors
 from lakehouse.servers.catalog.model import DataFile, Dataset, DatasetVersion, NewVersion
-from lakehouse.servers.ingest.layout import DATASETS_PREFIX
+from lakehouse.servers.ingest.layout import dataset_prefix
 from lakehouse.servers.ingest.writer import HASH_PREFIX
 from lakehouse.servers.storage.keys import STORAGE_UNAVAILABLE, is_valid_key
 from lakehouse.servers.storage.model import ObjectStore
@@ -89,10 +89,6 @@ class _Actual:
     size: int | None = None  # None: missing
     content_hash: str = ""  # "" when not hashed
     error: str = ""  # set when the object could not be read
-
-
-def dataset_prefix(dataset: str) -> str:
-    return f"{DATASETS_PREFIX}/{dataset}/"
 
 
 def owns(dataset: str, path: str) -> bool:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from lakehouse.servers import errors
+from lakehouse.servers.catalog import integrity
 from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.catalog.model import DataFile, DatasetVersion, validate_dataset_name
 from lakehouse.servers.settings import RetentionSettings
@@ -32,7 +33,6 @@ from lakehouse.servers.storage.model import ObjectStore
 log = logging.getLogger(__name__)
 
 JOURNAL_OPERATION = "catalog.vacuum"
-DATASETS_PREFIX = "datasets/"
 INVALID_RETENTION = "INVALID_RETENTION"
 
 
@@ -185,8 +185,7 @@ class Retention:
     @staticmethod
     def _own(name: str, files: list[DataFile]) -> list[DataFile]:
         """Only files under the dataset's own prefix are ever deleted."""
-        prefix = f"{DATASETS_PREFIX}{name}/"
-        return [f for f in files if f.path.startswith(prefix)]
+        return [f for f in files if integrity.owns(name, f.path)]
 
     def _journal_left(self, name: str, removed: tuple[int, ...], left: list[str]) -> None:
         if self._journal is None:

@@ -27,8 +27,13 @@ def new_attempt() -> str:
     return uuid.uuid4().hex[:ATTEMPT_HEX]
 
 
+def dataset_prefix(dataset: str) -> str:
+    """Every key a dataset's versions may name starts with this."""
+    return f"{DATASETS_PREFIX}/{dataset}/"
+
+
 def version_prefix(dataset: str, version: int) -> str:
-    return f"{DATASETS_PREFIX}/{dataset}/v{version}/"
+    return f"{dataset_prefix(dataset)}v{version}/"
 
 
 def part_key(dataset: str, version: int, n: int, attempt: str) -> str:
