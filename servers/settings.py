@@ -95,6 +95,9 @@ class IngestSettings(BaseModel):
     sniff_comment_chars: str = "#"
     sniff_max_preamble_lines: int = 20
     sniff_evident_fraction: float = 0.9
+    # A sample holding fewer whole lines than this (very long lines) is extended, up to
+    # max_line_bytes, so the header is judged against data rows.
+    sniff_min_lines: int = 3
     # Decompression (servers/ingest/decode.py): size of each decoded piece, the most
     # decompressed bytes one upload may expand to, and the largest expansion ratio
     # accepted once more than decompress_ratio_grace_bytes have come out (bomb guard).

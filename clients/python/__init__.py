@@ -130,8 +130,11 @@ class LakehouseClient:
         primary_key: Iterable[str],
         schema: str,
         embed: dict[str, Any],
+        read: dict[str, Any],
     ) -> Iterator[ingest_pb2.IngestRequest]:
-        options = dict(dataset=dataset, format=fmt, mode=mode, primary_key=list(primary_key), schema=schema, **embed)
+        options = dict(
+            dataset=dataset, format=fmt, mode=mode, primary_key=list(primary_key), schema=schema, **embed, **read
+        )
         first = True
         for chunk in _chunks(source):
             if first:
@@ -153,10 +156,39 @@ class LakehouseClient:
         schema: str = "",
         on_progress: Callable[[ingest_pb2.IngestProgress], None] | None = None,
         embed: dict[str, Any] | None = None,
+        delimiter: str = "",
+        quote: str = "",
+        escape: str = "",
+        header: str = "",
+        skip: int | None = None,
+        comment: str = "",
+        null: Iterable[str] = (),
+        encoding: str = "",
+        compression: str = "",
+        columns: Iterable[str] = (),
+        sheet: str = "",
+        sheet_dataset_pattern: str = "",
     ) -> ingest_pb2.IngestResult:
         """``embed``: embed-on-ingest options, e.g. {"embed_corpus": "workers",
-        "embed_id_column": "id", "embed_text_columns": ["bio"]}."""
-        requests = self._ingest_requests(dataset, source, format, mode, primary_key, schema, embed or {})
+        "embed_id_column": "id", "embed_text_columns": ["bio"]}. The read options
+        (``delimiter`` ... ``sheet_dataset_pattern``) are detected when left empty; the
+        result's ``read_options``, ``header`` and ``reasoning`` say what was decided."""
+        read = {
+            "delimiter": delimiter,
+            "quote": quote,
+            "escape": escape,
+            "header": header,
+            "comment": comment,
+            "null": list(null),
+            "encoding": encoding,
+            "compression": compression,
+            "columns": list(columns),
+            "sheet": sheet,
+            "sheet_dataset_pattern": sheet_dataset_pattern,
+        }
+        if skip is not None:
+            read["skip"] = skip
+        requests = self._ingest_requests(dataset, source, format, mode, primary_key, schema, embed or {}, read)
         if on_progress is None:
             return self._call(self.ingest_stub.Ingest, requests)
         try:

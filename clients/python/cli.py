@@ -134,12 +134,26 @@ def gateway(
 def ingest(
     dataset: str,
     file: Path,
-    format: Annotated[str, typer.Option(help="csv, tsv, json, ndjson, parquet (default: detect)")] = "",
+    format: Annotated[str, typer.Option(help="csv, tsv, json, ndjson, parquet, xlsx (default: detect)")] = "",
     mode: Annotated[str, typer.Option(help="create, append, replace, upsert, delete")] = "append",
     primary_key: Annotated[list[str], typer.Option("--primary-key", "-k", help="key column, repeatable")] = [],  # noqa: B006
     schema: Annotated[str, typer.Option(help='explicit schema, e.g. "id:int64,name:string"')] = "",
+    delimiter: Annotated[str, typer.Option(help="CSV field delimiter: one character, or \\t")] = "",
+    quote: Annotated[str, typer.Option(help="CSV quote character, or none")] = "",
+    escape: Annotated[str, typer.Option(help="CSV escape character, or none")] = "",
+    header: Annotated[str, typer.Option(help="true, false or auto: is line 1 the column names?")] = "",
+    skip: Annotated[int | None, typer.Option(help="leading lines to skip (a title, notes)")] = None,
+    comment: Annotated[str, typer.Option(help="comment-line character, or none")] = "",
+    null: Annotated[list[str], typer.Option("--null", help="string read as NULL, repeatable")] = [],  # noqa: B006
+    encoding: Annotated[str, typer.Option(help="utf-8, utf-16, latin-1 or cp1252")] = "",
+    compression: Annotated[str, typer.Option(help="auto, gzip, zstd or none")] = "",
+    columns: Annotated[list[str], typer.Option("--column", help="column name to use, repeatable, in order")] = [],  # noqa: B006
+    sheet: Annotated[str, typer.Option(help="XLSX sheet: a name, a 0-based index, or * for every sheet")] = "",
+    sheet_dataset_pattern: Annotated[
+        str, typer.Option(help="with --sheet '*': dataset per sheet, e.g. '{dataset}_{sheet}'")
+    ] = "",
 ) -> None:
-    """Upload FILE into DATASET (streamed), printing progress and the result."""
+    """Upload FILE into DATASET (streamed), printing progress and the result (with how it was read)."""
     try:
         with _client() as lh:
             result = lh.ingest(
@@ -150,6 +164,18 @@ def ingest(
                 primary_key=primary_key,
                 schema=schema,
                 on_progress=lambda p: typer.echo(f"  {p.phase}: {p.bytes_done} bytes, {p.rows_done} rows", err=True),
+                delimiter=delimiter,
+                quote=quote,
+                escape=escape,
+                header=header,
+                skip=skip,
+                comment=comment,
+                null=null,
+                encoding=encoding,
+                compression=compression,
+                columns=columns,
+                sheet=sheet,
+                sheet_dataset_pattern=sheet_dataset_pattern,
             )
     except LakehouseError as exc:
         _fail(exc)

@@ -1,8 +1,11 @@
 """IngestCore: an upload (a stream of byte chunks) becomes a committed dataset version.
 
-Steps: spool + hash the upload -> (under the dataset's lock) skip it if these
-exact bytes are already in the dataset -> plan the write -> parse with DuckDB
-and stream batches into Parquet files -> commit the version in the catalog.
+Steps: decode, sniff and spool the upload while hashing it (``source.prepare``)
+-> (under the dataset's lock) skip it if these exact bytes, read the same way, are
+already in the dataset -> plan the write -> parse (DuckDB for text and Parquet,
+calamine for workbooks) and stream batches into Parquet files -> commit the
+version in the catalog. ``sheet=*`` runs the last three steps once per sheet,
+each into its own dataset.
 
 Failure policy (DESIGN §4): data files are written before the catalog commit.
 If anything fails after the first file was opened, the attempt's files are
@@ -36,18 +39,19 @@ from lakehouse.servers.catalog.model import (
     WriteMode,
     validate_dataset_name,
 )
-from lakehouse.servers.ingest import layout
+from lakehouse.servers.ingest import layout, xlsx
 from lakehouse.servers.ingest.compact import Compactor, EngineLimits
-from lakehouse.servers.ingest.formats import SourceFormat, check_content, parse_schema, resolve_format
+from lakehouse.servers.ingest.formats import parse_schema
 from lakehouse.servers.ingest.model import (
+    DEFAULT_SHEET_DATASET_PATTERN,
     FORMATS,
     PHASE_COMMIT,
     PHASE_CONVERT,
-    PHASE_UPLOAD,
     IngestProgress,
     IngestResult,
     IngestSpec,
 )
+from lakehouse.servers.ingest.names import given as names_given
 from lakehouse.servers.ingest.plan import (
     Conformer,
     Plan,
@@ -58,8 +62,8 @@ from lakehouse.servers.ingest.plan import (
     reader_hints,
     reusable,
 )
-from lakehouse.servers.ingest.reader import LineBufferTooSmall, RetryWider, SampleTooSmall, SourceReader
-from lakehouse.servers.ingest.spool import SpooledUpload, spool
+from lakehouse.servers.ingest.reader import Hint, LineBufferTooSmall, RetryWider, SampleTooSmall, SourceReader
+from lakehouse.servers.ingest.source import Prepared, prepare
 from lakehouse.servers.ingest.writer import PartWriter
 from lakehouse.servers.memory import memory_bytes
 from lakehouse.servers.settings import Settings
@@ -97,6 +101,19 @@ _DEFINITE_REJECTIONS = (
 
 class Journal(Protocol):
     def record(self, operation: str, error: BaseException, context: dict[str, str] | None = None) -> str: ...
+
+
+class TableSource(Protocol):
+    """A parsed upload: what the core reads rows from (reader.SourceReader, xlsx.SheetSource)."""
+
+    def __enter__(self) -> TableSource: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def columns(self) -> list[tuple[str, str]]: ...
+    def set_hints(self, hints: dict[str, Hint]) -> None: ...
+    def stream(
+        self, batch_rows: int, columns: list[str] | None = None
+    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]: ...
+    def key_problem(self, key: tuple[str, ...], unique: bool) -> str | None: ...
 
 
 class _CommitUnknown(Exception):
@@ -152,22 +169,14 @@ class IngestCore:
         spec, explicit = _validated(spec)
         report = on_progress or _ignore
         is_cancelled = cancelled or _never
-        limits = self._settings.ingest
         try:
-            with spool(
-                chunks,
-                self._settings.spool_dir,
-                max_line_bytes=limits.max_line_bytes,
-                line_limit_applies=lambda head: resolve_format(spec.format, head).line_oriented,
-                on_bytes=lambda n: report(IngestProgress(PHASE_UPLOAD, n, 0)),
-                cancelled=is_cancelled,
-            ) as upload:
-                if not upload.has_content:
+            with prepare(spec, chunks, self._settings, report, is_cancelled, self._known_names(spec)) as prepared:
+                if not prepared.upload.has_content:
                     raise errors.InvalidArgument("the upload is empty", reason="EMPTY_INPUT")
-                fmt = resolve_format(spec.format, upload.head)
-                check_content(fmt, upload.head, upload.size)
+                if prepared.fmt.kind == "xlsx":
+                    return self._ingest_workbook(spec, explicit, prepared, report, is_cancelled)
                 with self._dataset_lock(spec.dataset):
-                    return self._ingest_spooled(spec, explicit, fmt, upload, report, is_cancelled)
+                    return self._ingest_spooled(spec, explicit, prepared, report, is_cancelled)
         except errors.LakehouseError:
             raise
         except OSError as exc:
@@ -202,6 +211,13 @@ class IngestCore:
         with lock:
             yield
 
+    def _known_names(self, spec: IngestSpec) -> tuple[str, ...]:
+        """Columns of the dataset an append/upsert/delete goes into (header evidence for the sniffer)."""
+        if spec.mode in (WriteMode.CREATE, WriteMode.REPLACE):
+            return ()
+        existing = self._existing(spec.dataset)
+        return tuple(existing.current.schema.names) if existing is not None else ()
+
     def _existing(self, name: str) -> Dataset | None:
         try:
             return self._catalog.get_dataset(name)
@@ -212,46 +228,140 @@ class IngestCore:
         self,
         spec: IngestSpec,
         explicit: dict[str, pa.DataType],
-        fmt: SourceFormat,
-        upload: SpooledUpload,
+        prepared: Prepared,
         report: Callable[[IngestProgress], None],
         cancelled: Callable[[], bool],
     ) -> IngestResult:
-        existing = self._existing(spec.dataset)
-        if existing is not None:
-            found = self._catalog.find_by_source_hash(spec.dataset, upload.source_hash)
-            if found is not None and reusable(spec.mode, found, existing.current):
-                return _deduplicated(found, existing.current, upload)
-        plan = replace(
-            make_plan(spec.dataset, spec.mode, spec.primary_key, existing), required_columns=spec.required_columns
-        )
-        read = _ReadOptions(full_sample=False, line_size=upload.line_bound or 0)
+        reading = _reading(prepared)
+        if (found := self._already_ingested(spec, prepared)) is not None:
+            return replace(found, **reading)
+        plan = self._plan(spec)
+        read = _ReadOptions(full_sample=False, line_size=prepared.upload.line_bound or 0)
         for _ in range(MAX_READ_ATTEMPTS - 1):
             try:
-                return self._attempt(plan, explicit, fmt, upload, read, report, cancelled)
+                result = self._attempt(plan, explicit, self._reader(prepared, read), prepared, report, cancelled)
+                return replace(result, **reading)
             except SampleTooSmall:
                 log.info("type sample too small for %s; converting again sampling the whole file", spec.dataset)
                 read = replace(read, full_sample=True)
             except LineBufferTooSmall:
                 log.info("a record of %s spans long lines; converting again with the largest buffer", spec.dataset)
                 read = replace(read, line_size=self._settings.ingest.max_line_bytes)
-        return self._attempt(plan, explicit, fmt, upload, read, report, cancelled)
+        result = self._attempt(plan, explicit, self._reader(prepared, read), prepared, report, cancelled)
+        return replace(result, **reading)
+
+    def _ingest_workbook(
+        self,
+        spec: IngestSpec,
+        explicit: dict[str, pa.DataType],
+        prepared: Prepared,
+        report: Callable[[IngestProgress], None],
+        cancelled: Callable[[], bool],
+    ) -> IngestResult:
+        """One sheet into ``spec.dataset``, or (``sheet=*``) each sheet into its own dataset.
+        Every sheet is read and checked before the first is written."""
+        read = spec.read
+        with xlsx.Workbook(prepared.upload.path, xlsx.XlsxLimits.from_settings(self._settings.ingest)) as book:
+            sheets = book.resolve(read.sheet)
+            every = read.sheet == xlsx.SHEET_ALL
+            header = (read.header or "auto").lower()
+            if header not in ("auto", "true", "false"):
+                raise errors.invalid_field("header", f"use one of ['auto', 'true', 'false'], got {read.header!r}")
+            tables: dict[str, xlsx.SheetTable | None] = {}
+            for name in sheets:
+                try:
+                    tables[name] = _with_columns(book.read(name, header), read.columns)  # type: ignore[arg-type]
+                except errors.InvalidArgument as exc:
+                    if not (every and exc.reason == xlsx.REASON_EMPTY):
+                        raise
+                    tables[name] = None  # reported, not written
+            if not every:
+                table = tables[sheets[0]]
+                assert table is not None
+                return self._ingest_sheet(spec, explicit, prepared, table, report, cancelled)
+            targets = xlsx.sheet_dataset_names(
+                spec.dataset, sheets, read.sheet_dataset_pattern or DEFAULT_SHEET_DATASET_PATTERN
+            )
+            for target in targets.values():
+                validate_dataset_name(target)
+            results = []
+            for name, table in tables.items():
+                if table is None:
+                    results.append(_empty_sheet(targets[name], name, spec, prepared))
+                    continue
+                results.append(
+                    self._ingest_sheet(
+                        replace(spec, dataset=targets[name]), explicit, prepared, table, report, cancelled
+                    )
+                )
+        return _workbook_result(spec, prepared, results)
+
+    def _ingest_sheet(
+        self,
+        spec: IngestSpec,
+        explicit: dict[str, pa.DataType],
+        prepared: Prepared,
+        table: xlsx.SheetTable,
+        report: Callable[[IngestProgress], None],
+        cancelled: Callable[[], bool],
+    ) -> IngestResult:
+        reading = _reading(prepared, table)
+        with self._dataset_lock(spec.dataset):
+            if (found := self._already_ingested(spec, prepared)) is not None:
+                return replace(found, **reading)
+            result = self._attempt(
+                self._plan(spec), explicit, lambda: xlsx.SheetSource(table), prepared, report, cancelled
+            )
+        return replace(result, **reading)
+
+    def _already_ingested(self, spec: IngestSpec, prepared: Prepared) -> IngestResult | None:
+        existing = self._existing(spec.dataset)
+        if existing is None:
+            return None
+        found = self._catalog.find_by_source_hash(spec.dataset, prepared.source_key)
+        if found is not None and reusable(spec.mode, found, existing.current):
+            return _deduplicated(found, existing.current, prepared)
+        return None
+
+    def _plan(self, spec: IngestSpec) -> Plan:
+        plan = make_plan(spec.dataset, spec.mode, spec.primary_key, self._existing(spec.dataset))
+        return replace(plan, required_columns=spec.required_columns)
+
+    def _reader(self, prepared: Prepared, read: _ReadOptions) -> Callable[[], TableSource]:
+        limits = self._settings.ingest
+
+        def open_reader() -> TableSource:
+            return SourceReader(
+                prepared.upload.path,
+                prepared.fmt,
+                max_record_bytes=limits.max_line_bytes,
+                csv=prepared.csv,
+                original_line=prepared.original_line,
+                locate_max_bytes=limits.error_locate_max_bytes,
+                json_renamed=bool(prepared.json_keys and prepared.json_keys.renames),
+                full_sample=read.full_sample,
+                line_size=read.line_size,
+                temp_dir=self._settings.spool_dir / DUCKDB_TEMP_SUBDIR,
+                memory_limit=duckdb_memory_limit(self._settings),
+            )
+
+        return open_reader
 
     def _attempt(
         self,
         plan: Plan,
         explicit: dict[str, pa.DataType],
-        fmt: SourceFormat,
-        upload: SpooledUpload,
-        read: _ReadOptions,
+        open_source: Callable[[], TableSource],
+        prepared: Prepared,
         report: Callable[[IngestProgress], None],
         cancelled: Callable[[], bool],
     ) -> IngestResult:
         attempt = _Attempt(layout.new_attempt())
         try:
-            return self._convert_and_commit(attempt, plan, explicit, fmt, upload, read, report, cancelled)
+            with open_source() as source:
+                return self._convert_and_commit(attempt, plan, explicit, source, prepared, report, cancelled)
         except BaseException as exc:
-            self._fail(exc, attempt, plan, upload)
+            self._fail(exc, attempt, plan, prepared)
             raise  # _fail raises; this is for type checkers
 
     def _convert_and_commit(
@@ -259,54 +369,44 @@ class IngestCore:
         attempt: _Attempt,
         plan: Plan,
         explicit: dict[str, pa.DataType],
-        fmt: SourceFormat,
-        upload: SpooledUpload,
-        read: _ReadOptions,
+        source: TableSource,
+        prepared: Prepared,
         report: Callable[[IngestProgress], None],
         cancelled: Callable[[], bool],
     ) -> IngestResult:
         limits = self._settings.ingest
-        with SourceReader(
-            upload.path,
-            fmt,
-            max_record_bytes=limits.max_line_bytes,
-            full_sample=read.full_sample,
-            line_size=read.line_size,
-            temp_dir=self._settings.spool_dir / DUCKDB_TEMP_SUBDIR,
-            memory_limit=duckdb_memory_limit(self._settings),
-        ) as reader:
-            upload_columns = [name for name, _ in reader.columns()]
-            _require_columns(plan.required_columns, upload_columns)
-            plan, select = check_columns(plan, upload_columns)
-            reader.set_hints(reader_hints(plan, explicit, upload_columns))
-            if plan.mode in (WriteMode.UPSERT, WriteMode.DELETE):
-                problem = reader.key_problem(plan.primary_key, unique=plan.mode == WriteMode.UPSERT)
-                if problem:
-                    raise errors.InvalidArgument(
-                        f"{plan.mode.value} upload: {problem}",
-                        reason="INVALID_KEY",
-                        metadata={"dataset": plan.dataset},
-                    )
-            source_schema, batches = reader.stream(limits.batch_rows, select)
-            conform = Conformer(plan, dataset_schema(plan, source_schema, explicit), explicit)
-            writer = PartWriter(
-                self._store,
-                self._key_function(plan, attempt.id),
-                conform.write_schema,
-                row_group_rows=limits.row_group_rows,
-                rows_per_file=limits.rows_per_file,
-                compression=limits.compression,
-            )
-            attempt.writers.append(writer)
-            rows = 0
-            with contextlib.closing(batches):
-                for batch in batches:
-                    if cancelled():
-                        raise errors.Cancelled("ingest cancelled", reason="CANCELLED")
-                    writer.write(conform(batch))
-                    rows += batch.num_rows
-                    report(IngestProgress(PHASE_CONVERT, writer.bytes_written, rows))
-            written = writer.close()
+        upload_columns = [name for name, _ in source.columns()]
+        _require_columns(plan.required_columns, upload_columns)
+        plan, select = check_columns(plan, upload_columns)
+        source.set_hints(reader_hints(plan, explicit, upload_columns))
+        if plan.mode in (WriteMode.UPSERT, WriteMode.DELETE):
+            problem = source.key_problem(plan.primary_key, unique=plan.mode == WriteMode.UPSERT)
+            if problem:
+                raise errors.InvalidArgument(
+                    f"{plan.mode.value} upload: {problem}",
+                    reason="INVALID_KEY",
+                    metadata={"dataset": plan.dataset},
+                )
+        source_schema, batches = source.stream(limits.batch_rows, select)
+        conform = Conformer(plan, dataset_schema(plan, source_schema, explicit), explicit)
+        writer = PartWriter(
+            self._store,
+            self._key_function(plan, attempt.id),
+            conform.write_schema,
+            row_group_rows=limits.row_group_rows,
+            rows_per_file=limits.rows_per_file,
+            compression=limits.compression,
+        )
+        attempt.writers.append(writer)
+        rows = 0
+        with contextlib.closing(batches):  # type: ignore[type-var]
+            for batch in batches:
+                if cancelled():
+                    raise errors.Cancelled("ingest cancelled", reason="CANCELLED")
+                writer.write(conform(batch))
+                rows += batch.num_rows
+                report(IngestProgress(PHASE_CONVERT, writer.bytes_written, rows))
+        written = writer.close()
         if cancelled():
             raise errors.Cancelled("ingest cancelled", reason="CANCELLED")
         files, deltas = manifest(plan, written)
@@ -319,9 +419,9 @@ class IngestCore:
             deltas=deltas,
             schema=conform.schema,
             mode=plan.mode,
-            source_hash=upload.source_hash,
+            source_hash=prepared.source_key,
             primary_key=plan.primary_key,
-            extra={"attempt": attempt.id, "rows_in": str(rows), "bytes_in": str(upload.size)},
+            extra={"attempt": attempt.id, "rows_in": str(rows), "bytes_in": str(prepared.bytes_in)},
         )
         committed = self._commit(new, plan)
         return IngestResult(
@@ -329,10 +429,10 @@ class IngestCore:
             version=committed.version,
             mode=plan.mode,
             rows=rows,
-            bytes_in=upload.size,
+            bytes_in=prepared.bytes_in,
             bytes_written=bytes_written,
             files=len(written),
-            source_hash=upload.source_hash,
+            source_hash=prepared.source_key,
             deduplicated=False,
             schema=committed.schema,
         )
@@ -357,7 +457,7 @@ class IngestCore:
                 return slot  # it did commit
             raise  # another writer holds the version: ours can never commit
 
-    def _fail(self, exc: BaseException, attempt: _Attempt, plan: Plan, upload: SpooledUpload) -> None:
+    def _fail(self, exc: BaseException, attempt: _Attempt, plan: Plan, prepared: Prepared) -> None:
         """Clean up after a failed attempt, journal it, and raise the client-facing error."""
         for writer in attempt.writers:
             writer.abort()
@@ -369,7 +469,7 @@ class IngestCore:
         if isinstance(exc, RetryWider):
             raise exc
         if keys and not isinstance(cause, errors.Cancelled):
-            self._record(error, plan, upload, attempt, keys, left, unknown)
+            self._record(error, plan, prepared, attempt, keys, left, unknown)
         if error is cause:
             raise error
         raise error from cause
@@ -378,7 +478,7 @@ class IngestCore:
         self,
         error: errors.LakehouseError,
         plan: Plan,
-        upload: SpooledUpload,
+        prepared: Prepared,
         attempt: _Attempt,
         keys: list[str],
         left: list[str],
@@ -391,7 +491,7 @@ class IngestCore:
             "mode": plan.mode.value,
             "version": str(plan.version),
             "attempt": attempt.id,
-            "source_hash": upload.source_hash,
+            "source_hash": prepared.source_key,
             "reason": error.reason,
             "files_written": ",".join(keys),
             "files_left": ",".join(left),
@@ -436,17 +536,85 @@ def _validated(spec: IngestSpec) -> tuple[IngestSpec, dict[str, pa.DataType]]:
     return replace(spec, mode=mode, primary_key=key, required_columns=tuple(spec.required_columns)), explicit
 
 
-def _deduplicated(found: DatasetVersion, current: DatasetVersion, upload: SpooledUpload) -> IngestResult:
+def _deduplicated(found: DatasetVersion, current: DatasetVersion, prepared: Prepared) -> IngestResult:
     own = layout.written_by(found)
     return IngestResult(
         dataset=found.dataset,
         version=found.version,
         mode=found.mode,
         rows=sum(f.rows for f in own),
-        bytes_in=upload.size,
+        bytes_in=prepared.bytes_in,
         bytes_written=sum(f.bytes for f in own),
         files=len(own),
-        source_hash=upload.source_hash,
+        source_hash=prepared.source_key,
         deduplicated=True,
         schema=current.schema,
+    )
+
+
+def _reading(prepared: Prepared, sheet: xlsx.SheetTable | None = None) -> dict[str, object]:
+    """What the result says about how the upload was read."""
+    options = prepared.read_options()
+    if sheet is not None:
+        options = replace(options, sheet=sheet.sheet, header=sheet.header_rows > 0, header_rows=sheet.header_rows)
+        why = f"sheet {sheet.sheet!r}: {sheet.rows} data row(s), {sheet.header_rows} header row(s)"
+        return dict(read=options, header=sheet.header_decision, renames=sheet.renames, reasoning=why)
+    if prepared.csv is not None:
+        d = prepared.csv
+        return dict(
+            read=options,
+            header=d.header_decision,
+            skipped_lines=prepared.skipped_lines,
+            renames=d.renames,
+            reasoning=d.reasoning,
+        )
+    if prepared.json_keys is not None:
+        keys = prepared.json_keys
+        return dict(read=options, renames=keys.renames, reasoning=keys.describe())
+    return dict(read=options)
+
+
+def _with_columns(table: xlsx.SheetTable, columns: tuple[str, ...]) -> xlsx.SheetTable:
+    """The sheet with the caller's column names (``columns=``)."""
+    if not columns:
+        return table
+    named = names_given(columns, len(table.schema), f"sheet {table.sheet!r}")
+    schema = pa.schema([f.with_name(n) for f, n in zip(table.schema, named, strict=True)])
+    return replace(table, schema=schema, renames=())
+
+
+def _empty_sheet(dataset: str, sheet: str, spec: IngestSpec, prepared: Prepared) -> IngestResult:
+    return IngestResult(
+        dataset=dataset,
+        version=0,
+        mode=spec.mode,
+        rows=0,
+        bytes_in=0,
+        bytes_written=0,
+        files=0,
+        source_hash=prepared.source_key,
+        deduplicated=False,
+        schema=pa.schema([]),
+        read=replace(prepared.read_options(), sheet=sheet),
+        reasoning=f"sheet {sheet!r} is empty: no dataset written",
+    )
+
+
+def _workbook_result(spec: IngestSpec, prepared: Prepared, sheets: list[IngestResult]) -> IngestResult:
+    """``sheet=*``: the totals, with one result per sheet."""
+    written = [r for r in sheets if r.version]
+    return IngestResult(
+        dataset=spec.dataset,
+        version=0,
+        mode=spec.mode,
+        rows=sum(r.rows for r in sheets),
+        bytes_in=prepared.bytes_in,
+        bytes_written=sum(r.bytes_written for r in sheets),
+        files=sum(r.files for r in sheets),
+        source_hash=prepared.source_key,
+        deduplicated=bool(written) and all(r.deduplicated for r in written),
+        schema=pa.schema([]),
+        read=replace(prepared.read_options(), sheet=xlsx.SHEET_ALL),
+        reasoning=f"{len(written)} of {len(sheets)} sheet(s) written, each to its own dataset",
+        sheets=tuple(sheets),
     )

@@ -123,6 +123,11 @@ def detect_compression(head: bytes) -> str:
 
 def decompress(chunks: Iterable[bytes], compression: str, limits: DecodeLimits) -> Iterator[bytes]:
     """The decompressed stream (``compression``: auto, gzip, zstd or none)."""
+    return decompressing(chunks, compression, limits)[1]
+
+
+def decompressing(chunks: Iterable[bytes], compression: str, limits: DecodeLimits) -> tuple[str, Iterator[bytes]]:
+    """The compression in effect (gzip, zstd or none) and the decompressed stream."""
     compression = (compression or "auto").lower()
     if compression not in COMPRESSIONS:
         raise errors.invalid_field("compression", f"use one of {list(COMPRESSIONS)}, got {compression!r}")
@@ -137,11 +142,11 @@ def decompress(chunks: Iterable[bytes], compression: str, limits: DecodeLimits) 
             "COMPRESSED_INPUT",
         )
     if compression == "none":
-        return peeked.chunks
+        return compression, peeked.chunks
     meter = _Meter(compression, limits)
     if compression == "gzip":
-        return _gunzip(peeked.chunks, limits.piece_bytes, meter)
-    return _unzstd(peeked.chunks, limits.piece_bytes, meter)
+        return compression, _gunzip(peeked.chunks, limits.piece_bytes, meter)
+    return compression, _unzstd(peeked.chunks, limits.piece_bytes, meter)
 
 
 class _Meter:

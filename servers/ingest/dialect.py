@@ -19,7 +19,7 @@ import csv
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import pyarrow as pa
@@ -387,9 +387,14 @@ def _judge_header(
 
     ``lenient`` (the line follows a preamble, the usual place of a header): any one
     text column whose line-1 value is unlike the rest suffices."""
-    if not rest:
-        return _HeaderVerdict(False, f"only one line ({line}): read as data (pass header=true if it is a header)")
     width = len(first)
+    distinct = len({v.lower() for v in first}) == width and all(v.strip() for v in first)
+    if not rest:
+        if distinct and all(_kind(v) == "text" and not _null_like(v, nulls) for v in first):
+            return _HeaderVerdict(
+                True, f"only one line ({line}), all of it names: read as the header (pass header=false if it is data)"
+            )
+        return _HeaderVerdict(False, f"only one line ({line}): read as data (pass header=true if it is a header)")
     columns = [[r[i] for r in rest] for i in range(width)]
     kinds = [_column_kind(col, nulls) for col in columns]
     for i, (value, kind) in enumerate(zip(first, kinds, strict=True)):
@@ -407,17 +412,21 @@ def _judge_header(
         elif kind == "text":
             score += 1
             unlike += 1
-    distinct = len({v.lower() for v in first}) == width and all(v.strip() for v in first)
     if distinct and (score > 0 or (lenient and unlike)):
         return _HeaderVerdict(True, f"header detected: line {line} values are unlike the rest of their columns")
     return _HeaderVerdict(False, f"no header: line {line} fits its columns (pass header=true if it is a header)")
 
 
-def _misfits(record: list[str], kinds: list[str | None], nulls: tuple[str, ...]) -> bool:
-    return any(
-        kind in _KINDS and not _null_like(v, nulls) and not _fits(v, kind)
-        for v, kind in zip(record, kinds, strict=False)
-    )
+def _names_of(first: list[str], known: Sequence[str]) -> bool:
+    """Line 1 holds only (distinct) column names of the dataset the upload goes into."""
+    return len(set(first)) == len(first) and set(first) <= set(known)
+
+
+def _all_misfit(record: list[str], kinds: list[str | None], nulls: tuple[str, ...]) -> bool:
+    """No value of ``record`` fits its typed column (and some column is typed): a line
+    like ``# note, later`` among numbers. One fitting value (``#5,6``) makes it data."""
+    typed = [(v, kind) for v, kind in zip(record, kinds, strict=False) if kind in _KINDS]
+    return bool(typed) and all(not _null_like(v, nulls) and not _fits(v, kind) for v, kind in typed)
 
 
 # Choosing ----------------------------------------------------------------------
@@ -522,8 +531,12 @@ def _split(lines: list[_Line], skip: int, comment: str) -> list[_Line]:
     return [line for line in body if not line.text.startswith(comment)] if comment else body
 
 
-def sniff(sample: str, options: CsvOptions, limits: SniffLimits, *, complete: bool) -> CsvDialect:
-    """Decide the dialect of ``sample`` (the file's first lines; ``complete``: it is the whole file)."""
+def sniff(
+    sample: str, options: CsvOptions, limits: SniffLimits, *, complete: bool, known_names: Sequence[str] = ()
+) -> CsvDialect:
+    """Decide the dialect of ``sample`` (the file's first lines; ``complete``: it is the whole file).
+    ``known_names``: the columns of the dataset the upload goes into; a first line holding
+    exactly them is the header, whatever it looks like."""
     lines = _lines(sample)
     if all(_blank(line.text) for line in lines):
         raise errors.InvalidArgument("the upload has no CSV lines", reason="EMPTY_INPUT")
@@ -561,13 +574,13 @@ def sniff(sample: str, options: CsvOptions, limits: SniffLimits, *, complete: bo
         culprit = next((t for t in tables[chosen.comment] if t.candidate.delimiter == evident[0]), chosen)
         _check_quoting(culprit, complete)
         raise _not_found(culprit, options, limits)
-    return _finish(chosen, lines, options, limits, complete)
+    return _finish(chosen, lines, options, limits, complete, known_names)
 
 
 def _comment_wins(plain: _Table, commented: _Table, options: CsvOptions) -> bool:
     """Lines starting with a comment character are comments only on evidence: without
-    them the table is inconsistent or narrower, or they sit above it, or their values
-    do not fit the columns' types."""
+    them the table is inconsistent or narrower, or they sit above it, or none of their
+    values fits the columns' types."""
     if not commented.consistent or commented.width < 2:
         return False
     if not plain.consistent or plain.width < commented.width or plain.start > 0:
@@ -581,10 +594,17 @@ def _comment_wins(plain: _Table, commented: _Table, options: CsvOptions) -> bool
         return True
     unmarked = [r for i, r in enumerate(records) if i not in set(marked)]
     kinds = [_column_kind([r[i] for r in unmarked[1:]], options.null) for i in range(plain.width)]
-    return any(_misfits(records[i], kinds, options.null) for i in marked)
+    return any(_all_misfit(records[i], kinds, options.null) for i in marked)
 
 
-def _finish(t: _Table, lines: list[_Line], options: CsvOptions, limits: SniffLimits, complete: bool) -> CsvDialect:
+def _finish(
+    t: _Table,
+    lines: list[_Line],
+    options: CsvOptions,
+    limits: SniffLimits,
+    complete: bool,
+    known_names: Sequence[str] = (),
+) -> CsvDialect:
     cand = t.candidate
     _check_quoting(t, complete)
     if not t.consistent:
@@ -594,8 +614,11 @@ def _finish(t: _Table, lines: list[_Line], options: CsvOptions, limits: SniffLim
     trailing = t.width > 1 and all(r[-1] == "" for r in records) and (len(records) > 1 or complete)
     width = t.width - trailing
     trimmed = [r[:width] for r in records]
-    if options.header == "auto":
+    if options.header == "auto" and known_names and _names_of(trimmed[0], known_names):
+        verdict = _HeaderVerdict(True, f"header detected: line {first_line} holds the dataset's column names")
+    elif options.header == "auto":
         verdict = _judge_header(trimmed[0], trimmed[1:], first_line, options.null, lenient=t.start > 0)
+    if options.header == "auto":
         if t.start > 0 and not verdict.header:
             raise _not_found(t, options, limits, headless_preamble=True)
         has_header, decision, why = verdict.header, ("detected" if verdict.header else "absent"), verdict.why
@@ -737,3 +760,13 @@ def _not_found(
         reason=REASON_NOT_FOUND,
         metadata={"line": str(bad[0]), "parameters": ",".join(helps), "delimiter": delim},
     )
+
+
+def with_columns(found: CsvDialect, columns: Sequence[str]) -> CsvDialect:
+    """The dialect with the caller's column names (``columns=``) in place of the header's
+    (or the generated ones)."""
+    if not columns:
+        return found
+    named = naming.given(columns, len(found.columns), f"the file ({found.reasoning})")
+    names = naming.unique([*named, ""])[0] if found.trailing_delimiter else named
+    return replace(found, names=names, renames=(), reasoning=found.reasoning + "; column names given (columns=)")

@@ -1,9 +1,9 @@
 """Which reader an upload needs, and the small type vocabulary ingest speaks.
 
-Format sniffing looks only at the first bytes: Parquet starts with ``PAR1``; a
-JSON array with ``[``; JSON objects (NDJSON, or concatenated pretty-printed
-objects) with ``{``; anything else is delimited text whose dialect DuckDB's
-sniffer detects.
+Format sniffing looks only at the first (decompressed) bytes: Parquet starts
+with ``PAR1``; an .xlsx workbook is a ZIP archive (``PK\x03\x04``); a JSON array
+with ``[``; JSON objects (NDJSON, or concatenated pretty-printed objects) with
+``{``; anything else is delimited text whose dialect ``dialect.sniff`` decides.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from lakehouse.servers import errors
 from lakehouse.servers.ingest.model import FORMATS
 
 PARQUET_MAGIC = b"PAR1"
+ZIP_MAGIC = b"PK\x03\x04"
 UTF8_BOM = b"\xef\xbb\xbf"
 JSON_ARRAY_START = b"["
 JSON_OBJECT_START = b"{"
 TAB = "\t"
 NUL = b"\x00"
-UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # also the start of the UTF-32 BOMs
 _EMPTY_ARRAY = re.compile(rb"\s*\[\s*\]\s*")
 
 # DuckDB read_json formats.
@@ -67,14 +67,19 @@ _DUCKDB_TIMESTAMP = {"s": "TIMESTAMP_S", "ms": "TIMESTAMP_MS", "us": "TIMESTAMP"
 
 @dataclass(frozen=True)
 class SourceFormat:
-    kind: Literal["csv", "json", "parquet"]
-    delimiter: str | None = None  # csv only; None lets DuckDB sniff it
+    kind: Literal["csv", "json", "parquet", "xlsx"]
+    tsv: bool = False  # csv only: format=tsv (tab-delimited, unquoted unless told otherwise)
     json_format: str = ""  # json only: JSON_ARRAY | JSON_LINES | JSON_AUTO
 
     @property
     def line_oriented(self) -> bool:
         """True when every record is at least one whole line (so line length bounds record length)."""
         return self.kind == "csv" or (self.kind == "json" and self.json_format != JSON_ARRAY)
+
+    @property
+    def text(self) -> bool:
+        """Whether the upload is text (decoded, then sniffed) rather than a binary container."""
+        return self.kind in ("csv", "json")
 
 
 def _first_byte(head: bytes) -> bytes:
@@ -87,8 +92,10 @@ def resolve_format(requested: str, head: bytes) -> SourceFormat:
         raise errors.invalid_field("format", f"unknown format {requested!r}; use one of {list(FORMATS)}")
     if requested == "parquet" or (requested == "auto" and head.startswith(PARQUET_MAGIC)):
         return SourceFormat("parquet")
+    if requested == "xlsx" or (requested == "auto" and head.startswith(ZIP_MAGIC)):
+        return SourceFormat("xlsx")
     if requested == "tsv":
-        return SourceFormat("csv", delimiter=TAB)
+        return SourceFormat("csv", tsv=True)
     if requested == "csv":
         return SourceFormat("csv")
     if requested == "ndjson":
@@ -101,18 +108,19 @@ def resolve_format(requested: str, head: bytes) -> SourceFormat:
     return SourceFormat("csv")
 
 
-def check_content(fmt: SourceFormat, head: bytes, size: int) -> None:
-    """Cheap checks on the first bytes that DuckDB would answer confusingly."""
-    if fmt.kind == "parquet":
+def check_content(fmt: SourceFormat, head: bytes, complete: bool) -> None:
+    """Cheap checks on the first decoded bytes (``complete``: the whole upload) that the
+    parser would answer confusingly."""
+    if not fmt.text:
         return
-    if head.startswith(UTF16_BOMS):
-        raise errors.InvalidArgument("the upload is UTF-16 (or UTF-32) encoded; send UTF-8", reason="INVALID_ENCODING")
     if NUL in head:
         raise errors.InvalidArgument(
-            f"the upload contains NUL bytes: binary data is not {fmt.kind.upper()} text",
+            f"the upload contains NUL bytes, so it is not {fmt.kind.upper()} text: pass encoding=utf-16 if it is"
+            " UTF-16 text, or the format= of the binary file it is",
             reason="MALFORMED_INPUT",
+            metadata={"parameters": "encoding,format"},
         )
-    if fmt.kind == "json" and size == len(head) and _EMPTY_ARRAY.fullmatch(head.removeprefix(UTF8_BOM)):
+    if fmt.kind == "json" and complete and _EMPTY_ARRAY.fullmatch(head.removeprefix(UTF8_BOM)):
         raise errors.InvalidArgument("the upload is an empty JSON array", reason="EMPTY_INPUT")
 
 

@@ -2,20 +2,73 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pyarrow as pa
 
 from lakehouse.servers.catalog.model import WriteMode
+from lakehouse.servers.ingest.names import Rename
 
-Format = Literal["auto", "csv", "tsv", "json", "ndjson", "parquet"]
-FORMATS: tuple[str, ...] = ("auto", "csv", "tsv", "json", "ndjson", "parquet")
+Format = Literal["auto", "csv", "tsv", "json", "ndjson", "parquet", "xlsx"]
+FORMATS: tuple[str, ...] = ("auto", "csv", "tsv", "json", "ndjson", "parquet", "xlsx")
+# Default dataset name of each sheet with ``sheet=*``.
+DEFAULT_SHEET_DATASET_PATTERN = "{dataset}_{sheet}"
 
 Phase = Literal["upload", "convert", "commit"]
 PHASE_UPLOAD: Phase = "upload"
 PHASE_CONVERT: Phase = "convert"
 PHASE_COMMIT: Phase = "commit"
+
+
+@dataclass(frozen=True)
+class ReadSpec:
+    """How to read the upload, as the caller gave it: empty (or None) means "detect".
+
+    Validated by the core (``dialect.parse_options``, ``decode.normalize_encoding``...),
+    so every transport reports a bad value the same way, naming the parameter.
+    """
+
+    delimiter: str = ""
+    quote: str = ""
+    escape: str = ""
+    header: str = ""
+    skip: int | None = None
+    comment: str = ""
+    null: tuple[str, ...] = ()
+    encoding: str = ""
+    compression: str = ""
+    columns: tuple[str, ...] = ()
+    sheet: str = ""
+    sheet_dataset_pattern: str = ""
+
+    def given(self) -> dict[str, object]:
+        """The options that were set (the part of an ingest's identity beyond its bytes)."""
+        out: dict[str, object] = {}
+        for name, value in self.__dict__.items():
+            if value is None or value == "" or value == ():
+                continue
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How an upload was read: every option in effect, given or detected."""
+
+    format: str  # csv, json, parquet, xlsx
+    compression: str = "none"
+    encoding: str = ""
+    delimiter: str = ""
+    quote: str = ""
+    escape: str = ""
+    header: bool = False
+    skip: int = 0
+    comment: str = ""
+    null: tuple[str, ...] = ()
+    sheet: str = ""
+    header_rows: int = 0
+    json_format: str = ""
 
 
 @dataclass(frozen=True)
@@ -35,6 +88,7 @@ class IngestSpec:
     # Columns the upload must contain (e.g. those embed-on-ingest reads); checked
     # before anything is written.
     required_columns: tuple[str, ...] = ()
+    read: ReadSpec = field(default_factory=ReadSpec)
 
 
 @dataclass(frozen=True)
@@ -59,3 +113,9 @@ class IngestResult:
     source_hash: str
     deduplicated: bool
     schema: pa.Schema  # the dataset's schema after the ingest
+    read: ReadOptions | None = None  # None: a compaction (nothing was read)
+    header: str = ""  # "detected", "absent", "given"; "" when the format has no header
+    skipped_lines: int = 0  # preamble and comment lines removed
+    reasoning: str = ""
+    renames: tuple[Rename, ...] = ()
+    sheets: tuple[IngestResult, ...] = ()  # sheet=*: one result per sheet dataset

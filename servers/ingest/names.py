@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lakehouse.servers import errors
+
 GENERATED_PREFIX = "column"
 
 
@@ -55,3 +57,15 @@ def unique(names: Sequence[str]) -> tuple[tuple[str, ...], tuple[Rename, ...]]:
         if name != original:
             renames.append(Rename(index, original, name))
     return tuple(out), tuple(renames)
+
+
+def given(columns: Sequence[str], width: int, where: str) -> tuple[str, ...]:
+    """The caller's column names (``columns=``) for a table of ``width`` columns, checked:
+    one per column, non-empty, unique regardless of case (``where`` names the table)."""
+    if len(columns) != width:
+        raise errors.invalid_field("columns", f"{len(columns)} name(s) given, but {where} has {width} column(s)")
+    named, clashes = unique(columns)
+    if clashes:
+        detail = "; ".join(c.describe() for c in clashes)
+        raise errors.invalid_field("columns", f"names must be non-empty and differ by more than case: {detail}")
+    return named

@@ -5,14 +5,12 @@ spool file (``allowed_paths`` + ``enable_external_access=false``). No user SQL
 is ever run: the file path and every option travel as bound parameters, and
 column names are quoted identifiers.
 
-Strictness: CSV is read with ``strict_mode=true``, ``null_padding=false``,
-``ignore_errors=false`` and ``quote='"'``, so ragged rows and broken quoting
-raise instead of being skipped, padded or read as literal quotes. ``skip=0``
-and ``comment=''`` switch off two sniffer guesses that silently drop rows (a
-"preamble" before a later line it takes for the header; lines starting with
-``#``), ``header=true`` makes the first line the header always, and
-``allow_quoted_nulls=false`` keeps ``""`` an empty string (an unquoted empty
-field is NULL).
+CSV: every dialect option is pinned from ``dialect.sniff`` (``read_csv_options``):
+DuckDB only infers the column types. Strict mode, no null padding and no ignored
+errors make ragged rows and broken quoting raise instead of being skipped or
+padded; the error's line is mapped back to the upload's own line (through quoted
+multi-line fields and removed preamble/comment lines), and the message names the
+API parameter that would help, never an engine option.
 
 Type sniffing: DuckDB infers types from a sample (its default size). A later
 value that does not fit a sampled type raises a conversion error naming the
@@ -26,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -35,6 +33,8 @@ import duckdb
 import pyarrow as pa
 
 from lakehouse.servers import errors
+from lakehouse.servers.ingest import lines
+from lakehouse.servers.ingest.dialect import CsvDialect, drop_trailing, read_csv_options
 from lakehouse.servers.ingest.formats import SourceFormat
 from lakehouse.servers.memory import keep_duckdb_releasing_memory
 
@@ -44,13 +44,11 @@ MAX_DETAIL_CHARS = 300
 # DuckDB's JSON reader accepts objects up to about twice maximum_object_size
 # (its buffer); halving it makes the effective limit match ingest.max_line_bytes.
 JSON_OBJECT_SIZE_DIVISOR = 2
-CSV_QUOTE = '"'
 # DuckDB counts the line terminator(s) in a line's size; allow for them.
 LINE_SIZE_SLACK = 16
-# Delimiters looked for in the header line when the sniffer settled on a single column.
-DELIMITER_CANDIDATES = (",", "\t", ";", "|")
-HEADER_PROBE_BYTES = 64 * 1024
 MALFORMED = "MALFORMED_INPUT"
+# What DuckDB says when its own sample (beyond ours) breaks the pinned dialect.
+DIALECT_FAILED = "not possible to automatically detect"
 # How error messages name the spooled file instead of its server path.
 UPLOAD_NAME = "<upload>"
 # Message fragments by which DuckDB reports bytes that are not UTF-8 (CSV and JSON readers).
@@ -60,6 +58,9 @@ _SUGGESTION_PREFIXES = ("*", "possible", "try ")
 _TOO_LONG_RE = re.compile(r'(maximum line size of \d+ bytes exceeded|"maximum_object_size" of \d+ bytes exceeded)')
 
 _LINE_RE = re.compile(r"(?:on line:?|in line)\s*(\d+)", re.IGNORECASE)
+_WIDTH_RE = re.compile(r"expected number of columns:\s*(\d+)\s*found:\s*(\d+)", re.IGNORECASE)
+# Engine wording that must not reach the caller (it names the engine's options, not ours).
+_ENGINE_HINT_RE = re.compile(r"(?:^|(?<=[.;(]))\s*(?:try|consider|set|enable|disable)\b[^.;)]*[.;)]?", re.I)
 _COLUMN_RE = re.compile(r'converting column "([^"]*)"')
 _DETAIL_RE = re.compile(
     r"(error when converting column|expected number of columns|unterminated quote|invalid unicode|"
@@ -100,6 +101,11 @@ def _facts(message: str) -> str:
     )
 
 
+def _plain(detail: str) -> str:
+    """A detail without the engine's advice (which names its options, not the API's)."""
+    return _ENGINE_HINT_RE.sub("", detail).strip() or detail
+
+
 def _detail(message: str) -> str:
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     picked = [lines[0]] if lines else []
@@ -117,20 +123,33 @@ class SourceReader:
         fmt: SourceFormat,
         *,
         max_record_bytes: int,
+        csv: CsvDialect | None = None,
+        original_line: Callable[[int], int | None] | None = None,
+        locate_max_bytes: int = 0,
+        json_renamed: bool = False,
         full_sample: bool = False,
         line_size: int = 0,
         hints: Mapping[str, Hint] | None = None,
         temp_dir: Path | None = None,
         memory_limit: str = "",
     ) -> None:
+        """``csv``: the dialect (required for CSV); ``original_line`` maps a line of the
+        spooled file to the upload's (lines were removed before spooling);
+        ``json_renamed``: the JSON reader renamed keys, so types are not pinned through
+        its ``columns`` (which would not carry the renames)."""
+        if fmt.kind == "csv" and csv is None:
+            raise ValueError("a CSV reader needs its dialect")
         self.path = path
         self.fmt = fmt
         self.full_sample = full_sample
+        self._csv = csv
+        self._original_line = original_line or (lambda n: n)
+        self._locate_max = locate_max_bytes or max_record_bytes
+        self._json_renamed = json_renamed
         self._max_record = max_record_bytes
         # DuckDB sizes its CSV buffers from max_line_size, so use the smallest that fits.
         self.line_size = min(line_size or max_record_bytes, max_record_bytes)
         self._hints = dict(hints or {})
-        self._delimiter = fmt.delimiter
         self._described: list[tuple[str, str]] | None = None
         self._streams: list[pa.RecordBatchReader] = []
         self._con = duckdb.connect(":memory:")
@@ -178,27 +197,24 @@ class SourceReader:
         if self.fmt.kind == "json":
             params["jf"] = self.fmt.json_format
             params["mos"] = max(1, self._max_record // JSON_OBJECT_SIZE_DIVISOR)
-            if typed and self._hints and self._described is not None:
-                # read_json takes types only as the full column list.
+            if typed and self._hints and self._described is not None and not self._json_renamed:
+                # read_json takes types only as the full column list (which cannot carry
+                # renamed keys; then the final Arrow cast enforces the types).
                 params["cols"] = {n: self._hints[n].duckdb_type if n in self._hints else t for n, t in self._described}
                 opts.append("columns = $cols")
             # records = true: every value must be an object (a column per key), never a bare scalar.
             return "read_json($path, format = $jf, records = true, maximum_object_size = $mos" + "".join(
                 ", " + o for o in opts
             ) + ")", params
-        params.update(quote=CSV_QUOTE, mls=self.line_size + LINE_SIZE_SLACK)
-        if self._delimiter is not None:
-            params["delim"] = self._delimiter
-            opts.append("delim = $delim")
+        assert self._csv is not None
+        params["mls"] = self.line_size + LINE_SIZE_SLACK
+        csv_options = read_csv_options(self._csv)
+        params.update({f"o_{k}": v for k, v in csv_options.items()})
+        opts = [f"{k} = $o_{k}" for k in csv_options] + opts + ["max_line_size = $mls"]
         if typed and self._hints:
             params["types"] = {n: h.duckdb_type for n, h in self._hints.items()}
             opts.append("types = $types")
-        return (
-            "read_csv($path, header = true, quote = $quote, strict_mode = true, null_padding = false,"
-            " ignore_errors = false, skip = 0, comment = '', allow_quoted_nulls = false,"
-            " max_line_size = $mls" + "".join(", " + o for o in opts) + ")",
-            params,
-        )
+        return "read_csv($path, " + ", ".join(opts) + ")", params
 
     def _run(self, sql: str, params: dict[str, object]) -> list[tuple]:
         try:
@@ -209,44 +225,38 @@ class SourceReader:
     # Reading ---------------------------------------------------------------
 
     def columns(self) -> list[tuple[str, str]]:
-        """(name, DuckDB type) of the upload as sniffed, before any hint."""
+        """(name, DuckDB type) of the upload's data columns as sniffed, before any hint."""
         if self._described is None:
             sql, params = self._source(typed=False)
             rows = self._run(f"DESCRIBE SELECT * FROM {sql}", params)
-            if self.fmt.kind == "csv" and self._delimiter is None and len(rows) == 1:
-                pinned = self._header_delimiter()
-                if pinned is not None:
-                    # A structural error in the sample makes the sniffer fall back to one
-                    # column; pinning the delimiter the header uses surfaces the real error.
-                    self._delimiter = pinned
-                    sql, params = self._source(typed=False)
-                    rows = self._run(f"DESCRIBE SELECT * FROM {sql}", params)
-            self._described = [(str(r[0]), str(r[1])) for r in rows]
+            described = [(str(r[0]), str(r[1])) for r in rows]
+            if self._csv is not None and self._csv.trailing_delimiter:
+                described = described[:-1]
+            self._described = described
         return list(self._described)
-
-    def _header_delimiter(self) -> str | None:
-        with open(self.path, "rb") as handle:
-            line = handle.readline(HEADER_PROBE_BYTES).decode("utf-8", "replace")
-        counts = {d: line.count(d) for d in DELIMITER_CANDIDATES}
-        best = max(counts, key=lambda d: counts[d])
-        return best if counts[best] else None
 
     def set_hints(self, hints: Mapping[str, Hint]) -> None:
         self._hints = dict(hints)
 
     def stream(self, batch_rows: int, columns: list[str] | None = None) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
         """Start streaming the upload (optionally only ``columns``): its Arrow schema and its batches."""
-        self.columns()
+        described = self.columns()
         sql, params = self._source(typed=True)
-        select = ", ".join(quote_ident(c) for c in columns) if columns else "*"
+        trailing = self._csv is not None and self._csv.trailing_delimiter
+        wanted = list(columns) if columns else [n for n, _ in described]
+        if trailing:
+            wanted.append(self._csv.names[-1])  # checked empty, then dropped, batch by batch
+        select = ", ".join(quote_ident(c) for c in wanted) if columns or trailing else "*"
         try:
             reader = self._con.sql(f"SELECT {select} FROM {sql}", params=params).to_arrow_reader(batch_rows)
         except (duckdb.Error, pa.ArrowException, OSError) as exc:
             raise self.translate(exc) from exc
         self._streams.append(reader)
-        return reader.schema, self._batches(reader)
+        schema = reader.schema.remove(reader.schema.get_field_index(self._csv.names[-1])) if trailing else reader.schema
+        return schema, self._batches(reader)
 
     def _batches(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        rows = 0
         while True:
             try:
                 batch = reader.read_next_batch()
@@ -254,6 +264,9 @@ class SourceReader:
                 return
             except (duckdb.Error, pa.ArrowException, OSError) as exc:
                 raise self.translate(exc) from exc
+            if self._csv is not None:
+                batch = drop_trailing(batch, self._csv, rows)
+            rows += batch.num_rows
             yield batch
 
     def key_problem(self, key: tuple[str, ...], unique: bool) -> str | None:
@@ -327,8 +340,55 @@ class SourceReader:
                 return self._schema_error(reason, None, meta, detail)
         if isinstance(exc, duckdb.InternalException):
             return errors.Internal(f"the parser failed internally: {detail}", reason="PARSER_INTERNAL")
+        if self._csv is not None:
+            return self._csv_error(message, low, meta)
         return errors.InvalidArgument(
-            f"malformed {self.fmt.kind.upper()} input: {detail}", reason=MALFORMED, metadata=meta
+            f"malformed {self.fmt.kind.upper()} input: {_plain(detail)}", reason=MALFORMED, metadata=meta
+        )
+
+    def _upload_line(self, duckdb_line: int) -> int | None:
+        """The upload's line where DuckDB's "line" (a record number) starts."""
+        assert self._csv is not None
+        physical = lines.physical_line(self.path, self._csv, duckdb_line, self._locate_max)
+        return None if physical is None else self._original_line(physical)
+
+    def _csv_error(self, message: str, low: str, meta: dict[str, str]) -> errors.InvalidArgument:
+        """A structural CSV error past the sniffed sample, located in the upload's own lines."""
+        d = self._csv
+        assert d is not None
+        width = len(d.names)
+        found = None
+        line: int | None = None
+        if DIALECT_FAILED in low:
+            # DuckDB's type sample reaches further than ours; find the row it choked on.
+            hit = lines.first_inconsistent_line(self.path, d, self._locate_max)
+            if hit is not None:
+                line, count = self._original_line(hit[0]), hit[1]
+                found = count or None
+        elif "line" in meta:
+            line = self._upload_line(int(meta["line"]))
+            if (m := _WIDTH_RE.search(message)) is not None:
+                width, found = int(m.group(1)), int(m.group(2))
+        meta = {k: v for k, v in meta.items() if k != "line"}
+        where = f"line {line}" if line is not None else "a line past the first ones"
+        if line is not None:
+            meta["line"] = str(line)
+        delim = "tab" if d.delimiter == "\t" else repr(d.delimiter)
+        if "unterminated quote" in low or (DIALECT_FAILED in low and found is None and d.quote):
+            meta["parameter"] = "quote"
+            return errors.InvalidArgument(
+                f"{where}: a quoted field ({d.quote}) is not closed where it should be; fix the quoting, or pass "
+                f"quote=none if {d.quote} is a literal character in this file",
+                reason="MALFORMED_QUOTED_FIELD",
+                metadata=meta,
+            )
+        meta["parameters"] = "delimiter,quote"
+        fields = f"has {found} field(s)" if found is not None else "does not split into the table's fields"
+        return errors.InvalidArgument(
+            f"{where} {fields} where the table has {width} (delimiter {delim}, read from the first lines: "
+            f"{d.reasoning}); fix that line, or pass delimiter= / quote= if the file uses others",
+            reason=MALFORMED,
+            metadata=meta,
         )
 
     def _scrub(self, message: str) -> str:

@@ -14,6 +14,8 @@ from lakehouse.servers.catalog.convert import schema_to_pb
 from lakehouse.servers.catalog.model import WriteMode
 from lakehouse.servers.errors import InvalidArgument, LakehouseError, invalid_field
 from lakehouse.servers.ingest.core import IngestProgress, IngestResult, IngestSpec
+from lakehouse.servers.ingest.model import ReadOptions, ReadSpec
+from lakehouse.servers.ingest.xlsx import SHEET_ALL
 from lakehouse.servers.memory import release_arrow_memory
 from lakehouse.servers.vector.builder import ColumnMapping, embed_version
 from lakehouse.v1 import ingest_pb2, ingest_pb2_grpc
@@ -70,6 +72,9 @@ def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, I
     if target is not None:
         m = target.mapping
         required = (m.id_column,) if mode == WriteMode.DELETE else tuple(m.columns)
+    read = read_spec_from_pb(first)
+    if target is not None and read.sheet == SHEET_ALL:
+        raise invalid_field("sheet", "embed-on-ingest reads one sheet; name it instead of '*'")
     spec = IngestSpec(
         dataset=first.dataset,
         format=(first.format or DEFAULT_FORMAT).lower(),  # validated by the core
@@ -77,6 +82,7 @@ def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, I
         primary_key=tuple(first.primary_key),
         schema=first.schema,
         required_columns=required,
+        read=read,
     )
     limit = max_rest_bytes if _is_rest(context) else None
 
@@ -99,6 +105,42 @@ def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, I
     return spec, chunks(), target
 
 
+def read_spec_from_pb(m: ingest_pb2.IngestRequest) -> ReadSpec:
+    """The request's read options, as given (the core validates them)."""
+    return ReadSpec(
+        delimiter=m.delimiter,
+        quote=m.quote,
+        escape=m.escape,
+        header=m.header,
+        skip=m.skip if m.HasField("skip") else None,
+        comment=m.comment,
+        null=tuple(m.null),
+        encoding=m.encoding,
+        compression=m.compression,
+        columns=tuple(m.columns),
+        sheet=m.sheet,
+        sheet_dataset_pattern=m.sheet_dataset_pattern,
+    )
+
+
+def read_options_to_pb(o: ReadOptions) -> ingest_pb2.ReadOptions:
+    return ingest_pb2.ReadOptions(
+        format=o.format,
+        delimiter=o.delimiter,
+        quote=o.quote,
+        escape=o.escape,
+        header=o.header,
+        skip=o.skip,
+        comment=o.comment,
+        null=list(o.null),
+        encoding=o.encoding,
+        compression=o.compression,
+        sheet=o.sheet,
+        header_rows=o.header_rows,
+        json_format=o.json_format,
+    )
+
+
 def result_to_pb(r: IngestResult, embedded: int = 0) -> ingest_pb2.IngestResult:
     return ingest_pb2.IngestResult(
         dataset=r.dataset,
@@ -112,6 +154,12 @@ def result_to_pb(r: IngestResult, embedded: int = 0) -> ingest_pb2.IngestResult:
         deduplicated=r.deduplicated,
         schema=schema_to_pb(r.schema),
         embedded=embedded,
+        header=r.header,
+        skipped_lines=r.skipped_lines,
+        read_options=read_options_to_pb(r.read) if r.read is not None else None,
+        reasoning=r.reasoning,
+        renames=[ingest_pb2.ColumnRename(index=n.index, original=n.original, name=n.name) for n in r.renames],
+        sheets=[result_to_pb(sheet) for sheet in r.sheets],
     )
 
 

@@ -1,8 +1,9 @@
-"""Spool an upload to a temp file while hashing it and watching its line lengths.
+"""Spool an upload's (decoded) bytes to a temp file while watching its line lengths.
 
-Why spool at all: DuckDB needs a seekable file to sniff and parse in parallel,
-and the content hash (idempotency key) is only known at the end. Memory stays
-bounded by one chunk whatever the upload size.
+Why spool at all: DuckDB needs a seekable file to parse in parallel, and the
+content hash (idempotency key, taken over the bytes as uploaded by
+``source.UploadTap``) is only known at the end. Memory stays bounded by one chunk
+whatever the upload size.
 
 The line-length watch lets a pathological record (e.g. one 100 MB field) be
 rejected while it is still arriving, instead of making DuckDB buffer it: for
@@ -13,35 +14,27 @@ record longer than the limit.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.servers import errors
 
 NEWLINE = b"\n"
-# Bytes kept in memory from the start of the upload to sniff its format.
-HEAD_BYTES = 64 * 1024
-# Report upload progress at most once per this many bytes (plus once at the end).
-PROGRESS_EVERY_BYTES = 8 * 1024 * 1024
 # First rung of the line-length ladder: DuckDB's default CSV line limit is about 2 MB,
 # and its read buffers grow with the limit, so long limits are only used when needed.
 LADDER_START_BYTES = 2 * 1024 * 1024
 SPOOL_PREFIX = "ingest-"
 SPOOL_SUFFIX = ".upload"
-HASH_PREFIX = "sha256:"
 SPOOL_UNAVAILABLE = "SPOOL_UNAVAILABLE"
 
 
 @dataclass(frozen=True)
 class SpooledUpload:
     path: Path
-    size: int
-    source_hash: str  # "sha256:<hex>"
-    head: bytes  # first HEAD_BYTES bytes
+    size: int  # bytes spooled (decompressed, transcoded, less removed lines)
     has_content: bool  # some byte other than ASCII whitespace
     line_bound: int | None  # no line is longer than this (None: some line exceeds the limit)
 
@@ -100,19 +93,12 @@ def line_ladder(limit: int) -> list[int]:
 
 @contextlib.contextmanager
 def spool(
-    chunks: Iterable[bytes],
-    directory: Path,
-    *,
-    max_line_bytes: int,
-    line_limit_applies: Callable[[bytes], bool],
-    on_bytes: Callable[[int], None],
-    cancelled: Callable[[], bool],
+    chunks: Iterable[bytes], directory: Path, *, max_line_bytes: int, line_oriented: bool
 ) -> Iterator[SpooledUpload]:
     """Write ``chunks`` to a temp file under ``directory``; the file is removed on exit.
 
-    ``line_limit_applies(head)`` says whether the upload's format is line
-    oriented; if it is, a line over ``max_line_bytes`` raises RECORD_TOO_LARGE
-    as soon as it is seen.
+    When the format is ``line_oriented`` a line over ``max_line_bytes`` raises
+    RECORD_TOO_LARGE as soon as it is seen.
     """
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -122,7 +108,7 @@ def spool(
     path = Path(name)
     try:
         try:
-            upload = _fill(fd, path, chunks, max_line_bytes, line_limit_applies, on_bytes, cancelled)
+            upload = _fill(fd, path, chunks, max_line_bytes, line_oriented)
         except OSError as exc:
             raise _unavailable(exc) from exc
         yield upload
@@ -133,56 +119,20 @@ def spool(
             path.unlink()
 
 
-def _fill(
-    fd: int,
-    path: Path,
-    chunks: Iterable[bytes],
-    max_line_bytes: int,
-    line_limit_applies: Callable[[bytes], bool],
-    on_bytes: Callable[[int], None],
-    cancelled: Callable[[], bool],
-) -> SpooledUpload:
-    digest = hashlib.sha256()
+def _fill(fd: int, path: Path, chunks: Iterable[bytes], max_line_bytes: int, line_oriented: bool) -> SpooledUpload:
     watch = LineWatch(line_ladder(max_line_bytes))
-    head = bytearray()
     size = 0
-    reported = 0
     has_content = False
-    applies: bool | None = None  # decided once the head is complete
     with os.fdopen(fd, "wb", closefd=False) as out:
         for chunk in chunks:
-            if cancelled():
-                raise errors.Cancelled("ingest cancelled during upload", reason="CANCELLED")
-            if not chunk:
-                continue
             out.write(chunk)
-            digest.update(chunk)
             watch.feed(chunk)
             size += len(chunk)
             if not has_content:
                 has_content = bool(bytes(chunk).strip())
-            if len(head) < HEAD_BYTES:
-                head += chunk[: HEAD_BYTES - len(head)]
-            if applies is None and len(head) >= HEAD_BYTES:
-                applies = line_limit_applies(bytes(head))
-            if applies and watch.exceeded[-1]:
+            if line_oriented and watch.exceeded[-1]:
                 raise _too_large(max_line_bytes)
-            if size - reported >= PROGRESS_EVERY_BYTES:
-                reported = size
-                on_bytes(size)
-    if applies is None:
-        applies = line_limit_applies(bytes(head))
-    if applies and watch.exceeded[-1]:
-        raise _too_large(max_line_bytes)
-    on_bytes(size)
-    return SpooledUpload(
-        path=path,
-        size=size,
-        source_hash=HASH_PREFIX + digest.hexdigest(),
-        head=bytes(head),
-        has_content=has_content,
-        line_bound=watch.bound,
-    )
+    return SpooledUpload(path=path, size=size, has_content=has_content, line_bound=watch.bound)
 
 
 def _unavailable(exc: OSError) -> errors.Unavailable:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import python_calamine as calamine
 
 from lakehouse.servers import errors
@@ -452,15 +453,24 @@ def _converter(arrow_type: pa.DataType):  # type: ignore[no-untyped-def]
 # Datasets for sheet=* -----------------------------------------------------------------
 
 
-def sheet_dataset_names(base: str, sheets: list[str]) -> dict[str, str]:
-    """Proposed dataset per sheet for ``sheet=*``: ``<base>_<sheet as a slug>`` (lowercase,
-    runs of other characters as ``_``; ``sheet<i>`` when nothing is left), cut to the
-    63-character name limit and made unique with ``_2``, ``_3``..."""
+def sheet_dataset_names(base: str, sheets: list[str], pattern: str = "{dataset}_{sheet}") -> dict[str, str]:
+    """Proposed dataset per sheet for ``sheet=*``: ``pattern`` with ``{dataset}`` = ``base``
+    and ``{sheet}`` = the sheet as a slug (lowercase, runs of other characters as ``_``;
+    ``sheet<i>`` when nothing is left), cut to the 63-character name limit and made unique
+    with ``_2``, ``_3``..."""
+    if "{sheet}" not in pattern:
+        raise errors.invalid_field("sheet_dataset_pattern", f"must contain {{sheet}}, got {pattern!r}")
     out: dict[str, str] = {}
     used: set[str] = set()
     for index, sheet in enumerate(sheets):
         slug = _SLUG_RE.sub("_", sheet.lower()).strip("_") or f"sheet{index}"
-        name = f"{base}_{slug}"[:_DATASET_NAME_MAX].rstrip("_")
+        try:
+            name = pattern.format(dataset=base, sheet=slug)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise errors.invalid_field(
+                "sheet_dataset_pattern", f"use the placeholders {{dataset}} and {{sheet}} only ({exc})"
+            ) from None
+        name = name[:_DATASET_NAME_MAX].rstrip("_")
         candidate, n = name, 1
         while candidate in used:
             n += 1
@@ -469,3 +479,44 @@ def sheet_dataset_names(base: str, sheets: list[str]) -> dict[str, str]:
         used.add(candidate)
         out[sheet] = candidate
     return out
+
+
+class SheetSource:
+    """A sheet table seen the way the ingest core sees a parsed upload (see reader.SourceReader)."""
+
+    def __init__(self, table: SheetTable) -> None:
+        self.table = table
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def columns(self) -> list[tuple[str, str]]:
+        return [(f.name, str(f.type)) for f in self.table.schema]
+
+    def set_hints(self, hints: object) -> None:
+        """Types are enforced by the core's final cast (a sheet's cells are already typed)."""
+
+    def stream(self, batch_rows: int, columns: list[str] | None = None) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        if not columns:
+            return self.table.schema, self.table.batches(batch_rows)
+        schema = pa.schema([self.table.schema.field(c) for c in columns])
+        return schema, (b.select(columns) for b in self.table.batches(batch_rows))
+
+    def key_problem(self, key: tuple[str, ...], unique: bool) -> str | None:
+        """Describe one null (or, if ``unique``, duplicated) key in the sheet; None when clean."""
+        _, batches = self.stream(max(1, self.table.rows), list(key))
+        keys = pa.Table.from_batches(list(batches), schema=pa.schema([self.table.schema.field(k) for k in key]))
+        for row in keys.to_pylist():
+            if any(v is None for v in row.values()):
+                return f"a row has a null primary key value: {row}"
+        if unique and keys.num_rows:
+            counts = keys.group_by(list(key)).aggregate([([], "count_all")])
+            repeated = counts.filter(pc.greater(counts["count_all"], 1))
+            if repeated.num_rows:
+                first = repeated.slice(0, 1).to_pylist()[0]
+                times = first.pop("count_all")
+                return f"primary key {first} occurs {times} times in the upload"
+        return None

@@ -24,9 +24,9 @@ def _assert_nothing_written(system, client, dataset: str) -> None:
 
 
 BAD_UPLOADS = [
-    ("ragged_rows", "csv", "", b"a,b,c\n1,2,3\n4,5\n6,7,8\n", "MALFORMED_INPUT"),
-    ("too_many_fields", "csv", "", b"a,b\n1,2\n3,4,5\n", "MALFORMED_INPUT"),
-    ("bad_quoting", "csv", "", b'a,b\n1,"unterminated\n2,3\n', "MALFORMED_INPUT"),
+    ("ragged_rows", "csv", "", b"a,b,c\n1,2,3\n4,5\n6,7,8\n", "CSV_DIALECT_NOT_FOUND"),
+    ("too_many_fields", "csv", "", b"a,b\n1,2\n3,4,5\n", "CSV_DIALECT_NOT_FOUND"),
+    ("bad_quoting", "csv", "", b'a,b\n1,"unterminated\n2,3\n', "MALFORMED_QUOTED_FIELD"),
     ("invalid_utf8", "csv", "", b"a,b\n1,caf\xe9\n2,ok\n", "INVALID_ENCODING"),
     ("empty_file", "csv", "", b"", "EMPTY_INPUT"),
     ("schema_conflict", "csv", "id:int64,name:string", b"id,name\n1,ann\nx,bo\n", "SCHEMA_CONFLICT"),

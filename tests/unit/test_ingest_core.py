@@ -133,7 +133,7 @@ def test_sniffer_guesses_never_drop_rows(env: Env) -> None:
     """DuckDB would take line 3 as the header after a 'preamble', and skip '#' lines as comments."""
     with pytest.raises(errors.InvalidArgument) as info:
         env.ingest("pre", b"a,b\n1,2\n3,4,5\n", WriteMode.CREATE, "csv")
-    assert _reason(info) == "MALFORMED_INPUT"
+    assert _reason(info) == "CSV_DIALECT_NOT_FOUND" and info.value.metadata["line"] == "3"
     env.ingest("hashes", b"a,b\n#1,2\n3,4\n#5,6\n", WriteMode.CREATE, "csv")
     assert env.base_table("hashes").column("a").to_pylist() == ["#1", "3", "#5"]
     env.ingest("empties", b'a,b\n1,""\n2,\n', WriteMode.CREATE, "csv")
@@ -263,23 +263,35 @@ FILLER = b"".join(b"%d,2,3\n" % i for i in range(60_000))  # longer than the sni
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "reason", "line"),
     [
-        b"a,b,c\n1,2,3\n4,5\n6,7,8\n",  # ragged, short row inside the sample
-        b"a,b,c\n1,2,3\n4,5,6,7\n6,7,8\n",  # ragged, long row inside the sample
-        b"a,b,c\n" + FILLER + b"4,5\n7,8,9\n",  # ragged, after the sample
-        b'a,b\n1,"abc\n2,3\n',  # unterminated quote
-        b'a,b\n1,"ab"c\n2,3\n',  # junk after a closing quote
-        b"a,b,c\n" + FILLER + b'4,"ab"c,1\n7,8,9\n',  # bad quoting after the sample
+        (b"a,b,c\n1,2,3\n4,5\n6,7,8\n", "CSV_DIALECT_NOT_FOUND", 3),  # ragged, short row inside the sample
+        (b"a,b,c\n1,2,3\n4,5,6,7\n6,7,8\n", "CSV_DIALECT_NOT_FOUND", 3),  # ragged, long row inside the sample
+        (b"a,b,c\n" + FILLER + b"4,5\n7,8,9\n", "MALFORMED_INPUT", 60_002),  # ragged, after the sample
+        (b"a,b,c\n" + FILLER[:200_000] + b"4,5\n7,8,9\n", "MALFORMED_INPUT", 21_113),  # in the engine's sample only
+        (b'a,b\n1,"abc\n2,3\n', "MALFORMED_QUOTED_FIELD", 2),  # unterminated quote
+        (b'a,b\n1,"ab"c\n2,3\n', "MALFORMED_QUOTED_FIELD", 2),  # junk after a closing quote
+        (b"a,b,c\n" + FILLER + b'4,"ab"c,1\n7,8,9\n', "MALFORMED_QUOTED_FIELD", 60_002),  # after the sample
+        (b"# note\na,b,c\n" + FILLER + b"4,5\n7,8,9\n", "MALFORMED_INPUT", 60_003),  # a removed comment line
     ],
-    ids=["short-row", "long-row", "late-ragged", "unterminated", "junk-after-quote", "late-quote"],
+    ids=[
+        "short-row",
+        "long-row",
+        "late-ragged",
+        "mid-ragged",
+        "unterminated",
+        "junk-after-quote",
+        "late-quote",
+        "after-comment",
+    ],
 )
-def test_malformed_csv_is_rejected_not_skipped(env: Env, data: bytes) -> None:
+def test_malformed_csv_is_rejected_not_skipped(env: Env, data: bytes, reason: str, line: int) -> None:
+    """Each refusal names the upload's own line (past quoted newlines and removed lines)."""
     with pytest.raises(errors.InvalidArgument) as info:
         env.ingest("bad", data, WriteMode.CREATE, "csv")
-    assert _reason(info) == "MALFORMED_INPUT"
-    if len(data) > len(FILLER):  # past the sniffer's sample DuckDB names the line
-        assert int(info.value.metadata["line"]) > 60_000
+    assert _reason(info) == reason
+    assert info.value.metadata["line"] == str(line) and f"line {line}" in info.value.message
+    assert "strict_mode" not in info.value.message and "ignore_errors" not in info.value.message
     _assert_nothing_written(env, "bad")
 
 

@@ -26,8 +26,8 @@ if _version_not_supported:
 
 
 class IngestServiceStub:
-    """IngestService turns uploaded files (CSV, TSV, JSON array, NDJSON, Parquet)
-    into zstd Parquet on the lake and commits them to the catalog. Uploads are
+    """IngestService turns uploaded files (CSV, TSV, JSON array, NDJSON, Parquet,
+    XLSX; optionally gzip- or zstd-compressed) into zstd Parquet on the lake and commits them to the catalog. Uploads are
     streamed in chunks; the same bytes ingested twice make no second version.
     """
 
@@ -55,8 +55,8 @@ class IngestServiceStub:
 
 
 class IngestServiceServicer:
-    """IngestService turns uploaded files (CSV, TSV, JSON array, NDJSON, Parquet)
-    into zstd Parquet on the lake and commits them to the catalog. Uploads are
+    """IngestService turns uploaded files (CSV, TSV, JSON array, NDJSON, Parquet,
+    XLSX; optionally gzip- or zstd-compressed) into zstd Parquet on the lake and commits them to the catalog. Uploads are
     streamed in chunks; the same bytes ingested twice make no second version.
     """
 
@@ -112,8 +112,8 @@ def add_IngestServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class IngestService:
-    """IngestService turns uploaded files (CSV, TSV, JSON array, NDJSON, Parquet)
-    into zstd Parquet on the lake and commits them to the catalog. Uploads are
+    """IngestService turns uploaded files (CSV, TSV, JSON array, NDJSON, Parquet,
+    XLSX; optionally gzip- or zstd-compressed) into zstd Parquet on the lake and commits them to the catalog. Uploads are
     streamed in chunks; the same bytes ingested twice make no second version.
     """
 
