@@ -184,7 +184,7 @@ def test_trickling_uploads_cannot_freeze_light_calls(capped):
 def test_a_stalled_rest_upload_is_cancelled_and_leaves_nothing(capped):
     upload = Trickle(capped, "stalled_rest")
     try:
-        upload.send(b"id,v\n" + b"1,1\n" * 1000)
+        upload.send(b"id,v\n" + b"1,1\n" * 30_000)  # past the sniffed sample, so spooling has begun
         started = time.monotonic()
         # Half-spooled: the server holds a spool file while it waits for more.
         while not _spool_files(capped) and time.monotonic() - started < STALL_S / 2:
