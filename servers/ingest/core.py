@@ -42,6 +42,7 @@ from lakehouse.servers.catalog.model import (
 from lakehouse.servers.ingest import layout, xlsx
 from lakehouse.servers.ingest.compact import Compactor, EngineLimits
 from lakehouse.servers.ingest.formats import parse_schema
+from lakehouse.servers.ingest.json_keys import renamed_columns
 from lakehouse.servers.ingest.model import (
     DEFAULT_SHEET_DATASET_PATTERN,
     FORMATS,
@@ -320,7 +321,9 @@ class IngestCore:
             return None
         found = self._catalog.find_by_source_hash(spec.dataset, prepared.source_key)
         if found is not None and reusable(spec.mode, found, existing.current):
-            return _deduplicated(found, existing.current, prepared)
+            result = _deduplicated(found, existing.current, prepared)
+            keys = prepared.json_keys
+            return replace(result, renames=keys.renames) if keys is not None else result
         return None
 
     def _plan(self, spec: IngestSpec) -> Plan:
@@ -339,6 +342,7 @@ class IngestCore:
                 original_line=prepared.original_line,
                 locate_max_bytes=limits.error_locate_max_bytes,
                 json_renamed=bool(prepared.json_keys and prepared.json_keys.renames),
+                json_keys=prepared.json_keys.keys if prepared.json_keys else (),
                 full_sample=read.full_sample,
                 line_size=read.line_size,
                 temp_dir=self._settings.spool_dir / DUCKDB_TEMP_SUBDIR,
@@ -424,6 +428,9 @@ class IngestCore:
             extra={"attempt": attempt.id, "rows_in": str(rows), "bytes_in": str(prepared.bytes_in)},
         )
         committed = self._commit(new, plan)
+        renames = ()
+        if prepared.json_keys is not None:  # the reader's own renames, past the sample too
+            renames = renamed_columns(upload_columns, prepared.json_keys.keys)
         return IngestResult(
             dataset=plan.dataset,
             version=committed.version,
@@ -435,6 +442,7 @@ class IngestCore:
             source_hash=prepared.source_key,
             deduplicated=False,
             schema=committed.schema,
+            renames=renames,
         )
 
     @staticmethod
@@ -568,9 +576,8 @@ def _reading(prepared: Prepared, sheet: xlsx.SheetTable | None = None) -> dict[s
             renames=d.renames,
             reasoning=d.reasoning,
         )
-    if prepared.json_keys is not None:
-        keys = prepared.json_keys
-        return dict(read=options, renames=keys.renames, reasoning=keys.describe())
+    if prepared.json_keys is not None:  # renames: the reader's (see _convert_and_commit)
+        return dict(read=options, reasoning=prepared.json_keys.describe())
     return dict(read=options)
 
 

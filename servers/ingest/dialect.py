@@ -398,7 +398,8 @@ def _judge_header(
     columns = [[r[i] for r in rest] for i in range(width)]
     kinds = [_column_kind(col, nulls) for col in columns]
     for i, (value, kind) in enumerate(zip(first, kinds, strict=True)):
-        if kind in _KINDS and not _null_like(value, nulls) and not _fits(value, kind):
+        # Names are text: a number or date on line 1 that merely misfits (7.5 over 8) is data.
+        if kind in _KINDS and _kind(value) == "text" and not _null_like(value, nulls):
             return _HeaderVerdict(
                 True, f"header detected: line {line} value {value!r} is not {kind} like the rest of column {i + 1}"
             )

@@ -18,7 +18,8 @@ and cast in the SELECT instead.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,3 +158,23 @@ def _walk(value: dict[str, Any], line: int, seen: dict[tuple[str, ...], dict[str
 
 def _at(path: tuple[str, ...]) -> str:
     return f" at {'.'.join(path)!r}" if path else ""
+
+
+_SUFFIXED_RE = re.compile(r"(.+)_(\d+)")
+
+
+def renamed_columns(columns: Sequence[str], literal: Sequence[str] = ()) -> tuple[naming.Rename, ...]:
+    """The renames in the JSON reader's column list: a name ``k_<n>`` whose ``k`` matches an
+    earlier column regardless of case (the reader's rule, see ``names.unique``), unless the
+    file has ``k_<n>`` as a key itself (``literal``: keys seen in the scanned sample). Finds
+    the renames of keys that first occur past the sample, which ``scan`` cannot see."""
+    seen = set(literal)
+    out = []
+    for index, name in enumerate(columns):
+        match = _SUFFIXED_RE.fullmatch(name)
+        if match is None or name in seen:
+            continue
+        base = match.group(1)
+        if any(prev.lower() == base.lower() for prev in columns[:index]):
+            out.append(naming.Rename(index, base, name))
+    return tuple(out)

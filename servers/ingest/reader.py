@@ -36,6 +36,7 @@ from lakehouse.servers import errors
 from lakehouse.servers.ingest import lines
 from lakehouse.servers.ingest.dialect import CsvDialect, drop_trailing, read_csv_options
 from lakehouse.servers.ingest.formats import SourceFormat
+from lakehouse.servers.ingest.json_keys import renamed_columns
 from lakehouse.servers.memory import keep_duckdb_releasing_memory
 
 FULL_SAMPLE = -1
@@ -59,6 +60,12 @@ _TOO_LONG_RE = re.compile(r'(maximum line size of \d+ bytes exceeded|"maximum_ob
 
 _LINE_RE = re.compile(r"(?:on line:?|in line)\s*(\d+)", re.IGNORECASE)
 _WIDTH_RE = re.compile(r"expected number of columns:\s*(\d+)\s*found:\s*(\d+)", re.IGNORECASE)
+_ERROR_CLASS_RE = re.compile(r"(?:^|(?<=; ))[A-Z][A-Za-z]*(?: [A-Z][A-Za-z]*)* Error: ")
+_REWORDED = {
+    "json_read expected records, but got non-record JSON instead": (
+        "every top-level JSON value must be an object (one record each), not a bare value or a list of values"
+    ),
+}
 # Engine wording that must not reach the caller (it names the engine's options, not ours).
 _ENGINE_HINT_RE = re.compile(r"(?:^|(?<=[.;(]))\s*(?:try|consider|set|enable|disable)\b[^.;)]*[.;)]?", re.I)
 _COLUMN_RE = re.compile(r'converting column "([^"]*)"')
@@ -102,7 +109,11 @@ def _facts(message: str) -> str:
 
 
 def _plain(detail: str) -> str:
-    """A detail without the engine's advice (which names its options, not the API's)."""
+    """A detail in the file's terms: without the engine's error class and advice (which
+    names its options, not the API's)."""
+    for engine, ours in _REWORDED.items():
+        detail = detail.replace(engine, ours)
+    detail = _ERROR_CLASS_RE.sub("", detail)
     return _ENGINE_HINT_RE.sub("", detail).strip() or detail
 
 
@@ -127,6 +138,7 @@ class SourceReader:
         original_line: Callable[[int], int | None] | None = None,
         locate_max_bytes: int = 0,
         json_renamed: bool = False,
+        json_keys: tuple[str, ...] = (),
         full_sample: bool = False,
         line_size: int = 0,
         hints: Mapping[str, Hint] | None = None,
@@ -136,7 +148,8 @@ class SourceReader:
         """``csv``: the dialect (required for CSV); ``original_line`` maps a line of the
         spooled file to the upload's (lines were removed before spooling);
         ``json_renamed``: the JSON reader renamed keys, so types are not pinned through
-        its ``columns`` (which would not carry the renames)."""
+        its ``columns`` (which would not carry the renames); ``json_keys``: the keys the
+        sample showed (a rename of a later key is found from the reader's columns)."""
         if fmt.kind == "csv" and csv is None:
             raise ValueError("a CSV reader needs its dialect")
         self.path = path
@@ -146,6 +159,7 @@ class SourceReader:
         self._original_line = original_line or (lambda n: n)
         self._locate_max = locate_max_bytes or max_record_bytes
         self._json_renamed = json_renamed
+        self._json_keys = json_keys
         self._max_record = max_record_bytes
         # DuckDB sizes its CSV buffers from max_line_size, so use the smallest that fits.
         self.line_size = min(line_size or max_record_bytes, max_record_bytes)
@@ -232,6 +246,8 @@ class SourceReader:
             described = [(str(r[0]), str(r[1])) for r in rows]
             if self._csv is not None and self._csv.trailing_delimiter:
                 described = described[:-1]
+            if self.fmt.kind == "json" and renamed_columns([n for n, _ in described], self._json_keys):
+                self._json_renamed = True  # a key renamed past the scanned sample
             self._described = described
         return list(self._described)
 

@@ -54,14 +54,14 @@ def test_up_use_down(tmp_path):
 
         # Read options: a title line, no header, NA nulls, names given.
         shifts = tmp_path / "shifts.csv"
-        shifts.write_text("Shift export\n1,ann,7.5\n2,NA,8\n")
+        shifts.write_text("Shift export\n1,ann,7.5\n2,NA,8.0\n3,cy,6.5\n")
         args = ["--skip", "1", "--header", "false", "--null", "NA", "--column", "id", "--column", "who"]
         ingested = json.loads(_cli(env, "ingest", "shifts", str(shifts), *args, "--column", "hours").stdout)
-        assert ingested["rows"] == "2" and ingested["header"] == "given" and ingested["skipped_lines"] == "1"
+        assert ingested["rows"] == "3" and ingested["header"] == "given" and ingested["skipped_lines"] == "1"
         assert [f["name"] for f in ingested["schema"]["fields"]] == ["id", "who", "hours"]
         assert ingested["read_options"]["null"] == ["NA"] and ingested["read_options"]["skip"] == "1"
         out = _cli(env, "sql", "SELECT count(who) AS named FROM shifts", "--output", "json").stdout
-        assert json.loads(out)["rows"] == [[1]]
+        assert json.loads(out)["rows"] == [[2]]
         refused = _cli(env, "ingest", "shifts2", str(shifts), "--format", "csv", check=False)
         assert refused.returncode == 1 and "CSV_DIALECT_NOT_FOUND" in refused.stderr and "skip=1" in refused.stderr
         bad = _cli(env, "sql", "SELECT * FROM missing_table", check=False)

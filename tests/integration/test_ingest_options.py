@@ -114,3 +114,14 @@ def test_a_header_line_matching_the_dataset_is_a_header_on_append(client):
     assert alone.header == "absent" and alone.rows == 2  # unsure means data: nothing dropped
     result = client.ingest("people_one", b"name,city\nbo,Peoria\n", mode="append")
     assert result.header == "detected" and result.rows == 1, result.reasoning
+
+
+def test_skip_zero_is_not_skip_unset(system, client):
+    """skip=0 turns preamble detection off (the field's presence matters, over REST too)."""
+    body = corpus.raw("preamble.csv")
+    assert _rest_ingest(system, "pre_auto", body).status_code == 200
+    r = _rest_ingest(system, "pre_zero", body, skip=0)
+    assert r.status_code == 400 and r.json()["details"][0]["reason"] == "CSV_DIALECT_NOT_FOUND", r.text
+    with pytest.raises(InvalidArgument) as info:
+        client.ingest("pre_zero_grpc", body, skip=0)
+    assert info.value.reason == "CSV_DIALECT_NOT_FOUND"

@@ -872,3 +872,25 @@ def test_required_columns_are_checked_before_anything_is_written(env: Env) -> No
     _assert_nothing_written(env, "needs_cols")
     result = env.ingest("needs_cols", b"id,bio\n1,forklift\n", required_columns=("id", "bio"))
     assert result.rows == 1
+
+
+def test_a_key_renamed_past_the_sample_is_reported(env: Env) -> None:
+    """The key scan sees the head; the reader's own renames further on are reported too."""
+    data = b'{"A": 1}\n' * 30_000 + b'{"a": 2}\n'
+    result = env.ingest("late_case", data, WriteMode.CREATE, "ndjson")
+    assert result.schema.names == ["A", "a_1"]
+    assert [(r.original, r.name) for r in result.renames] == [("a", "a_1")]
+    assert env.base_table("late_case").column("a_1").to_pylist()[-1] == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt"),
+    [(b"[1, 2, 3]", "json"), (b'{"a": 1}\n7\n', "ndjson"), (b'{"a":1}\n{"a":\n', "ndjson"), (b"a,b\n1,2\n", "json")],
+)
+def test_json_errors_speak_of_the_file_not_the_engine(env: Env, data: bytes, fmt: str) -> None:
+    with pytest.raises(errors.InvalidArgument) as info:
+        env.ingest("bad_json", data, WriteMode.CREATE, fmt)
+    message = info.value.message
+    assert info.value.reason == "MALFORMED_INPUT"
+    for engine_word in ("Binder Error", "Invalid Input Error", "json_read", "ignore_errors", "Try ", "spool"):
+        assert engine_word not in message, message

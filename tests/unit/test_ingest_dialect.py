@@ -215,3 +215,9 @@ def test_crlf_lines(tmp_path: Path) -> None:
     spool.write_bytes(b"".join(line_filter.filter([text.encode()])))
     table = corpus.read_csv(spool, found)
     assert table.to_pylist() == [{"id": 1, "name": "Ann"}, {"id": 2, "name": "B\r\nob"}]
+
+
+def test_a_number_on_line_1_is_data_even_when_it_misfits() -> None:
+    """7.5 over whole numbers is not a column name: names are text."""
+    found = sniff("7.5,ann\n8,bo\n9,cy\n")
+    assert found.header_decision == "absent" and found.columns == ("column0", "column1")
