@@ -703,13 +703,21 @@ def _check_quoting(t: _Table, complete: bool) -> None:
 
 
 def _evident(lines: list[_Line], limits: SniffLimits) -> tuple[str, int] | None:
-    """A preferred delimiter present in most lines after line 1, and the field count most of them have."""
+    """A preferred delimiter that splits most lines after line 1, counted from the first
+    line it splits (a title or notes above a table do not hide it), and the field count
+    most of those lines have."""
     body = [x.text.rstrip("\r\n") for x in lines[1:] if not _blank(x.text)]
     for d in limits.delimiters:
-        counts = Counter(text.count(d) + 1 for text in body)
-        present = sum(n for width, n in counts.items() if width > 1)
-        if body and present >= limits.evident_fraction * len(body):
-            return d, max(counts, key=lambda w: (counts[w], w))
+        counts = [text.count(d) + 1 for text in body]
+        first = next((i for i, n in enumerate(counts) if n > 1), None)
+        if first is None:
+            continue
+        tail = counts[first:]
+        split = [n for n in tail if n > 1]
+        enough = len(tail) >= max(2, len(body) / 2)
+        if enough and len(split) >= limits.evident_fraction * len(tail):
+            freq = Counter(split)
+            return d, max(freq, key=lambda w: (freq[w], w))
     return None
 
 
@@ -731,7 +739,7 @@ def _not_found(
     bad = next((row for row in rows if row[1] != width), rows[0])
     helps: list[str] = []
     hints: list[str] = []
-    if lead and lead < len(rows) and options.skip is None:
+    if lead and lead < len(rows) and options.skip != rows[lead][0] - 1:
         n = rows[lead][0] - 1
         helps.append("skip")
         hints.append(f"if the first {n} line(s) are a title or notes, pass skip={n}")

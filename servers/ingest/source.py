@@ -128,10 +128,10 @@ class Prepared:
 
 
 def source_key(source_hash: str, spec: IngestSpec) -> str:
-    """The ingest's identity: the bytes, and how the caller asked to read them."""
+    """The ingest's identity: the bytes, and the read options the caller gave. Without
+    options it is the plain hash, as before read options existed (so versions ingested
+    then are still recognised); ``format`` stays out of it for the same reason."""
     given = spec.read.given()
-    if spec.format != "auto":
-        given["format"] = spec.format
     if not given:
         return source_hash
     canonical = json.dumps(given, sort_keys=True, separators=(",", ":"))
