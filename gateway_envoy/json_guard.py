@@ -17,7 +17,7 @@ from pathlib import Path
 from google.api import annotations_pb2
 from google.protobuf.descriptor import Descriptor
 
-from lakehouse.servers.errors import ERROR_DOMAIN
+from lakehouse.api.errors import ERROR_DOMAIN
 from lakehouse.servers.services import SERVICES
 
 LUA_SOURCE = Path(__file__).with_name("json_guard.lua")

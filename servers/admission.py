@@ -31,7 +31,7 @@ from typing import Any
 
 import grpc
 
-from lakehouse.servers.errors import DeadlineExceeded, ResourceExhausted
+from lakehouse.api.errors import DeadlineExceeded, ResourceExhausted
 from lakehouse.servers.services import LONG_CALLS
 from lakehouse.servers.settings import Settings
 

@@ -22,13 +22,14 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from lakehouse.api.channel import server_keepalive_options
+from lakehouse.api.errors import Unavailable
 from lakehouse.servers.admission import AdmissionInterceptor, check_pool
 from lakehouse.servers.catalog.model import CatalogApi
-from lakehouse.servers.errors import Unimplemented
 from lakehouse.servers.interceptors import ErrorInterceptor
 from lakehouse.servers.memory import configure_duckdb_allocator
 from lakehouse.servers.services import SERVICES, parse_components
-from lakehouse.servers.settings import Settings
+from lakehouse.servers.settings import LOCAL_UPSTREAM, Settings
 
 log = logging.getLogger("lakehouse.server")
 
@@ -49,12 +50,30 @@ class Runtime:
 
         return StorageCore(self.settings)
 
+    def upstream(self, component: str) -> str | None:
+        """Where ``component`` is reached: None for an in-process core (hosted here, or
+        upstream ``local``), else its address. Raises UPSTREAM_NOT_CONFIGURED otherwise."""
+        if component in self.components:
+            return None
+        address = self.settings.upstreams.get(component, "")
+        if address == LOCAL_UPSTREAM:
+            return None
+        if not address:
+            raise Unavailable(
+                f"this process does not host {component} and has no upstream for it: set "
+                f"LAKEHOUSE_UPSTREAMS__{component.upper()}=host:port (lakehouse serve --upstream "
+                f"{component}=host:port), or {LOCAL_UPSTREAM} for an in-process core",
+                reason="UPSTREAM_NOT_CONFIGURED",
+                metadata={"component": component},
+            )
+        return address
+
     @cached_property
     def catalog(self) -> CatalogApi:
-        if "catalog" not in self.components and self.settings.catalog_address:
+        if (address := self.upstream("catalog")) is not None:
             from lakehouse.servers.catalog.remote import RemoteCatalog
 
-            return RemoteCatalog(self.settings.catalog_address)
+            return RemoteCatalog(address, self.settings.channel)
         from lakehouse.servers.catalog.core import CatalogCore
 
         return CatalogCore(self.settings.catalog_db, self.storage.lake(), self.settings.catalog)
@@ -100,18 +119,12 @@ class Runtime:
 
     @cached_property
     def vector_api(self):
-        """What embed-on-ingest writes to: the co-resident vector core, or the vector
-        service at settings.vector_address."""
-        if "vector" in self.components:
-            return self.vector
-        if self.settings.vector_address:
+        """What embed-on-ingest writes to: the co-resident vector core, or the vector upstream."""
+        if (address := self.upstream("vector")) is not None:
             from lakehouse.servers.vector.remote import RemoteVector
 
-            return RemoteVector(self.settings.vector_address)
-        raise Unimplemented(
-            "embed-on-ingest needs the vector service: host it in this process or set vector_address",
-            reason="VECTOR_NOT_HOSTED",
-        )
+            return RemoteVector(address, self.settings.channel)
+        return self.vector
 
     def close(self) -> None:
         for name in ("vector_api", "vector", "models", "query", "catalog"):
@@ -163,6 +176,7 @@ def build_server(settings: Settings, services: str | None = None) -> LakehouseSe
             ("grpc.max_receive_message_length", opts.max_message_bytes),
             ("grpc.max_send_message_length", opts.max_message_bytes),
             ("grpc.so_reuseport", 0),
+            *server_keepalive_options(settings.channel),
         ],
     )
     health_servicer = health.HealthServicer(experimental_non_blocking=True)

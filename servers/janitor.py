@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.ingest.core import DUCKDB_TEMP_SUBDIR as INGEST_SPILL_SUBDIR
 from lakehouse.servers.ingest.layout import DATASETS_PREFIX
 from lakehouse.servers.ingest.spool import SPOOL_PREFIX, SPOOL_SUFFIX

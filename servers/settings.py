@@ -9,6 +9,7 @@ code base holds a tunable literal.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,12 +21,31 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from lakehouse.api.config import ChannelSettings
 from lakehouse.servers.memory import check_memory
+from lakehouse.servers.services import COMPONENTS
 
 MiB = 1024 * 1024
 # A memory setting: a share of the machine ("30%") or a size ("512MB"); see servers/memory.py.
 MemorySize = Annotated[str, AfterValidator(check_memory)]
 MemorySizeOrNone = Annotated[str, AfterValidator(lambda v: check_memory(v, allow_empty=True))]
+
+
+LOCAL_UPSTREAM = "local"
+_ADDRESS_RE = re.compile(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}")
+
+
+def check_upstreams(upstreams: dict[str, str]) -> dict[str, str]:
+    """Components by name, each ``local`` or ``host:port``."""
+    out = {}
+    for component, address in upstreams.items():
+        name = component.lower()
+        if name not in COMPONENTS:
+            raise ValueError(f"unknown component {component!r} in upstreams; use one of {list(COMPONENTS)}")
+        if address != LOCAL_UPSTREAM and not _ADDRESS_RE.fullmatch(address):
+            raise ValueError(f"upstream of {name} must be host:port or {LOCAL_UPSTREAM!r}, got {address!r}")
+        out[name] = address
+    return out
 
 
 class StorageSettings(BaseModel):
@@ -273,9 +293,14 @@ class Settings(BaseSettings):
     # (Envoy's admin interface is a 0600 unix socket under <home>/run, not a port.)
     max_json_depth: int = Field(32, ge=1)
     services: str = "all"
-    # Upstream gRPC addresses of services this process uses but does not host.
-    catalog_address: str = ""
-    vector_address: str = ""
+    # Where each component this process uses but does not host is served: "host:port",
+    # or "local" (an in-process core over the shared home, not served). Unset: a call
+    # that needs it fails UNAVAILABLE (UPSTREAM_NOT_CONFIGURED). Env
+    # LAKEHOUSE_UPSTREAMS__CATALOG=host:port; `lakehouse serve --upstream catalog=host:port`.
+    upstreams: Annotated[dict[str, str], AfterValidator(check_upstreams)] = Field(default_factory=dict)
+    # Every gRPC client channel of this process (remotes to upstreams), and what its
+    # server accepts from such channels (keepalive pings).
+    channel: ChannelSettings = Field(default_factory=ChannelSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)

@@ -66,7 +66,7 @@ def start_server_process(
             [
                 sys.executable,
                 "-m",
-                "lakehouse.client.cli",
+                "lakehouse.cli",
                 "serve",
                 "--services",
                 services,

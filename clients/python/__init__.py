@@ -5,7 +5,7 @@
         lh.ingest("workers", "workers.csv")
         table = lh.query("SELECT state, count(*) FROM workers GROUP BY state")
 
-Errors surface as the domain exceptions of ``lakehouse.servers.errors``
+Errors surface as the domain exceptions of ``lakehouse.api.errors``
 (``NotFound``, ``InvalidArgument`` ...) with the server's reason and metadata.
 """
 
@@ -22,9 +22,11 @@ import grpc
 import pyarrow as pa
 from google.protobuf import duration_pb2, json_format
 
-from lakehouse.servers.errors import LakehouseError
-from lakehouse.servers.interceptors import call, from_rpc_error
-from lakehouse.servers.query.arrow_wire import decode_response, decode_stream
+from lakehouse.api.arrow_wire import decode_response, decode_stream
+from lakehouse.api.channel import open_channel
+from lakehouse.api.config import ChannelSettings
+from lakehouse.api.errors import LakehouseError
+from lakehouse.api.status import from_rpc_error
 from lakehouse.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
@@ -45,7 +47,6 @@ from lakehouse.v1 import (
 __all__ = ["LakehouseClient", "LakehouseError", "SqlResult"]
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -76,16 +77,16 @@ def _chunks(source: str | os.PathLike | bytes | Iterable[bytes]) -> Iterator[byt
 
 
 class LakehouseClient:
-    def __init__(self, address: str, *, timeout_s: float | None = None) -> None:
+    """``timeout_s``: the deadline of every call (None: none; ingests and corpus builds
+    can take long). ``settings``: how the channel is built (lakehouse.api.config)."""
+
+    def __init__(
+        self, address: str, *, timeout_s: float | None = None, settings: ChannelSettings | None = None
+    ) -> None:
         self.address = address
         self.timeout_s = timeout_s
-        self.channel = grpc.insecure_channel(
-            address,
-            options=[
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ],
-        )
+        self._channel = open_channel(address, settings, default_timeout_s=timeout_s)
+        self.channel = self._channel.grpc
         self.storage = storage_pb2_grpc.StorageServiceStub(self.channel)
         self.catalog = catalog_pb2_grpc.CatalogServiceStub(self.channel)
         self.ingest_stub = ingest_pb2_grpc.IngestServiceStub(self.channel)
@@ -101,7 +102,7 @@ class LakehouseClient:
 
     # lifecycle ---------------------------------------------------------------
     def close(self) -> None:
-        self.channel.close()
+        self._channel.close()
 
     def __enter__(self) -> LakehouseClient:
         return self
@@ -110,7 +111,7 @@ class LakehouseClient:
         self.close()
 
     def _call(self, fn: Callable[..., Any], request: Any, **kw: Any) -> Any:
-        return call(fn, request, self.timeout_s, **kw)
+        return self._channel.call(fn, request, **kw)
 
     # system ------------------------------------------------------------------
     def health(self) -> dict[str, Any]:

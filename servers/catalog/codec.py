@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from lakehouse.api.errors import invalid_field
 from lakehouse.servers.catalog.model import DataFile, DatasetVersion, WriteMode
-from lakehouse.servers.errors import invalid_field
 
 MANIFEST_FORMAT = 1
 

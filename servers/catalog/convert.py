@@ -6,10 +6,10 @@ from datetime import UTC
 
 import pyarrow as pa
 
+from lakehouse.api.errors import invalid_field
+from lakehouse.api.protoconv import timestamp
 from lakehouse.servers.catalog.integrity import ProblemKind, VerifyReport
 from lakehouse.servers.catalog.model import DataFile, Dataset, DatasetVersion, NewVersion, WriteMode
-from lakehouse.servers.errors import invalid_field
-from lakehouse.servers.protoconv import timestamp
 from lakehouse.v1 import catalog_pb2
 
 _MODE_TO_PB = {

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.catalog import codec, integrity
 from lakehouse.servers.catalog.model import (
     DataFile,

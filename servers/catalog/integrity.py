@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow.fs as pafs
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.catalog.model import DataFile, Dataset, DatasetVersion, NewVersion
 from lakehouse.servers.ingest.layout import dataset_prefix
 from lakehouse.servers.ingest.writer import HASH_PREFIX

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from lakehouse.servers.errors import invalid_field
+from lakehouse.api.errors import invalid_field
 
 DATASET_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import grpc
-
+from lakehouse.api.channel import open_channel
+from lakehouse.api.config import ChannelSettings
 from lakehouse.servers.catalog import convert
 from lakehouse.servers.catalog.model import Dataset, DatasetVersion, NewVersion
-from lakehouse.servers.interceptors import call
 from lakehouse.v1 import catalog_pb2, catalog_pb2_grpc
-
-CALL_TIMEOUT_S = 30.0
 
 
 class RemoteCatalog:
-    def __init__(self, address: str) -> None:
-        self._channel = grpc.insecure_channel(address)
-        self._stub = catalog_pb2_grpc.CatalogServiceStub(self._channel)
+    def __init__(self, address: str, settings: ChannelSettings | None = None) -> None:
+        self._channel = open_channel(address, settings)
+        self._stub = catalog_pb2_grpc.CatalogServiceStub(self._channel.grpc)
 
     def _call(self, method, request):
-        return call(method, request, CALL_TIMEOUT_S)
+        return self._channel.call(method, request)
 
     def get_dataset(self, name: str) -> Dataset:
         return convert.dataset_from_pb(self._call(self._stub.GetDataset, catalog_pb2.GetDatasetRequest(dataset=name)))

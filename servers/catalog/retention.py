@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.catalog import integrity
 from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.catalog.model import DataFile, DatasetVersion, validate_dataset_name

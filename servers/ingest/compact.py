@@ -26,7 +26,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as pads
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.catalog.model import Dataset, DatasetVersion, NewVersion, WriteMode
 from lakehouse.servers.ingest import layout
 from lakehouse.servers.ingest.model import IngestResult

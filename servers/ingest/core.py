@@ -30,7 +30,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.catalog.model import (
     CatalogApi,
     Dataset,

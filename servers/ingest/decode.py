@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.settings import IngestSettings
 
 GZIP_MAGIC = b"\x1f\x8b"

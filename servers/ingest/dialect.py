@@ -25,7 +25,7 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.ingest import names as naming
 from lakehouse.servers.settings import IngestSettings
 

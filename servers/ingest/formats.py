@@ -14,7 +14,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.ingest.model import FORMATS
 
 PARQUET_MAGIC = b"PAR1"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 
 GENERATED_PREFIX = "column"
 

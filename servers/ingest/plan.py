@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.catalog.model import (
     DELTA_OP_COLUMN,
     DELTA_SEQ_COLUMN,

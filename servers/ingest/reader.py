@@ -32,7 +32,7 @@ from typing import Self
 import duckdb
 import pyarrow as pa
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.ingest import lines
 from lakehouse.servers.ingest.dialect import CsvDialect, drop_trailing, read_csv_options
 from lakehouse.servers.ingest.formats import SourceFormat

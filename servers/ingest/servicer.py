@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import grpc
 
+from lakehouse.api.errors import InvalidArgument, LakehouseError, invalid_field
 from lakehouse.servers.catalog.convert import schema_to_pb
 from lakehouse.servers.catalog.model import WriteMode
-from lakehouse.servers.errors import InvalidArgument, LakehouseError, invalid_field
 from lakehouse.servers.ingest.core import IngestProgress, IngestResult, IngestSpec
 from lakehouse.servers.ingest.model import ReadOptions, ReadSpec
 from lakehouse.servers.ingest.xlsx import SHEET_ALL

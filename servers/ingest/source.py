@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.ingest import decode, dialect, json_keys
 from lakehouse.servers.ingest.formats import SourceFormat, check_content, resolve_format
 from lakehouse.servers.ingest.lines import LineFilter

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 
 NEWLINE = b"\n"
 # First rung of the line-length ladder: DuckDB's default CSV line limit is about 2 MB,

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import python_calamine as calamine
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.ingest import names as naming
 from lakehouse.servers.settings import IngestSettings
 

@@ -6,7 +6,8 @@ import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
-from .. import errors
+from lakehouse.api import errors
+
 from ..settings import ModelSettings
 from .chat_streams import AnthropicChat, ChatRequest, OllamaChat, OpenAIChat
 from .model import (

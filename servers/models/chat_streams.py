@@ -23,7 +23,8 @@ from typing import Any
 
 import httpx
 
-from .. import errors
+from lakehouse.api import errors
+
 from .model import (
     CHAT_PROVIDER_ERROR,
     CHAT_STREAM_TRUNCATED,

@@ -7,7 +7,8 @@ embedding and chat; created on first use, closed by ``close()``.
 
 Defaults: an empty provider means the configured one; an empty model means the
 configured model when the provider is the configured one, else the provider's own
-default (local: all-MiniLM-L6-v2, hash: hash-256; HTTP providers have none).
+default (local: all-MiniLM-L6-v2, hash: hash-256; HTTP providers have none). A model
+that is a provider's bare name ("local") with no provider means that provider's default.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import importlib.util
 import threading
 from collections.abc import Iterator, Sequence
 
-from .. import errors
+from lakehouse.api import errors
+
 from ..settings import ModelSettings
 from . import embed_hash, embed_local
 from .chat import ChatRouter
@@ -135,6 +137,8 @@ class ModelsCore:
     def resolve_embed(self, provider: str, model: str) -> tuple[str, str]:
         """The provider and (canonical) model a request means, defaults applied and checked."""
         settings = self._settings
+        if not provider and model in EMBED_PROVIDERS:  # a bare provider name ("local"): its default model
+            provider, model = model, ""
         provider = provider or settings.embed_provider
         if provider not in EMBED_PROVIDERS:
             raise errors.InvalidArgument(

@@ -14,7 +14,8 @@ import re
 
 import numpy as np
 
-from .. import errors
+from lakehouse.api import errors
+
 from .model import UNKNOWN_MODEL
 
 DEFAULT_DIMENSION = 256

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import errors
+from lakehouse.api import errors
+
 from ..settings import ModelSettings
 from .bert_numpy import DTYPE, BertEncoder
 from .model import LOCAL_MODEL_MISSING, UNKNOWN_MODEL

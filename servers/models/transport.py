@@ -34,7 +34,8 @@ from typing import Any
 
 import httpx
 
-from .. import errors
+from lakehouse.api import errors
+
 from ..settings import ModelSettings
 from .model import (
     CHAT_PROVIDER_BAD_RESPONSE,

@@ -25,7 +25,8 @@ from typing import Literal
 import duckdb
 import pyarrow as pa
 
-from .. import errors
+from lakehouse.api import errors
+
 from ..catalog.model import CatalogApi
 from ..memory import keep_duckdb_releasing_memory, memory_bytes
 from ..settings import QuerySettings

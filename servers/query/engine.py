@@ -22,7 +22,8 @@ from pathlib import Path
 import duckdb
 import pyarrow.fs as pafs
 
-from .. import errors
+from lakehouse.api import errors
+
 from ..catalog.model import CatalogApi
 from ..settings import QuerySettings
 from .engine_errors import Fatal, Stop, fatal, map_engine_error

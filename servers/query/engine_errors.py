@@ -13,7 +13,8 @@ from enum import Enum
 
 import duckdb
 
-from .. import errors
+from lakehouse.api import errors
+
 from .sandbox import SANDBOX_VIOLATION, SQL_SYNTAX
 
 SQL_BIND = "SQL_BIND"

@@ -29,7 +29,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import errors
+from lakehouse.api import errors
+
 from .engine_errors import Stop
 
 ErrorMapper = Callable[[BaseException, Stop | None], errors.LakehouseError]

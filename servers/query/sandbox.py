@@ -33,7 +33,7 @@ from typing import Any
 
 import duckdb
 
-from .. import errors
+from lakehouse.api import errors
 
 SANDBOX_VIOLATION = "SANDBOX_VIOLATION"
 SQL_SYNTAX = "SQL_SYNTAX"

@@ -8,9 +8,9 @@ import threading
 import grpc
 from google.protobuf import empty_pb2, struct_pb2
 
-from lakehouse.servers.errors import AlreadyExists, NotFound, invalid_field
+from lakehouse.api import arrow_wire
+from lakehouse.api.errors import AlreadyExists, NotFound, invalid_field
 from lakehouse.servers.memory import apply_process_cap, release_arrow_memory
-from lakehouse.servers.query import arrow_wire
 from lakehouse.v1 import query_pb2, query_pb2_grpc
 
 SERVICE_NAME = "lakehouse.v1.QueryService"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from lakehouse.servers.errors import NotFound
+from lakehouse.api.errors import NotFound
 from lakehouse.servers.storage.journal import ErrorJournal
 from lakehouse.servers.storage.model import ObjectStore
 

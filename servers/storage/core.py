@@ -23,7 +23,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from .. import errors
+from lakehouse.api import errors
+
 from ..settings import Settings
 from .journal import ErrorJournal
 from .local import LocalObjectStore

@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from .. import errors
+from lakehouse.api import errors
+
 from .model import ObjectStore
 
 log = logging.getLogger(__name__)

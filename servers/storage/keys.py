@@ -11,7 +11,7 @@ longer ones would fail only when the file is created, as a misleading
 
 from __future__ import annotations
 
-from .. import errors
+from lakehouse.api import errors
 
 MAX_KEY_BYTES = 1024
 MAX_SEGMENT_BYTES = 255

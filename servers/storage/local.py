@@ -28,7 +28,8 @@ from typing import BinaryIO
 
 import pyarrow.fs as pafs
 
-from .. import errors
+from lakehouse.api import errors
+
 from .keys import (
     OBJECT_NOT_FOUND,
     SEPARATOR,

@@ -24,7 +24,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .. import errors
+from lakehouse.api import errors
+
 from ..settings import Settings
 from .keys import SEPARATOR, validate_key
 from .s3 import split_endpoint

@@ -23,7 +23,8 @@ from minio.datatypes import Object
 from minio.error import InvalidResponseError, S3Error, ServerError
 from minio.helpers import check_bucket_name
 
-from .. import errors
+from lakehouse.api import errors
+
 from .keys import (
     OBJECT_NOT_FOUND,
     STORAGE_UNAVAILABLE,

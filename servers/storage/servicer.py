@@ -8,8 +8,8 @@ import grpc
 from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 
-from lakehouse.servers.errors import InvalidArgument, invalid_field
-from lakehouse.servers.protoconv import timestamp
+from lakehouse.api.errors import InvalidArgument, invalid_field
+from lakehouse.api.protoconv import timestamp
 from lakehouse.servers.storage.model import BucketInfo, ObjectInfo
 from lakehouse.v1 import storage_pb2, storage_pb2_grpc
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from lakehouse.api.errors import InvalidArgument, NotFound, invalid_field
 from lakehouse.servers.catalog.model import (
     DELTA_OP_COLUMN,
     CatalogApi,
@@ -23,7 +24,6 @@ from lakehouse.servers.catalog.model import (
     DatasetVersion,
     validate_dataset_name,
 )
-from lakehouse.servers.errors import InvalidArgument, NotFound, invalid_field
 from lakehouse.servers.query import jsonvalues
 from lakehouse.servers.storage.model import ObjectStore
 from lakehouse.servers.vector.model import Item

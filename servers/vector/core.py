@@ -27,8 +27,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from lakehouse.servers import errors
-from lakehouse.servers.errors import invalid_field
+from lakehouse.api import errors
+from lakehouse.api.errors import invalid_field
 from lakehouse.servers.settings import VectorSettings
 from lakehouse.servers.storage.model import ObjectStore
 

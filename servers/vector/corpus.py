@@ -23,7 +23,7 @@ from datetime import datetime
 
 import numpy as np
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.storage.model import ObjectStore
 
 from . import generations

@@ -16,7 +16,7 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 
 from .loader import catch_up, load_generation
 from .model import GENERATION_NOT_FOUND, NO_BUILT_GENERATION, NO_PREVIOUS_GENERATION

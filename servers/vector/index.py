@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 
 from .model import Hit, HnswParams
 from .rwlock import RWLock

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from lakehouse.api.errors import invalid_field
 from lakehouse.servers.catalog.model import DATASET_NAME_RE
-from lakehouse.servers.errors import invalid_field
 
 METRICS = ("cosine", "l2", "ip")
 

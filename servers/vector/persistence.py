@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.storage.model import ObjectInfo, ObjectStore
 
 from .index import Rows

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 
 from .corpus import Corpus
 from .index import LiveIndex, Rows

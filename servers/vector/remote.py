@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import grpc
 from google.protobuf import struct_pb2
 
-from lakehouse.servers.interceptors import call
+from lakehouse.api.channel import open_channel
+from lakehouse.api.config import ChannelSettings
 from lakehouse.servers.vector.model import Item
 from lakehouse.v1 import vector_pb2, vector_pb2_grpc
 
 # Embedding a batch of texts can take a while on a CPU-only host.
-CALL_TIMEOUT_S = 300.0
+UPSERT_TIMEOUT_S = 300.0
 
 
 def _item_to_pb(item: Item) -> vector_pb2.Item:
@@ -25,12 +25,12 @@ def _item_to_pb(item: Item) -> vector_pb2.Item:
 
 
 class RemoteVector:
-    def __init__(self, address: str) -> None:
-        self._channel = grpc.insecure_channel(address)
-        self._stub = vector_pb2_grpc.VectorServiceStub(self._channel)
+    def __init__(self, address: str, settings: ChannelSettings | None = None) -> None:
+        self._channel = open_channel(address, settings)
+        self._stub = vector_pb2_grpc.VectorServiceStub(self._channel.grpc)
 
-    def _call(self, method, request):
-        return call(method, request, CALL_TIMEOUT_S)
+    def _call(self, method, request, timeout_s: float | None = None):
+        return self._channel.call(method, request, timeout_s)
 
     def get_corpus(self, name: str) -> vector_pb2.Corpus:
         return self._call(self._stub.GetCorpus, vector_pb2.GetCorpusRequest(corpus=name))
@@ -40,7 +40,7 @@ class RemoteVector:
 
     def upsert(self, name: str, items: Sequence[Item]) -> int:
         request = vector_pb2.AddItemsRequest(corpus=name, items=[_item_to_pb(i) for i in items])
-        return self._call(self._stub.UpsertItems, request).added
+        return self._call(self._stub.UpsertItems, request, UPSERT_TIMEOUT_S).added
 
     def delete(self, name: str, ids: Sequence[str]) -> int:
         return self._call(self._stub.DeleteItems, vector_pb2.DeleteItemsRequest(corpus=name, ids=list(ids))).deleted

@@ -6,8 +6,8 @@ import grpc
 import numpy as np
 from google.protobuf import empty_pb2, json_format, struct_pb2
 
-from lakehouse.servers.errors import invalid_field
-from lakehouse.servers.protoconv import timestamp
+from lakehouse.api.errors import invalid_field
+from lakehouse.api.protoconv import timestamp
 from lakehouse.v1 import vector_pb2, vector_pb2_grpc
 
 DEFAULT_K = 10

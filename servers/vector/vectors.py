@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lakehouse.servers import errors
-from lakehouse.servers.errors import invalid_field
+from lakehouse.api import errors
+from lakehouse.api.errors import invalid_field
 
 from .model import (
     DIMENSION_MISMATCH,

@@ -21,7 +21,7 @@ import h11
 import httpx
 import pytest
 
-from lakehouse.servers.errors import DeadlineExceeded, NotFound, ResourceExhausted
+from lakehouse.api.errors import DeadlineExceeded, NotFound, ResourceExhausted
 from lakehouse.servers.ingest.spool import SPOOL_PREFIX
 from lakehouse.v1 import query_pb2, query_pb2_grpc
 from tests.support.system import System

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from lakehouse.servers.errors import InvalidArgument, LakehouseError, NotFound, PermissionDenied
+from lakehouse.api.errors import InvalidArgument, LakehouseError, NotFound, PermissionDenied
 
 HUNDRED_MB = 100 * 1024 * 1024
 

@@ -16,7 +16,7 @@ CLI_TIMEOUT_S = 120
 
 def _cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "lakehouse.client.cli", *args],
+        [sys.executable, "-m", "lakehouse.cli", *args],
         env=env,
         capture_output=True,
         text=True,

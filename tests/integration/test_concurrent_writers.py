@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lakehouse.servers.errors import LakehouseError
+from lakehouse.api.errors import LakehouseError
 from lakehouse.servers.storage.core import StorageCore
 from tests.support.seaweed import SeaweedS3
 from tests.support.system import System

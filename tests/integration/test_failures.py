@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from lakehouse.servers.errors import LakehouseError, NotFound, Unavailable
+from lakehouse.api.errors import LakehouseError, NotFound, Unavailable
 from tests.support.seaweed import SeaweedS3
 from tests.support.system import System
 

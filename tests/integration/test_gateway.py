@@ -11,8 +11,8 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from lakehouse.api.errors import InvalidArgument, NotFound
 from lakehouse.gateway.config import GatewayConfig, render
-from lakehouse.servers.errors import InvalidArgument, NotFound
 
 SERVICES = {
     "lakehouse.v1.StorageService",

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lakehouse.servers.errors import InvalidArgument, LakehouseError, NotFound
+from lakehouse.api.errors import InvalidArgument, LakehouseError, NotFound
 from tests.support import ingest_corpus as corpus
 
 MANIFEST = corpus.manifest()

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse.servers.errors import InvalidArgument, NotFound
+from lakehouse.api.errors import InvalidArgument, NotFound
 from tests.support import ingest_corpus as corpus
 
 

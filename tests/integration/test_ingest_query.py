@@ -10,7 +10,7 @@ import httpx
 import pyarrow as pa
 import pytest
 
-from lakehouse.servers.errors import AlreadyExists, Cancelled, DeadlineExceeded, NotFound
+from lakehouse.api.errors import AlreadyExists, Cancelled, DeadlineExceeded, NotFound
 
 PEOPLE_CSV = (
     b"id,name,age,score,active,hired,seen_at,note\n"

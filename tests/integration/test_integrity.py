@@ -19,7 +19,7 @@ import httpx
 import pytest
 from google.protobuf import json_format
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.catalog import codec, convert
 from lakehouse.servers.catalog.model import DataFile
 from lakehouse.v1 import catalog_pb2, storage_pb2
@@ -282,7 +282,7 @@ def test_long_key_segment_is_400(system) -> None:
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "lakehouse.client.cli", *args],
+        [sys.executable, "-m", "lakehouse.cli", *args],
         env=dict(os.environ),
         capture_output=True,
         text=True,

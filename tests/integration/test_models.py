@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
-from lakehouse.servers.errors import InvalidArgument, Unavailable
+from lakehouse.api.errors import InvalidArgument, Unavailable
 from tests.support.fake_llm import FakeLLM
 from tests.support.system import System
 

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from lakehouse.servers.errors import DeadlineExceeded, Internal, InvalidArgument, PermissionDenied, ResourceExhausted
+from lakehouse.api.errors import DeadlineExceeded, Internal, InvalidArgument, PermissionDenied, ResourceExhausted
 from tests.support.system import System
 
 QUERY_SERVICE = "lakehouse.v1.QueryService"

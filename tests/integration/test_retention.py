@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse.servers.errors import InvalidArgument, NotFound
+from lakehouse.api.errors import InvalidArgument, NotFound
 from tests.support.seaweed import SeaweedS3
 from tests.support.system import System
 
@@ -156,7 +156,7 @@ def test_unknown_and_bad_requests_over_grpc_and_rest(system, client):
 def _cli(system, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "LAKEHOUSE_PORT": str(system.settings.port), "LAKEHOUSE_HOME": str(system.settings.home)}
     return subprocess.run(
-        [sys.executable, "-m", "lakehouse.client.cli", *args],
+        [sys.executable, "-m", "lakehouse.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -15,10 +15,10 @@ import grpc
 import httpx
 import pytest
 
+from lakehouse.api.errors import InvalidArgument, Unavailable
+from lakehouse.api.status import from_rpc_error
 from lakehouse.gateway.config import MAX_JSON_BODY_BYTES
 from lakehouse.gateway.process import admin_request
-from lakehouse.servers.errors import InvalidArgument, Unavailable
-from lakehouse.servers.interceptors import from_rpc_error
 from lakehouse.v1 import catalog_pb2, ingest_pb2, ingest_pb2_grpc, vector_pb2
 from tests.support.system import System
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from minio import Minio
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.settings import Settings, StorageSettings
 from lakehouse.servers.storage.core import StorageCore
 from lakehouse.servers.storage.journal import ErrorJournal

@@ -8,10 +8,10 @@ import os
 import httpx
 import pytest
 
+from lakehouse.api.errors import NotFound
 from lakehouse.client import LakehouseClient
 from lakehouse.gateway.config import GatewayConfig
 from lakehouse.gateway.process import free_port, start_envoy, stop_process_group
-from lakehouse.servers.errors import NotFound
 from lakehouse.servers.settings import Settings
 from lakehouse.servers.supervisor import start_server_process
 
@@ -27,7 +27,7 @@ def cluster(tmp_path):
             settings,
             "ingest,query",
             name="engines",
-            extra_env={"LAKEHOUSE_CATALOG_ADDRESS": catalog_addr, "LAKEHOUSE_VECTOR_ADDRESS": catalog_addr},
+            extra_env={"LAKEHOUSE_UPSTREAMS__CATALOG": catalog_addr, "LAKEHOUSE_UPSTREAMS__VECTOR": catalog_addr},
         )
         pids.append(engine_pid)
         port = free_port()

@@ -10,7 +10,7 @@ import math
 import httpx
 import pytest
 
-from lakehouse.servers.errors import AlreadyExists, InvalidArgument, NotFound
+from lakehouse.api.errors import AlreadyExists, InvalidArgument, NotFound
 from tests.support.system import System
 
 WORKERS = [

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.ingest import decode, dialect
 from lakehouse.servers.ingest.lines import LineFilter
 from lakehouse.servers.settings import IngestSettings

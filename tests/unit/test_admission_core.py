@@ -11,8 +11,8 @@ import grpc
 import pytest
 from google.protobuf import empty_pb2
 
+from lakehouse.api.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
 from lakehouse.servers.admission import KINDS, AdmissionInterceptor, Gate, PumpedRequests, check_pool
-from lakehouse.servers.errors import DeadlineExceeded, InvalidArgument, ResourceExhausted
 from lakehouse.servers.services import LONG_CALLS, SERVICES
 from lakehouse.servers.settings import Settings
 from lakehouse.v1 import ingest_pb2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from lakehouse.servers.query import arrow_wire
+from lakehouse.api import arrow_wire
 from lakehouse.v1 import query_pb2
 
 

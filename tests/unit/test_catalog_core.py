@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.catalog import codec
 from lakehouse.servers.catalog.core import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CatalogCore
 from lakehouse.servers.catalog.integrity import ProblemKind, verify_datasets

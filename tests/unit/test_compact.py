@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.catalog.model import WriteMode
 from lakehouse.servers.ingest.compact import COMPACTED_FROM, Compactor, EngineLimits

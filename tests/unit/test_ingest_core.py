@@ -16,7 +16,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.catalog.model import DELTA_OP_COLUMN, DELTA_SEQ_COLUMN, WriteMode
 from lakehouse.servers.ingest.core import IngestCore, IngestProgress, IngestSpec

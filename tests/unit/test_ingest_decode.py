@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.ingest import decode
 from lakehouse.servers.settings import IngestSettings
 from tests.data.ingest_fidelity import make

@@ -7,7 +7,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.ingest import json_keys
 from tests.support import ingest_corpus as corpus
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.ingest import xlsx
 from lakehouse.servers.settings import IngestSettings
 from tests.data.ingest_fidelity import make

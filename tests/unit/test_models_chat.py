@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.models import transport
 from lakehouse.servers.models.chat_streams import sse_events
 from lakehouse.servers.models.core import ModelsCore

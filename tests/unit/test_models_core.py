@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.models import embed_hash
 from lakehouse.servers.models.core import ModelsCore
 from lakehouse.servers.models.model import ChatMessage
@@ -48,6 +48,22 @@ def test_provider_per_request_with_its_own_default_model(hash_core: ModelsCore) 
     # Another provider than the configured one gets that provider's default model.
     other = ModelsCore(ModelSettings(embed_provider="local"))
     assert other.resolve_embed("hash", "") == ("hash", embed_hash.DEFAULT_MODEL)
+
+
+def test_bare_provider_name_means_its_default_model(hash_core: ModelsCore) -> None:
+    """A corpus created with embedding_model "local" gets local/all-MiniLM-L6-v2."""
+    from lakehouse.servers.vector.embedder import ModelsEmbedder
+
+    with ModelsCore(ModelSettings()) as core:
+        assert core.resolve_embed("", "local") == ("local", "all-MiniLM-L6-v2")
+        assert ModelsEmbedder(core).resolve("local") == "local/all-MiniLM-L6-v2"
+        assert not core._local.loaded
+    # The configured provider's bare name keeps the configured model; another's gets its own default.
+    assert hash_core.resolve_embed("", "hash") == ("hash", "hash-64")
+    assert hash_core.resolve_embed("", "local") == ("local", "all-MiniLM-L6-v2")
+    # An explicit provider still takes the name as a model name.
+    with pytest.raises(errors.InvalidArgument):
+        hash_core.resolve_embed("hash", "hash")
 
 
 def test_empty_list_is_invalid(hash_core: ModelsCore) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.models import embed_http, transport
 from lakehouse.servers.models.core import ModelsCore
 from lakehouse.servers.models.embed_http import OpenAIEmbedder, to_matrix

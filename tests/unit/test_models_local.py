@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.models import embed_local
 from lakehouse.servers.models.embed_local import LocalEmbedder
 from lakehouse.servers.settings import ModelSettings

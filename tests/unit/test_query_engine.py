@@ -18,10 +18,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from lakehouse.api import arrow_wire, errors
 from lakehouse.gateway.config import MAX_JSON_BODY_BYTES
-from lakehouse.servers import errors
 from lakehouse.servers.memory import apply_process_cap, machine_memory, memory_bytes, process_data_bytes
-from lakehouse.servers.query import arrow_wire
 from lakehouse.servers.query import engine as engine_module
 from lakehouse.servers.query.core import QueryCore
 from lakehouse.servers.query.engine_errors import Fatal, fatal, map_engine_error

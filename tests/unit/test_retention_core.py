@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.catalog import codec
 from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.catalog.model import DatasetVersion, WriteMode

@@ -10,9 +10,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from lakehouse.api.errors import NotFound, Unimplemented
 from lakehouse.client import LakehouseClient
 from lakehouse.servers.app import build_server
-from lakehouse.servers.errors import NotFound, Unimplemented
 from lakehouse.servers.settings import Settings
 
 EXPORTER = InMemorySpanExporter()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.settings import Settings, StorageSettings
 from lakehouse.servers.storage.core import RESCUE_BUCKET, StorageCore
 from lakehouse.servers.storage.local import LocalObjectStore

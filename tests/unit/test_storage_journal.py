@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.storage.journal import ErrorJournal
 from lakehouse.servers.storage.local import LocalObjectStore
 from lakehouse.servers.storage.model import ObjectInfo

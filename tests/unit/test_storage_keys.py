@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.storage.keys import (
     DEFAULT_PAGE_SIZE,
     MAX_KEY_BYTES,

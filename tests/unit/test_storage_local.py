@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.storage import keys as keys_module
 from lakehouse.servers.storage import local as local_module
 from lakehouse.servers.storage.listing import level_of, ordered_walk, take_page

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.settings import VectorSettings
 from lakehouse.servers.vector.model import Item
 from tests.unit.test_vector_helpers import DIM, Env, FakeEmbedder, make_items, random_vectors, text_vector, unit

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.vector import corpus as corpus_module
 from lakehouse.servers.vector import generations
 from lakehouse.servers.vector.index import LiveIndex

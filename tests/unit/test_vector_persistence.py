@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse.servers import errors
+from lakehouse.api import errors
 from lakehouse.servers.vector.index import LiveIndex
 from lakehouse.servers.vector.model import Item
 from tests.unit.test_vector_helpers import DIM, Env, FakeEmbedder, make_items, random_vectors, tuning

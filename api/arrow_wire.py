@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from .. import errors
+from lakehouse.api import errors
 
 # Keep each gRPC message well under the 4 MiB default receive limit of generic clients.
 MAX_MESSAGE_BYTES = 3 * 1024 * 1024

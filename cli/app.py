@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from google.protobuf import json_format
 
-from lakehouse.servers.errors import LakehouseError
+from lakehouse.api.errors import LakehouseError
 from lakehouse.servers.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -75,8 +75,10 @@ def status() -> None:
 def serve(
     services: Annotated[str, typer.Option(help="'all' or a comma list of storage,catalog,ingest,query")] = "all",
     grpc_port: Annotated[int | None, typer.Option(help="gRPC port (0: any free port)")] = None,
-    catalog_address: Annotated[str, typer.Option(help="catalog host:port when not hosted here")] = "",
-    vector_address: Annotated[str, typer.Option(help="vector service host:port for embed-on-ingest")] = "",
+    upstream: Annotated[
+        list[str],
+        typer.Option(help="COMPONENT=host:port (or =local) for a component used but not hosted here, repeatable"),
+    ] = [],  # noqa: B006
     ready_file: Annotated[Path | None, typer.Option(help="write {pid,address} here once serving")] = None,
 ) -> None:
     """Run a gRPC server hosting the given services in the foreground."""
@@ -85,12 +87,14 @@ def serve(
     from lakehouse.servers.app import serve_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    overrides: dict = {}
-    if catalog_address:
-        overrides["catalog_address"] = catalog_address
-    if vector_address:
-        overrides["vector_address"] = vector_address
-    s = _settings().model_copy(update=overrides)
+    from lakehouse.servers.settings import check_upstreams
+
+    s = _settings()
+    given = dict(item.partition("=")[::2] for item in upstream)
+    try:
+        s = s.model_copy(update={"upstreams": check_upstreams({**s.upstreams, **given})})
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--upstream") from None
     if grpc_port is not None:
         s.server.grpc_port = grpc_port
 

@@ -1,0 +1,113 @@
+"""The one gRPC channel factory: every remote between services and the Python client.
+
+A channel built here has the message limits, the keepalive the servers accept, gRPC's
+own retry policy for idempotent reads (a service config naming the read methods of
+every ``lakehouse.v1`` service), trace context propagation (``api/tracing.py``), and ``call``:
+the default deadline and the one error mapping (``lakehouse.api.status``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from lakehouse.api.config import ChannelSettings
+from lakehouse.api.status import call as mapped_call
+from lakehouse.api.tracing import TracingInterceptor
+
+# Method-name prefixes of the reads that are safe to retry (no side effects).
+IDEMPOTENT_PREFIXES = ("Get", "List", "Find", "Search", "Embed", "Verify", "Describe")
+RETRYABLE_CODES = ("UNAVAILABLE",)
+_SERVICE_MODULES = ("catalog", "storage", "ingest", "query", "models", "vector", "system")
+
+
+def idempotent_methods() -> list[dict[str, str]]:
+    """Every read method of every lakehouse.v1 service, as service-config names."""
+    names = []
+    for module in _SERVICE_MODULES:
+        descriptor = importlib.import_module(f"lakehouse.v1.{module}_pb2").DESCRIPTOR
+        for service in descriptor.services_by_name.values():
+            names.extend(
+                {"service": service.full_name, "method": m.name}
+                for m in service.methods
+                if m.name.startswith(IDEMPOTENT_PREFIXES)
+            )
+    return names
+
+
+def service_config(settings: ChannelSettings) -> str:
+    """The gRPC service config: retry idempotent reads on UNAVAILABLE."""
+    if settings.retry_max_attempts < 2:
+        return json.dumps({"methodConfig": []})
+    policy = {
+        "maxAttempts": settings.retry_max_attempts,
+        "initialBackoff": f"{settings.retry_initial_backoff_s}s",
+        "maxBackoff": f"{settings.retry_max_backoff_s}s",
+        "backoffMultiplier": settings.retry_backoff_multiplier,
+        "retryableStatusCodes": list(RETRYABLE_CODES),
+    }
+    return json.dumps({"methodConfig": [{"name": idempotent_methods(), "retryPolicy": policy}]})
+
+
+def channel_options(settings: ChannelSettings) -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.keepalive_time_ms", int(settings.keepalive_time_s * 1000)),
+        ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout_s * 1000)),
+        # Keep pinging through a long quiet call (a stream waiting for data), not just twice.
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.enable_retries", 1),
+        ("grpc.service_config", service_config(settings)),
+    ]
+
+
+def server_keepalive_options(settings: ChannelSettings) -> list[tuple[str, Any]]:
+    """What a server needs to accept the pings of channels built here."""
+    interval_ms = int(settings.keepalive_time_s * 1000)
+    return [
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", interval_ms),
+        ("grpc.http2.min_ping_interval_without_data_ms", interval_ms),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_ping_strikes", 0),
+    ]
+
+
+class Channel:
+    """A channel and the call helper: ``channel.call(stub.Method, request)`` raises the
+    domain exception the server raised, and applies the default deadline."""
+
+    def __init__(self, address: str, settings: ChannelSettings, default_timeout_s: float | None) -> None:
+        self.address = address
+        self.settings = settings
+        self.default_timeout_s = default_timeout_s
+        raw = grpc.insecure_channel(address, options=channel_options(settings))
+        self._raw = raw
+        self.grpc = _traced(raw) if settings.tracing else raw
+
+    def call(self, method: Callable[..., Any], request: Any, timeout_s: float | None = None, **kw: Any) -> Any:
+        return mapped_call(method, request, timeout_s if timeout_s is not None else self.default_timeout_s, **kw)
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+_UNSET: Any = object()
+
+
+def open_channel(
+    address: str, settings: ChannelSettings | None = None, *, default_timeout_s: float | None = _UNSET
+) -> Channel:
+    """The channel to ``address`` (host:port). ``default_timeout_s`` overrides the settings'
+    default deadline (None: calls without a deadline)."""
+    chosen = settings or ChannelSettings()
+    timeout = chosen.default_timeout_s if default_timeout_s is _UNSET else default_timeout_s
+    return Channel(address, chosen, timeout)
+
+
+def _traced(channel: grpc.Channel) -> grpc.Channel:
+    return grpc.intercept_channel(channel, TracingInterceptor())

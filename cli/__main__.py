@@ -1,0 +1,3 @@
+from lakehouse.cli.app import main
+
+main()
