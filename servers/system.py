@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from importlib import metadata
+
 import grpc
 from grpc_health.v1 import health, health_pb2
 
 from lakehouse.v1 import system_pb2, system_pb2_grpc
 
-VERSION = "0.1.0"
+# The installed distribution's version (pyproject.toml), not a copy of it.
+VERSION = metadata.version("lakehouse")
 
 
 class SystemServicer(system_pb2_grpc.SystemServiceServicer):

@@ -29,9 +29,8 @@ from typing import TYPE_CHECKING
 import pyarrow.fs as pafs
 
 from lakehouse.api import errors
-from lakehouse.servers.catalog.model import DataFile, Dataset, DatasetVersion, NewVersion
+from lakehouse.servers.catalog.model import HASH_PREFIX, DataFile, Dataset, DatasetVersion, NewVersion
 from lakehouse.servers.ingest.layout import dataset_prefix
-from lakehouse.servers.ingest.writer import HASH_PREFIX
 from lakehouse.servers.storage.keys import STORAGE_UNAVAILABLE, is_valid_key
 from lakehouse.servers.storage.model import ObjectStore
 

@@ -20,7 +20,11 @@ from lakehouse.api.errors import invalid_field
 DATASET_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 # Columns every delta file carries besides the dataset's own.
-DELTA_OP_COLUMN = "_lh_op"  # 'U' upsert, 'D' delete
+DELTA_OP_COLUMN = "_lh_op"  # DELTA_UPSERT or DELTA_DELETE
+DELTA_UPSERT = "U"
+DELTA_DELETE = "D"
+# How content hashes are written: "sha256:<64 lowercase hex digits>".
+HASH_PREFIX = "sha256:"
 DELTA_SEQ_COLUMN = "_lh_seq"  # int64, increases with every delta; the highest wins
 
 

@@ -32,8 +32,9 @@ from lakehouse.servers.ingest import layout
 from lakehouse.servers.ingest.model import IngestResult
 from lakehouse.servers.ingest.plan import Plan, make_plan, manifest
 from lakehouse.servers.ingest.writer import PartWriter, storage_errors
-from lakehouse.servers.query.views import ViewBuildError, delta_schema, ident, merge_on_read_sql
+from lakehouse.servers.query.views import ViewBuildError, delta_schema, merge_on_read_sql
 from lakehouse.servers.settings import IngestSettings
+from lakehouse.servers.sql import quote_ident
 from lakehouse.servers.storage.cleanup import delete_keys
 from lakehouse.servers.storage.model import ObjectStore
 
@@ -148,10 +149,12 @@ class Compactor:
             base_rel = None
             if version.files:
                 con.register(_BASE_SOURCE, source(version.files, version.schema))
-                base_rel = ident(_BASE_SOURCE)
+                base_rel = quote_ident(_BASE_SOURCE)
             con.register(_DELTA_SOURCE, source(version.deltas, delta_schema(version.schema)))
             con.execute("SET enable_external_access = false")
-            sql = merge_on_read_sql(list(version.schema.names), version.primary_key, base_rel, ident(_DELTA_SOURCE))
+            sql = merge_on_read_sql(
+                list(version.schema.names), version.primary_key, base_rel, quote_ident(_DELTA_SOURCE)
+            )
             rows = 0
             with (
                 storage_errors(version.dataset),

@@ -27,8 +27,10 @@ import pyarrow.compute as pc
 
 from lakehouse.api import errors
 from lakehouse.servers.catalog.model import (
+    DELTA_DELETE,
     DELTA_OP_COLUMN,
     DELTA_SEQ_COLUMN,
+    DELTA_UPSERT,
     DataFile,
     Dataset,
     DatasetVersion,
@@ -38,8 +40,6 @@ from lakehouse.servers.ingest.formats import duckdb_type, normalize_schema
 from lakehouse.servers.ingest.layout import written_by
 from lakehouse.servers.ingest.reader import Hint
 
-OP_UPSERT = "U"
-OP_DELETE = "D"
 RESERVED_PREFIX = "_lh_"
 SCHEMA_MISMATCH = "SCHEMA_MISMATCH"
 SCHEMA_CONFLICT = "SCHEMA_CONFLICT"
@@ -107,9 +107,9 @@ def make_plan(dataset: str, mode: WriteMode, spec_key: tuple[str, ...], existing
         raise errors.invalid_field("primary_key", f"{mode.value} needs a primary key", reason="PRIMARY_KEY_REQUIRED")
     op = None
     if current is not None and mode == WriteMode.UPSERT:
-        op = OP_UPSERT
+        op = DELTA_UPSERT
     elif mode == WriteMode.DELETE:
-        op = OP_DELETE
+        op = DELTA_DELETE
     return Plan(dataset, mode, current, op, tuple(key), inherited)
 
 
@@ -135,7 +135,7 @@ def check_columns(plan: Plan, upload: Sequence[str]) -> tuple[Plan, list[str] | 
             )
         return plan, None
     unknown = [n for n in upload if n not in target.names]
-    if plan.delta_op == OP_DELETE:
+    if plan.delta_op == DELTA_DELETE:
         missing = [k for k in plan.primary_key if k not in names]
         if missing or unknown:
             raise _mismatch(

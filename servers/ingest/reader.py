@@ -38,6 +38,7 @@ from lakehouse.servers.ingest.dialect import CsvDialect, drop_trailing, read_csv
 from lakehouse.servers.ingest.formats import SourceFormat
 from lakehouse.servers.ingest.json_keys import renamed_columns
 from lakehouse.servers.memory import keep_duckdb_releasing_memory
+from lakehouse.servers.sql import quote_ident
 
 FULL_SAMPLE = -1
 # Longest DuckDB detail quoted back to the client (its messages can embed whole records).
@@ -95,10 +96,6 @@ class Hint:
 
     duckdb_type: str
     reason: str  # SCHEMA_CONFLICT (user schema) or SCHEMA_MISMATCH (existing dataset)
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _facts(message: str) -> str:

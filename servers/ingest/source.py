@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from lakehouse.api import errors
+from lakehouse.servers.catalog.model import HASH_PREFIX
 from lakehouse.servers.ingest import decode, dialect, json_keys
 from lakehouse.servers.ingest.formats import SourceFormat, check_content, resolve_format
 from lakehouse.servers.ingest.lines import LineFilter
@@ -31,7 +32,6 @@ from lakehouse.servers.ingest.model import PHASE_UPLOAD, IngestProgress, IngestS
 from lakehouse.servers.ingest.spool import SpooledUpload, spool
 from lakehouse.servers.settings import Settings
 
-HASH_PREFIX = "sha256:"
 READ_KEY_SEPARATOR = "+read:"
 READ_KEY_HEX = 16
 # Bytes of the (decompressed) upload looked at to decide its format.

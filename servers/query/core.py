@@ -26,17 +26,16 @@ import duckdb
 import pyarrow as pa
 
 from lakehouse.api import errors
-
-from ..catalog.model import CatalogApi
-from ..memory import keep_duckdb_releasing_memory, memory_bytes
-from ..settings import QuerySettings
-from ..storage.model import ObjectStore
-from . import jsonvalues
-from .engine import TEMP_DIR_PREFIX, AbandonedCalls, Engine
-from .engine_errors import QUERY_ENGINE_RESTARTING, Fatal, Stop
-from .results import ENGINE_CALL_THREADS, QueryStream, RowsResult
-from .sandbox import check_query
-from .views import lake_directory
+from lakehouse.servers.catalog.model import CatalogApi
+from lakehouse.servers.memory import keep_duckdb_releasing_memory, memory_bytes
+from lakehouse.servers.query import jsonvalues
+from lakehouse.servers.query.engine import TEMP_DIR_PREFIX, AbandonedCalls, Engine
+from lakehouse.servers.query.engine_errors import QUERY_ENGINE_RESTARTING, Fatal, Stop
+from lakehouse.servers.query.results import ENGINE_CALL_THREADS, QueryStream, RowsResult
+from lakehouse.servers.query.sandbox import check_query
+from lakehouse.servers.query.views import lake_directory
+from lakehouse.servers.settings import QuerySettings
+from lakehouse.servers.storage.model import ObjectStore
 
 __all__ = ["TEMP_DIR_PREFIX", "QueryCore", "QueryStream", "RowsResult"]
 
@@ -185,10 +184,6 @@ class QueryCore:
                     break
             columns = stream.columns
         return RowsResult(columns=columns, rows=rows, truncated=truncated)
-
-    def refresh(self) -> None:
-        """Bring the dataset views up to the catalog now (queries do this themselves)."""
-        self._sync(self._current())
 
     def close(self) -> None:
         """Stop running queries, then close the database and remove its spill directory."""

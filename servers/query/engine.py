@@ -23,13 +23,12 @@ import duckdb
 import pyarrow.fs as pafs
 
 from lakehouse.api import errors
-
-from ..catalog.model import CatalogApi
-from ..settings import QuerySettings
-from .engine_errors import Fatal, Stop, fatal, map_engine_error
-from .results import Resources
-from .sandbox import EngineLimits, harden
-from .views import DatasetViews
+from lakehouse.servers.catalog.model import CatalogApi
+from lakehouse.servers.query.engine_errors import Fatal, Stop, fatal, map_engine_error
+from lakehouse.servers.query.results import Resources
+from lakehouse.servers.query.sandbox import EngineLimits, harden
+from lakehouse.servers.query.views import DatasetViews
+from lakehouse.servers.settings import QuerySettings
 
 log = logging.getLogger("lakehouse.query")
 

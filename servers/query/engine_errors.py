@@ -14,8 +14,7 @@ from enum import Enum
 import duckdb
 
 from lakehouse.api import errors
-
-from .sandbox import SANDBOX_VIOLATION, SQL_SYNTAX
+from lakehouse.servers.query.sandbox import SANDBOX_VIOLATION, SQL_SYNTAX
 
 SQL_BIND = "SQL_BIND"
 SQL_RUNTIME = "SQL_RUNTIME"

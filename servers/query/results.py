@@ -30,8 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.api import errors
-
-from .engine_errors import Stop
+from lakehouse.servers.query.engine_errors import Stop
 
 ErrorMapper = Callable[[BaseException, Stop | None], errors.LakehouseError]
 _INTERRUPTED = "INTERRUPT Error: Interrupted!"

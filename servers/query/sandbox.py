@@ -293,7 +293,7 @@ def _denied_system_view(schema: str, name: str) -> bool:
 def _reraise_fatal(exc: BaseException) -> None:
     """Let a fatal engine error through unchanged: it is not the caller's syntax, and the
     core must see it to rebuild the engine."""
-    from .engine_errors import fatal  # engine_errors imports this module
+    from lakehouse.servers.query.engine_errors import fatal  # engine_errors imports this module
 
     if fatal(exc) is not None:
         raise exc

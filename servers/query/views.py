@@ -37,12 +37,18 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from ..catalog.model import DELTA_OP_COLUMN, DELTA_SEQ_COLUMN, CatalogApi, DatasetVersion
-from .engine_errors import fatal
+from lakehouse.servers.catalog.model import (
+    DELTA_DELETE,
+    DELTA_OP_COLUMN,
+    DELTA_SEQ_COLUMN,
+    CatalogApi,
+    DatasetVersion,
+)
+from lakehouse.servers.query.engine_errors import fatal
+from lakehouse.servers.sql import quote_ident, string_literal
 
 # Every dataset file lives below this lake prefix (see DESIGN.md §4).
 DATASETS_PREFIX = "datasets/"
-DELETE_OP = "D"
 # How long a dataset whose view failed to build waits before the next attempt
 # (storage may come back without the catalog changing).
 BROKEN_RETRY_S = 5.0
@@ -51,15 +57,6 @@ _SOURCE_PREFIX = "__lh_src_"
 _LATEST = "__lh_latest"
 _BASE = "__lh_base"
 _RANK = "__lh_rank"
-
-
-def ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def string_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class ViewBuildError(Exception):
@@ -71,7 +68,7 @@ def merge_on_read_sql(columns: list[str], key: tuple[str, ...], base: str | None
 
     ``base`` or ``delta`` is None when the version has no such files (not both).
     """
-    cols = ", ".join(ident(c) for c in columns)
+    cols = ", ".join(quote_ident(c) for c in columns)
     if delta is None:
         if base is None:
             raise ViewBuildError("a version without files has no relation")
@@ -81,17 +78,17 @@ def merge_on_read_sql(columns: list[str], key: tuple[str, ...], base: str | None
     missing = [k for k in key if k not in columns]
     if missing:
         raise ViewBuildError(f"primary key column(s) {missing} are not columns of the dataset")
-    op, seq = ident(DELTA_OP_COLUMN), ident(DELTA_SEQ_COLUMN)
-    partition = ", ".join(ident(k) for k in key)
+    op, seq = quote_ident(DELTA_OP_COLUMN), quote_ident(DELTA_SEQ_COLUMN)
+    partition = ", ".join(quote_ident(k) for k in key)
     latest = (
         f"SELECT {cols}, {op} FROM (SELECT {cols}, {op}, row_number() OVER "
         f"(PARTITION BY {partition} ORDER BY {seq} DESC) AS {_RANK} FROM {delta}) WHERE {_RANK} = 1"
     )
-    upserts = f"SELECT {cols} FROM {_LATEST} WHERE {op} IS DISTINCT FROM {string_literal(DELETE_OP)}"
+    upserts = f"SELECT {cols} FROM {_LATEST} WHERE {op} IS DISTINCT FROM {string_literal(DELTA_DELETE)}"
     if base is None:
         return f"WITH {_LATEST} AS ({latest}) {upserts}"
-    kept_cols = ", ".join(f"{_BASE}.{ident(c)}" for c in columns)
-    match = " AND ".join(f"{_BASE}.{ident(k)} IS NOT DISTINCT FROM {_LATEST}.{ident(k)}" for k in key)
+    kept_cols = ", ".join(f"{_BASE}.{quote_ident(c)}" for c in columns)
+    match = " AND ".join(f"{_BASE}.{quote_ident(k)} IS NOT DISTINCT FROM {_LATEST}.{quote_ident(k)}" for k in key)
     kept = f"SELECT {kept_cols} FROM {base} AS {_BASE} ANTI JOIN {_LATEST} ON {match}"
     return f"WITH {_LATEST} AS ({latest}) {kept} UNION ALL {upserts}"
 
@@ -190,7 +187,7 @@ class DatasetViews:
                 continue
             for source, dataset in view.sources.items():
                 con.register(source, dataset)
-            con.execute(f"CREATE TEMPORARY VIEW {ident(name)} AS {view.sql}")
+            con.execute(f"CREATE TEMPORARY VIEW {quote_ident(name)} AS {view.sql}")
 
     def unavailable(self, name: str) -> str | None:
         """Why a dataset has no view although the catalog lists it, or None."""
@@ -212,14 +209,14 @@ class DatasetViews:
 
     def _drop(self, name: str, arrow: dict[str, ArrowView]) -> None:
         if self._native:
-            self._ddl.execute(f"DROP VIEW IF EXISTS {ident(name)}")
+            self._ddl.execute(f"DROP VIEW IF EXISTS {quote_ident(name)}")
         arrow.pop(name, None)
         self._built.pop(name, None)
 
     def _build(self, name: str, version: DatasetVersion, arrow: dict[str, ArrowView]) -> None:
         try:
             if self._native:
-                self._ddl.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS {self._native_sql(version)}")
+                self._ddl.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {self._native_sql(version)}")
             else:
                 arrow[name] = self._arrow_view(name, version)
         except (ViewBuildError, duckdb.Error, pa.ArrowException, OSError) as exc:
@@ -261,7 +258,7 @@ class DatasetViews:
     def _empty_sql(self, schema: pa.Schema) -> str:
         """A typed, empty relation for a version without files."""
         types = self._ddl.from_arrow(schema.empty_table()).types
-        cols = ", ".join(f"CAST(NULL AS {t}) AS {ident(f.name)}" for f, t in zip(schema, types, strict=True))
+        cols = ", ".join(f"CAST(NULL AS {t}) AS {quote_ident(f.name)}" for f, t in zip(schema, types, strict=True))
         return f"SELECT {cols} LIMIT 0"
 
     def _arrow_view(self, name: str, version: DatasetVersion) -> ArrowView:
@@ -273,8 +270,8 @@ class DatasetViews:
         delta = None
         if version.deltas:
             sources[f"{prefix}_delta"] = self._dataset([f.path for f in version.deltas], delta_schema(version.schema))
-            delta = ident(f"{prefix}_delta")
-        sql = merge_on_read_sql(columns, version.primary_key, ident(f"{prefix}_base"), delta)
+            delta = quote_ident(f"{prefix}_delta")
+        sql = merge_on_read_sql(columns, version.primary_key, quote_ident(f"{prefix}_base"), delta)
         return ArrowView(sql=sql, sources=MappingProxyType(sources))
 
     def _dataset(self, keys: list[str], schema: pa.Schema) -> pads.Dataset:

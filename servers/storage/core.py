@@ -24,13 +24,12 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from lakehouse.api import errors
-
-from ..settings import Settings
-from .journal import ErrorJournal
-from .local import LocalObjectStore
-from .model import BucketInfo, ObjectInfo, ObjectStore
-from .policy import BucketPolicy
-from .s3 import DEFAULT_REGION, S3ObjectStore, split_endpoint
+from lakehouse.servers.settings import Settings
+from lakehouse.servers.storage.journal import ErrorJournal
+from lakehouse.servers.storage.local import LocalObjectStore
+from lakehouse.servers.storage.model import BucketInfo, ObjectInfo, ObjectStore
+from lakehouse.servers.storage.policy import BucketPolicy
+from lakehouse.servers.storage.s3 import DEFAULT_REGION, S3ObjectStore, split_endpoint
 
 RESCUE_BUCKET = "rescue"
 REGISTRY_FILE = "buckets.json"

@@ -17,8 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lakehouse.api import errors
-
-from .model import ObjectStore
+from lakehouse.servers.storage.model import ObjectStore
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from .keys import SEPARATOR, is_valid_key
+from lakehouse.servers.storage.keys import SEPARATOR, is_valid_key
 
 T = TypeVar("T")
 

@@ -29,8 +29,7 @@ from typing import BinaryIO
 import pyarrow.fs as pafs
 
 from lakehouse.api import errors
-
-from .keys import (
+from lakehouse.servers.storage.keys import (
     OBJECT_NOT_FOUND,
     SEPARATOR,
     STORAGE_UNAVAILABLE,
@@ -38,8 +37,8 @@ from .keys import (
     validate_page,
     validate_prefix,
 )
-from .listing import level_of, ordered_walk, take_page
-from .model import BucketInfo, ObjectInfo
+from lakehouse.servers.storage.listing import level_of, ordered_walk, take_page
+from lakehouse.servers.storage.model import BucketInfo, ObjectInfo
 
 MiB = 1024 * 1024
 DEFAULT_CHUNK_BYTES = 1 * MiB

@@ -25,10 +25,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from lakehouse.api import errors
-
-from ..settings import Settings
-from .keys import SEPARATOR, validate_key
-from .s3 import split_endpoint
+from lakehouse.servers.settings import Settings
+from lakehouse.servers.storage.keys import SEPARATOR, validate_key
+from lakehouse.servers.storage.s3 import split_endpoint
 
 LOCAL_ROOTS_SETTING = "LAKEHOUSE_STORAGE__LOCAL_BUCKET_ROOTS"
 S3_ENDPOINTS_SETTING = "LAKEHOUSE_STORAGE__S3_BUCKET_ENDPOINTS"

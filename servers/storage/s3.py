@@ -24,16 +24,15 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 from minio.helpers import check_bucket_name
 
 from lakehouse.api import errors
-
-from .keys import (
+from lakehouse.servers.storage.keys import (
     OBJECT_NOT_FOUND,
     STORAGE_UNAVAILABLE,
     validate_key,
     validate_page,
     validate_prefix,
 )
-from .listing import ordered_walk, take_page
-from .model import BucketInfo, ObjectInfo
+from lakehouse.servers.storage.listing import ordered_walk, take_page
+from lakehouse.servers.storage.model import BucketInfo, ObjectInfo
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from lakehouse.api.errors import InvalidArgument, NotFound, invalid_field
 from lakehouse.servers.catalog.model import (
+    DELTA_DELETE,
     DELTA_OP_COLUMN,
     CatalogApi,
     DataFile,
@@ -25,10 +26,10 @@ from lakehouse.servers.catalog.model import (
     validate_dataset_name,
 )
 from lakehouse.servers.query import jsonvalues
+from lakehouse.servers.sql import quote_ident
 from lakehouse.servers.storage.model import ObjectStore
 from lakehouse.servers.vector.model import Item
 
-DELETE_OP = "D"
 TEXT_SEPARATOR = "\n"
 BATCH_ROWS = 1024
 
@@ -59,10 +60,6 @@ class ColumnMapping:
     def columns(self) -> list[str]:
         names = (self.id_column, *self.text_columns, *self.metadata_columns, *filter(None, [self.vector_column]))
         return list(dict.fromkeys(names))
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _vectors(column: pa.Array, name: str) -> np.ndarray:
@@ -110,11 +107,11 @@ def _ensure_corpus(vector, corpus: str) -> None:
 def build_from_dataset(vector, query, corpus: str, dataset: str, mapping: ColumnMapping) -> int:
     """Upsert one item per row of the dataset's current version; returns items written."""
     validate_dataset_name(dataset)
-    with query.execute(f"SELECT * FROM {_quote(dataset)} LIMIT 0") as probe:
+    with query.execute(f"SELECT * FROM {quote_ident(dataset)} LIMIT 0") as probe:
         mapping.validate(probe.schema.names)
     _ensure_corpus(vector, corpus)
-    columns = ", ".join(_quote(c) for c in mapping.columns)
-    with query.execute(f"SELECT {columns} FROM {_quote(dataset)}") as stream:
+    columns = ", ".join(quote_ident(c) for c in mapping.columns)
+    with query.execute(f"SELECT {columns} FROM {quote_ident(dataset)}") as stream:
         batches = (items_from_batch(batch, mapping) for batch in stream)
         return vector.add_batches(corpus, batches, upsert=True)
 
@@ -147,7 +144,7 @@ def embed_version(
                 written += len(items)
     for f in deltas:
         for batch in _batches(store, f.path, [*mapping.columns, DELTA_OP_COLUMN]):
-            is_delete = pc.equal(batch.column(DELTA_OP_COLUMN), DELETE_OP)
+            is_delete = pc.equal(batch.column(DELTA_OP_COLUMN), DELTA_DELETE)
             deleted = batch.filter(is_delete).column(mapping.id_column).to_pylist()
             if deleted:
                 vector.delete(corpus, [str(i) for i in deleted])

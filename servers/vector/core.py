@@ -31,14 +31,13 @@ from lakehouse.api import errors
 from lakehouse.api.errors import invalid_field
 from lakehouse.servers.settings import VectorSettings
 from lakehouse.servers.storage.model import ObjectStore
-
-from . import generations
-from . import rebuild as background
-from .corpus import Corpus, CorpusTuning
-from .index import SearchTuning
-from .layout import CORPORA_PREFIX, corpus_key, corpus_name_of, corpus_prefix
-from .loader import BuildConfig
-from .model import (
+from lakehouse.servers.vector import generations
+from lakehouse.servers.vector import rebuild as background
+from lakehouse.servers.vector.corpus import Corpus, CorpusTuning
+from lakehouse.servers.vector.index import SearchTuning
+from lakehouse.servers.vector.layout import CORPORA_PREFIX, corpus_key, corpus_name_of, corpus_prefix
+from lakehouse.servers.vector.loader import BuildConfig
+from lakehouse.servers.vector.model import (
     CORPUS_ALREADY_EXISTS,
     CORPUS_NOT_FOUND,
     CORPUS_UNAVAILABLE,
@@ -58,8 +57,17 @@ from .model import (
     validate_corpus_name,
     validate_params,
 )
-from .persistence import CorpusRecord, delete_quietly, list_all, now
-from .vectors import OP_ADD, OP_DELETE, OP_UPSERT, WriteBatch, check_count, prepare_items, prepare_query, validate_ids
+from lakehouse.servers.vector.persistence import CorpusRecord, delete_if_present, list_all, now
+from lakehouse.servers.vector.vectors import (
+    OP_ADD,
+    OP_DELETE,
+    OP_UPSERT,
+    WriteBatch,
+    check_count,
+    prepare_items,
+    prepare_query,
+    validate_ids,
+)
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +190,7 @@ class VectorCore:
                 if name in self._corpora or name in self._broken:
                     raise errors.AlreadyExists(f"corpus {name!r} already exists", reason=CORPUS_ALREADY_EXISTS)
             for info in list_all(self._store, corpus_prefix(name)):  # leftovers of a crashed create/delete
-                delete_quietly(self._store, info.key)
+                delete_if_present(self._store, info.key)
             record = CorpusRecord(
                 name, params.dimension, params.metric, params.hnsw_m, params.ef_construction, embedding_model, now(), 1
             )
@@ -221,9 +229,9 @@ class VectorCore:
             if corpus is not None:
                 corpus.close(delete=True)
             elif broken is not None:
-                delete_quietly(self._store, corpus_key(name))
+                delete_if_present(self._store, corpus_key(name))
                 for info in list_all(self._store, corpus_prefix(name)):
-                    delete_quietly(self._store, info.key)
+                    delete_if_present(self._store, info.key)
             else:
                 raise _not_found(name)
 

@@ -25,12 +25,11 @@ import numpy as np
 
 from lakehouse.api import errors
 from lakehouse.servers.storage.model import ObjectStore
-
-from . import generations
-from .index import LiveIndex, SearchTuning
-from .layout import MANIFEST_FILE, classify, corpus_key, corpus_prefix, log_key
-from .loader import BuildConfig, catch_up, load_generation
-from .model import (
+from lakehouse.servers.vector import generations
+from lakehouse.servers.vector.index import LiveIndex, SearchTuning
+from lakehouse.servers.vector.layout import MANIFEST_FILE, classify, corpus_key, corpus_prefix, log_key
+from lakehouse.servers.vector.loader import BuildConfig, catch_up, load_generation
+from lakehouse.servers.vector.model import (
     CORPUS_NOT_FOUND,
     CORPUS_UNAVAILABLE,
     ITEM_ALREADY_EXISTS,
@@ -38,12 +37,12 @@ from .model import (
     HnswParams,
     SearchResult,
 )
-from .persistence import (
+from lakehouse.servers.vector.persistence import (
     KIND_CREATE,
     KIND_REBUILD,
     CorpusRecord,
     Manifest,
-    delete_quietly,
+    delete_if_present,
     list_all,
     now,
     read_corpus,
@@ -52,7 +51,7 @@ from .persistence import (
     write_generation,
     write_log,
 )
-from .vectors import MAX_IDS_IN_MESSAGE, OP_ADD, OP_DELETE, WriteBatch
+from lakehouse.servers.vector.vectors import MAX_IDS_IN_MESSAGE, OP_ADD, OP_DELETE, WriteBatch
 
 log = logging.getLogger(__name__)
 FIRST_GENERATION = 1
@@ -214,7 +213,7 @@ class Corpus:
     def _delete_generation_files(self, gen: int) -> None:
         with self.lock:
             for key in [k for k in self.objects if classify(self.name, k).generation == gen]:
-                delete_quietly(self.store, key)
+                delete_if_present(self.store, key)
                 self.objects.pop(key, None)
 
     def discard_generation(self, gen: int) -> None:
@@ -236,7 +235,7 @@ class Corpus:
             watermarks.append(self.building_seq)
         floor = min(watermarks)
         for seq in [s for s in self.logs if s <= floor]:
-            delete_quietly(self.store, log_key(self.name, seq))
+            delete_if_present(self.store, log_key(self.name, seq))
             del self.logs[seq]
             self.objects.pop(log_key(self.name, seq), None)
 
@@ -331,6 +330,6 @@ class Corpus:
         for thread in threads:
             thread.join()
         if delete:
-            delete_quietly(self.store, corpus_key(self.name))
+            delete_if_present(self.store, corpus_key(self.name))
             for info in list_all(self.store, corpus_prefix(self.name)):
-                delete_quietly(self.store, info.key)
+                delete_if_present(self.store, info.key)

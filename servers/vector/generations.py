@@ -17,13 +17,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from lakehouse.api import errors
-
-from .loader import catch_up, load_generation
-from .model import GENERATION_NOT_FOUND, NO_BUILT_GENERATION, NO_PREVIOUS_GENERATION
-from .persistence import KIND_CHECKPOINT, Manifest, now, write_generation
+from lakehouse.servers.vector.loader import catch_up, load_generation
+from lakehouse.servers.vector.model import GENERATION_NOT_FOUND, NO_BUILT_GENERATION, NO_PREVIOUS_GENERATION
+from lakehouse.servers.vector.persistence import KIND_CHECKPOINT, Manifest, now, write_generation
 
 if TYPE_CHECKING:
-    from .corpus import Corpus
+    from lakehouse.servers.vector.corpus import Corpus
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.api import errors
-
-from .model import Hit, HnswParams
-from .rwlock import RWLock
-from .vectors import OP_DELETE, WriteBatch
+from lakehouse.servers.vector.model import Hit, HnswParams
+from lakehouse.servers.vector.rwlock import RWLock
+from lakehouse.servers.vector.vectors import OP_DELETE, WriteBatch
 
 FAISS_METRIC = {"cosine": faiss.METRIC_INNER_PRODUCT, "ip": faiss.METRIC_INNER_PRODUCT, "l2": faiss.METRIC_L2}
 # Geometric growth of the tombstone mask, so appends stay amortised O(1).

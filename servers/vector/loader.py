@@ -17,9 +17,8 @@ import faiss
 import numpy as np
 
 from lakehouse.servers.storage.model import ObjectStore
-
-from .index import LiveIndex, graph_matches
-from .persistence import Manifest, read_graph, read_log, read_rows, rewrite_graph
+from lakehouse.servers.vector.index import LiveIndex, graph_matches
+from lakehouse.servers.vector.persistence import Manifest, read_graph, read_log, read_rows, rewrite_graph
 
 log = logging.getLogger(__name__)
 

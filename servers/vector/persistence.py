@@ -20,11 +20,10 @@ import pyarrow.parquet as pq
 
 from lakehouse.api import errors
 from lakehouse.servers.storage.model import ObjectInfo, ObjectStore
-
-from .index import Rows
-from .layout import GRAPH_FILE, MANIFEST_FILE, VECTORS_FILE, corpus_key, generation_key, log_key
-from .model import CORRUPT_DATA, HnswParams
-from .vectors import OPS, WriteBatch
+from lakehouse.servers.vector.index import Rows
+from lakehouse.servers.vector.layout import GRAPH_FILE, MANIFEST_FILE, VECTORS_FILE, corpus_key, generation_key, log_key
+from lakehouse.servers.vector.model import CORRUPT_DATA, HnswParams
+from lakehouse.servers.vector.vectors import OPS, WriteBatch
 
 FORMAT_VERSION = 1
 PUT_CHUNK_BYTES = 8 * 1024 * 1024
@@ -40,7 +39,6 @@ TEXT_COMPRESSION = "zstd"
 KIND_CREATE = "create"
 KIND_CHECKPOINT = "checkpoint"
 KIND_REBUILD = "rebuild"
-KIND_REPAIR = "repair"
 
 
 @dataclass
@@ -125,7 +123,7 @@ def list_all(store: ObjectStore, prefix: str) -> list[ObjectInfo]:
             return infos
 
 
-def delete_quietly(store: ObjectStore, key: str) -> None:
+def delete_if_present(store: ObjectStore, key: str) -> None:
     """Garbage collection: an object already gone is fine."""
     try:
         store.delete(key)

@@ -14,11 +14,10 @@ import logging
 import threading
 
 from lakehouse.api import errors
-
-from .corpus import Corpus
-from .index import LiveIndex, Rows
-from .model import BUILD_FAILED, BUILD_IN_PROGRESS, BUILD_TIMEOUT, HnswParams
-from .persistence import KIND_REBUILD, Manifest, now, write_generation
+from lakehouse.servers.vector.corpus import Corpus
+from lakehouse.servers.vector.index import LiveIndex, Rows
+from lakehouse.servers.vector.model import BUILD_FAILED, BUILD_IN_PROGRESS, BUILD_TIMEOUT, HnswParams
+from lakehouse.servers.vector.persistence import KIND_REBUILD, Manifest, now, write_generation
 
 log = logging.getLogger(__name__)
 

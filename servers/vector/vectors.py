@@ -16,8 +16,7 @@ import numpy as np
 
 from lakehouse.api import errors
 from lakehouse.api.errors import invalid_field
-
-from .model import (
+from lakehouse.servers.vector.model import (
     DIMENSION_MISMATCH,
     DUPLICATE_IDS,
     EMBEDDER_BAD_OUTPUT,
