@@ -1,22 +1,28 @@
 """`lakehouse`: run the system (up, down, status, serve, gateway) and use it
-(ingest, sql, datasets). Every client command talks gRPC through the gateway at
-LAKEHOUSE_HOST:LAKEHOUSE_PORT (default 127.0.0.1:8080)."""
+(ingest, sql, datasets, corpora, search, embed, ...). Every client command talks gRPC
+through the gateway at LAKEHOUSE_HOST:LAKEHOUSE_PORT (default 127.0.0.1:8080), prints a
+short summary, and prints the full response instead with --json."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from google.protobuf import json_format
+from typer.core import TyperGroup
 
 from lakehouse.api.errors import LakehouseError
+from lakehouse.cli import format as fmt
 from lakehouse.servers.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print the full response as JSON")]
 
 
 def _settings() -> Settings:
@@ -33,6 +39,16 @@ def _client():
 def _fail(exc: LakehouseError) -> None:
     typer.echo(f"error: {exc.code} {exc.reason}: {exc.message}", err=True)
     raise typer.Exit(1)
+
+
+def _echo_json(message, **kw) -> None:
+    """A response message as JSON, with the proto's field names."""
+    typer.echo(json_format.MessageToJson(message, preserving_proto_field_name=True, **kw))
+
+
+def _echo_lines(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(line)
 
 
 @app.command()
@@ -56,8 +72,10 @@ def down() -> None:
 
 
 @app.command()
-def status() -> None:
-    """Show the processes `up` started and the health they report."""
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="accepted for symmetry: status is always JSON")] = False,
+) -> None:
+    """Show the processes `up` started and the health they report (as JSON)."""
     from lakehouse.servers import supervisor
 
     info = supervisor.status(_settings())
@@ -156,8 +174,12 @@ def ingest(
     sheet_dataset_pattern: Annotated[
         str, typer.Option(help="with --sheet '*': dataset per sheet, e.g. '{dataset}_{sheet}'")
     ] = "",
+    as_json: JsonFlag = False,
 ) -> None:
-    """Upload FILE into DATASET (streamed), printing progress and the result (with how it was read)."""
+    """Upload FILE into DATASET (streamed), with progress on stderr and a summary.
+
+    --json prints the whole result instead, with the schema and every read option."""
+    started = time.monotonic()
     try:
         with _client() as lh:
             result = lh.ingest(
@@ -183,47 +205,67 @@ def ingest(
             )
     except LakehouseError as exc:
         _fail(exc)
-    typer.echo(json_format.MessageToJson(result, preserving_proto_field_name=True))
+    if as_json:
+        _echo_json(result)
+    else:
+        _echo_lines(fmt.ingest_lines(result, time.monotonic() - started))
 
 
 @app.command()
 def sql(
     query: str,
-    max_rows: Annotated[int, typer.Option(help="row cap (server maximum applies)")] = 0,
+    max_rows: Annotated[
+        int, typer.Option(help="row cap (0: the query.max_json_rows setting; for JSON the server's maximum applies)")
+    ] = 0,
     output: Annotated[str, typer.Option(help="table or json")] = "table",
+    as_json: Annotated[bool, typer.Option("--json", help="same as --output json")] = False,
 ) -> None:
-    """Run one read-only SQL statement over the catalog's datasets."""
+    """Run one read-only SQL statement over the catalog's datasets.
+
+    The table is read as Arrow and shown by column type; JSON is the Sql RPC's capped answer."""
+    if output not in ("table", "json"):
+        raise typer.BadParameter(f"{output!r} is not table or json", param_hint="--output")
+    if max_rows < 0:
+        raise typer.BadParameter("must not be negative", param_hint="--max-rows")
     try:
         with _client() as lh:
-            result = lh.sql(query, max_rows=max_rows)
+            if as_json or output == "json":
+                result = lh.sql(query, max_rows=max_rows)
+                typer.echo(json.dumps(fmt.sql_json(result.columns, result.rows, result.truncated)))
+                return
+            table, truncated = fmt.take_rows(lh.query_reader(query), max_rows or _settings().query.max_json_rows)
     except LakehouseError as exc:
         _fail(exc)
-    if output == "json":
-        typer.echo(json.dumps({"columns": result.columns, "rows": result.rows, "truncated": result.truncated}))
-        return
-    names = [c for c, _ in result.columns]
-    cells = [[("NULL" if v is None else str(v)) for v in row] for row in result.rows]
-    widths = [max([len(n), *(len(r[i]) for r in cells)]) for i, n in enumerate(names)]
-    typer.echo(" | ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)))
-    typer.echo("-+-".join("-" * w for w in widths))
-    for row in cells:
-        typer.echo(" | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
-    if result.truncated:
-        typer.echo(f"(truncated at {len(cells)} rows)", err=True)
+    _echo_lines(fmt.table_lines(table))
+    if truncated:
+        typer.echo(f"(truncated at {table.num_rows} rows)", err=True)
 
 
 @app.command()
-def datasets(name: Annotated[str | None, typer.Argument(help="show one dataset")] = None) -> None:
+def datasets(
+    name: Annotated[str | None, typer.Argument(help="show one dataset")] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """List datasets, or show one with its current version."""
+    from lakehouse.v1 import catalog_pb2
+
     try:
         with _client() as lh:
             if name:
-                typer.echo(json_format.MessageToJson(lh.get_dataset(name), preserving_proto_field_name=True))
+                dataset = lh.get_dataset(name)
+                if as_json:
+                    _echo_json(dataset)
+                else:
+                    _echo_lines(fmt.dataset_lines(dataset))
                 return
-            for d in lh.list_datasets():
-                typer.echo(f"{d.name}\tv{d.current.version}\t{d.current.base_rows} rows\t{d.current.size_bytes} bytes")
+            listed = lh.list_datasets()
     except LakehouseError as exc:
         _fail(exc)
+    if as_json:
+        _echo_json(catalog_pb2.ListDatasetsResponse(datasets=listed))
+        return
+    for d in listed:
+        typer.echo(f"{d.name}\tv{d.current.version}\t{d.current.base_rows} rows\t{d.current.size_bytes} bytes")
 
 
 # Exit status of `verify` when it found damaged or missing files (1 is an error).
@@ -343,6 +385,142 @@ def compact(
         typer.echo(f"{dataset} v{result.version} has no deltas: nothing to compact")
     else:
         typer.echo(f"{dataset} compacted into v{result.version}: {result.rows} rows, {result.files} files")
+
+
+class _ShowByDefault(TyperGroup):
+    """`corpora NAME` means `corpora show NAME` (a corpus named like a command: use show)."""
+
+    def resolve_command(self, ctx, args):
+        if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
+            args = ["show", *args]
+        return super().resolve_command(ctx, args)
+
+
+corpora = typer.Typer(
+    cls=_ShowByDefault,
+    invoke_without_command=True,
+    help="Vector corpora: list (the default), show NAME (or just NAME), create, delete.",
+)
+app.add_typer(corpora, name="corpora")
+
+
+@corpora.callback()
+def corpora_default(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="with no command: print the list as JSON")] = False,
+) -> None:
+    """List corpora (`corpora NAME` shows one)."""
+    if ctx.invoked_subcommand is None:
+        corpora_list(as_json)
+
+
+@corpora.command("list")
+def corpora_list(as_json: JsonFlag = False) -> None:
+    """One line per corpus: name, items, embedding model, dimension and metric."""
+    from lakehouse.v1 import vector_pb2
+
+    try:
+        with _client() as lh:
+            listed = lh.list_corpora()
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(vector_pb2.ListCorporaResponse(corpora=listed))
+        return
+    for c in listed:
+        typer.echo(fmt.corpus_line(c))
+    if not listed:
+        typer.echo("(no corpora)", err=True)
+
+
+@corpora.command("show")
+def corpora_show(name: str, as_json: JsonFlag = False) -> None:
+    """One corpus with its generations, size and HNSW parameters."""
+    try:
+        with _client() as lh:
+            corpus = lh.get_corpus(name)
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(corpus)
+    else:
+        _echo_lines(fmt.corpus_lines(corpus))
+
+
+@corpora.command("create")
+def corpora_create(
+    name: str,
+    model: Annotated[
+        str, typer.Option(help="embedding model: provider/model or a provider (default: the configured one)")
+    ] = "",
+    dimension: Annotated[int, typer.Option(help="vector dimension (default: the model's)")] = 0,
+    metric: Annotated[str, typer.Option(help="cosine, l2 or ip (default: cosine)")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an empty corpus; items come from the client (add_items) or build_corpus."""
+    try:
+        with _client() as lh:
+            corpus = lh.create_corpus(name, embedding_model=model, dimension=dimension, metric=metric)
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(corpus)
+    else:
+        typer.echo("created " + fmt.corpus_line(corpus))
+
+
+@corpora.command("delete")
+def corpora_delete(name: str, as_json: JsonFlag = False) -> None:
+    """Delete a corpus and its files."""
+    try:
+        with _client() as lh:
+            lh.delete_corpus(name)
+    except LakehouseError as exc:
+        _fail(exc)
+    typer.echo("{}" if as_json else f"deleted corpus {name}")
+
+
+@app.command()
+def search(
+    corpus: str,
+    text: str,
+    k: Annotated[int, typer.Option("--k", "-k", help="results wanted (default: the server's, 10)")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Nearest items of CORPUS to TEXT (embedded with the corpus's model), best first."""
+    try:
+        with _client() as lh:
+            resp = lh.search(corpus, text=text, k=k)
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(resp)
+        return
+    for hit in resp.results:
+        typer.echo(fmt.hit_line(hit))
+    if not resp.results:
+        typer.echo("(no results)", err=True)
+
+
+@app.command()
+def embed(
+    texts: Annotated[list[str], typer.Argument(help="texts to embed, in order")],
+    provider: Annotated[str, typer.Option(help="local, ollama, openai or hash (default: the configured one)")] = "",
+    model: Annotated[str, typer.Option(help="model name (default: the provider's)")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Embed TEXTS with ModelService: the model and dimension, then each vector's first values."""
+    from lakehouse.v1 import models_pb2
+
+    try:
+        with _client() as lh:
+            resp = lh._call(lh.models.Embed, models_pb2.EmbedRequest(texts=texts, provider=provider, model=model))
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(resp)
+    else:
+        _echo_lines(fmt.embed_lines(resp, texts))
 
 
 def main() -> None:

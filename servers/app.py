@@ -17,13 +17,16 @@ from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from lakehouse.api.channel import server_keepalive_options
+from lakehouse.api.channel import Channel, open_channel, server_keepalive_options
 from lakehouse.api.errors import Unavailable
+from lakehouse.api.models import ModelsApi, RemoteModels
+from lakehouse.api.query import QueryApi, RemoteQuery
 from lakehouse.servers.admission import AdmissionInterceptor, check_pool
 from lakehouse.servers.catalog.model import CatalogApi
 from lakehouse.servers.interceptors import ErrorInterceptor
@@ -32,6 +35,27 @@ from lakehouse.servers.services import SERVICES, parse_components
 from lakehouse.servers.settings import LOCAL_UPSTREAM, Settings
 
 log = logging.getLogger("lakehouse.server")
+
+
+class MissingUpstream:
+    """Stands in for the API of a component this process neither hosts nor has an upstream
+    for: the server starts, and every call that needs the component fails UNAVAILABLE
+    (UPSTREAM_NOT_CONFIGURED) naming it and the setting that would fix it."""
+
+    def __init__(self, component: str) -> None:
+        self.component = component
+
+    def close(self) -> None:
+        return None
+
+    def __getattr__(self, name: str):
+        raise Unavailable(
+            f"this process does not host {self.component} and has no upstream for it: set "
+            f"LAKEHOUSE_UPSTREAMS__{self.component.upper()}=host:port (lakehouse serve --upstream "
+            f"{self.component}=host:port), or {LOCAL_UPSTREAM} for an in-process core",
+            reason="UPSTREAM_NOT_CONFIGURED",
+            metadata={"component": self.component},
+        )
 
 
 class Runtime:
@@ -43,6 +67,7 @@ class Runtime:
         settings.home_dir.mkdir(parents=True, exist_ok=True)
         # Set by build_server: the query core reports engine rebuilds through it (serving or not).
         self.query_health: Callable[[bool], None] | None = None
+        self._channels: list[Channel] = []  # of the remotes built here, closed with the runtime
 
     @cached_property
     def storage(self):  # -> StorageCore
@@ -52,31 +77,30 @@ class Runtime:
 
     def upstream(self, component: str) -> str | None:
         """Where ``component`` is reached: None for an in-process core (hosted here, or
-        upstream ``local``), else its address. Raises UPSTREAM_NOT_CONFIGURED otherwise."""
+        upstream ``local``), "" when nowhere (see MissingUpstream), else its address."""
         if component in self.components:
             return None
         address = self.settings.upstreams.get(component, "")
-        if address == LOCAL_UPSTREAM:
-            return None
-        if not address:
-            raise Unavailable(
-                f"this process does not host {component} and has no upstream for it: set "
-                f"LAKEHOUSE_UPSTREAMS__{component.upper()}=host:port (lakehouse serve --upstream "
-                f"{component}=host:port), or {LOCAL_UPSTREAM} for an in-process core",
-                reason="UPSTREAM_NOT_CONFIGURED",
-                metadata={"component": component},
-            )
-        return address
+        return None if address == LOCAL_UPSTREAM else address
+
+    def _api(self, component: str, local: Callable[[], Any], remote: Callable[[str], Any]) -> Any:
+        """The API of ``component`` as this process reaches it: its core (hosted here, or
+        upstream ``local``), a remote over the channel factory, or MissingUpstream."""
+        address = self.upstream(component)
+        if address == "":
+            return MissingUpstream(component)
+        return local() if address is None else remote(address)
 
     @cached_property
     def catalog(self) -> CatalogApi:
-        if (address := self.upstream("catalog")) is not None:
-            from lakehouse.servers.catalog.remote import RemoteCatalog
-
-            return RemoteCatalog(address, self.settings.channel)
         from lakehouse.servers.catalog.core import CatalogCore
+        from lakehouse.servers.catalog.remote import RemoteCatalog
 
-        return CatalogCore(self.settings.catalog_db, self.storage.lake(), self.settings.catalog)
+        return self._api(
+            "catalog",
+            lambda: CatalogCore(self.settings.catalog_db, self.storage.lake(), self.settings.catalog),
+            lambda address: RemoteCatalog(address, self.settings.channel),
+        )
 
     @cached_property
     def retention(self):  # -> Retention (VacuumDatasets; only where the catalog is hosted)
@@ -114,23 +138,41 @@ class Runtime:
         from lakehouse.servers.vector.embedder import ModelsEmbedder
 
         return VectorCore(
-            self.storage.lake(), self.settings.vector, ModelsEmbedder(self.models), self.settings.home_dir / "vector"
+            self.storage.lake(),
+            self.settings.vector,
+            ModelsEmbedder(self.models_api),
+            self.settings.home_dir / "vector",
         )
 
     @cached_property
     def vector_api(self):
         """What embed-on-ingest writes to: the co-resident vector core, or the vector upstream."""
-        if (address := self.upstream("vector")) is not None:
-            from lakehouse.servers.vector.remote import RemoteVector
+        from lakehouse.servers.vector.remote import RemoteVector
 
-            return RemoteVector(address, self.settings.channel)
-        return self.vector
+        return self._api("vector", lambda: self.vector, lambda address: RemoteVector(address, self.settings.channel))
+
+    @cached_property
+    def models_api(self) -> ModelsApi:
+        """Embeddings and chat: the co-resident models core, or the models upstream."""
+        return self._api("models", lambda: self.models, lambda address: RemoteModels(self._channel(address)))
+
+    @cached_property
+    def query_api(self) -> QueryApi:
+        """SQL for cores of other services (e.g. a corpus build): the query core, or the query upstream."""
+        return self._api("query", lambda: self.query, lambda address: RemoteQuery(self._channel(address)))
+
+    def _channel(self, address: str) -> Channel:
+        channel = open_channel(address, self.settings.channel)
+        self._channels.append(channel)
+        return channel
 
     def close(self) -> None:
         for name in ("vector_api", "vector", "models", "query", "catalog"):
             core = self.__dict__.get(name)
             if core is not None and hasattr(core, "close"):
                 core.close()
+        for channel in self._channels:
+            channel.close()
 
 
 @dataclass

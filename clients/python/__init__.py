@@ -14,18 +14,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import grpc
 import pyarrow as pa
-from google.protobuf import duration_pb2, json_format
+from google.protobuf import json_format
 
-from lakehouse.api.arrow_wire import decode_response, decode_stream
 from lakehouse.api.channel import open_channel
 from lakehouse.api.config import ChannelSettings
 from lakehouse.api.errors import LakehouseError
+from lakehouse.api.query import QueryApi, RemoteQuery, Rows, duration_to_pb
 from lakehouse.api.status import from_rpc_error
 from lakehouse.v1 import (
     catalog_pb2,
@@ -34,7 +32,6 @@ from lakehouse.v1 import (
     ingest_pb2_grpc,
     models_pb2,
     models_pb2_grpc,
-    query_pb2,
     query_pb2_grpc,
     storage_pb2,
     storage_pb2_grpc,
@@ -49,19 +46,8 @@ __all__ = ["LakehouseClient", "LakehouseError", "SqlResult"]
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class SqlResult:
-    columns: list[tuple[str, str]]
-    rows: list[list[Any]]
-    truncated: bool
-
-
-def _duration(seconds: float | None) -> duration_pb2.Duration | None:
-    if seconds is None:
-        return None
-    d = duration_pb2.Duration()
-    d.FromTimedelta(timedelta(seconds=seconds))
-    return d
+# The rows of ``sql``: the query API's own result type.
+SqlResult = Rows
 
 
 def _chunks(source: str | os.PathLike | bytes | Iterable[bytes]) -> Iterator[bytes]:
@@ -94,11 +80,8 @@ class LakehouseClient:
         self.system = system_pb2_grpc.SystemServiceStub(self.channel)
         self.models = models_pb2_grpc.ModelServiceStub(self.channel)
         self.vector = vector_pb2_grpc.VectorServiceStub(self.channel)
-        self._execute_query_raw = self.channel.unary_stream(
-            "/lakehouse.v1.QueryService/ExecuteQuery",
-            request_serializer=query_pb2.ExecuteQueryRequest.SerializeToString,
-            response_deserializer=None,
-        )
+        # The services' own APIs (lakehouse.api), over this channel.
+        self.queries: QueryApi = RemoteQuery(self._channel)
 
     # lifecycle ---------------------------------------------------------------
     def close(self) -> None:
@@ -205,32 +188,16 @@ class LakehouseClient:
     # query -------------------------------------------------------------------
     def query_reader(self, sql: str, *, timeout_s: float | None = None, query_id: str = "") -> pa.RecordBatchReader:
         """Streamed Arrow result; batches arrive as the server produces them."""
-        request = query_pb2.ExecuteQueryRequest(sql=sql, timeout=_duration(timeout_s), query_id=query_id)
-        # Raw responses: the Arrow payload is sliced out of each message without copies.
-        responses = self._execute_query_raw(request, timeout=self.timeout_s)
-
-        def payloads() -> Iterator[memoryview]:
-            try:
-                for raw in responses:
-                    yield decode_response(raw)
-            except grpc.RpcError as err:
-                raise from_rpc_error(err) from None
-
-        return decode_stream(payloads())
+        return self.queries.stream(sql, timeout_s=timeout_s, query_id=query_id)
 
     def query(self, sql: str, *, timeout_s: float | None = None, query_id: str = "") -> pa.Table:
         return self.query_reader(sql, timeout_s=timeout_s, query_id=query_id).read_all()
 
     def sql(self, sql: str, *, max_rows: int = 0, timeout_s: float | None = None, query_id: str = "") -> SqlResult:
-        resp = self._call(
-            self.query_stub.Sql,
-            query_pb2.SqlRequest(sql=sql, max_rows=max_rows, timeout=_duration(timeout_s), query_id=query_id),
-        )
-        rows = [[_from_struct_value(v) for v in r.values] for r in resp.rows]
-        return SqlResult([(c.name, c.type) for c in resp.columns], rows, resp.truncated)
+        return self.queries.rows(sql, max_rows=max_rows, timeout_s=timeout_s, query_id=query_id)
 
     def cancel_query(self, query_id: str) -> None:
-        self._call(self.query_stub.CancelQuery, query_pb2.CancelQueryRequest(query_id=query_id))
+        self.queries.cancel(query_id)
 
     @staticmethod
     def new_query_id() -> str:
@@ -277,7 +244,7 @@ class LakehouseClient:
         if retain_versions is not None:
             request.retain_versions = retain_versions
         if retain_duration_s is not None:
-            request.retain_duration.CopyFrom(_duration(retain_duration_s))
+            request.retain_duration.CopyFrom(duration_to_pb(retain_duration_s))
         return self._call(self.catalog.VacuumDatasets, request)
 
     def compact_dataset(self, dataset: str) -> ingest_pb2.IngestResult:

@@ -160,10 +160,6 @@ class ModelsCore:
             embed_hash.dimension_of(model)
         return provider, model
 
-    def load_local(self) -> None:
-        """Load the local model now (server start-up) rather than on the first request."""
-        self._local.load()
-
     # Chat --------------------------------------------------------------
 
     def chat(

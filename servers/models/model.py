@@ -1,11 +1,21 @@
-"""Plain types shared by the ModelService core, its providers and its servicer."""
+"""Plain types shared by the ModelService core, its providers and its servicer (the API's
+domain types live in lakehouse.api.models, imported here for the providers)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, TypedDict
+from typing import Protocol
 
 import numpy as np
+
+from lakehouse.api.models import (  # noqa: F401 - re-exported for the providers
+    USAGE_INPUT,
+    USAGE_OUTPUT,
+    ChatChunk,
+    ChatMessage,
+    EmbedResult,
+    ModelsListing,
+    ProviderInfo,
+)
 
 # Embedding providers.
 LOCAL = "local"
@@ -27,9 +37,6 @@ ROLES = (ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT)
 FINISH_STOP = "stop"
 FINISH_LENGTH = "length"
 
-# Usage keys of a final ChatChunk (the names of the contract's ChatUsage fields).
-USAGE_INPUT = "input_tokens"
-USAGE_OUTPUT = "output_tokens"
 
 # Stable error reasons (ErrorInfo.reason) raised by this package.
 UNKNOWN_PROVIDER = "UNKNOWN_PROVIDER"
@@ -53,51 +60,6 @@ CHAT_STREAM_TRUNCATED = "CHAT_STREAM_TRUNCATED"
 PROVIDER_REJECTED = "PROVIDER_REJECTED"
 PROVIDER_AUTH_FAILED = "PROVIDER_AUTH_FAILED"
 PROVIDER_RATE_LIMITED = "PROVIDER_RATE_LIMITED"
-
-
-@dataclass(frozen=True)
-class EmbedResult:
-    """Vectors in request order: float32 ``[len(texts), dimension]``."""
-
-    vectors: np.ndarray
-    provider: str
-    model: str
-    dimension: int
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    role: str
-    content: str
-
-
-@dataclass(frozen=True)
-class ChatChunk:
-    """One piece of a streamed reply. The last chunk has ``done=True``, a finish reason and,
-    when the provider reports it, ``usage`` as ``{"input_tokens": n, "output_tokens": m}``."""
-
-    delta: str
-    done: bool = False
-    finish_reason: str = ""
-    usage: dict[str, int] | None = None
-
-
-class ProviderInfo(TypedDict):
-    """One provider, as ``ListModels`` reports it (the contract's ``ModelProvider``)."""
-
-    name: str
-    embeddings: bool  # serves Embed
-    chat: bool  # serves Chat
-    default_model: str  # its default model, "" when none is configured
-    configured: bool  # usable as configured (a URL set, the local model package installed)
-
-
-class ModelsListing(TypedDict):
-    """What ``ListModels`` reports (the contract's ``ListModelsResponse``)."""
-
-    providers: list[ProviderInfo]
-    default_embed_provider: str
-    default_chat_provider: str
 
 
 class Embedder(Protocol):

@@ -26,18 +26,20 @@ import duckdb
 import pyarrow as pa
 
 from lakehouse.api import errors
+from lakehouse.api.query import Rows
 from lakehouse.servers.catalog.model import CatalogApi
 from lakehouse.servers.memory import keep_duckdb_releasing_memory, memory_bytes
 from lakehouse.servers.query import jsonvalues
 from lakehouse.servers.query.engine import TEMP_DIR_PREFIX, AbandonedCalls, Engine
 from lakehouse.servers.query.engine_errors import QUERY_ENGINE_RESTARTING, Fatal, Stop
-from lakehouse.servers.query.results import ENGINE_CALL_THREADS, QueryStream, RowsResult
+from lakehouse.servers.query.results import ENGINE_CALL_THREADS, QueryStream
+from lakehouse.servers.query.running import RunningQueries
 from lakehouse.servers.query.sandbox import check_query
 from lakehouse.servers.query.views import lake_directory
 from lakehouse.servers.settings import QuerySettings
 from lakehouse.servers.storage.model import ObjectStore
 
-__all__ = ["TEMP_DIR_PREFIX", "QueryCore", "QueryStream", "RowsResult"]
+__all__ = ["TEMP_DIR_PREFIX", "QueryCore", "QueryStream", "Rows"]
 
 log = logging.getLogger("lakehouse.query")
 
@@ -91,6 +93,7 @@ class QueryCore:
         self._calls = ThreadPoolExecutor(
             max_workers=settings.engine_call_threads, thread_name_prefix=ENGINE_CALL_THREADS
         )
+        self._running = RunningQueries()
         self._lock = threading.Lock()
         self._generation = 0
         self._closed = False
@@ -114,6 +117,66 @@ class QueryCore:
     def generation(self) -> int:
         """Engines built so far (1 until a fatal error made the core rebuild)."""
         return self._generation
+
+    # QueryApi (lakehouse.api.query) --------------------------------------------
+
+    def stream(self, sql: str, *, timeout_s: float | None = None, query_id: str = "") -> pa.RecordBatchReader:
+        stream = self.open(sql, timeout_s=timeout_s, query_id=query_id)
+        try:
+            schema = stream.schema
+        except BaseException:
+            stream.close()
+            raise
+
+        def batches():
+            with stream:
+                yield from stream
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    def rows(
+        self,
+        sql: str,
+        *,
+        max_rows: int = 0,
+        timeout_s: float | None = None,
+        query_id: str = "",
+        on_start: Callable[[QueryStream], None] | None = None,
+    ) -> Rows:
+        """``execute_rows``, cancellable by ``query_id`` while it runs."""
+        _require_sql(sql)
+        registered: list[QueryStream] = []
+
+        def started(stream: QueryStream) -> None:
+            self._running.add(query_id, stream)
+            registered.append(stream)
+            if on_start is not None:
+                on_start(stream)
+
+        try:
+            return self.execute_rows(sql, max_rows, timeout_s, on_start=started)
+        finally:
+            for stream in registered:
+                self._running.remove(query_id, stream)
+
+    def cancel(self, query_id: str) -> None:
+        if not query_id:
+            raise errors.invalid_field("query_id", "required")
+        self._running.cancel(query_id)
+
+    def open(self, sql: str, *, timeout_s: float | None = None, query_id: str = "") -> QueryStream:
+        """``execute``, registered under ``query_id`` (``cancel`` reaches it) until closed."""
+        _require_sql(sql)
+        stream = self.execute(sql, timeout_s)
+        try:
+            self._running.add(query_id, stream)
+        except BaseException:
+            stream.close()
+            raise
+        stream.add_close_callback(lambda: self._running.remove(query_id, stream))
+        return stream
+
+    # Engine ---------------------------------------------------------------------
 
     def execute(self, sql: str, timeout_s: float | None = None) -> QueryStream:
         """Check, bind and prepare ``sql``; the returned stream runs it on first read.
@@ -153,7 +216,7 @@ class QueryCore:
         max_rows: int,
         timeout_s: float | None = None,
         on_start: Callable[[QueryStream], None] | None = None,
-    ) -> RowsResult:
+    ) -> Rows:
         """At most ``max_rows`` rows (capped by ``settings.max_json_rows``; 0 means that cap) and
         ``settings.max_json_bytes`` bytes of JSON, as JSON-friendly values; reading stops at the
         first row past either cap, which sets ``truncated``. A row counts its JSON size, and a
@@ -183,7 +246,7 @@ class QueryCore:
                     truncated = True
                     break
             columns = stream.columns
-        return RowsResult(columns=columns, rows=rows, truncated=truncated)
+        return Rows(columns=columns, rows=rows, truncated=truncated)
 
     def close(self) -> None:
         """Stop running queries, then close the database and remove its spill directory."""
@@ -327,3 +390,8 @@ def _rows_within(batch: pa.RecordBatch, budget: int) -> int:
         else:
             high = middle - 1
     return low
+
+
+def _require_sql(sql: str) -> None:
+    if not sql.strip():
+        raise errors.invalid_field("sql", "required")

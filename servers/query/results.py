@@ -22,7 +22,6 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
 from typing import Any, Protocol, Self
 
 import duckdb
@@ -35,15 +34,6 @@ from lakehouse.servers.query.engine_errors import Stop
 ErrorMapper = Callable[[BaseException, Stop | None], errors.LakehouseError]
 _INTERRUPTED = "INTERRUPT Error: Interrupted!"
 ENGINE_CALL_THREADS = "lakehouse-query-call"
-
-
-@dataclass
-class RowsResult:
-    """A capped result for JSON responses: ``columns`` are (name, DuckDB type) pairs."""
-
-    columns: list[tuple[str, str]]
-    rows: list[list[Any]]
-    truncated: bool
 
 
 class Abandoned(Protocol):
@@ -241,6 +231,7 @@ class QueryStream:
         # Reads end for good once the result ended or an error was raised.
         self._ended = False
         self._io = threading.RLock()
+        self._on_close: list[Callable[[], None]] = []
 
     # Set-up (by the core) -----------------------------------------------
 
@@ -309,6 +300,12 @@ class QueryStream:
         if not self._ended:
             self._resources.interrupt(Stop.CANCEL)
         self._release()
+        while self._on_close:
+            self._on_close.pop()()
+
+    def add_close_callback(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once, when the stream is closed (e.g. forget its query id)."""
+        self._on_close.append(callback)
 
     def __enter__(self) -> Self:
         return self

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 import grpc
-from google.protobuf import empty_pb2, struct_pb2
+from google.protobuf import empty_pb2
 
 from lakehouse.api import arrow_wire
-from lakehouse.api.errors import AlreadyExists, NotFound, invalid_field
+from lakehouse.api.query import rows_to_pb, timeout_from_pb
 from lakehouse.servers.memory import apply_process_cap, release_arrow_memory
 from lakehouse.v1 import query_pb2, query_pb2_grpc
 
@@ -17,98 +16,37 @@ SERVICE_NAME = "lakehouse.v1.QueryService"
 log = logging.getLogger("lakehouse.query")
 
 
-class RunningQueries:
-    """Queries in flight by caller-given id, so CancelQuery can reach them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_id: dict[str, object] = {}
-
-    def add(self, query_id: str, stream) -> None:
-        if not query_id:
-            return
-        with self._lock:
-            if query_id in self._by_id:
-                raise AlreadyExists(f"query {query_id!r} is already running", reason="QUERY_ID_IN_USE")
-            self._by_id[query_id] = stream
-
-    def remove(self, query_id: str, stream) -> None:
-        with self._lock:
-            if self._by_id.get(query_id) is stream:
-                del self._by_id[query_id]
-
-    def cancel(self, query_id: str) -> None:
-        with self._lock:
-            stream = self._by_id.get(query_id)
-        if stream is None:
-            raise NotFound(f"no running query {query_id!r}", reason="QUERY_NOT_FOUND", metadata={"query_id": query_id})
-        stream.cancel()
-
-
-def _timeout(msg) -> float | None:
-    if not msg.HasField("timeout"):
-        return None
-    seconds = msg.timeout.ToTimedelta().total_seconds()
-    if seconds <= 0:
-        raise invalid_field("timeout", "must be positive")
-    return seconds
-
-
 class QueryServicer(query_pb2_grpc.QueryServiceServicer):
-    def __init__(self, runtime) -> None:
-        self._rt = runtime
-        self._running = RunningQueries()
+    """Converts, calls the core, converts back (ExecuteQuery answers in wire format)."""
+
+    def __init__(self, core, max_message_bytes: int) -> None:
+        self._core = core
+        self._max_message_bytes = max_message_bytes
 
     def ExecuteQuery(self, request, context):
-        if not request.sql.strip():
-            raise invalid_field("sql", "required")
-        stream = self._rt.query.execute(request.sql, timeout_s=_timeout(request))
-        self._running.add(request.query_id, stream)
+        stream = self._core.open(request.sql, timeout_s=timeout_from_pb(request), query_id=request.query_id)
         context.add_callback(stream.cancel)
         try:
-            limit = self._rt.settings.server.max_message_bytes
-            yield from arrow_wire.encode_stream(stream.schema, stream, limit)
+            yield from arrow_wire.encode_stream(stream.schema, stream, self._max_message_bytes)
         finally:
-            self._running.remove(request.query_id, stream)
             stream.close()
             release_arrow_memory()  # the encoded messages were built on this thread
 
     def Sql(self, request, context):
-        if not request.sql.strip():
-            raise invalid_field("sql", "required")
-        cap = self._rt.settings.query.max_json_rows
-        if request.max_rows < 0:
-            raise invalid_field("max_rows", "must not be negative")
-        max_rows = min(request.max_rows or cap, cap)
-        started = []
-
-        def track(stream) -> None:
-            self._running.add(request.query_id, stream)
-            started.append(stream)
-            context.add_callback(stream.cancel)
-
         try:
-            result = self._rt.query.execute_rows(request.sql, max_rows, timeout_s=_timeout(request), on_start=track)
+            result = self._core.rows(
+                request.sql,
+                max_rows=request.max_rows,
+                timeout_s=timeout_from_pb(request),
+                query_id=request.query_id,
+                on_start=lambda stream: context.add_callback(stream.cancel),
+            )
         finally:
-            for stream in started:
-                self._running.remove(request.query_id, stream)
             release_arrow_memory()
-        rows = []
-        for row in result.rows:
-            lv = struct_pb2.ListValue()
-            lv.extend(row)
-            rows.append(lv)
-        return query_pb2.SqlResponse(
-            columns=[query_pb2.Column(name=n, type=t) for n, t in result.columns],
-            rows=rows,
-            truncated=result.truncated,
-            row_count=len(rows),
-        )
+        return rows_to_pb(result)
 
     def CancelQuery(self, request, context):
-        if not request.query_id:
-            raise invalid_field("query_id", "required")
-        self._running.cancel(request.query_id)
+        self._core.cancel(request.query_id)
         return empty_pb2.Empty()
 
 
@@ -124,7 +62,7 @@ def register(server: grpc.Server, runtime) -> None:
     cap = apply_process_cap(settings.process_memory_limit, settings.memory_limit)
     if cap:
         log.info("process data limit: %d MiB", cap // (1024 * 1024))
-    servicer = QueryServicer(runtime)
+    servicer = QueryServicer(runtime.query, runtime.settings.server.max_message_bytes)
     handlers = {
         "ExecuteQuery": grpc.unary_stream_rpc_method_handler(
             servicer.ExecuteQuery,

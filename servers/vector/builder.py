@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lakehouse.api.errors import InvalidArgument, NotFound, invalid_field
+from lakehouse.api.query import QueryApi
 from lakehouse.servers.catalog.model import (
     DELTA_DELETE,
     DELTA_OP_COLUMN,
@@ -104,14 +105,15 @@ def _ensure_corpus(vector, corpus: str) -> None:
         vector.create_corpus(corpus)
 
 
-def build_from_dataset(vector, query, corpus: str, dataset: str, mapping: ColumnMapping) -> int:
-    """Upsert one item per row of the dataset's current version; returns items written."""
+def build_from_dataset(vector, query: QueryApi, corpus: str, dataset: str, mapping: ColumnMapping) -> int:
+    """Upsert one item per row of the dataset's current version; returns items written.
+    ``query``: the query API, local or remote."""
     validate_dataset_name(dataset)
-    with query.execute(f"SELECT * FROM {quote_ident(dataset)} LIMIT 0") as probe:
+    with query.stream(f"SELECT * FROM {quote_ident(dataset)} LIMIT 0") as probe:
         mapping.validate(probe.schema.names)
     _ensure_corpus(vector, corpus)
     columns = ", ".join(quote_ident(c) for c in mapping.columns)
-    with query.execute(f"SELECT {columns} FROM {quote_ident(dataset)}") as stream:
+    with query.stream(f"SELECT {columns} FROM {quote_ident(dataset)}") as stream:
         batches = (items_from_batch(batch, mapping) for batch in stream)
         return vector.add_batches(corpus, batches, upsert=True)
 

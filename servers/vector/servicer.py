@@ -129,7 +129,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
             metadata_columns=tuple(request.metadata_columns),
             vector_column=request.vector_column,
         )
-        items = build_from_dataset(self._core, self._rt.query, request.corpus, request.dataset, mapping)
+        items = build_from_dataset(self._core, self._rt.query_api, request.corpus, request.dataset, mapping)
         return vector_pb2.BuildCorpusResponse(corpus=corpus_to_pb(self._core.get_corpus(request.corpus)), items=items)
 
     def RebuildCorpus(self, request, context):

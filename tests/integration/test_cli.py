@@ -1,4 +1,5 @@
-"""The `lakehouse` CLI as an operator uses it: up, status, ingest, sql, datasets, down."""
+"""The `lakehouse` CLI as an operator uses it: up, status, ingest, sql, datasets, corpora,
+search, embed, down."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 
 import httpx
 
+from lakehouse.client import LakehouseClient
 from lakehouse.gateway.process import free_port, pid_alive
 
 CLI_TIMEOUT_S = 120
@@ -40,8 +42,17 @@ def test_up_use_down(tmp_path):
 
         csv = tmp_path / "people.csv"
         csv.write_text("id,name,state\n1,ann,IL\n2,bo,WI\n3,cy,IL\n")
-        ingested = json.loads(_cli(env, "ingest", "people", str(csv), "--format", "csv").stdout)
-        assert ingested["rows"] == "3" and ingested["version"] == "1"
+        summary = _cli(env, "ingest", "people", str(csv), "--format", "csv").stdout.splitlines()
+        assert (
+            summary[0].startswith(f"people v1 (append): 3 rows, {csv.stat().st_size} B in -> ")
+            and " 1 file, " in summary[0]
+        )
+        assert summary[1:] == ["  header: detected"]  # no schema dump
+        again = json.loads(_cli(env, "ingest", "people", str(csv), "--format", "csv", "--json").stdout)
+        assert again["rows"] == "3" and again["version"] == "1" and again["deduplicated"] is True
+        # Integers print as integers (the Arrow type), not as the JSON double 3.0.
+        table = _cli(env, "sql", "SELECT count(*) AS n, avg(id) AS mean FROM people").stdout.splitlines()
+        assert [line.split() for line in table[::2]] == [["n", "|", "mean"], ["3", "|", "2.0"]]
         out = _cli(
             env,
             "sql",
@@ -49,14 +60,21 @@ def test_up_use_down(tmp_path):
             "--output",
             "json",
         ).stdout
-        assert json.loads(out)["rows"] == [["IL", 2], ["WI", 1]]
+        assert json.loads(out)["rows"] == [["IL", 2], ["WI", 1]] and '["IL", 2]' in out
+        out = _cli(env, "sql", "SELECT id FROM people ORDER BY id", "--max-rows", "2", "--json").stdout
+        assert json.loads(out)["rows"] == [[1], [2]] and json.loads(out)["truncated"] is True
+        capped = _cli(env, "sql", "SELECT id FROM people ORDER BY id", "--max-rows", "2")
+        assert capped.stdout.split()[2:] == ["1", "2"] and "(truncated at 2 rows)" in capped.stderr
         assert "people" in _cli(env, "datasets").stdout
+        listed = json.loads(_cli(env, "datasets", "--json").stdout)
+        assert [d["name"] for d in listed["datasets"]] == ["people"]
+        assert _cli(env, "datasets", "people").stdout.startswith("people v1: 3 rows")
 
         # Read options: a title line, no header, NA nulls, names given.
         shifts = tmp_path / "shifts.csv"
         shifts.write_text("Shift export\n1,ann,7.5\n2,NA,8.0\n3,cy,6.5\n")
         args = ["--skip", "1", "--header", "false", "--null", "NA", "--column", "id", "--column", "who"]
-        ingested = json.loads(_cli(env, "ingest", "shifts", str(shifts), *args, "--column", "hours").stdout)
+        ingested = json.loads(_cli(env, "ingest", "shifts", str(shifts), *args, "--column", "hours", "--json").stdout)
         assert ingested["rows"] == "3" and ingested["header"] == "given" and ingested["skipped_lines"] == "1"
         assert [f["name"] for f in ingested["schema"]["fields"]] == ["id", "who", "hours"]
         assert ingested["read_options"]["null"] == ["NA"] and ingested["read_options"]["skip"] == "1"
@@ -66,6 +84,33 @@ def test_up_use_down(tmp_path):
         assert refused.returncode == 1 and "CSV_DIALECT_NOT_FOUND" in refused.stderr and "skip=1" in refused.stderr
         bad = _cli(env, "sql", "SELECT * FROM missing_table", check=False)
         assert bad.returncode == 1 and "NOT_FOUND" in bad.stderr
+
+        # Corpora, search, embed; "local" alone names the local provider's default model.
+        created = _cli(env, "corpora", "create", "notes", "--model", "local").stdout
+        assert created == "created notes\t0 items\tlocal/all-MiniLM-L6-v2\t384-d cosine\n"
+        with LakehouseClient(f"127.0.0.1:{port}") as lh:
+            items = [
+                {"id": "a", "text": "forklift operator in a warehouse", "metadata": {"text": "forklift operator"}},
+                {"id": "b", "text": "registered nurse on the night shift", "metadata": {"team": "care"}},
+            ]
+            lh.add_items("notes", items)
+        assert _cli(env, "corpora").stdout == "notes\t2 items\tlocal/all-MiniLM-L6-v2\t384-d cosine\n"
+        assert _cli(env, "corpora", "notes").stdout.startswith("notes\t2 items")
+        assert json.loads(_cli(env, "corpora", "show", "notes", "--json").stdout)["count"] == "2"
+        hits = _cli(env, "search", "notes", "someone who drives a forklift", "--k", "1").stdout.splitlines()
+        assert len(hits) == 1 and hits[0].split("\t")[1:] == ["a", "forklift operator"]
+        assert float(hits[0].split("\t")[0]) > 0
+        found = json.loads(_cli(env, "search", "notes", "nurse", "--json").stdout)
+        assert [r["id"] for r in found["results"]][0] == "b"
+        embedded = _cli(env, "embed", "hello world", "nurse").stdout.splitlines()
+        assert embedded[0] == "local/all-MiniLM-L6-v2, 384 dimensions" and len(embedded) == 3
+        assert embedded[1].startswith("[") and embedded[1].endswith("...]\thello world")
+        vectors = json.loads(_cli(env, "embed", "hello world", "--json").stdout)
+        assert vectors["dimension"] == 384 and len(vectors["embeddings"][0]["values"]) == 384
+        assert _cli(env, "corpora", "delete", "notes").stdout == "deleted corpus notes\n"
+        assert json.loads(_cli(env, "corpora", "list", "--json").stdout) == {}
+        gone = _cli(env, "corpora", "notes", check=False)
+        assert gone.returncode == 1 and "CORPUS_NOT_FOUND" in gone.stderr
     finally:
         state = json.loads((tmp_path / "home" / "run" / "state.json").read_text())
         assert "stopped" in _cli(env, "down").stdout

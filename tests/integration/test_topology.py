@@ -21,7 +21,10 @@ def cluster(tmp_path):
     settings = Settings(home=tmp_path / "home")
     pids = []
     try:
-        catalog_pid, catalog_addr = start_server_process(settings, "catalog,storage,models,vector", name="catalog")
+        # BuildCorpus reads the dataset through a query core of its own over the shared home.
+        catalog_pid, catalog_addr = start_server_process(
+            settings, "catalog,storage,models,vector", name="catalog", extra_env={"LAKEHOUSE_UPSTREAMS__QUERY": "local"}
+        )
         pids.append(catalog_pid)
         engine_pid, engine_addr = start_server_process(
             settings,

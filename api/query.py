@@ -1,0 +1,162 @@
+"""QueryService's API: the interface, its domain types, the proto conversions, and the
+remote implementation over the generated stub.
+
+The local implementation is ``lakehouse.servers.query.core.QueryCore``; ``RemoteQuery``
+returns the same types and raises the same exceptions (reason and details restored), so
+a caller (the matrix service, the Python client) cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import grpc
+import pyarrow as pa
+from google.protobuf import duration_pb2, struct_pb2
+
+from lakehouse.api import errors
+from lakehouse.api.arrow_wire import decode_response, decode_stream
+from lakehouse.api.channel import Channel
+from lakehouse.api.status import from_rpc_error
+from lakehouse.v1 import query_pb2, query_pb2_grpc
+
+EXECUTE_QUERY = "/lakehouse.v1.QueryService/ExecuteQuery"
+# A query's own timeout is enforced by the server; the call's deadline leaves it room to answer.
+DEADLINE_SLACK_S = 5.0
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A capped result (JSON-friendly values): ``columns`` are (name, engine type) pairs."""
+
+    columns: list[tuple[str, str]]
+    rows: list[list[Any]]
+    truncated: bool
+
+
+class QueryApi(Protocol):
+    """Read-only SQL over the catalog's datasets."""
+
+    def stream(self, sql: str, *, timeout_s: float | None = None, query_id: str = "") -> pa.RecordBatchReader:
+        """The whole result as Arrow batches, read as they are produced."""
+        ...
+
+    def rows(self, sql: str, *, max_rows: int = 0, timeout_s: float | None = None, query_id: str = "") -> Rows:
+        """At most ``max_rows`` rows (0: the server's cap) as JSON-friendly values."""
+        ...
+
+    def cancel(self, query_id: str) -> None:
+        """Stop the running query started with ``query_id`` (NotFound when none runs)."""
+        ...
+
+
+# Conversions ---------------------------------------------------------------------
+
+
+def duration_to_pb(seconds: float | None) -> duration_pb2.Duration | None:
+    if seconds is None:
+        return None
+    out = duration_pb2.Duration()
+    out.FromTimedelta(timedelta(seconds=seconds))
+    return out
+
+
+def timeout_from_pb(message: Any) -> float | None:
+    """A request's ``timeout`` in seconds (None when unset); it must be positive."""
+    if not message.HasField("timeout"):
+        return None
+    seconds = message.timeout.ToTimedelta().total_seconds()
+    if seconds <= 0:
+        raise errors.invalid_field("timeout", "must be positive")
+    return seconds
+
+
+def rows_to_pb(result: Rows) -> query_pb2.SqlResponse:
+    rows = []
+    for row in result.rows:
+        values = struct_pb2.ListValue()
+        values.extend(row)
+        rows.append(values)
+    return query_pb2.SqlResponse(
+        columns=[query_pb2.Column(name=n, type=t) for n, t in result.columns],
+        rows=rows,
+        truncated=result.truncated,
+        row_count=len(rows),
+    )
+
+
+# Engine column types whose JSON numbers are integers (JSON itself does not say).
+INTEGER_TYPES = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
+
+
+def _value(v: struct_pb2.Value, integral: bool = False) -> Any:
+    kind = v.WhichOneof("kind")
+    if kind == "null_value" or kind is None:
+        return None
+    if kind == "number_value":
+        return int(v.number_value) if integral else v.number_value
+    if kind == "string_value":
+        return v.string_value
+    if kind == "bool_value":
+        return v.bool_value
+    if kind == "list_value":
+        return [_value(x) for x in v.list_value.values]
+    return {k: _value(x) for k, x in v.struct_value.fields.items()}
+
+
+def rows_from_pb(message: query_pb2.SqlResponse) -> Rows:
+    integral = [c.type in INTEGER_TYPES for c in message.columns]
+    return Rows(
+        columns=[(c.name, c.type) for c in message.columns],
+        rows=[[_value(v, i) for v, i in zip(row.values, integral, strict=False)] for row in message.rows],
+        truncated=message.truncated,
+    )
+
+
+# Remote ----------------------------------------------------------------------------
+
+
+class RemoteQuery:
+    """QueryApi over a channel from ``lakehouse.api.channel.open_channel``."""
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+        self._stub = query_pb2_grpc.QueryServiceStub(channel.grpc)
+        # Raw responses: the Arrow payload is sliced out of each message without copies.
+        self._execute_raw = channel.grpc.unary_stream(
+            EXECUTE_QUERY,
+            request_serializer=query_pb2.ExecuteQueryRequest.SerializeToString,
+            response_deserializer=None,
+        )
+
+    def _deadline(self, timeout_s: float | None) -> float | None:
+        """The call's deadline: the query's own timeout plus room to answer. Without one the
+        server's default query timeout bounds the call (and keepalive notices a dead peer), so
+        no channel default cuts a long stream short."""
+        return timeout_s + DEADLINE_SLACK_S if timeout_s else None
+
+    def stream(self, sql: str, *, timeout_s: float | None = None, query_id: str = "") -> pa.RecordBatchReader:
+        request = query_pb2.ExecuteQueryRequest(sql=sql, timeout=duration_to_pb(timeout_s), query_id=query_id)
+        responses = self._execute_raw(request, timeout=self._deadline(timeout_s))
+
+        def payloads() -> Iterator[memoryview]:
+            try:
+                for raw in responses:
+                    yield decode_response(raw)
+            except grpc.RpcError as err:
+                raise from_rpc_error(err) from None
+
+        return decode_stream(payloads())
+
+    def rows(self, sql: str, *, max_rows: int = 0, timeout_s: float | None = None, query_id: str = "") -> Rows:
+        request = query_pb2.SqlRequest(sql=sql, max_rows=max_rows, timeout=duration_to_pb(timeout_s), query_id=query_id)
+        return rows_from_pb(self._channel.call(self._stub.Sql, request, self._deadline(timeout_s)))
+
+    def cancel(self, query_id: str) -> None:
+        request = query_pb2.CancelQueryRequest(query_id=query_id)
+        self._channel.call(self._stub.CancelQuery, request)
