@@ -27,6 +27,7 @@ from lakehouse.api.channel import Channel, open_channel, server_keepalive_option
 from lakehouse.api.errors import Unavailable
 from lakehouse.api.models import ModelsApi, RemoteModels
 from lakehouse.api.query import QueryApi, RemoteQuery
+from lakehouse.api.vector import RemoteVector, VectorApi
 from lakehouse.servers.admission import AdmissionInterceptor, check_pool
 from lakehouse.servers.catalog.model import CatalogApi
 from lakehouse.servers.interceptors import ErrorInterceptor
@@ -145,11 +146,9 @@ class Runtime:
         )
 
     @cached_property
-    def vector_api(self):
+    def vector_api(self) -> VectorApi:
         """What embed-on-ingest writes to: the co-resident vector core, or the vector upstream."""
-        from lakehouse.servers.vector.remote import RemoteVector
-
-        return self._api("vector", lambda: self.vector, lambda address: RemoteVector(address, self.settings.channel))
+        return self._api("vector", lambda: self.vector, lambda address: RemoteVector(self._channel(address)))
 
     @cached_property
     def models_api(self) -> ModelsApi:

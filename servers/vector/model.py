@@ -5,13 +5,13 @@ Nothing here imports FAISS or gRPC; the servicer converts these to and from prot
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from lakehouse.api.errors import invalid_field
+from lakehouse.api.vector import CorpusInfo, Hit, Item, SearchResult  # noqa: F401 - the API's domain types
 from lakehouse.servers.catalog.model import DATASET_NAME_RE
 
 METRICS = ("cosine", "l2", "ip")
@@ -74,32 +74,6 @@ class Embedder(Protocol):
     def dimension(self, model: str) -> int: ...
 
 
-@dataclass
-class Item:
-    """One thing to index. ``vector`` wins when both it and ``text`` are given; ``text`` is kept either way."""
-
-    id: str
-    vector: np.ndarray | list[float] | None = None
-    text: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Hit:
-    id: str
-    # Higher is better: cosine similarity (cosine), inner product (ip), minus the Euclidean distance (l2).
-    score: float
-    metadata: dict[str, Any]
-    text: str | None = None
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    hits: list[Hit]
-    exact: bool  # True when the allowed set was searched exhaustively instead of through the graph
-    generation: int
-
-
 @dataclass(frozen=True)
 class HnswParams:
     """What a generation's graph was built with; dimension and metric never change within a corpus."""
@@ -108,24 +82,6 @@ class HnswParams:
     metric: str
     hnsw_m: int
     ef_construction: int
-
-
-@dataclass(frozen=True)
-class CorpusInfo:
-    name: str
-    dimension: int
-    metric: str
-    hnsw_m: int  # of the active generation
-    ef_construction: int  # of the active generation
-    embedding_model: str
-    count: int  # live items
-    tombstones: int  # deleted items still in the active graph (compact removes them)
-    generation: int  # active
-    previous_generation: int  # rollback target, 0 when none
-    generations: tuple[int, ...]  # complete generations on storage
-    bytes: int  # every object of the corpus on storage
-    building: bool
-    created_at: datetime
 
 
 def validate_corpus_name(name: str, field_name: str = "corpus") -> str:

@@ -1,70 +1,33 @@
-"""VectorService: proto <-> VectorCore (and the corpus builder)."""
+"""VectorService: converts, calls VectorCore (and the corpus builder), converts back."""
 
 from __future__ import annotations
 
 import grpc
-import numpy as np
-from google.protobuf import empty_pb2, json_format, struct_pb2
+from google.protobuf import empty_pb2
 
 from lakehouse.api.errors import invalid_field
-from lakehouse.api.protoconv import timestamp
+from lakehouse.api.vector import (
+    DEFAULT_K,
+    corpus_to_pb,
+    item_from_pb,
+    search_result_to_pb,
+    vector_from_pb,
+)
 from lakehouse.v1 import vector_pb2, vector_pb2_grpc
 
-DEFAULT_K = 10
 
-
-def corpus_to_pb(info) -> vector_pb2.Corpus:
-    created = getattr(info, "created_at", None)
-    return vector_pb2.Corpus(
-        name=info.name,
-        dimension=info.dimension,
-        metric=info.metric,
-        hnsw_m=info.hnsw_m,
-        ef_construction=info.ef_construction,
-        embedding_model=info.embedding_model,
-        count=info.count,
-        tombstones=info.tombstones,
-        generation=info.generation,
-        generations=list(info.generations),
-        size_bytes=info.bytes,
-        building=info.building,
-        create_time=timestamp(created) if created else None,
-    )
-
-
-def _metadata(msg: struct_pb2.Struct) -> dict:
-    return json_format.MessageToDict(msg)
-
-
-def _struct(metadata: dict | None) -> struct_pb2.Struct:
-    out = struct_pb2.Struct()
-    if metadata:
-        out.update(metadata)
-    return out
+def _items(request):
+    if not request.items:
+        raise invalid_field("items", "at least one item is required")
+    return [item_from_pb(item) for item in request.items]
 
 
 class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
-    def __init__(self, runtime) -> None:
-        self._rt = runtime
+    """``core``: the VectorCore; ``query``: the query API a corpus build reads datasets through."""
 
-    @property
-    def _core(self):
-        return self._rt.vector
-
-    def _items(self, request):
-        from lakehouse.servers.vector.model import Item
-
-        if not request.items:
-            raise invalid_field("items", "at least one item is required")
-        return [
-            Item(
-                id=item.id,
-                vector=np.asarray(item.vector, dtype=np.float32) if len(item.vector) else None,
-                text=item.text or None,
-                metadata=_metadata(item.metadata),
-            )
-            for item in request.items
-        ]
+    def __init__(self, core, query) -> None:
+        self._core = core
+        self._query = query
 
     def CreateCorpus(self, request, context):
         return corpus_to_pb(
@@ -89,12 +52,12 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
         return empty_pb2.Empty()
 
     def AddItems(self, request, context):
-        items = self._items(request)
+        items = _items(request)
         self._core.add(request.corpus, items)
         return vector_pb2.AddItemsResponse(added=len(items), count=self._core.get_corpus(request.corpus).count)
 
     def UpsertItems(self, request, context):
-        items = self._items(request)
+        items = _items(request)
         self._core.upsert(request.corpus, items)
         return vector_pb2.AddItemsResponse(added=len(items), count=self._core.get_corpus(request.corpus).count)
 
@@ -103,22 +66,15 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
         return vector_pb2.DeleteItemsResponse(deleted=deleted, count=self._core.get_corpus(request.corpus).count)
 
     def Search(self, request, context):
-        vector = np.asarray(request.vector, dtype=np.float32) if len(request.vector) else None
         result = self._core.search(
             request.corpus,
-            vector=vector,
+            vector=vector_from_pb(request.vector),
             text=request.text or None,
             k=request.k or DEFAULT_K,
             ef_search=request.ef_search,
             allowed_ids=list(request.allowed_ids) or None,
         )
-        return vector_pb2.SearchResponse(
-            results=[
-                vector_pb2.SearchResult(id=h.id, score=h.score, metadata=_struct(h.metadata)) for h in result.hits
-            ],
-            generation=result.generation,
-            exact=result.exact,
-        )
+        return search_result_to_pb(result)
 
     def BuildCorpus(self, request, context):
         from lakehouse.servers.vector.builder import ColumnMapping, build_from_dataset
@@ -129,7 +85,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
             metadata_columns=tuple(request.metadata_columns),
             vector_column=request.vector_column,
         )
-        items = build_from_dataset(self._core, self._rt.query_api, request.corpus, request.dataset, mapping)
+        items = build_from_dataset(self._core, self._query, request.corpus, request.dataset, mapping)
         return vector_pb2.BuildCorpusResponse(corpus=corpus_to_pb(self._core.get_corpus(request.corpus)), items=items)
 
     def RebuildCorpus(self, request, context):
@@ -147,4 +103,16 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
 
 
 def register(server: grpc.Server, runtime) -> None:
-    vector_pb2_grpc.add_VectorServiceServicer_to_server(VectorServicer(runtime), server)
+    servicer = VectorServicer(_Deferred(runtime, "vector"), _Deferred(runtime, "query_api"))
+    vector_pb2_grpc.add_VectorServiceServicer_to_server(servicer, server)
+
+
+class _Deferred:
+    """A runtime API resolved on first use: the vector core opens its corpora then, not at bind."""
+
+    def __init__(self, runtime, name: str) -> None:
+        self._runtime = runtime
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        return getattr(getattr(self._runtime, self._name), attr)

@@ -14,7 +14,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Corpus(_message.Message):
-    __slots__ = ("name", "dimension", "metric", "hnsw_m", "ef_construction", "embedding_model", "count", "tombstones", "generation", "generations", "size_bytes", "building", "create_time")
+    __slots__ = ("name", "dimension", "metric", "hnsw_m", "ef_construction", "embedding_model", "count", "tombstones", "generation", "generations", "size_bytes", "building", "create_time", "previous_generation")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,7 @@ class Corpus(_message.Message):
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     BUILDING_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_GENERATION_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     metric: str
@@ -41,7 +42,8 @@ class Corpus(_message.Message):
     size_bytes: int
     building: bool
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., hnsw_m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., embedding_model: _Optional[str] = ..., count: _Optional[int] = ..., tombstones: _Optional[int] = ..., generation: _Optional[int] = ..., generations: _Optional[_Iterable[int]] = ..., size_bytes: _Optional[int] = ..., building: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    previous_generation: int
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., hnsw_m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., embedding_model: _Optional[str] = ..., count: _Optional[int] = ..., tombstones: _Optional[int] = ..., generation: _Optional[int] = ..., generations: _Optional[_Iterable[int]] = ..., size_bytes: _Optional[int] = ..., building: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., previous_generation: _Optional[int] = ...) -> None: ...
 
 class CreateCorpusRequest(_message.Message):
     __slots__ = ("name", "embedding_model", "dimension", "metric", "hnsw_m", "ef_construction")
@@ -142,14 +144,16 @@ class SearchRequest(_message.Message):
     def __init__(self, corpus: _Optional[str] = ..., text: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., ef_search: _Optional[int] = ..., allowed_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SearchResult(_message.Message):
-    __slots__ = ("id", "score", "metadata")
+    __slots__ = ("id", "score", "metadata", "text")
     ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
     id: str
     score: float
     metadata: _struct_pb2.Struct
-    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    text: str
+    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., text: _Optional[str] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
     __slots__ = ("results", "generation", "exact")

@@ -1,0 +1,263 @@
+"""VectorService's API: the interface, its domain types, the proto conversions, and the
+remote implementation over the generated stub (the local one is VectorCore).
+
+Corpus generation management (rebuild, swap, rollback) and BuildCorpus are served but
+not yet part of this interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+from google.protobuf import json_format, struct_pb2
+
+from lakehouse.api.channel import Channel
+from lakehouse.api.protoconv import timestamp
+from lakehouse.v1 import vector_pb2, vector_pb2_grpc
+
+# Writes embed their texts first: on a CPU-only host a batch can take a while.
+WRITE_TIMEOUT_S = 300.0
+DEFAULT_K = 10
+
+
+@dataclass
+class Item:
+    """One thing to index. ``vector`` wins when both it and ``text`` are given; ``text`` is kept either way."""
+
+    id: str
+    vector: np.ndarray | list[float] | None = None
+    text: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    # Higher is better: cosine similarity (cosine), inner product (ip), minus the Euclidean distance (l2).
+    score: float
+    metadata: dict[str, Any]
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[Hit]
+    exact: bool  # True when the allowed set was searched exhaustively instead of through the graph
+    generation: int
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    name: str
+    dimension: int
+    metric: str
+    hnsw_m: int  # of the active generation
+    ef_construction: int  # of the active generation
+    embedding_model: str
+    count: int  # live items
+    tombstones: int  # deleted items still in the active graph (compact removes them)
+    generation: int  # active
+    previous_generation: int  # rollback target, 0 when none
+    generations: tuple[int, ...]  # complete generations on storage
+    bytes: int  # every object of the corpus on storage
+    building: bool
+    created_at: datetime
+
+
+class VectorApi(Protocol):
+    """Corpora of items searched by similarity."""
+
+    def create_corpus(
+        self,
+        name: str,
+        *,
+        dimension: int = 0,
+        metric: str = "",
+        hnsw_m: int = 0,
+        ef_construction: int = 0,
+        embedding_model: str = "",
+    ) -> CorpusInfo: ...
+
+    def list_corpora(self) -> list[CorpusInfo]: ...
+
+    def get_corpus(self, name: str) -> CorpusInfo: ...
+
+    def delete_corpus(self, name: str) -> None: ...
+
+    def add(self, name: str, items: Sequence[Item]) -> int: ...
+
+    def upsert(self, name: str, items: Sequence[Item]) -> int: ...
+
+    def delete(self, name: str, ids: Sequence[str]) -> int: ...
+
+    def search(
+        self,
+        name: str,
+        *,
+        vector: np.ndarray | None = None,
+        text: str | None = None,
+        k: int = DEFAULT_K,
+        ef_search: int = 0,
+        allowed_ids: Sequence[str] | None = None,
+    ) -> SearchResult: ...
+
+
+# Conversions ---------------------------------------------------------------------
+
+
+def _struct(metadata: dict[str, Any] | None) -> struct_pb2.Struct:
+    out = struct_pb2.Struct()
+    if metadata:
+        out.update(metadata)
+    return out
+
+
+def _dict(message: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(message)
+
+
+def corpus_to_pb(info: CorpusInfo) -> vector_pb2.Corpus:
+    return vector_pb2.Corpus(
+        name=info.name,
+        dimension=info.dimension,
+        metric=info.metric,
+        hnsw_m=info.hnsw_m,
+        ef_construction=info.ef_construction,
+        embedding_model=info.embedding_model,
+        count=info.count,
+        tombstones=info.tombstones,
+        generation=info.generation,
+        previous_generation=info.previous_generation,
+        generations=list(info.generations),
+        size_bytes=info.bytes,
+        building=info.building,
+        create_time=timestamp(info.created_at) if info.created_at else None,
+    )
+
+
+def corpus_from_pb(m: vector_pb2.Corpus) -> CorpusInfo:
+    return CorpusInfo(
+        name=m.name,
+        dimension=m.dimension,
+        metric=m.metric,
+        hnsw_m=m.hnsw_m,
+        ef_construction=m.ef_construction,
+        embedding_model=m.embedding_model,
+        count=m.count,
+        tombstones=m.tombstones,
+        generation=m.generation,
+        previous_generation=m.previous_generation,
+        generations=tuple(m.generations),
+        bytes=m.size_bytes,
+        building=m.building,
+        created_at=m.create_time.ToDatetime(tzinfo=UTC),
+    )
+
+
+def item_to_pb(item: Item) -> vector_pb2.Item:
+    vector = [] if item.vector is None else [float(x) for x in item.vector]
+    return vector_pb2.Item(id=item.id, text=item.text or "", vector=vector, metadata=_struct(item.metadata))
+
+
+def item_from_pb(m: vector_pb2.Item) -> Item:
+    vector = np.asarray(m.vector, dtype=np.float32) if len(m.vector) else None
+    return Item(id=m.id, vector=vector, text=m.text or None, metadata=_dict(m.metadata))
+
+
+def vector_from_pb(values: Sequence[float]) -> np.ndarray | None:
+    return np.asarray(values, dtype=np.float32) if len(values) else None
+
+
+def search_result_to_pb(result: SearchResult) -> vector_pb2.SearchResponse:
+    return vector_pb2.SearchResponse(
+        results=[
+            vector_pb2.SearchResult(id=h.id, score=h.score, metadata=_struct(h.metadata), text=h.text or "")
+            for h in result.hits
+        ],
+        generation=result.generation,
+        exact=result.exact,
+    )
+
+
+def search_result_from_pb(m: vector_pb2.SearchResponse) -> SearchResult:
+    hits = [Hit(id=r.id, score=r.score, metadata=_dict(r.metadata), text=r.text or None) for r in m.results]
+    return SearchResult(hits=hits, exact=m.exact, generation=m.generation)
+
+
+# Remote ----------------------------------------------------------------------------
+
+
+class RemoteVector:
+    """VectorApi over a channel from ``lakehouse.api.channel.open_channel``."""
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+        self._stub = vector_pb2_grpc.VectorServiceStub(channel.grpc)
+
+    def create_corpus(
+        self,
+        name: str,
+        *,
+        dimension: int = 0,
+        metric: str = "",
+        hnsw_m: int = 0,
+        ef_construction: int = 0,
+        embedding_model: str = "",
+    ) -> CorpusInfo:
+        request = vector_pb2.CreateCorpusRequest(
+            name=name,
+            dimension=dimension,
+            metric=metric,
+            hnsw_m=hnsw_m,
+            ef_construction=ef_construction,
+            embedding_model=embedding_model,
+        )
+        return corpus_from_pb(self._channel.call(self._stub.CreateCorpus, request))
+
+    def list_corpora(self) -> list[CorpusInfo]:
+        response = self._channel.call(self._stub.ListCorpora, vector_pb2.ListCorporaRequest())
+        return [corpus_from_pb(c) for c in response.corpora]
+
+    def get_corpus(self, name: str) -> CorpusInfo:
+        return corpus_from_pb(self._channel.call(self._stub.GetCorpus, vector_pb2.GetCorpusRequest(corpus=name)))
+
+    def delete_corpus(self, name: str) -> None:
+        self._channel.call(self._stub.DeleteCorpus, vector_pb2.DeleteCorpusRequest(corpus=name))
+
+    def _write(self, method: Any, name: str, items: Sequence[Item]) -> int:
+        request = vector_pb2.AddItemsRequest(corpus=name, items=[item_to_pb(i) for i in items])
+        return self._channel.call(method, request, WRITE_TIMEOUT_S).added
+
+    def add(self, name: str, items: Sequence[Item]) -> int:
+        return self._write(self._stub.AddItems, name, items)
+
+    def upsert(self, name: str, items: Sequence[Item]) -> int:
+        return self._write(self._stub.UpsertItems, name, items)
+
+    def delete(self, name: str, ids: Sequence[str]) -> int:
+        request = vector_pb2.DeleteItemsRequest(corpus=name, ids=list(ids))
+        return self._channel.call(self._stub.DeleteItems, request).deleted
+
+    def search(
+        self,
+        name: str,
+        *,
+        vector: np.ndarray | None = None,
+        text: str | None = None,
+        k: int = DEFAULT_K,
+        ef_search: int = 0,
+        allowed_ids: Sequence[str] | None = None,
+    ) -> SearchResult:
+        request = vector_pb2.SearchRequest(
+            corpus=name,
+            text=text or "",
+            vector=[] if vector is None else [float(x) for x in vector],
+            k=k,
+            ef_search=ef_search,
+            allowed_ids=list(allowed_ids or ()),
+        )
+        return search_result_from_pb(self._channel.call(self._stub.Search, request, WRITE_TIMEOUT_S))
