@@ -112,8 +112,11 @@ class Runtime:
     @cached_property
     def ingest(self):  # -> IngestCore
         from lakehouse.servers.ingest.core import IngestCore
+        from lakehouse.servers.ingest.embed import EmbedOnIngest
 
-        return IngestCore(self.catalog, self.storage.lake(), self.storage.journal, self.settings)
+        lake, journal = self.storage.lake(), self.storage.journal
+        embedder = EmbedOnIngest(lambda: self.vector_api, self.catalog, lake, journal)
+        return IngestCore(self.catalog, lake, journal, self.settings, embedder)
 
     @cached_property
     def query(self):  # -> QueryCore

@@ -27,7 +27,7 @@ from lakehouse.servers.catalog import integrity
 from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.catalog.model import DataFile, DatasetVersion, validate_dataset_name
 from lakehouse.servers.settings import RetentionSettings
-from lakehouse.servers.storage.cleanup import delete_keys
+from lakehouse.servers.storage.cleanup import delete_keys, delete_quietly
 from lakehouse.servers.storage.model import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,23 @@ class Retention:
         self._journal = journal
         self._settings = settings
         self._clock = clock
+
+    def delete_dataset(self, name: str) -> list[str]:
+        """Remove the dataset from the catalog, then its files (catalog first: a crash in
+        between leaves orphans, never a listed dataset with missing data). Returns the keys
+        that could not be deleted now (orphans, journaled)."""
+        files = self._catalog.delete_dataset(name)
+        if self._journal is None:
+            return delete_keys(self._store, [f.path for f in files])
+        return delete_quietly(
+            self._store, self._journal, "catalog.delete_dataset", [f.path for f in files], {"dataset": name}
+        )
+
+    def verify(self, dataset: str = "", all_versions: bool = False) -> integrity.VerifyReport:
+        """Re-hash committed files against their manifests (integrity.verify_datasets)."""
+        if dataset:
+            validate_dataset_name(dataset)
+        return integrity.verify_datasets(self._catalog, self._store, dataset, all_versions)
 
     def policy(self, retain_versions: int | None = None, retain_duration_s: float | None = None) -> RetentionPolicy:
         """The settings' policy with the request's fields (when given) in their place."""

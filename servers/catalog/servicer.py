@@ -5,19 +5,17 @@ from __future__ import annotations
 import grpc
 from google.protobuf import empty_pb2
 
-from lakehouse.servers.catalog import convert, integrity
-from lakehouse.servers.catalog.model import validate_dataset_name
-from lakehouse.servers.storage.cleanup import delete_quietly
+from lakehouse.servers.catalog import convert
 from lakehouse.v1 import catalog_pb2, catalog_pb2_grpc
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
-    def __init__(self, runtime) -> None:
-        self._rt = runtime
+    """``core``: the catalog core; ``retention``: what touches the lake's objects (delete,
+    vacuum, verify). Both validate; this only converts."""
 
-    @property
-    def _core(self):
-        return self._rt.catalog
+    def __init__(self, core, retention) -> None:
+        self._core = core
+        self._retention = retention
 
     def ListDatasets(self, request, context):
         datasets, token = self._core.list_datasets(request.page_size, request.page_token)
@@ -26,37 +24,26 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         )
 
     def GetDataset(self, request, context):
-        return convert.dataset_to_pb(self._core.get_dataset(validate_dataset_name(request.dataset)))
+        return convert.dataset_to_pb(self._core.get_dataset(request.dataset))
 
     def DeleteDataset(self, request, context):
-        name = validate_dataset_name(request.dataset)
-        files = self._core.delete_dataset(name)
-        storage = self._rt.storage
-        delete_quietly(
-            storage.lake(),
-            storage.journal,
-            "catalog.delete_dataset",
-            [f.path for f in files],
-            {"dataset": name},
-        )
+        self._retention.delete_dataset(request.dataset)
         return empty_pb2.Empty()
 
     def ListVersions(self, request, context):
-        versions, token = self._core.list_versions(
-            validate_dataset_name(request.dataset), request.page_size, request.page_token
-        )
+        versions, token = self._core.list_versions(request.dataset, request.page_size, request.page_token)
         return catalog_pb2.ListVersionsResponse(
             versions=[convert.version_to_pb(v) for v in versions], next_page_token=token
         )
 
     def GetVersion(self, request, context):
-        return convert.version_to_pb(self._core.get_version(validate_dataset_name(request.dataset), request.version))
+        return convert.version_to_pb(self._core.get_version(request.dataset, request.version))
 
     def CommitVersion(self, request, context):
         return convert.version_to_pb(self._core.commit_version(convert.new_version_from_pb(request)))
 
     def FindVersionBySource(self, request, context):
-        found = self._core.find_by_source_hash(validate_dataset_name(request.dataset), request.source_hash)
+        found = self._core.find_by_source_hash(request.dataset, request.source_hash)
         if found is None:
             return catalog_pb2.FindVersionBySourceResponse()
         return catalog_pb2.FindVersionBySourceResponse(version=convert.version_to_pb(found))
@@ -65,13 +52,11 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         return catalog_pb2.GetGenerationResponse(generation=self._core.generation())
 
     def VerifyDatasets(self, request, context):
-        name = validate_dataset_name(request.dataset) if request.dataset else ""
-        report = integrity.verify_datasets(self._core, self._rt.storage.lake(), name, request.all_versions)
-        return convert.verify_report_to_pb(report)
+        return convert.verify_report_to_pb(self._retention.verify(request.dataset, request.all_versions))
 
     def VacuumDatasets(self, request, context):
         duration = request.retain_duration
-        results = self._rt.retention.vacuum(
+        results = self._retention.vacuum(
             request.dataset,
             retain_versions=request.retain_versions if request.HasField("retain_versions") else None,
             retain_duration_s=duration.seconds + duration.nanos / 1e9 if request.HasField("retain_duration") else None,
@@ -92,4 +77,5 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
 
 
 def register(server: grpc.Server, runtime) -> None:
-    catalog_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(runtime), server)
+    servicer = CatalogServicer(runtime.catalog, runtime.retention)
+    catalog_pb2_grpc.add_CatalogServiceServicer_to_server(servicer, server)

@@ -41,6 +41,7 @@ from lakehouse.servers.catalog.model import (
 )
 from lakehouse.servers.ingest import layout, xlsx
 from lakehouse.servers.ingest.compact import Compactor, EngineLimits
+from lakehouse.servers.ingest.embed import EmbedOnIngest, EmbedTarget
 from lakehouse.servers.ingest.formats import parse_schema
 from lakehouse.servers.ingest.json_keys import renamed_columns
 from lakehouse.servers.ingest.model import (
@@ -150,11 +151,20 @@ def _ignore(_: IngestProgress) -> None:
 
 
 class IngestCore:
-    def __init__(self, catalog: CatalogApi, store: ObjectStore, journal: Journal | None, settings: Settings) -> None:
+    def __init__(
+        self,
+        catalog: CatalogApi,
+        store: ObjectStore,
+        journal: Journal | None,
+        settings: Settings,
+        embedder: EmbedOnIngest | None = None,
+    ) -> None:
+        """``embedder``: embed-on-ingest (None: an ingest with an embed target is refused)."""
         self._catalog = catalog
         self._store = store
         self._journal = journal
         self._settings = settings
+        self._embedder = embedder
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -166,6 +176,27 @@ class IngestCore:
         chunks: Iterable[bytes],
         on_progress: Callable[[IngestProgress], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
+        embed: EmbedTarget | None = None,
+    ) -> IngestResult:
+        """Commit the upload as a new version; with ``embed``, then embed the rows it added."""
+        if embed is not None:
+            if self._embedder is None:
+                raise errors.Unimplemented("this ingest service cannot embed", reason="EMBEDDING_NOT_AVAILABLE")
+            if embed.corpus and spec.read.sheet == xlsx.SHEET_ALL:
+                raise errors.invalid_field("sheet", "embed-on-ingest reads one sheet; name it instead of '*'")
+            self._embedder.check_reachable()
+            spec = replace(spec, required_columns=embed.required_columns(_write_mode(spec.mode)))
+        result = self._ingest(spec, chunks, on_progress, cancelled)
+        if embed is None:
+            return result
+        return replace(result, embedded=self._embedder.embed(result, embed))
+
+    def _ingest(
+        self,
+        spec: IngestSpec,
+        chunks: Iterable[bytes],
+        on_progress: Callable[[IngestProgress], None] | None,
+        cancelled: Callable[[], bool] | None,
     ) -> IngestResult:
         spec, explicit = _validated(spec)
         report = on_progress or _ignore
@@ -529,14 +560,20 @@ def _require_columns(required: tuple[str, ...], upload_columns: list[str]) -> No
         )
 
 
+def _write_mode(value: WriteMode | str) -> WriteMode:
+    try:
+        return WriteMode(value)
+    except ValueError:
+        raise errors.invalid_field(
+            "mode", f"unknown mode {value!r}; use one of {[m.value for m in WriteMode]}"
+        ) from None
+
+
 def _validated(spec: IngestSpec) -> tuple[IngestSpec, dict[str, pa.DataType]]:
     validate_dataset_name(spec.dataset)
     if spec.format not in FORMATS:
         raise errors.invalid_field("format", f"unknown format {spec.format!r}; use one of {list(FORMATS)}")
-    try:
-        mode = WriteMode(spec.mode)
-    except ValueError:
-        raise errors.invalid_field("mode", f"unknown mode {spec.mode!r}") from None
+    mode = _write_mode(spec.mode)
     key = tuple(spec.primary_key)
     if any(not k for k in key) or len(set(key)) != len(key):
         raise errors.invalid_field("primary_key", "key columns must be non-empty and distinct")

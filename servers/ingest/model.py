@@ -119,3 +119,4 @@ class IngestResult:
     reasoning: str = ""
     renames: tuple[Rename, ...] = ()
     sheets: tuple[IngestResult, ...] = ()  # sheet=*: one result per sheet dataset
+    embedded: int = 0  # items written to the embed-on-ingest corpus

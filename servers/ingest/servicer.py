@@ -6,18 +6,16 @@ import itertools
 import queue
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import grpc
 
-from lakehouse.api.errors import InvalidArgument, LakehouseError, invalid_field
+from lakehouse.api.errors import InvalidArgument
 from lakehouse.servers.catalog.convert import schema_to_pb
 from lakehouse.servers.catalog.model import WriteMode
 from lakehouse.servers.ingest.core import IngestProgress, IngestResult, IngestSpec
+from lakehouse.servers.ingest.embed import EmbedTarget, embed_target
 from lakehouse.servers.ingest.model import ReadOptions, ReadSpec
-from lakehouse.servers.ingest.xlsx import SHEET_ALL
 from lakehouse.servers.memory import release_arrow_memory
-from lakehouse.servers.vector.builder import ColumnMapping, embed_version
 from lakehouse.v1 import ingest_pb2, ingest_pb2_grpc
 
 # Header Envoy's transcoder adds to requests that arrived over REST.
@@ -26,63 +24,27 @@ DEFAULT_MODE = WriteMode.APPEND
 DEFAULT_FORMAT = "auto"
 
 
-def _mode(value: str) -> WriteMode:
-    try:
-        return WriteMode((value or DEFAULT_MODE.value).lower())
-    except ValueError:
-        raise invalid_field("mode", f"unknown mode {value!r}; use one of {[m.value for m in WriteMode]}") from None
-
-
 def _is_rest(context: grpc.ServicerContext) -> bool:
     return any(key == REST_MARKER_HEADER for key, _ in context.invocation_metadata())
-
-
-@dataclass(frozen=True)
-class EmbedTarget:
-    """Embed-on-ingest: which corpus receives the rows, and which columns feed it."""
-
-    corpus: str
-    mapping: ColumnMapping
-
-
-def _embed_target(first: ingest_pb2.IngestRequest) -> EmbedTarget | None:
-    if not first.embed_corpus:
-        if first.embed_id_column or first.embed_text_columns or first.embed_metadata_columns:
-            raise invalid_field("embed_corpus", "required when embed columns are given")
-        return None
-    if not first.embed_id_column:
-        raise invalid_field("embed_id_column", "required with embed_corpus")
-    if not first.embed_text_columns:
-        raise invalid_field("embed_text_columns", "required with embed_corpus")
-    mapping = ColumnMapping(
-        id_column=first.embed_id_column,
-        text_columns=tuple(first.embed_text_columns),
-        metadata_columns=tuple(first.embed_metadata_columns),
-    )
-    return EmbedTarget(first.embed_corpus, mapping)
 
 
 def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, Iterator[bytes], EmbedTarget | None]:
     first = next(request_iterator, None)
     if first is None:
         raise InvalidArgument("the upload stream had no messages", reason="EMPTY_INPUT")
-    mode = _mode(first.mode)
-    target = _embed_target(first)
-    required: tuple[str, ...] = ()
-    if target is not None:
-        m = target.mapping
-        required = (m.id_column,) if mode == WriteMode.DELETE else tuple(m.columns)
-    read = read_spec_from_pb(first)
-    if target is not None and read.sheet == SHEET_ALL:
-        raise invalid_field("sheet", "embed-on-ingest reads one sheet; name it instead of '*'")
+    target = embed_target(
+        first.embed_corpus,
+        first.embed_id_column,
+        tuple(first.embed_text_columns),
+        tuple(first.embed_metadata_columns),
+    )
     spec = IngestSpec(
         dataset=first.dataset,
-        format=(first.format or DEFAULT_FORMAT).lower(),  # validated by the core
-        mode=mode,
+        format=(first.format or DEFAULT_FORMAT).lower(),  # validated by the core, like every field
+        mode=(first.mode or DEFAULT_MODE.value).lower(),  # type: ignore[arg-type]
         primary_key=tuple(first.primary_key),
         schema=first.schema,
-        required_columns=required,
-        read=read,
+        read=read_spec_from_pb(first),
     )
     limit = max_rest_bytes if _is_rest(context) else None
 
@@ -141,7 +103,7 @@ def read_options_to_pb(o: ReadOptions) -> ingest_pb2.ReadOptions:
     )
 
 
-def result_to_pb(r: IngestResult, embedded: int = 0) -> ingest_pb2.IngestResult:
+def result_to_pb(r: IngestResult) -> ingest_pb2.IngestResult:
     return ingest_pb2.IngestResult(
         dataset=r.dataset,
         version=r.version,
@@ -153,7 +115,7 @@ def result_to_pb(r: IngestResult, embedded: int = 0) -> ingest_pb2.IngestResult:
         source_hash=r.source_hash,
         deduplicated=r.deduplicated,
         schema=schema_to_pb(r.schema),
-        embedded=embedded,
+        embedded=r.embedded,
         header=r.header,
         skipped_lines=r.skipped_lines,
         read_options=read_options_to_pb(r.read) if r.read is not None else None,
@@ -168,44 +130,26 @@ def progress_to_pb(p: IngestProgress) -> ingest_pb2.IngestProgress:
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
-    def __init__(self, runtime) -> None:
-        self._rt = runtime
-
-    def _embed(self, result: IngestResult, target: EmbedTarget | None) -> int:
-        """Embed-on-ingest, after the commit: the version stands even if embedding fails."""
-        if target is None or result.deduplicated:
-            return 0
-        version = self._rt.catalog.get_version(result.dataset, result.version)
-        try:
-            return embed_version(
-                self._rt.vector_api, self._rt.catalog, self._rt.storage.lake(), target.corpus, version, target.mapping
-            )
-        except LakehouseError as exc:
-            self._rt.storage.journal.record(
-                "ingest.embed", exc, {"dataset": result.dataset, "version": str(result.version)}
-            )
-            exc.message = f"ingest committed as version {result.version}, but embedding failed: {exc.message}"
-            exc.metadata = {**exc.metadata, "dataset": result.dataset, "committed_version": str(result.version)}
-            raise
+    def __init__(self, core, max_rest_body_bytes: int) -> None:
+        self._core = core
+        self._max_rest = max_rest_body_bytes
 
     def _run(self, request_iterator, context, on_progress=None) -> ingest_pb2.IngestResult:
-        spec, chunks, target = _open(request_iterator, context, self._rt.settings.ingest.max_rest_body_bytes)
-        if target is not None:
-            self._rt.vector_api  # noqa: B018 - fail before the upload when no vector service is reachable
+        spec, chunks, target = _open(request_iterator, context, self._max_rest)
         try:
-            result = self._rt.ingest.ingest(
-                spec, chunks, on_progress=on_progress, cancelled=lambda: not context.is_active()
+            result = self._core.ingest(
+                spec, chunks, on_progress=on_progress, cancelled=lambda: not context.is_active(), embed=target
             )
         finally:
             release_arrow_memory()  # the batches were built on this thread (see servers/memory.py)
-        return result_to_pb(result, self._embed(result, target))
+        return result_to_pb(result)
 
     def Ingest(self, request_iterator, context):
         return self._run(request_iterator, context)
 
     def CompactDataset(self, request, context):
         try:
-            result = self._rt.ingest.compact(request.dataset, cancelled=lambda: not context.is_active())
+            result = self._core.compact(request.dataset, cancelled=lambda: not context.is_active())
         finally:
             release_arrow_memory()
         return result_to_pb(result)
@@ -235,4 +179,5 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
 
 
 def register(server: grpc.Server, runtime) -> None:
-    ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(runtime), server)
+    servicer = IngestServicer(runtime.ingest, runtime.settings.ingest.max_rest_body_bytes)
+    ingest_pb2_grpc.add_IngestServiceServicer_to_server(servicer, server)
