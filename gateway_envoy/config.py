@@ -47,6 +47,12 @@ ADMIN_DIR_MODE = 0o700
 ADMIN_SOCKET_MODE = 0o600
 # sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
 MAX_SOCKET_PATH_BYTES = 107
+# With Settings.tracing.otlp_endpoint set, Envoy's OpenTelemetry tracer sends a span per
+# request (the parent of the upstream's server span) to the collector through this cluster;
+# its resource carries the same service.name as the servers, and this as lakehouse.components.
+OTLP_CLUSTER = "otlp_collector"
+OTLP_EXPORT_TIMEOUT = "5s"
+GATEWAY_COMPONENT = "gateway"
 
 
 def admin_socket_path(run_dir: Path, name: str) -> Path:
@@ -67,6 +73,8 @@ class GatewayConfig:
     upstreams: dict[str, str]  # component -> "host:port"
     admin_socket: Path  # admin_socket_path(run_dir, name)
     max_json_depth: int  # Settings.max_json_depth
+    otlp_endpoint: str = ""  # Settings.tracing.otlp_endpoint; empty: Envoy makes no spans
+    service_name: str = "lakehouse"  # Settings.tracing.service_name
 
     @classmethod
     def from_settings(
@@ -79,6 +87,8 @@ class GatewayConfig:
             upstreams,
             admin_socket_path(settings.run_dir, name),
             settings.max_json_depth,
+            settings.tracing.otlp_endpoint,
+            settings.tracing.service_name,
         )
 
 
@@ -105,6 +115,8 @@ def render(cfg: GatewayConfig) -> str:
         }
     )
     clusters = [_cluster(address) for address in addresses]
+    if cfg.otlp_endpoint:
+        clusters.append(_otlp_cluster(cfg.otlp_endpoint))
     values = {
         "host": cfg.host,
         "port": cfg.port,
@@ -113,6 +125,7 @@ def render(cfg: GatewayConfig) -> str:
         "stream_idle_timeout": STREAM_IDLE_TIMEOUT,
         "routes": json.dumps(routes),
         "clusters": json.dumps(clusters),
+        "tracing": json.dumps(_tracing(cfg)),
         "local_reply_mappers": json.dumps(_local_reply_mappers()),
         "json_guard_lua": json.dumps(lua_code(cfg.max_json_depth)),
         "services": json.dumps([s.full_name for s in SERVICES]),
@@ -172,6 +185,41 @@ def _local_reply_mappers() -> list[dict]:
             }
         )
     return mappers
+
+
+def _tracing(cfg: GatewayConfig) -> dict | None:
+    """The connection manager's tracing block (None: no tracing)."""
+    if not cfg.otlp_endpoint:
+        return None
+    static = "envoy.tracers.opentelemetry.resource_detectors.static_config"
+    return {
+        "provider": {
+            "name": "envoy.tracers.opentelemetry",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+                "grpc_service": {"envoy_grpc": {"cluster_name": OTLP_CLUSTER}, "timeout": OTLP_EXPORT_TIMEOUT},
+                "service_name": cfg.service_name,
+                "resource_detectors": [
+                    {
+                        "name": static,
+                        "typed_config": {
+                            "@type": "type.googleapis.com/envoy.extensions.tracers.opentelemetry"
+                            ".resource_detectors.v3.StaticConfigResourceDetectorConfig",
+                            "attributes": {"lakehouse.components": GATEWAY_COMPONENT},
+                        },
+                    }
+                ],
+            },
+        }
+    }
+
+
+def _otlp_cluster(endpoint: str) -> dict:
+    """The collector, by name or address (resolved by DNS), over HTTP/2."""
+    cluster = _cluster(endpoint)
+    cluster["name"] = cluster["load_assignment"]["cluster_name"] = OTLP_CLUSTER
+    cluster["type"] = "STRICT_DNS"
+    return cluster
 
 
 def _route(prefix: str, cluster: str) -> dict:

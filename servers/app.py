@@ -34,6 +34,7 @@ from lakehouse.servers.interceptors import ErrorInterceptor
 from lakehouse.servers.memory import configure_duckdb_allocator
 from lakehouse.servers.services import SERVICES, parse_components
 from lakehouse.servers.settings import LOCAL_UPSTREAM, Settings
+from lakehouse.servers.tracing import configure_tracing, shutdown_tracing
 
 log = logging.getLogger("lakehouse.server")
 
@@ -194,6 +195,7 @@ class LakehouseServer:
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.server.stop(self.runtime.settings.server.grace_s if grace is None else grace).wait()
         self.runtime.close()
+        shutdown_tracing()  # the last calls' spans are still queued for export
 
 
 def build_server(settings: Settings, services: str | None = None) -> LakehouseServer:
@@ -201,6 +203,7 @@ def build_server(settings: Settings, services: str | None = None) -> LakehouseSe
     configure_duckdb_allocator()  # before anything loads DuckDB (see servers/memory.py)
     check_pool(settings)  # the pool holds every long-call cap plus a reserve for light calls
     components = parse_components(settings.services if services is None else services)
+    configure_tracing(settings, components)  # before any tracer is used: spans go to the OTLP endpoint
     runtime = Runtime(settings, components)
     from lakehouse.servers.janitor import collect_at_start
 

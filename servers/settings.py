@@ -254,6 +254,31 @@ class ServerSettings(BaseModel):
     tracing: bool = True
 
 
+def check_otlp_endpoint(endpoint: str) -> str:
+    """Empty (no export) or ``host:port``."""
+    if endpoint and not _ADDRESS_RE.fullmatch(endpoint):
+        raise ValueError(f"tracing.otlp_endpoint must be host:port or empty, got {endpoint!r}")
+    return endpoint
+
+
+class TracingSettings(BaseModel):
+    """Where this process's spans go (servers/tracing.py); server.tracing switches the
+    server spans themselves."""
+
+    # OTLP/gRPC collector (plaintext), "host:port". Empty: spans are not exported.
+    # Env LAKEHOUSE_TRACING__OTLP_ENDPOINT=127.0.0.1:4317.
+    otlp_endpoint: Annotated[str, AfterValidator(check_otlp_endpoint)] = ""
+    # The resource's service.name; each process also reports the components it hosts
+    # (resource attribute lakehouse.components).
+    service_name: str = "lakehouse"
+    # Finished spans are sent in a batch this often (sooner when a batch fills) ...
+    export_delay_ms: int = Field(1000, ge=1)
+    # ... each export giving up after this long (the collector is down or slow) ...
+    export_timeout_s: float = Field(10.0, gt=0)
+    # ... and a stopping server waits at most this long for the last batch.
+    flush_timeout_s: float = Field(5.0, gt=0)
+
+
 class AdmissionSettings(BaseModel):
     """Caps on concurrent long calls and time limits for uploads (servers/admission.py).
 
@@ -311,6 +336,7 @@ class Settings(BaseSettings):
     vector: VectorSettings = Field(default_factory=VectorSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     janitor: JanitorSettings = Field(default_factory=JanitorSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @classmethod
     def settings_customise_sources(
