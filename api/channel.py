@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 
 from lakehouse.api.config import ChannelSettings
-from lakehouse.api.status import call as mapped_call
+from lakehouse.api.errors import LakehouseError, Unavailable
+from lakehouse.api.status import from_rpc_error
 from lakehouse.api.tracing import TracingInterceptor
 
 # Method-name prefixes of the reads that are safe to retry (no side effects).
 IDEMPOTENT_PREFIXES = ("Get", "List", "Find", "Search", "Embed", "Verify", "Describe")
 RETRYABLE_CODES = ("UNAVAILABLE",)
+UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+# How the gateway names the component it could not reach (gateway_envoy/config.py UPSTREAM_REPLY_TEXT).
+_UPSTREAM_RE = re.compile(r"\(upstream: ([a-z_]+)\)")
 _SERVICE_MODULES = ("catalog", "storage", "ingest", "query", "models", "vector", "system")
 
 
@@ -81,8 +86,11 @@ class Channel:
     """A channel and the call helper: ``channel.call(stub.Method, request)`` raises the
     domain exception the server raised, and applies the default deadline."""
 
-    def __init__(self, address: str, settings: ChannelSettings, default_timeout_s: float | None) -> None:
+    def __init__(
+        self, address: str, settings: ChannelSettings, default_timeout_s: float | None, component: str = ""
+    ) -> None:
         self.address = address
+        self.component = component
         self.settings = settings
         self.default_timeout_s = default_timeout_s
         raw = grpc.insecure_channel(address, options=channel_options(settings))
@@ -90,7 +98,26 @@ class Channel:
         self.grpc = _traced(raw) if settings.tracing else raw
 
     def call(self, method: Callable[..., Any], request: Any, timeout_s: float | None = None, **kw: Any) -> Any:
-        return mapped_call(method, request, timeout_s if timeout_s is not None else self.default_timeout_s, **kw)
+        try:
+            return method(request, timeout=timeout_s if timeout_s is not None else self.default_timeout_s, **kw)
+        except grpc.RpcError as err:
+            raise self.error(err) from None
+
+    def error(self, err: grpc.RpcError) -> LakehouseError:
+        """The domain exception for a failed call on this channel. A transport failure
+        (UNAVAILABLE with no status details: nothing answered) names what is down: the
+        component behind the gateway when Envoy says which, else this channel's peer."""
+        exc = from_rpc_error(err)
+        if not isinstance(exc, Unavailable) or exc.reason != "UNAVAILABLE":
+            return exc
+        said = _UPSTREAM_RE.search(exc.message)
+        component = said.group(1) if said else self.component
+        where = f"{component} ({self.address})" if component else self.address
+        return Unavailable(
+            f"{where} is unavailable: {exc.message}",
+            reason=UPSTREAM_UNAVAILABLE,
+            metadata={"component": component, "address": self.address},
+        )
 
     def close(self) -> None:
         self._raw.close()
@@ -100,13 +127,18 @@ _UNSET: Any = object()
 
 
 def open_channel(
-    address: str, settings: ChannelSettings | None = None, *, default_timeout_s: float | None = _UNSET
+    address: str,
+    settings: ChannelSettings | None = None,
+    *,
+    default_timeout_s: float | None = _UNSET,
+    component: str = "",
 ) -> Channel:
     """The channel to ``address`` (host:port). ``default_timeout_s`` overrides the settings'
-    default deadline (None: calls without a deadline)."""
+    default deadline (None: calls without a deadline); ``component`` names what it reaches
+    (in UPSTREAM_UNAVAILABLE errors)."""
     chosen = settings or ChannelSettings()
     timeout = chosen.default_timeout_s if default_timeout_s is _UNSET else default_timeout_s
-    return Channel(address, chosen, timeout)
+    return Channel(address, chosen, timeout, component)
 
 
 def _traced(channel: grpc.Channel) -> grpc.Channel:

@@ -3,6 +3,7 @@ remote implementation over the generated stub (the local one is ModelsCore)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypedDict
@@ -11,11 +12,12 @@ import grpc
 import numpy as np
 
 from lakehouse.api.channel import Channel
-from lakehouse.api.status import from_rpc_error
 from lakehouse.v1 import models_pb2, models_pb2_grpc
 
 # Embedding a batch on a CPU-only host can take a while; chat streams as long as the model talks.
 EMBED_TIMEOUT_S = 300.0
+# Embedded once per (provider, model) by a remote to learn what the server resolves it to.
+PROBE_TEXT = "dimension probe"
 # Usage keys of a final ChatChunk (the names of the contract's ChatUsage fields).
 USAGE_INPUT = "input_tokens"
 USAGE_OUTPUT = "output_tokens"
@@ -81,6 +83,14 @@ class ModelsApi(Protocol):
     ) -> Iterator[ChatChunk]: ...
 
     def list_models(self) -> ModelsListing: ...
+
+    def resolve_embed(self, provider: str, model: str) -> tuple[str, str]:
+        """The provider and canonical model a request means (defaults applied)."""
+        ...
+
+    def dimension(self, provider: str = "", model: str = "") -> int:
+        """Vector size of a model."""
+        ...
 
 
 # Conversions ---------------------------------------------------------------------
@@ -160,11 +170,33 @@ def listing_from_pb(m: models_pb2.ListModelsResponse) -> ModelsListing:
 
 
 class RemoteModels:
-    """ModelsApi over a channel from ``lakehouse.api.channel.open_channel``."""
+    """ModelsApi over a channel from ``lakehouse.api.channel.open_channel``.
+
+    ``resolve_embed`` and ``dimension`` have no RPC of their own: the answer of one Embed
+    of a short probe text says both (the server applies its defaults and names the model),
+    and is remembered per (provider, model)."""
 
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
         self._stub = models_pb2_grpc.ModelServiceStub(channel.grpc)
+        self._described: dict[tuple[str, str], EmbedResult] = {}
+        self._lock = threading.Lock()
+
+    def _describe(self, provider: str, model: str) -> EmbedResult:
+        with self._lock:
+            known = self._described.get((provider, model))
+        if known is None:
+            known = self.embed([PROBE_TEXT], provider, model)
+            with self._lock:
+                self._described[(provider, model)] = known
+        return known
+
+    def resolve_embed(self, provider: str, model: str) -> tuple[str, str]:
+        described = self._describe(provider, model)
+        return described.provider, described.model
+
+    def dimension(self, provider: str = "", model: str = "") -> int:
+        return self._describe(provider, model).dimension
 
     def embed(self, texts: Sequence[str], provider: str = "", model: str = "") -> EmbedResult:
         request = models_pb2.EmbedRequest(texts=list(texts), provider=provider, model=model)
@@ -190,7 +222,7 @@ class RemoteModels:
             for response in responses:
                 yield chat_chunk_from_pb(response)
         except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
+            raise self._channel.error(err) from None
 
     def list_models(self) -> ModelsListing:
         return listing_from_pb(self._channel.call(self._stub.ListModels, models_pb2.ListModelsRequest()))

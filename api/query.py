@@ -20,7 +20,6 @@ from google.protobuf import duration_pb2, struct_pb2
 from lakehouse.api import errors
 from lakehouse.api.arrow_wire import decode_response, decode_stream
 from lakehouse.api.channel import Channel
-from lakehouse.api.status import from_rpc_error
 from lakehouse.v1 import query_pb2, query_pb2_grpc
 
 EXECUTE_QUERY = "/lakehouse.v1.QueryService/ExecuteQuery"
@@ -149,7 +148,7 @@ class RemoteQuery:
                 for raw in responses:
                     yield decode_response(raw)
             except grpc.RpcError as err:
-                raise from_rpc_error(err) from None
+                raise self._channel.error(err) from None
 
         return decode_stream(payloads())
 

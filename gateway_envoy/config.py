@@ -14,6 +14,7 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING
 
+from lakehouse.api.errors import ERROR_DOMAIN
 from lakehouse.gateway.descriptor import descriptor_set
 from lakehouse.gateway.json_guard import GUARD_HEADER, lua_code
 from lakehouse.servers.services import SERVICES
@@ -35,6 +36,11 @@ CONNECTION_WINDOW_BYTES = 32 * 1024 * 1024
 # HTTP status of a reply Envoy makes itself -> google.rpc.Code in its JSON body. A body
 # over the limit is INVALID_ARGUMENT, not RESOURCE_EXHAUSTED: resending it cannot succeed.
 LOCAL_REPLY_CODES = {400: 3, 404: 5, 413: 3, 429: 8, 503: 14, 504: 4}
+# Envoy's reply when it cannot reach a service's process names the service's cluster.
+UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+UPSTREAM_REPLY_TEXT = "%LOCAL_REPLY_BODY% (upstream: %ROUTE_NAME%)"
+# Response flags of a request the upstream never answered: connect failure, reset, none healthy, overflow.
+UPSTREAM_FAILURE_FLAGS = ("UF", "UH", "UR", "UC", "UO", "URX")
 # A native gRPC request: gRPC content type, and not a REST request the transcoder has
 # already rewritten (it adds the original path).
 GRPC = "application/grpc"
@@ -104,9 +110,9 @@ def render(cfg: GatewayConfig) -> str:
     routes = []
     for spec in SERVICES:
         address = cfg.upstreams.get(spec.component, addresses[0])
-        routes.append(_route(f"/{spec.full_name}/", _cluster_name(address)))
+        routes.append(_route(f"/{spec.full_name}/", _cluster_name(address), spec.component))
     for name in SHARED_SERVICES:
-        routes.append(_route(f"/{name}/", _cluster_name(addresses[0])))
+        routes.append(_route(f"/{name}/", _cluster_name(addresses[0]), "system"))
     # Anything else (unknown REST paths reach here only if the transcoder let them through).
     routes.append(
         {
@@ -156,7 +162,8 @@ def _local_reply_mappers() -> list[dict]:
                     ]
                 }
             },
-            "body_format_override": {"text_format_source": {"inline_string": "%LOCAL_REPLY_BODY%"}},
+            # Name the upstream: the caller learns which service is down (UPSTREAM_UNAVAILABLE).
+            "body_format_override": {"text_format_source": {"inline_string": UPSTREAM_REPLY_TEXT}},
         },
         # The JSON guard writes a complete google.rpc.Status body itself: keep it.
         {
@@ -167,6 +174,38 @@ def _local_reply_mappers() -> list[dict]:
             },
         },
     ]
+    mappers.append(
+        {
+            # An upstream that cannot be reached (REST): a google.rpc.Status naming it.
+            "filter": {
+                "and_filter": {
+                    "filters": [
+                        {
+                            "status_code_filter": {
+                                "comparison": {"op": "EQ", "value": {"default_value": 503, "runtime_key": "lh_503_up"}}
+                            }
+                        },
+                        {"response_flag_filter": {"flags": list(UPSTREAM_FAILURE_FLAGS)}},
+                    ]
+                }
+            },
+            "body_format_override": {
+                "json_format": {
+                    "code": 14,
+                    "message": UPSTREAM_REPLY_TEXT,
+                    "details": [
+                        {
+                            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                            "reason": UPSTREAM_UNAVAILABLE,
+                            "domain": ERROR_DOMAIN,
+                            "metadata": {"component": "%ROUTE_NAME%"},
+                        }
+                    ],
+                },
+                "content_type": "application/json",
+            },
+        }
+    )
     for http_status, grpc_code in LOCAL_REPLY_CODES.items():
         mappers.append(
             {
@@ -222,8 +261,9 @@ def _otlp_cluster(endpoint: str) -> dict:
     return cluster
 
 
-def _route(prefix: str, cluster: str) -> dict:
-    return {"match": {"prefix": prefix}, "route": {"cluster": cluster, "timeout": "0s"}}
+def _route(prefix: str, cluster: str, component: str) -> dict:
+    """A route named after its component, so a reply about an unreachable upstream can say which."""
+    return {"name": component, "match": {"prefix": prefix}, "route": {"cluster": cluster, "timeout": "0s"}}
 
 
 def _cluster(address: str) -> dict:

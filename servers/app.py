@@ -152,20 +152,20 @@ class Runtime:
     @cached_property
     def vector_api(self) -> VectorApi:
         """What embed-on-ingest writes to: the co-resident vector core, or the vector upstream."""
-        return self._api("vector", lambda: self.vector, lambda address: RemoteVector(self._channel(address)))
+        return self._api("vector", lambda: self.vector, lambda a: RemoteVector(self._channel(a, "vector")))
 
     @cached_property
     def models_api(self) -> ModelsApi:
         """Embeddings and chat: the co-resident models core, or the models upstream."""
-        return self._api("models", lambda: self.models, lambda address: RemoteModels(self._channel(address)))
+        return self._api("models", lambda: self.models, lambda a: RemoteModels(self._channel(a, "models")))
 
     @cached_property
     def query_api(self) -> QueryApi:
         """SQL for cores of other services (e.g. a corpus build): the query core, or the query upstream."""
-        return self._api("query", lambda: self.query, lambda address: RemoteQuery(self._channel(address)))
+        return self._api("query", lambda: self.query, lambda a: RemoteQuery(self._channel(a, "query")))
 
-    def _channel(self, address: str) -> Channel:
-        channel = open_channel(address, self.settings.channel)
+    def _channel(self, address: str, component: str) -> Channel:
+        channel = open_channel(address, self.settings.channel, component=component)
         self._channels.append(channel)
         return channel
 

@@ -24,7 +24,6 @@ from lakehouse.api.channel import open_channel
 from lakehouse.api.config import ChannelSettings
 from lakehouse.api.errors import LakehouseError
 from lakehouse.api.query import QueryApi, RemoteQuery, Rows, duration_to_pb
-from lakehouse.api.status import from_rpc_error
 from lakehouse.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
@@ -99,7 +98,10 @@ class LakehouseClient:
     # system ------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
         resp = self._call(self.system.GetHealth, system_pb2.GetHealthRequest())
-        return json_format.MessageToDict(resp, preserving_proto_field_name=True)
+        # Every field, as GET /v1/health prints it (address "" marks the answering process).
+        return json_format.MessageToDict(
+            resp, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
 
     def wait_ready(self, timeout_s: float = 30.0) -> None:
         grpc.channel_ready_future(self.channel).result(timeout=timeout_s)
@@ -182,7 +184,7 @@ class LakehouseClient:
                 else:
                     return event.result
         except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
+            raise self._channel.error(err) from None
         raise LakehouseError("ingest stream ended without a result", reason="NO_RESULT")
 
     # query -------------------------------------------------------------------
@@ -275,7 +277,7 @@ class LakehouseClient:
             ):
                 yield chunk.data
         except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
+            raise self._channel.error(err) from None
 
     def stat_object(self, bucket: str, key: str) -> storage_pb2.ObjectInfo:
         return self._call(self.storage.StatObject, storage_pb2.StatObjectRequest(bucket=bucket, key=key))
@@ -311,7 +313,7 @@ class LakehouseClient:
         try:
             yield from self.models.Chat(request, timeout=self.timeout_s)
         except grpc.RpcError as err:
-            raise from_rpc_error(err) from None
+            raise self._channel.error(err) from None
 
     # vectors -----------------------------------------------------------------
     def create_corpus(self, name: str, **params: Any) -> vector_pb2.Corpus:

@@ -11,7 +11,7 @@ from lakehouse.v1 import catalog_pb2, catalog_pb2_grpc
 
 class RemoteCatalog:
     def __init__(self, address: str, settings: ChannelSettings | None = None) -> None:
-        self._channel = open_channel(address, settings)
+        self._channel = open_channel(address, settings, component="catalog")
         self._stub = catalog_pb2_grpc.CatalogServiceStub(self._channel.grpc)
 
     def _call(self, method, request):

@@ -219,4 +219,4 @@ def test_server_death_mid_stream_is_unavailable(doomed):
         with pytest.raises(Unavailable) as exc:
             while True:
                 reader.read_next_batch()
-    assert exc.value.reason in ("STREAM_RESET", "UNAVAILABLE"), exc.value
+    assert exc.value.reason in ("STREAM_RESET", "UPSTREAM_UNAVAILABLE"), exc.value
