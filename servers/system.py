@@ -1,33 +1,39 @@
-"""SystemService: what this process hosts and whether each service is serving."""
+"""SystemService: what this process and its upstreams host, and whether each service is
+serving (the aggregation is servers/health.py; this only converts)."""
 
 from __future__ import annotations
 
 from importlib import metadata
 
 import grpc
-from grpc_health.v1 import health, health_pb2
+from grpc_health.v1 import health
 
-from lakehouse.v1 import system_pb2, system_pb2_grpc
+from lakehouse.api.channel import open_channel
+from lakehouse.api.system import health_to_pb
+from lakehouse.servers.health import HealthCore
+from lakehouse.v1 import system_pb2_grpc
 
 # The installed distribution's version (pyproject.toml), not a copy of it.
 VERSION = metadata.version("lakehouse")
 
 
 class SystemServicer(system_pb2_grpc.SystemServiceServicer):
-    def __init__(self, health_servicer: health.HealthServicer, hosted: list[str]) -> None:
-        self._health = health_servicer
-        self._hosted = hosted
+    def __init__(self, core: HealthCore) -> None:
+        self._core = core
 
     def GetHealth(self, request, context):
-        services = []
-        for name in self._hosted:
-            status = self._health.Check(health_pb2.HealthCheckRequest(service=name), context).status
-            services.append(
-                system_pb2.ServiceHealth(service=name, status=health_pb2.HealthCheckResponse.ServingStatus.Name(status))
-            )
-        overall = "SERVING" if all(s.status == "SERVING" for s in services) else "NOT_SERVING"
-        return system_pb2.GetHealthResponse(status=overall, services=services, version=VERSION)
+        return health_to_pb(self._core.health(local_only=request.local_only))
 
 
 def register(server: grpc.Server, runtime, health_servicer: health.HealthServicer, hosted: list[str]) -> None:
-    system_pb2_grpc.add_SystemServiceServicer_to_server(SystemServicer(health_servicer, hosted), server)
+    settings = runtime.settings
+    core = HealthCore(
+        health_servicer,
+        hosted,
+        settings.upstreams,
+        lambda address: open_channel(
+            address, settings.channel, default_timeout_s=settings.server.upstream_health_timeout_s
+        ),
+        VERSION,
+    )
+    system_pb2_grpc.add_SystemServiceServicer_to_server(SystemServicer(core), server)

@@ -72,30 +72,6 @@ from lakehouse.servers.vector.vectors import (
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "vector.lock"
-# OpenMP: a single-query search gains nothing from a team, and concurrent searches
-# would oversubscribe the cores; graph builds and adds parallelise well over all cores.
-SEARCH_THREADS = 1
-BUILD_THREADS = os.cpu_count() or 1
-# Rows per FAISS add when building a generation: bounds how long a cancel waits.
-BUILD_CHUNK_ROWS = 32 * 1024
-# add_batches gathers this many items into one log entry + one FAISS add. FAISS builds as
-# fast from 8K-row adds as from one big one (measured), and each add blocks searches of
-# that corpus while it runs (~1 s at 100K x 384 on 2 cores), so smaller is kinder.
-BULK_ADD_ROWS = 8 * 1024
-# Filtered search goes exact also when the allowed set is under this fraction of the graph:
-# a walk that admits 1 node in 50 needs an efSearch that costs more than the scan.
-EXACT_SEARCH_MAX_FRACTION = 0.02
-# Exact search up to this many rows gathers them (O(allowed)); above, it scans storage with the bitmap.
-EXACT_GATHER_MAX_IDS = 4096
-# Cap on efSearch widened by 1/selectivity for filtered graph walks.
-FILTERED_EF_SEARCH_MAX = 2048
-# Allow-lists from this length on are matched against the id column in Arrow (measured:
-# ~1.5 ms flat at 100K rows vs ~0.15-0.25 us per id with dict lookups).
-ARROW_LOOKUP_MIN_IDS = 8192
-# Background checkpoint once the log holds max(1000 items, 10% of the corpus), or 1000 entries.
-CHECKPOINT_MIN_ITEMS = 1000
-CHECKPOINT_FRACTION = 0.1
-CHECKPOINT_MAX_FILES = 1000
 REBUILD_PARAMS = ("hnsw_m", "ef_construction")
 
 
@@ -103,17 +79,17 @@ def default_tuning(settings: VectorSettings) -> CorpusTuning:
     return CorpusTuning(
         search=SearchTuning(
             exact_max_ids=settings.exact_search_max_ids,
-            exact_max_fraction=EXACT_SEARCH_MAX_FRACTION,
-            gather_max_ids=EXACT_GATHER_MAX_IDS,
-            filtered_ef_max=FILTERED_EF_SEARCH_MAX,
-            search_threads=SEARCH_THREADS,
-            arrow_lookup_min_ids=ARROW_LOOKUP_MIN_IDS,
+            exact_max_fraction=settings.exact_search_max_fraction,
+            gather_max_ids=settings.exact_gather_max_ids,
+            filtered_ef_max=settings.filtered_ef_search_max,
+            search_threads=settings.search_threads,
+            arrow_lookup_min_ids=settings.arrow_lookup_min_ids,
         ),
-        build=BuildConfig(chunk_rows=BUILD_CHUNK_ROWS, threads=BUILD_THREADS),
-        checkpoint_min_items=CHECKPOINT_MIN_ITEMS,
-        checkpoint_fraction=CHECKPOINT_FRACTION,
-        checkpoint_max_files=CHECKPOINT_MAX_FILES,
-        bulk_rows=BULK_ADD_ROWS,
+        build=BuildConfig(chunk_rows=settings.build_chunk_rows, threads=settings.build_threads or os.cpu_count() or 1),
+        checkpoint_min_items=settings.checkpoint_min_items,
+        checkpoint_fraction=settings.checkpoint_fraction,
+        checkpoint_max_files=settings.checkpoint_max_files,
+        bulk_rows=settings.bulk_add_rows,
     )
 
 

@@ -101,8 +101,17 @@ def test_the_whole_flow_then_a_killed_process(six: Six) -> None:
         r = httpx.post(f"{rest}/v1/corpora/people_v1:search", json={"text": "forklift", "k": 1}, timeout=60)
         assert r.status_code == 200 and r.json()["results"][0]["id"] == "1", r.text
 
+        # Health through the gateway reports every process's services, wherever it answers.
+        r = httpx.get(f"{rest}/v1/health", timeout=30)
+        by_component = {s["component"]: s for s in r.json()["services"] if s.get("component")}
+        assert set(by_component) >= set(COMPONENTS) and r.json()["status"] == "SERVING", r.text
+        assert by_component["vector"]["address"] == six.addresses["vector"]
+
         # Kill the vector process: what needs it fails fast, naming it; the rest works.
         six.kill("vector")
+        r = httpx.get(f"{rest}/v1/health", timeout=30)
+        vector = next(s for s in r.json()["services"] if s.get("component") == "vector")
+        assert vector["status"] == "UNREACHABLE" and r.json()["status"] == "NOT_SERVING", r.text
         started = time.monotonic()
         with pytest.raises(Unavailable) as exc:
             lh.search("people_built", text="nurse", k=1)

@@ -17,7 +17,8 @@ const _ = grpc.SupportPackageIsVersion7
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type SystemServiceClient interface {
-	// Health of this process and each service it hosts.
+	// Health of this process, each service it hosts and, unless local_only, the
+	// services it reaches through its host:port upstreams (each asked with local_only).
 	GetHealth(ctx context.Context, in *GetHealthRequest, opts ...grpc.CallOption) (*GetHealthResponse, error)
 }
 
@@ -42,7 +43,8 @@ func (c *systemServiceClient) GetHealth(ctx context.Context, in *GetHealthReques
 // All implementations must embed UnimplementedSystemServiceServer
 // for forward compatibility
 type SystemServiceServer interface {
-	// Health of this process and each service it hosts.
+	// Health of this process, each service it hosts and, unless local_only, the
+	// services it reaches through its host:port upstreams (each asked with local_only).
 	GetHealth(context.Context, *GetHealthRequest) (*GetHealthResponse, error)
 	mustEmbedUnimplementedSystemServiceServer()
 }

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19lakehouse/v1/system.proto\x12\x0clakehouse.v1\x1a\x1cgoogle/api/annotations.proto\"\x12\n\x10GetHealthRequest\"0\n\rServiceHealth\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\"c\n\x11GetHealthResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12-\n\x08services\x18\x02 \x03(\x0b\x32\x1b.lakehouse.v1.ServiceHealth\x12\x0f\n\x07version\x18\x03 \x01(\t2q\n\rSystemService\x12`\n\tGetHealth\x12\x1e.lakehouse.v1.GetHealthRequest\x1a\x1f.lakehouse.v1.GetHealthResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/healthB+Z)lakehouse/gen/go/lakehouse/v1;lakehousev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19lakehouse/v1/system.proto\x12\x0clakehouse.v1\x1a\x1cgoogle/api/annotations.proto\"&\n\x10GetHealthRequest\x12\x12\n\nlocal_only\x18\x01 \x01(\x08\"d\n\rServiceHealth\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x11\n\tcomponent\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"c\n\x11GetHealthResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12-\n\x08services\x18\x02 \x03(\x0b\x32\x1b.lakehouse.v1.ServiceHealth\x12\x0f\n\x07version\x18\x03 \x01(\t2q\n\rSystemService\x12`\n\tGetHealth\x12\x1e.lakehouse.v1.GetHealthRequest\x1a\x1f.lakehouse.v1.GetHealthResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/healthB+Z)lakehouse/gen/go/lakehouse/v1;lakehousev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,11 +36,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SYSTEMSERVICE'].methods_by_name['GetHealth']._loaded_options = None
   _globals['_SYSTEMSERVICE'].methods_by_name['GetHealth']._serialized_options = b'\202\323\344\223\002\014\022\n/v1/health'
   _globals['_GETHEALTHREQUEST']._serialized_start=73
-  _globals['_GETHEALTHREQUEST']._serialized_end=91
-  _globals['_SERVICEHEALTH']._serialized_start=93
-  _globals['_SERVICEHEALTH']._serialized_end=141
-  _globals['_GETHEALTHRESPONSE']._serialized_start=143
-  _globals['_GETHEALTHRESPONSE']._serialized_end=242
-  _globals['_SYSTEMSERVICE']._serialized_start=244
-  _globals['_SYSTEMSERVICE']._serialized_end=357
+  _globals['_GETHEALTHREQUEST']._serialized_end=111
+  _globals['_SERVICEHEALTH']._serialized_start=113
+  _globals['_SERVICEHEALTH']._serialized_end=213
+  _globals['_GETHEALTHRESPONSE']._serialized_start=215
+  _globals['_GETHEALTHRESPONSE']._serialized_end=314
+  _globals['_SYSTEMSERVICE']._serialized_start=316
+  _globals['_SYSTEMSERVICE']._serialized_end=429
 # @@protoc_insertion_point(module_scope)

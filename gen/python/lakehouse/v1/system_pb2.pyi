@@ -8,16 +8,24 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class GetHealthRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("local_only",)
+    LOCAL_ONLY_FIELD_NUMBER: _ClassVar[int]
+    local_only: bool
+    def __init__(self, local_only: _Optional[bool] = ...) -> None: ...
 
 class ServiceHealth(_message.Message):
-    __slots__ = ("service", "status")
+    __slots__ = ("service", "status", "component", "address", "detail")
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    COMPONENT_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     service: str
     status: str
-    def __init__(self, service: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+    component: str
+    address: str
+    detail: str
+    def __init__(self, service: _Optional[str] = ..., status: _Optional[str] = ..., component: _Optional[str] = ..., address: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class GetHealthResponse(_message.Message):
     __slots__ = ("status", "services", "version")

@@ -47,7 +47,8 @@ class SystemServiceServicer:
     """
 
     def GetHealth(self, request, context):
-        """Health of this process and each service it hosts.
+        """Health of this process, each service it hosts and, unless local_only, the
+        services it reaches through its host:port upstreams (each asked with local_only).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
