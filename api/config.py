@@ -24,6 +24,9 @@ class ChannelSettings(BaseModel):
     # Deadline of a call whose caller gives none (None: no deadline). Remotes between
     # services pass their own; long calls (ingest, corpus builds) pass None.
     default_timeout_s: float | None = 30.0
+    # Deadline of calls that embed texts first (vector writes and text searches, Embed): on
+    # a CPU-only host a batch can take a while.
+    embed_timeout_s: float = 300.0
     # Retries of idempotent reads (methods named Get*, List*, Find*, Search*, Embed*, Verify*,
     # Describe*) on UNAVAILABLE, by gRPC's own retry policy (a service config, not a loop).
     retry_max_attempts: int = 4

@@ -14,8 +14,6 @@ import numpy as np
 from lakehouse.api.channel import Channel
 from lakehouse.v1 import models_pb2, models_pb2_grpc
 
-# Embedding a batch on a CPU-only host can take a while; chat streams as long as the model talks.
-EMBED_TIMEOUT_S = 300.0
 # Embedded once per (provider, model) by a remote to learn what the server resolves it to.
 PROBE_TEXT = "dimension probe"
 # Usage keys of a final ChatChunk (the names of the contract's ChatUsage fields).
@@ -200,7 +198,9 @@ class RemoteModels:
 
     def embed(self, texts: Sequence[str], provider: str = "", model: str = "") -> EmbedResult:
         request = models_pb2.EmbedRequest(texts=list(texts), provider=provider, model=model)
-        return embed_result_from_pb(self._channel.call(self._stub.Embed, request, EMBED_TIMEOUT_S))
+        return embed_result_from_pb(
+            self._channel.call(self._stub.Embed, request, self._channel.settings.embed_timeout_s)
+        )
 
     def chat(
         self,

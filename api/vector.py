@@ -19,8 +19,6 @@ from lakehouse.api.channel import Channel
 from lakehouse.api.protoconv import timestamp
 from lakehouse.v1 import vector_pb2, vector_pb2_grpc
 
-# Writes embed their texts first: on a CPU-only host a batch can take a while.
-WRITE_TIMEOUT_S = 300.0
 DEFAULT_K = 10
 
 
@@ -230,7 +228,7 @@ class RemoteVector:
 
     def _write(self, method: Any, name: str, items: Sequence[Item]) -> int:
         request = vector_pb2.AddItemsRequest(corpus=name, items=[item_to_pb(i) for i in items])
-        return self._channel.call(method, request, WRITE_TIMEOUT_S).added
+        return self._channel.call(method, request, self._channel.settings.embed_timeout_s).added
 
     def add(self, name: str, items: Sequence[Item]) -> int:
         return self._write(self._stub.AddItems, name, items)
@@ -260,4 +258,6 @@ class RemoteVector:
             ef_search=ef_search,
             allowed_ids=list(allowed_ids or ()),
         )
-        return search_result_from_pb(self._channel.call(self._stub.Search, request, WRITE_TIMEOUT_S))
+        return search_result_from_pb(
+            self._channel.call(self._stub.Search, request, self._channel.settings.embed_timeout_s)
+        )

@@ -116,7 +116,8 @@ class Runtime:
         from lakehouse.servers.ingest.embed import EmbedOnIngest
 
         lake, journal = self.storage.lake(), self.storage.journal
-        embedder = EmbedOnIngest(lambda: self.vector_api, self.catalog, lake, journal)
+        batch_rows = self.settings.vector.build_batch_rows
+        embedder = EmbedOnIngest(lambda: self.vector_api, self.catalog, lake, journal, batch_rows)
         return IngestCore(self.catalog, lake, journal, self.settings, embedder)
 
     @cached_property

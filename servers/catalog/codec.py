@@ -18,12 +18,12 @@ import pyarrow as pa
 
 from lakehouse.api.errors import invalid_field
 from lakehouse.servers.catalog.model import DataFile, DatasetVersion, WriteMode
+from lakehouse.servers.clock import utc_now
 
 MANIFEST_FORMAT = 1
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
+now_utc = utc_now  # the catalog's timestamps come from the one clock
 
 
 def encode_time(value: datetime) -> str:

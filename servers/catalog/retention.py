@@ -19,13 +19,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from lakehouse.api import errors
 from lakehouse.servers.catalog import integrity
 from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.catalog.model import DataFile, DatasetVersion, validate_dataset_name
+from lakehouse.servers.clock import utc_now
 from lakehouse.servers.settings import RetentionSettings
 from lakehouse.servers.storage.cleanup import delete_keys, delete_quietly
 from lakehouse.servers.storage.model import ObjectStore
@@ -55,10 +56,6 @@ class VacuumResult:
     files_deleted: int
     bytes_deleted: int
     files_left: tuple[str, ...] = ()  # could not be deleted now: orphans, journaled
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def expired_versions(versions: list[DatasetVersion], current: int, policy: RetentionPolicy, now: datetime) -> list[int]:
@@ -101,7 +98,7 @@ class Retention:
         store: ObjectStore,
         journal: Journal | None,
         settings: RetentionSettings,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._catalog = catalog
         self._store = store

@@ -52,8 +52,11 @@ class EmbedOnIngest:
     """Handed the vector API (resolved on first use: it may live in another process) and
     the catalog and lake the ingest committed to."""
 
-    def __init__(self, vector: Callable[[], VectorApi], catalog: CatalogApi, store: ObjectStore, journal) -> None:
+    def __init__(
+        self, vector: Callable[[], VectorApi], catalog: CatalogApi, store: ObjectStore, journal, batch_rows: int
+    ) -> None:
         self._vector = vector
+        self._batch_rows = batch_rows
         self._catalog = catalog
         self._store = store
         self._journal = journal
@@ -67,7 +70,10 @@ class EmbedOnIngest:
             return 0
         version = self._catalog.get_version(result.dataset, result.version)
         try:
-            return embed_version(self._vector(), self._catalog, self._store, target.corpus, version, target.mapping)
+            vector = self._vector()
+            return embed_version(
+                vector, self._catalog, self._store, target.corpus, version, target.mapping, self._batch_rows
+            )
         except LakehouseError as exc:
             if self._journal is not None:
                 self._journal.record(

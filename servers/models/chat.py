@@ -7,10 +7,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 
 from lakehouse.api import errors
-
-from ..settings import ModelSettings
-from .chat_streams import AnthropicChat, ChatRequest, OllamaChat, OpenAIChat
-from .model import (
+from lakehouse.servers.models.chat_streams import AnthropicChat, ChatRequest, OllamaChat, OpenAIChat
+from lakehouse.servers.models.model import (
     ANTHROPIC,
     CHAT_PROVIDERS,
     INVALID_MESSAGE,
@@ -24,7 +22,8 @@ from .model import (
     ChatChunk,
     ChatMessage,
 )
-from .transport import ProviderClient
+from lakehouse.servers.models.transport import ProviderClient
+from lakehouse.servers.settings import ModelSettings
 
 MIN_TEMPERATURE = 0.0
 MAX_TEMPERATURE = 2.0  # the widest range among the providers (OpenAI's); a provider may reject less

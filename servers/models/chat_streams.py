@@ -24,8 +24,7 @@ from typing import Any
 import httpx
 
 from lakehouse.api import errors
-
-from .model import (
+from lakehouse.servers.models.model import (
     CHAT_PROVIDER_ERROR,
     CHAT_STREAM_TRUNCATED,
     FINISH_LENGTH,
@@ -39,7 +38,7 @@ from .model import (
     ChatChunk,
     ChatMessage,
 )
-from .transport import CHAT, MAX_PROVIDER_MESSAGE_CHARS, ProviderClient, bad_response
+from lakehouse.servers.models.transport import CHAT, MAX_PROVIDER_MESSAGE_CHARS, ProviderClient, bad_response
 
 # Anthropic requires max_tokens; this is used when the caller does not give one.
 ANTHROPIC_DEFAULT_MAX_TOKENS = 1024

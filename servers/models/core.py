@@ -18,14 +18,12 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from lakehouse.api import errors
-
-from ..settings import ModelSettings
-from . import embed_hash, embed_local
-from .chat import ChatRouter
-from .embed_hash import HashEmbedder
-from .embed_http import OllamaEmbedder, OpenAIEmbedder
-from .embed_local import LocalEmbedder
-from .model import (
+from lakehouse.servers.models import embed_hash, embed_local
+from lakehouse.servers.models.chat import ChatRouter
+from lakehouse.servers.models.embed_hash import HashEmbedder
+from lakehouse.servers.models.embed_http import OllamaEmbedder, OpenAIEmbedder
+from lakehouse.servers.models.embed_local import LocalEmbedder
+from lakehouse.servers.models.model import (
     ALL_PROVIDERS,
     ANTHROPIC,
     CHAT_PROVIDERS,
@@ -48,7 +46,8 @@ from .model import (
     ModelsListing,
     ProviderInfo,
 )
-from .transport import ProviderClient
+from lakehouse.servers.models.transport import ProviderClient
+from lakehouse.servers.settings import ModelSettings
 
 __all__ = ["ChatChunk", "ChatMessage", "EmbedResult", "ModelsCore", "ModelsListing", "ProviderInfo"]
 

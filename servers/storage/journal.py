@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lakehouse.api import errors
+from lakehouse.servers.clock import utc_now
 from lakehouse.servers.storage.model import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,6 @@ MAX_LIST_LIMIT = 1000
 INVALID_PAGE = "INVALID_PAGE"
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _safe_str(value: object) -> str:
     """str() that cannot fail: the journal must record even pathological errors."""
     try:
@@ -48,7 +45,7 @@ def _safe_str(value: object) -> str:
 class ErrorJournal:
     """Writes error records to ``primary``, falling back to ``rescue``; ``record`` never raises."""
 
-    def __init__(self, primary: ObjectStore, rescue: ObjectStore, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, primary: ObjectStore, rescue: ObjectStore, clock: Callable[[], datetime] = utc_now) -> None:
         self._primary = primary
         self._rescue = rescue
         self._clock = clock
@@ -66,7 +63,7 @@ class ErrorJournal:
         try:
             now = self._clock().astimezone(UTC)
         except Exception:  # noqa: BLE001
-            now = _utcnow()
+            now = utc_now()
         record_id = self.new_id(now)
         entry = self._entry(record_id, now, operation, error, context)
         key = self.key_for(record_id, now)

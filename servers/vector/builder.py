@@ -32,7 +32,6 @@ from lakehouse.servers.storage.model import ObjectStore
 from lakehouse.servers.vector.model import Item
 
 TEXT_SEPARATOR = "\n"
-BATCH_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -123,29 +122,36 @@ def _new_files(current: DatasetVersion, previous: DatasetVersion | None) -> tupl
     return [f for f in current.files if f.path not in before], [f for f in current.deltas if f.path not in before]
 
 
-def _batches(store: ObjectStore, path: str, columns: list[str]) -> Iterator[pa.RecordBatch]:
+def _batches(store: ObjectStore, path: str, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
     fs, base = store.filesystem()
     with fs.open_input_file(f"{base}/{path}") as fh:
-        yield from pq.ParquetFile(fh).iter_batches(batch_size=BATCH_ROWS, columns=columns)
+        yield from pq.ParquetFile(fh).iter_batches(batch_size=batch_rows, columns=columns)
 
 
 def embed_version(
-    vector, catalog: CatalogApi, store: ObjectStore, corpus: str, version: DatasetVersion, mapping: ColumnMapping
+    vector,
+    catalog: CatalogApi,
+    store: ObjectStore,
+    corpus: str,
+    version: DatasetVersion,
+    mapping: ColumnMapping,
+    batch_rows: int,
 ) -> int:
-    """Embed-on-ingest: upsert the rows this version added; apply its deletes."""
+    """Embed-on-ingest: upsert the rows this version added (read ``batch_rows`` at a time,
+    ``vector.build_batch_rows``); apply its deletes."""
     mapping.validate(version.schema.names)
     previous = catalog.get_version(version.dataset, version.version - 1) if version.version > 1 else None
     files, deltas = _new_files(version, previous)
     _ensure_corpus(vector, corpus)
     written = 0
     for f in files:
-        for batch in _batches(store, f.path, mapping.columns):
+        for batch in _batches(store, f.path, mapping.columns, batch_rows):
             items = items_from_batch(batch, mapping)
             if items:
                 vector.upsert(corpus, items)
                 written += len(items)
     for f in deltas:
-        for batch in _batches(store, f.path, [*mapping.columns, DELTA_OP_COLUMN]):
+        for batch in _batches(store, f.path, [*mapping.columns, DELTA_OP_COLUMN], batch_rows):
             is_delete = pc.equal(batch.column(DELTA_OP_COLUMN), DELTA_DELETE)
             deleted = batch.filter(is_delete).column(mapping.id_column).to_pylist()
             if deleted:

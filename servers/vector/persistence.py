@@ -12,13 +12,13 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse.api import errors
+from lakehouse.servers.clock import utc_now
 from lakehouse.servers.storage.model import ObjectInfo, ObjectStore
 from lakehouse.servers.vector.index import Rows
 from lakehouse.servers.vector.layout import GRAPH_FILE, MANIFEST_FILE, VECTORS_FILE, corpus_key, generation_key, log_key
@@ -89,7 +89,8 @@ class Manifest:
 
 
 def now() -> str:
-    return datetime.now(UTC).isoformat()
+    """The one clock (servers/clock.py), as manifests record it."""
+    return utc_now().isoformat()
 
 
 def corrupt(message: str) -> errors.Internal:

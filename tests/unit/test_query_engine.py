@@ -26,7 +26,7 @@ from lakehouse.servers.query.core import QueryCore
 from lakehouse.servers.query.engine_errors import Fatal, fatal, map_engine_error
 from lakehouse.servers.query.results import scrub_batch
 from lakehouse.servers.settings import QuerySettings
-from tests.unit.test_query_core import PEOPLE, Lake, people
+from tests.support.query_lake import PEOPLE, Lake, people
 
 # Invalidates the database: "||" throws past the 4 GiB string limit but is not marked fallible.
 FATAL_SQL = "SELECT length(s || s) FROM (SELECT repeat(repeat('x', 65536), 32768 + (random() * 0)::BIGINT) AS s)"

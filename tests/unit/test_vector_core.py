@@ -10,7 +10,7 @@ import pytest
 from lakehouse.api import errors
 from lakehouse.servers.settings import VectorSettings
 from lakehouse.servers.vector.model import Item
-from tests.unit.test_vector_helpers import DIM, Env, FakeEmbedder, make_items, random_vectors, text_vector, unit
+from tests.support.vector_env import DIM, Env, FakeEmbedder, make_items, random_vectors, text_vector, unit
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from lakehouse.servers.vector import corpus as corpus_module
 from lakehouse.servers.vector import generations
 from lakehouse.servers.vector.index import LiveIndex
 from lakehouse.servers.vector.model import Item
-from tests.unit.test_vector_helpers import DIM, Env, make_items, random_vectors, tuning
+from tests.support.vector_env import DIM, Env, make_items, random_vectors, tuning
 
 WAIT_S = 60
 

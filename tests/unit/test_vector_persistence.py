@@ -16,7 +16,7 @@ import pytest
 from lakehouse.api import errors
 from lakehouse.servers.vector.index import LiveIndex
 from lakehouse.servers.vector.model import Item
-from tests.unit.test_vector_helpers import DIM, Env, FakeEmbedder, make_items, random_vectors, tuning
+from tests.support.vector_env import DIM, Env, FakeEmbedder, make_items, random_vectors, tuning
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import faiss
 import numpy as np
 import pytest
 
-from tests.unit.test_vector_helpers import Env, exact_top, make_items, random_vectors, tuning
+from tests.support.vector_env import Env, exact_top, make_items, random_vectors, tuning
 
 N = 3000
 K = 10
