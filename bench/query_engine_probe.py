@@ -32,8 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from lakehouse.api.catalog import DataFile, NewVersion, WriteMode
 from lakehouse.servers.catalog.core import CatalogCore
-from lakehouse.servers.catalog.model import DataFile, NewVersion, WriteMode
 from lakehouse.servers.query.core import QueryCore
 from lakehouse.servers.settings import IngestSettings, QuerySettings
 from lakehouse.servers.storage.local import LocalObjectStore

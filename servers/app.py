@@ -23,13 +23,13 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from lakehouse.api.catalog import CatalogApi
 from lakehouse.api.channel import Channel, open_channel, server_keepalive_options
 from lakehouse.api.errors import Unavailable
 from lakehouse.api.models import ModelsApi, RemoteModels
 from lakehouse.api.query import QueryApi, RemoteQuery
 from lakehouse.api.vector import RemoteVector, VectorApi
 from lakehouse.servers.admission import AdmissionInterceptor, check_pool
-from lakehouse.servers.catalog.model import CatalogApi
 from lakehouse.servers.interceptors import ErrorInterceptor
 from lakehouse.servers.memory import configure_duckdb_allocator
 from lakehouse.servers.services import SERVICES, parse_components
@@ -95,13 +95,13 @@ class Runtime:
 
     @cached_property
     def catalog(self) -> CatalogApi:
+        from lakehouse.api.catalog import RemoteCatalog
         from lakehouse.servers.catalog.core import CatalogCore
-        from lakehouse.servers.catalog.remote import RemoteCatalog
 
         return self._api(
             "catalog",
             lambda: CatalogCore(self.settings.catalog_db, self.storage.lake(), self.settings.catalog),
-            lambda address: RemoteCatalog(address, self.settings.channel),
+            lambda address: RemoteCatalog(self._channel(address, "catalog")),
         )
 
     @cached_property

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from lakehouse.api.catalog import DataFile, DatasetVersion, WriteMode
 from lakehouse.api.errors import invalid_field
-from lakehouse.servers.catalog.model import DataFile, DatasetVersion, WriteMode
 from lakehouse.servers.clock import utc_now
 
 MANIFEST_FORMAT = 1

@@ -32,8 +32,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from lakehouse.api import errors
-from lakehouse.servers.catalog import codec, integrity
-from lakehouse.servers.catalog.model import (
+from lakehouse.api.catalog import (
     DataFile,
     Dataset,
     DatasetVersion,
@@ -41,6 +40,7 @@ from lakehouse.servers.catalog.model import (
     WriteMode,
     validate_dataset_name,
 )
+from lakehouse.servers.catalog import codec, integrity
 from lakehouse.servers.ingest.layout import dataset_prefix
 from lakehouse.servers.settings import CatalogSettings
 from lakehouse.servers.storage.model import ObjectStore

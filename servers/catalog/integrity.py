@@ -23,13 +23,21 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING
 
 import pyarrow.fs as pafs
 
 from lakehouse.api import errors
-from lakehouse.servers.catalog.model import HASH_PREFIX, DataFile, Dataset, DatasetVersion, NewVersion
+from lakehouse.api.catalog import (
+    HASH_PREFIX,
+    DataFile,
+    Dataset,
+    DatasetVersion,
+    FileProblem,
+    NewVersion,
+    ProblemKind,
+    VerifyReport,
+)
 from lakehouse.servers.ingest.layout import dataset_prefix
 from lakehouse.servers.storage.keys import STORAGE_UNAVAILABLE, is_valid_key
 from lakehouse.servers.storage.model import ObjectStore
@@ -49,36 +57,11 @@ FILE_SIZE_MISMATCH = "FILE_SIZE_MISMATCH"
 FILE_HASH_MISMATCH = "FILE_HASH_MISMATCH"
 
 
-class ProblemKind(str, Enum):
-    MISSING = "missing"
-    SIZE_MISMATCH = "size_mismatch"
-    HASH_MISMATCH = "hash_mismatch"
-    UNREADABLE = "unreadable"
-
-
 _COMMIT_REASONS = {
     ProblemKind.MISSING: FILE_MISSING,
     ProblemKind.SIZE_MISMATCH: FILE_SIZE_MISMATCH,
     ProblemKind.HASH_MISMATCH: FILE_HASH_MISMATCH,
 }
-
-
-@dataclass(frozen=True)
-class FileProblem:
-    dataset: str
-    version: int  # the newest checked version whose manifest names the file
-    path: str
-    kind: ProblemKind
-    expected: str
-    actual: str
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    datasets_checked: int
-    files_checked: int
-    bytes_checked: int
-    problems: tuple[FileProblem, ...]
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from datetime import datetime
 from typing import Protocol
 
 from lakehouse.api import errors
+from lakehouse.api.catalog import DataFile, DatasetVersion, validate_dataset_name
 from lakehouse.servers.catalog import integrity
 from lakehouse.servers.catalog.core import CatalogCore
-from lakehouse.servers.catalog.model import DataFile, DatasetVersion, validate_dataset_name
 from lakehouse.servers.clock import utc_now
 from lakehouse.servers.settings import RetentionSettings
 from lakehouse.servers.storage.cleanup import delete_keys, delete_quietly

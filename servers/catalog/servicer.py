@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 from google.protobuf import empty_pb2
 
-from lakehouse.servers.catalog import convert
+from lakehouse.api import catalog as api
 from lakehouse.v1 import catalog_pb2, catalog_pb2_grpc
 
 
@@ -20,11 +20,11 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     def ListDatasets(self, request, context):
         datasets, token = self._core.list_datasets(request.page_size, request.page_token)
         return catalog_pb2.ListDatasetsResponse(
-            datasets=[convert.dataset_to_pb(d) for d in datasets], next_page_token=token
+            datasets=[api.dataset_to_pb(d) for d in datasets], next_page_token=token
         )
 
     def GetDataset(self, request, context):
-        return convert.dataset_to_pb(self._core.get_dataset(request.dataset))
+        return api.dataset_to_pb(self._core.get_dataset(request.dataset))
 
     def DeleteDataset(self, request, context):
         self._retention.delete_dataset(request.dataset)
@@ -33,26 +33,26 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     def ListVersions(self, request, context):
         versions, token = self._core.list_versions(request.dataset, request.page_size, request.page_token)
         return catalog_pb2.ListVersionsResponse(
-            versions=[convert.version_to_pb(v) for v in versions], next_page_token=token
+            versions=[api.version_to_pb(v) for v in versions], next_page_token=token
         )
 
     def GetVersion(self, request, context):
-        return convert.version_to_pb(self._core.get_version(request.dataset, request.version))
+        return api.version_to_pb(self._core.get_version(request.dataset, request.version))
 
     def CommitVersion(self, request, context):
-        return convert.version_to_pb(self._core.commit_version(convert.new_version_from_pb(request)))
+        return api.version_to_pb(self._core.commit_version(api.new_version_from_pb(request)))
 
     def FindVersionBySource(self, request, context):
         found = self._core.find_by_source_hash(request.dataset, request.source_hash)
         if found is None:
             return catalog_pb2.FindVersionBySourceResponse()
-        return catalog_pb2.FindVersionBySourceResponse(version=convert.version_to_pb(found))
+        return catalog_pb2.FindVersionBySourceResponse(version=api.version_to_pb(found))
 
     def GetGeneration(self, request, context):
         return catalog_pb2.GetGenerationResponse(generation=self._core.generation())
 
     def VerifyDatasets(self, request, context):
-        return convert.verify_report_to_pb(self._retention.verify(request.dataset, request.all_versions))
+        return api.verify_report_to_pb(self._retention.verify(request.dataset, request.all_versions))
 
     def VacuumDatasets(self, request, context):
         duration = request.retain_duration

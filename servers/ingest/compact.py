@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from lakehouse.api import errors
-from lakehouse.servers.catalog.model import Dataset, DatasetVersion, NewVersion, WriteMode
+from lakehouse.api.catalog import Dataset, DatasetVersion, NewVersion, WriteMode
 from lakehouse.servers.ingest import layout
 from lakehouse.servers.ingest.model import IngestResult
 from lakehouse.servers.ingest.plan import Plan, make_plan, manifest

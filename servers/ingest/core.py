@@ -31,7 +31,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from lakehouse.api import errors
-from lakehouse.servers.catalog.model import (
+from lakehouse.api.catalog import (
     CatalogApi,
     Dataset,
     DatasetVersion,

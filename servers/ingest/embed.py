@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lakehouse.api.catalog import CatalogApi, WriteMode
 from lakehouse.api.errors import LakehouseError, invalid_field
 from lakehouse.api.vector import VectorApi
-from lakehouse.servers.catalog.model import CatalogApi, WriteMode
 from lakehouse.servers.ingest.model import IngestResult
 from lakehouse.servers.storage.model import ObjectStore
 from lakehouse.servers.vector.builder import ColumnMapping, embed_version

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from lakehouse.servers.catalog.model import DataFile, DatasetVersion
+from lakehouse.api.catalog import DataFile, DatasetVersion
 
 DATASETS_PREFIX = "datasets"
 ATTEMPT_HEX = 8

@@ -7,7 +7,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-from lakehouse.servers.catalog.model import WriteMode
+from lakehouse.api.catalog import WriteMode
 from lakehouse.servers.ingest.names import Rename
 
 Format = Literal["auto", "csv", "tsv", "json", "ndjson", "parquet", "xlsx"]

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.api import errors
-from lakehouse.servers.catalog.model import (
+from lakehouse.api.catalog import (
     DELTA_DELETE,
     DELTA_OP_COLUMN,
     DELTA_SEQ_COLUMN,

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 
 import grpc
 
+from lakehouse.api.catalog import WriteMode, schema_to_pb
 from lakehouse.api.errors import InvalidArgument
-from lakehouse.servers.catalog.convert import schema_to_pb
-from lakehouse.servers.catalog.model import WriteMode
 from lakehouse.servers.ingest.core import IngestProgress, IngestResult, IngestSpec
 from lakehouse.servers.ingest.embed import EmbedTarget, embed_target
 from lakehouse.servers.ingest.model import ReadOptions, ReadSpec

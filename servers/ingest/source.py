@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from lakehouse.api import errors
-from lakehouse.servers.catalog.model import HASH_PREFIX
+from lakehouse.api.catalog import HASH_PREFIX
 from lakehouse.servers.ingest import decode, dialect, json_keys
 from lakehouse.servers.ingest.formats import SourceFormat, check_content, resolve_format
 from lakehouse.servers.ingest.lines import LineFilter

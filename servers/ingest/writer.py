@@ -19,7 +19,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from lakehouse.api import errors
-from lakehouse.servers.catalog.model import HASH_PREFIX, DataFile
+from lakehouse.api.catalog import HASH_PREFIX, DataFile
 from lakehouse.servers.storage.model import ObjectStore
 
 STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"

@@ -26,8 +26,8 @@ import duckdb
 import pyarrow as pa
 
 from lakehouse.api import errors
+from lakehouse.api.catalog import CatalogApi
 from lakehouse.api.query import Rows
-from lakehouse.servers.catalog.model import CatalogApi
 from lakehouse.servers.memory import keep_duckdb_releasing_memory, memory_bytes
 from lakehouse.servers.query import jsonvalues
 from lakehouse.servers.query.engine import TEMP_DIR_PREFIX, AbandonedCalls, Engine

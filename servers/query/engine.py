@@ -23,7 +23,7 @@ import duckdb
 import pyarrow.fs as pafs
 
 from lakehouse.api import errors
-from lakehouse.servers.catalog.model import CatalogApi
+from lakehouse.api.catalog import CatalogApi
 from lakehouse.servers.query.engine_errors import Fatal, Stop, fatal, map_engine_error
 from lakehouse.servers.query.results import Resources
 from lakehouse.servers.query.sandbox import EngineLimits, harden

@@ -37,7 +37,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from lakehouse.servers.catalog.model import (
+from lakehouse.api.catalog import (
     DELTA_DELETE,
     DELTA_OP_COLUMN,
     DELTA_SEQ_COLUMN,

@@ -16,9 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lakehouse.api.errors import InvalidArgument, NotFound, invalid_field
-from lakehouse.api.query import QueryApi
-from lakehouse.servers.catalog.model import (
+from lakehouse.api.catalog import (
     DELTA_DELETE,
     DELTA_OP_COLUMN,
     CatalogApi,
@@ -26,6 +24,8 @@ from lakehouse.servers.catalog.model import (
     DatasetVersion,
     validate_dataset_name,
 )
+from lakehouse.api.errors import InvalidArgument, NotFound, invalid_field
+from lakehouse.api.query import QueryApi
 from lakehouse.servers.query import jsonvalues
 from lakehouse.servers.sql import quote_ident
 from lakehouse.servers.storage.model import ObjectStore

@@ -10,9 +10,9 @@ from typing import Protocol
 
 import numpy as np
 
+from lakehouse.api.catalog import DATASET_NAME_RE
 from lakehouse.api.errors import invalid_field
 from lakehouse.api.vector import CorpusInfo, Hit, Item, SearchResult  # noqa: F401 - the API's domain types
-from lakehouse.servers.catalog.model import DATASET_NAME_RE
 
 METRICS = ("cosine", "l2", "ip")
 

@@ -19,9 +19,10 @@ import httpx
 import pytest
 from google.protobuf import json_format
 
+from lakehouse.api import catalog as convert
 from lakehouse.api import errors
-from lakehouse.servers.catalog import codec, convert
-from lakehouse.servers.catalog.model import DataFile
+from lakehouse.api.catalog import DataFile
+from lakehouse.servers.catalog import codec
 from lakehouse.v1 import catalog_pb2, storage_pb2
 from tests.support.system import System
 

@@ -8,14 +8,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse.api import errors
-from lakehouse.servers.catalog.core import CatalogCore
-from lakehouse.servers.catalog.model import (
+from lakehouse.api.catalog import (
     DELTA_OP_COLUMN,
     DELTA_SEQ_COLUMN,
     DataFile,
     NewVersion,
     WriteMode,
 )
+from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.storage.local import LocalObjectStore
 
 

@@ -11,10 +11,10 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.api import errors
+from lakehouse.api.catalog import DataFile, NewVersion, WriteMode
 from lakehouse.servers.catalog import codec
 from lakehouse.servers.catalog.core import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CatalogCore
 from lakehouse.servers.catalog.integrity import ProblemKind, verify_datasets
-from lakehouse.servers.catalog.model import DataFile, NewVersion, WriteMode
 from lakehouse.servers.settings import CatalogSettings
 from lakehouse.servers.storage.local import LocalObjectStore
 

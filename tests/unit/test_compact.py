@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakehouse.api import errors
+from lakehouse.api.catalog import WriteMode
 from lakehouse.servers.catalog.core import CatalogCore
-from lakehouse.servers.catalog.model import WriteMode
 from lakehouse.servers.ingest.compact import COMPACTED_FROM, Compactor, EngineLimits
 from lakehouse.servers.ingest.core import IngestCore, IngestSpec
 from lakehouse.servers.query.core import QueryCore

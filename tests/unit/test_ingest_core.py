@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakehouse.api import errors
+from lakehouse.api.catalog import DELTA_OP_COLUMN, DELTA_SEQ_COLUMN, WriteMode
 from lakehouse.servers.catalog.core import CatalogCore
-from lakehouse.servers.catalog.model import DELTA_OP_COLUMN, DELTA_SEQ_COLUMN, WriteMode
 from lakehouse.servers.ingest.core import IngestCore, IngestProgress, IngestSpec
 from lakehouse.servers.settings import IngestSettings, Settings
 from lakehouse.servers.storage.local import LocalObjectStore

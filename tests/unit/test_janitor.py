@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from lakehouse.api.catalog import WriteMode
 from lakehouse.servers.app import build_server
 from lakehouse.servers.catalog.core import CatalogCore
-from lakehouse.servers.catalog.model import WriteMode
 from lakehouse.servers.ingest.core import IngestCore, IngestSpec
 from lakehouse.servers.janitor import JOURNAL_OPERATION, Janitor, collect_at_start
 from lakehouse.servers.settings import JanitorSettings, Settings

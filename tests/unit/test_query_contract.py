@@ -12,10 +12,10 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.api import errors
+from lakehouse.api.catalog import WriteMode
 from lakehouse.api.channel import open_channel
 from lakehouse.api.query import QueryApi, RemoteQuery, Rows
 from lakehouse.servers.app import build_server
-from lakehouse.servers.catalog.model import WriteMode
 from lakehouse.servers.ingest.model import IngestSpec
 from lakehouse.servers.settings import Settings
 

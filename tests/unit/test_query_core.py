@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.api import errors
-from lakehouse.servers.catalog.model import (
+from lakehouse.api.catalog import (
     DataFile,
     WriteMode,
 )

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakehouse.api import errors
+from lakehouse.api.catalog import DataFile, NewVersion, WriteMode
 from lakehouse.servers.catalog.core import CatalogCore
-from lakehouse.servers.catalog.model import DataFile, NewVersion, WriteMode
 from lakehouse.servers.query.core import QueryCore
 from lakehouse.servers.query.sandbox import EngineLimits, check_query, harden
 from lakehouse.servers.settings import QuerySettings

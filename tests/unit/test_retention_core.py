@@ -10,9 +10,9 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.api import errors
+from lakehouse.api.catalog import DatasetVersion, WriteMode
 from lakehouse.servers.catalog import codec
 from lakehouse.servers.catalog.core import CatalogCore
-from lakehouse.servers.catalog.model import DatasetVersion, WriteMode
 from lakehouse.servers.catalog.retention import Retention, RetentionPolicy, expired_versions
 from lakehouse.servers.ingest.core import IngestCore, IngestSpec
 from lakehouse.servers.settings import RetentionSettings, Settings
