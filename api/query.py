@@ -73,11 +73,28 @@ def timeout_from_pb(message: Any) -> float | None:
     return seconds
 
 
+# JSON numbers are doubles: integers beyond this travel as strings (query.proto says so).
+MAX_EXACT_JSON_INT = 2**53
+
+
+def _wire(value: Any) -> Any:
+    """A row value as a protobuf Value can hold it exactly."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) > MAX_EXACT_JSON_INT:
+        return str(value)
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
+    return value
+
+
 def rows_to_pb(result: Rows) -> query_pb2.SqlResponse:
     rows = []
     for row in result.rows:
         values = struct_pb2.ListValue()
-        values.extend(row)
+        values.extend([_wire(v) for v in row])
         rows.append(values)
     return query_pb2.SqlResponse(
         columns=[query_pb2.Column(name=n, type=t) for n, t in result.columns],
@@ -100,7 +117,7 @@ def _value(v: struct_pb2.Value, integral: bool = False) -> Any:
     if kind == "number_value":
         return int(v.number_value) if integral else v.number_value
     if kind == "string_value":
-        return v.string_value
+        return int(v.string_value) if integral else v.string_value  # a big integer, sent as text
     if kind == "bool_value":
         return v.bool_value
     if kind == "list_value":

@@ -7,9 +7,9 @@ the same way as top-level ones and nanosecond or out-of-range temporals never fa
 Arrow (DuckDB) type                     JSON value
 =====================================  ==========================================
 null                                    null
-bool, integers                          bool / number (64-bit ints stay exact
-                                        numbers; JavaScript clients lose precision
-                                        above 2**53)
+bool, integers                          bool / number (exact Python ints; on the
+                                        wire, beyond 2**53 they travel as strings:
+                                        api/query.py rows_to_pb)
 float, double                           number; NaN, Infinity, -Infinity as the
                                         strings "NaN", "Infinity", "-Infinity"
 decimal with scale 0 (HUGEINT,          number (exact integer), so e.g. sum(BIGINT)

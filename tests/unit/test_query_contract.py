@@ -51,6 +51,12 @@ def test_rows_are_the_same_domain_type_with_typed_values(api: QueryApi) -> None:
     assert not result.truncated
 
 
+def test_integers_beyond_2_53_stay_exact(api: QueryApi) -> None:
+    big = 2**53 + 1
+    result = api.rows(f"SELECT {big}::BIGINT AS big, -{big}::BIGINT AS neg, 7::BIGINT AS small")
+    assert result.rows == [[big, -big, 7]] and all(type(v) is int for v in result.rows[0])
+
+
 def test_rows_are_capped_and_say_so(api: QueryApi) -> None:
     result = api.rows("SELECT id FROM people ORDER BY id", max_rows=2)
     assert result.rows == [[1], [2]] and result.truncated
