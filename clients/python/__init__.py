@@ -23,6 +23,7 @@ from google.protobuf import json_format
 from lakehouse.api.channel import open_channel
 from lakehouse.api.config import ChannelSettings
 from lakehouse.api.errors import LakehouseError
+from lakehouse.api.paging import drain_pages
 from lakehouse.api.query import QueryApi, RemoteQuery, Rows, duration_to_pb
 from lakehouse.v1 import (
     catalog_pb2,
@@ -207,13 +208,11 @@ class LakehouseClient:
 
     # catalog -----------------------------------------------------------------
     def list_datasets(self) -> list[catalog_pb2.Dataset]:
-        out, token = [], ""
-        while True:
+        def page(token: str) -> tuple[list[catalog_pb2.Dataset], str]:
             resp = self._call(self.catalog.ListDatasets, catalog_pb2.ListDatasetsRequest(page_token=token))
-            out.extend(resp.datasets)
-            token = resp.next_page_token
-            if not token:
-                return out
+            return list(resp.datasets), resp.next_page_token
+
+        return list(drain_pages(page))
 
     def get_dataset(self, name: str) -> catalog_pb2.Dataset:
         return self._call(self.catalog.GetDataset, catalog_pb2.GetDatasetRequest(dataset=name))

@@ -38,6 +38,7 @@ from lakehouse.api.catalog import (
     ProblemKind,
     VerifyReport,
 )
+from lakehouse.api.paging import drain_pages
 from lakehouse.servers.ingest.layout import dataset_prefix
 from lakehouse.servers.storage.keys import STORAGE_UNAVAILABLE, is_valid_key
 from lakehouse.servers.storage.model import ObjectStore
@@ -224,21 +225,11 @@ def _datasets(catalog: CatalogCore, name: str) -> Iterable[Dataset]:
     if name:
         yield catalog.get_dataset(name)
         return
-    token = ""
-    while True:
-        page, token = catalog.list_datasets(page_token=token)
-        yield from page
-        if not token:
-            return
+    yield from drain_pages(lambda token: catalog.list_datasets(page_token=token))
 
 
 def _versions(catalog: CatalogCore, ds: Dataset, all_versions: bool) -> Iterable[DatasetVersion]:
     if not all_versions:
         yield ds.current
         return
-    token = ""
-    while True:
-        page, token = catalog.list_versions(ds.name, page_token=token)
-        yield from page
-        if not token:
-            return
+    yield from drain_pages(lambda token: catalog.list_versions(ds.name, page_token=token))

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import DataFile, DatasetVersion, validate_dataset_name
+from lakehouse.api.paging import drain_pages
 from lakehouse.servers.catalog import integrity
 from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.clock import utc_now
@@ -161,22 +162,10 @@ class Retention:
     # Steps ---------------------------------------------------------------
 
     def _dataset_names(self) -> list[str]:
-        names: list[str] = []
-        token = ""
-        while True:
-            page, token = self._catalog.list_datasets(page_token=token)
-            names.extend(d.name for d in page)
-            if not token:
-                return names
+        return [d.name for d in drain_pages(lambda token: self._catalog.list_datasets(page_token=token))]
 
     def _versions(self, name: str) -> list[DatasetVersion]:
-        versions: list[DatasetVersion] = []
-        token = ""
-        while True:
-            page, token = self._catalog.list_versions(name, page_token=token)
-            versions.extend(page)
-            if not token:
-                return versions
+        return list(drain_pages(lambda token: self._catalog.list_versions(name, page_token=token)))
 
     def _vacuum_one(self, name: str, policy: RetentionPolicy, dry_run: bool) -> VacuumResult:
         current = self._catalog.get_dataset(name).current_version

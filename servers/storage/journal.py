@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lakehouse.api import errors
+from lakehouse.api.paging import drain_pages
 from lakehouse.servers.clock import utc_now
 from lakehouse.servers.storage.model import ObjectStore
 
@@ -145,13 +146,7 @@ class ErrorJournal:
 
     @staticmethod
     def _keys(store: ObjectStore) -> list[str]:
-        keys: list[str] = []
-        token = ""
-        while True:
-            infos, token = store.list(ERRORS_PREFIX, 0, token)
-            keys.extend(info.key for info in infos)
-            if not token:
-                return keys
+        return [info.key for info in drain_pages(lambda token: store.list(ERRORS_PREFIX, 0, token))]
 
     @staticmethod
     def _read(store: ObjectStore, key: str) -> dict[str, Any] | None:

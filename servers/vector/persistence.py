@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse.api import errors
+from lakehouse.api.paging import drain_pages
 from lakehouse.servers.clock import utc_now
 from lakehouse.servers.storage.model import ObjectInfo, ObjectStore
 from lakehouse.servers.vector.index import Rows
@@ -115,13 +116,7 @@ def get_bytes(store: ObjectStore, key: str) -> bytes:
 
 
 def list_all(store: ObjectStore, prefix: str) -> list[ObjectInfo]:
-    infos: list[ObjectInfo] = []
-    token = ""
-    while True:
-        page, token = store.list(prefix, page_size=LIST_PAGE_SIZE, page_token=token)
-        infos.extend(page)
-        if not token:
-            return infos
+    return list(drain_pages(lambda token: store.list(prefix, page_size=LIST_PAGE_SIZE, page_token=token)))
 
 
 def delete_if_present(store: ObjectStore, key: str) -> None:
