@@ -8,6 +8,7 @@ the default deadline and the one error mapping (``lakehouse.api.status``).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import re
@@ -30,18 +31,21 @@ _UPSTREAM_RE = re.compile(r"\(upstream: ([a-z_]+)\)")
 _SERVICE_MODULES = ("catalog", "storage", "ingest", "query", "models", "vector", "system")
 
 
+@functools.cache
+def _idempotent_methods() -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (service.full_name, m.name)
+        for module in _SERVICE_MODULES
+        for service in importlib.import_module(f"lakehouse.v1.{module}_pb2").DESCRIPTOR.services_by_name.values()
+        for m in service.methods
+        if m.name.startswith(IDEMPOTENT_PREFIXES)
+    )
+
+
 def idempotent_methods() -> list[dict[str, str]]:
-    """Every read method of every lakehouse.v1 service, as service-config names."""
-    names = []
-    for module in _SERVICE_MODULES:
-        descriptor = importlib.import_module(f"lakehouse.v1.{module}_pb2").DESCRIPTOR
-        for service in descriptor.services_by_name.values():
-            names.extend(
-                {"service": service.full_name, "method": m.name}
-                for m in service.methods
-                if m.name.startswith(IDEMPOTENT_PREFIXES)
-            )
-    return names
+    """Every read method of every lakehouse.v1 service, as service-config names (read from
+    the descriptors once per process, not once per channel)."""
+    return [{"service": service, "method": method} for service, method in _idempotent_methods()]
 
 
 def service_config(settings: ChannelSettings) -> str:

@@ -9,9 +9,6 @@ the client). Envoy's transcoder renders the same status as a JSON body.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -47,14 +44,6 @@ def to_status(exc: LakehouseError) -> grpc.Status:
 
 
 _ERROR_CLASSES = {cls.code: cls for cls in LakehouseError.__subclasses__()}
-
-
-def call(method: Callable[..., Any], request: Any, timeout: float | None, **kw: Any) -> Any:
-    """A unary call whose failure surfaces as the domain exception it was raised as."""
-    try:
-        return method(request, timeout=timeout, **kw)
-    except grpc.RpcError as err:
-        raise from_rpc_error(err) from None
 
 
 def from_rpc_error(err: grpc.RpcError) -> LakehouseError:

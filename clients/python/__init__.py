@@ -385,18 +385,3 @@ class LakehouseClient:
 
     def rollback_generation(self, corpus: str) -> vector_pb2.Corpus:
         return self._call(self.vector.RollbackGeneration, vector_pb2.RollbackGenerationRequest(corpus=corpus))
-
-
-def _from_struct_value(v: Any) -> Any:
-    kind = v.WhichOneof("kind")
-    if kind == "null_value" or kind is None:
-        return None
-    if kind == "number_value":
-        return v.number_value
-    if kind == "string_value":
-        return v.string_value
-    if kind == "bool_value":
-        return v.bool_value
-    if kind == "struct_value":
-        return json_format.MessageToDict(v.struct_value)
-    return json_format.MessageToDict(v.list_value)

@@ -182,7 +182,7 @@ class IngestCore:
         if embed is not None:
             if self._embedder is None:
                 raise errors.Unimplemented("this ingest service cannot embed", reason="EMBEDDING_NOT_AVAILABLE")
-            if embed.corpus and spec.read.sheet == xlsx.SHEET_ALL:
+            if spec.read.sheet == xlsx.SHEET_ALL:
                 raise errors.invalid_field("sheet", "embed-on-ingest reads one sheet; name it instead of '*'")
             self._embedder.check_reachable()
             spec = replace(spec, required_columns=embed.required_columns(_write_mode(spec.mode)))
@@ -265,9 +265,10 @@ class IngestCore:
         cancelled: Callable[[], bool],
     ) -> IngestResult:
         reading = _reading(prepared)
-        if (found := self._already_ingested(spec, prepared)) is not None:
+        existing = self._existing(spec.dataset)  # read once under the lock: dedup and plan agree
+        if (found := self._already_ingested(spec, prepared, existing)) is not None:
             return replace(found, **reading)
-        plan = self._plan(spec)
+        plan = self._plan(spec, existing)
         read = _ReadOptions(full_sample=False, line_size=prepared.upload.line_bound or 0)
         for _ in range(MAX_READ_ATTEMPTS - 1):
             try:
@@ -339,15 +340,14 @@ class IngestCore:
     ) -> IngestResult:
         reading = _reading(prepared, table)
         with self._dataset_lock(spec.dataset):
-            if (found := self._already_ingested(spec, prepared)) is not None:
+            existing = self._existing(spec.dataset)
+            if (found := self._already_ingested(spec, prepared, existing)) is not None:
                 return replace(found, **reading)
-            result = self._attempt(
-                self._plan(spec), explicit, lambda: xlsx.SheetSource(table), prepared, report, cancelled
-            )
+            plan = self._plan(spec, existing)
+            result = self._attempt(plan, explicit, lambda: xlsx.SheetSource(table), prepared, report, cancelled)
         return replace(result, **reading)
 
-    def _already_ingested(self, spec: IngestSpec, prepared: Prepared) -> IngestResult | None:
-        existing = self._existing(spec.dataset)
+    def _already_ingested(self, spec: IngestSpec, prepared: Prepared, existing: Dataset | None) -> IngestResult | None:
         if existing is None:
             return None
         found = self._catalog.find_by_source_hash(spec.dataset, prepared.source_key)
@@ -357,8 +357,8 @@ class IngestCore:
             return replace(result, renames=keys.renames) if keys is not None else result
         return None
 
-    def _plan(self, spec: IngestSpec) -> Plan:
-        plan = make_plan(spec.dataset, spec.mode, spec.primary_key, self._existing(spec.dataset))
+    def _plan(self, spec: IngestSpec, existing: Dataset | None) -> Plan:
+        plan = make_plan(spec.dataset, spec.mode, spec.primary_key, existing)
         return replace(plan, required_columns=spec.required_columns)
 
     def _reader(self, prepared: Prepared, read: _ReadOptions) -> Callable[[], TableSource]:
