@@ -16,9 +16,9 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from lakehouse.api.channel import Channel
 from lakehouse.api.errors import invalid_field
 from lakehouse.api.protoconv import timestamp
+from lakehouse.api.remote import Remote
 from lakehouse.v1 import catalog_pb2, catalog_pb2_grpc
 
 DATASET_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -303,43 +303,33 @@ def verify_report_to_pb(r: VerifyReport) -> catalog_pb2.VerifyDatasetsResponse:
 # Remote ----------------------------------------------------------------------
 
 
-class RemoteCatalog:
+class RemoteCatalog(Remote):
     """CatalogApi over a channel from ``lakehouse.api.channel.open_channel``."""
 
-    def __init__(self, channel: Channel) -> None:
-        self._channel = channel
-        self._stub = catalog_pb2_grpc.CatalogServiceStub(channel.grpc)
-
-    def _call(self, method, request):
-        return self._channel.call(method, request)
+    stub_type = catalog_pb2_grpc.CatalogServiceStub
 
     def get_dataset(self, name: str) -> Dataset:
-        return dataset_from_pb(self._call(self._stub.GetDataset, catalog_pb2.GetDatasetRequest(dataset=name)))
+        return dataset_from_pb(self._call("GetDataset", catalog_pb2.GetDatasetRequest(dataset=name)))
 
     def list_datasets(self, page_size: int = 0, page_token: str = "") -> tuple[list[Dataset], str]:
         resp = self._call(
-            self._stub.ListDatasets,
+            "ListDatasets",
             catalog_pb2.ListDatasetsRequest(page_size=page_size, page_token=page_token),
         )
         return [dataset_from_pb(d) for d in resp.datasets], resp.next_page_token
 
     def get_version(self, name: str, version: int) -> DatasetVersion:
-        return version_from_pb(
-            self._call(self._stub.GetVersion, catalog_pb2.GetVersionRequest(dataset=name, version=version))
-        )
+        return version_from_pb(self._call("GetVersion", catalog_pb2.GetVersionRequest(dataset=name, version=version)))
 
     def find_by_source_hash(self, name: str, source_hash: str) -> DatasetVersion | None:
         resp = self._call(
-            self._stub.FindVersionBySource,
+            "FindVersionBySource",
             catalog_pb2.FindVersionBySourceRequest(dataset=name, source_hash=source_hash),
         )
         return version_from_pb(resp.version) if resp.HasField("version") else None
 
     def commit_version(self, new: NewVersion) -> DatasetVersion:
-        return version_from_pb(self._call(self._stub.CommitVersion, new_version_to_pb(new)))
+        return version_from_pb(self._call("CommitVersion", new_version_to_pb(new)))
 
     def generation(self) -> int:
-        return self._call(self._stub.GetGeneration, catalog_pb2.GetGenerationRequest()).generation
-
-    def close(self) -> None:
-        return None  # the channel belongs to whoever opened it
+        return self._call("GetGeneration", catalog_pb2.GetGenerationRequest()).generation

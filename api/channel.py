@@ -12,13 +12,13 @@ import functools
 import importlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
 
 from lakehouse.api.config import ChannelSettings
-from lakehouse.api.errors import LakehouseError, Unavailable
+from lakehouse.api.errors import Cancelled, LakehouseError, Unavailable
 from lakehouse.api.status import from_rpc_error
 from lakehouse.api.tracing import TracingInterceptor
 
@@ -26,6 +26,7 @@ from lakehouse.api.tracing import TracingInterceptor
 IDEMPOTENT_PREFIXES = ("Get", "List", "Find", "Search", "Embed", "Verify", "Describe")
 RETRYABLE_CODES = ("UNAVAILABLE",)
 UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+CALL_CANCELLED = "CALL_CANCELLED"
 # How the gateway names the component it could not reach (gateway_envoy/config.py UPSTREAM_REPLY_TEXT).
 _UPSTREAM_RE = re.compile(r"\(upstream: ([a-z_]+)\)")
 _SERVICE_MODULES = ("catalog", "storage", "ingest", "query", "models", "vector", "system")
@@ -86,6 +87,10 @@ def server_keepalive_options(settings: ChannelSettings) -> list[tuple[str, Any]]
     ]
 
 
+# A call's timeout_s meaning "no deadline" (None means the channel's default).
+NO_DEADLINE = float("inf")
+
+
 class Channel:
     """A channel and the call helper: ``channel.call(stub.Method, request)`` raises the
     domain exception the server raised, and applies the default deadline."""
@@ -101,11 +106,57 @@ class Channel:
         self._raw = raw
         self.grpc = _traced(raw) if settings.tracing else raw
 
-    def call(self, method: Callable[..., Any], request: Any, timeout_s: float | None = None, **kw: Any) -> Any:
+    def _timeout(self, timeout_s: float | None) -> float | None:
+        if timeout_s is None:
+            return self.default_timeout_s
+        return None if timeout_s == NO_DEADLINE else timeout_s
+
+    def call(
+        self,
+        method: Callable[..., Any],
+        request: Any,
+        timeout_s: float | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        **kw: Any,
+    ) -> Any:
+        """One call; with ``cancelled``, the call is cancelled once it returns True."""
+        if cancelled is not None:
+            return self.wait(self.start(method, request, timeout_s, **kw), cancelled)
         try:
-            return method(request, timeout=timeout_s if timeout_s is not None else self.default_timeout_s, **kw)
+            return method(request, timeout=self._timeout(timeout_s), **kw)
         except grpc.RpcError as err:
             raise self.error(err) from None
+
+    def start(self, method: Callable[..., Any], request: Any, timeout_s: float | None = None, **kw: Any) -> Any:
+        """The call under way, as a future (see ``wait``)."""
+        return method.future(request, timeout=self._timeout(timeout_s), **kw)
+
+    def wait(self, future: Any, cancelled: Callable[[], bool]) -> Any:
+        """The reply of a started call, checking ``cancelled`` every ``cancel_poll_s``."""
+        while True:
+            try:
+                return future.result(timeout=self.settings.cancel_poll_s)
+            except grpc.FutureTimeoutError:
+                if cancelled():
+                    future.cancel()
+            except grpc.FutureCancelledError:
+                raise Cancelled("the call was cancelled by its caller", reason=CALL_CANCELLED) from None
+            except grpc.RpcError as err:
+                if err.code() == grpc.StatusCode.CANCELLED and cancelled():
+                    raise Cancelled("the call was cancelled by its caller", reason=CALL_CANCELLED) from None
+                raise self.error(err) from None
+
+    def stream(
+        self, method: Callable[..., Any], request: Any, timeout_s: float | None = None, **kw: Any
+    ) -> Iterator[Any]:
+        """The responses of a server-streaming call, with the same deadline and error mapping."""
+        responses = method(request, timeout=self._timeout(timeout_s), **kw)
+        try:
+            yield from responses
+        except grpc.RpcError as err:
+            raise self.error(err) from None
+        finally:
+            responses.cancel()  # a caller that stops reading ends the call (no-op once it completed)
 
     def error(self, err: grpc.RpcError) -> LakehouseError:
         """The domain exception for a failed call on this channel. A transport failure

@@ -33,6 +33,8 @@ class ChannelSettings(BaseModel):
     retry_initial_backoff_s: float = 0.05
     retry_max_backoff_s: float = 1.0
     retry_backoff_multiplier: float = 2.0
+    # How often a call that its caller may cancel (an upload, a compaction) checks.
+    cancel_poll_s: float = 0.1
     # OpenTelemetry client spans, so trace context crosses processes (a no-op without a
     # tracer provider).
     tracing: bool = True

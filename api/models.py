@@ -12,6 +12,7 @@ import grpc
 import numpy as np
 
 from lakehouse.api.channel import Channel
+from lakehouse.api.remote import Remote
 from lakehouse.v1 import models_pb2, models_pb2_grpc
 
 # Embedded once per (provider, model) by a remote to learn what the server resolves it to.
@@ -167,16 +168,17 @@ def listing_from_pb(m: models_pb2.ListModelsResponse) -> ModelsListing:
 # Remote ----------------------------------------------------------------------------
 
 
-class RemoteModels:
+class RemoteModels(Remote):
     """ModelsApi over a channel from ``lakehouse.api.channel.open_channel``.
 
     ``resolve_embed`` and ``dimension`` have no RPC of their own: the answer of one Embed
     of a short probe text says both (the server applies its defaults and names the model),
     and is remembered per (provider, model)."""
 
+    stub_type = models_pb2_grpc.ModelServiceStub
+
     def __init__(self, channel: Channel) -> None:
-        self._channel = channel
-        self._stub = models_pb2_grpc.ModelServiceStub(channel.grpc)
+        super().__init__(channel)
         self._described: dict[tuple[str, str], EmbedResult] = {}
         self._lock = threading.Lock()
 
@@ -198,9 +200,7 @@ class RemoteModels:
 
     def embed(self, texts: Sequence[str], provider: str = "", model: str = "") -> EmbedResult:
         request = models_pb2.EmbedRequest(texts=list(texts), provider=provider, model=model)
-        return embed_result_from_pb(
-            self._channel.call(self._stub.Embed, request, self._channel.settings.embed_timeout_s)
-        )
+        return embed_result_from_pb(self._call("Embed", request, self._channel.settings.embed_timeout_s))
 
     def chat(
         self,
@@ -225,4 +225,4 @@ class RemoteModels:
             raise self._channel.error(err) from None
 
     def list_models(self) -> ModelsListing:
-        return listing_from_pb(self._channel.call(self._stub.ListModels, models_pb2.ListModelsRequest()))
+        return listing_from_pb(self._call("ListModels", models_pb2.ListModelsRequest()))

@@ -20,6 +20,7 @@ from google.protobuf import duration_pb2, struct_pb2
 from lakehouse.api import errors
 from lakehouse.api.arrow_wire import decode_response, decode_stream
 from lakehouse.api.channel import Channel
+from lakehouse.api.remote import Remote
 from lakehouse.v1 import query_pb2, query_pb2_grpc
 
 EXECUTE_QUERY = "/lakehouse.v1.QueryService/ExecuteQuery"
@@ -137,12 +138,13 @@ def rows_from_pb(message: query_pb2.SqlResponse) -> Rows:
 # Remote ----------------------------------------------------------------------------
 
 
-class RemoteQuery:
+class RemoteQuery(Remote):
     """QueryApi over a channel from ``lakehouse.api.channel.open_channel``."""
 
+    stub_type = query_pb2_grpc.QueryServiceStub
+
     def __init__(self, channel: Channel) -> None:
-        self._channel = channel
-        self._stub = query_pb2_grpc.QueryServiceStub(channel.grpc)
+        super().__init__(channel)
         # Raw responses: the Arrow payload is sliced out of each message without copies.
         self._execute_raw = channel.grpc.unary_stream(
             EXECUTE_QUERY,
@@ -171,8 +173,8 @@ class RemoteQuery:
 
     def rows(self, sql: str, *, max_rows: int = 0, timeout_s: float | None = None, query_id: str = "") -> Rows:
         request = query_pb2.SqlRequest(sql=sql, max_rows=max_rows, timeout=duration_to_pb(timeout_s), query_id=query_id)
-        return rows_from_pb(self._channel.call(self._stub.Sql, request, self._deadline(timeout_s)))
+        return rows_from_pb(self._call("Sql", request, self._deadline(timeout_s)))
 
     def cancel(self, query_id: str) -> None:
         request = query_pb2.CancelQueryRequest(query_id=query_id)
-        self._channel.call(self._stub.CancelQuery, request)
+        self._call("CancelQuery", request)

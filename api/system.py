@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from lakehouse.api.channel import Channel
+from lakehouse.api.remote import Remote
 from lakehouse.v1 import system_pb2, system_pb2_grpc
 
 # The statuses GetHealth reports: gRPC health's names, plus one for an upstream that did
@@ -65,13 +65,11 @@ def health_from_pb(response: system_pb2.GetHealthResponse) -> Health:
     return Health(response.status, services, response.version)
 
 
-class RemoteSystem:
+class RemoteSystem(Remote):
     """SystemApi over a channel from ``open_channel``; calls take the channel's default deadline."""
 
-    def __init__(self, channel: Channel) -> None:
-        self._channel = channel
-        self._stub = system_pb2_grpc.SystemServiceStub(channel.grpc)
+    stub_type = system_pb2_grpc.SystemServiceStub
 
     def health(self, local_only: bool = False) -> Health:
         request = system_pb2.GetHealthRequest(local_only=local_only)
-        return health_from_pb(self._channel.call(self._stub.GetHealth, request))
+        return health_from_pb(self._call("GetHealth", request))

@@ -7,7 +7,7 @@ not yet part of this interface.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -15,8 +15,9 @@ from typing import Any, Protocol
 import numpy as np
 from google.protobuf import json_format, struct_pb2
 
-from lakehouse.api.channel import Channel
+from lakehouse.api.errors import InvalidArgument, invalid_field
 from lakehouse.api.protoconv import timestamp
+from lakehouse.api.remote import Remote
 from lakehouse.v1 import vector_pb2, vector_pb2_grpc
 
 DEFAULT_K = 10
@@ -46,6 +47,36 @@ class SearchResult:
     hits: list[Hit]
     exact: bool  # True when the allowed set was searched exhaustively instead of through the graph
     generation: int
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which dataset columns make a corpus item (BuildCorpus, embed-on-ingest)."""
+
+    id_column: str
+    text_columns: tuple[str, ...]
+    metadata_columns: tuple[str, ...] = ()
+    vector_column: str = ""  # precomputed vectors: nothing is embedded
+
+    def validate(self, available: Iterable[str]) -> None:
+        if not self.id_column:
+            raise invalid_field("id_column", "required")
+        if not self.text_columns and not self.vector_column:
+            raise invalid_field("text_columns", "give at least one text column, or a vector column")
+        have = set(available)
+        wanted = (self.id_column, *self.text_columns, *self.metadata_columns, *filter(None, [self.vector_column]))
+        missing = [c for c in wanted if c not in have]
+        if missing:
+            raise InvalidArgument(
+                f"columns {missing} are not in the dataset (it has {sorted(have)})",
+                reason="UNKNOWN_COLUMN",
+                metadata={"columns": ",".join(missing)},
+            )
+
+    @property
+    def columns(self) -> list[str]:
+        names = (self.id_column, *self.text_columns, *self.metadata_columns, *filter(None, [self.vector_column]))
+        return list(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)
@@ -189,12 +220,10 @@ def search_result_from_pb(m: vector_pb2.SearchResponse) -> SearchResult:
 # Remote ----------------------------------------------------------------------------
 
 
-class RemoteVector:
+class RemoteVector(Remote):
     """VectorApi over a channel from ``lakehouse.api.channel.open_channel``."""
 
-    def __init__(self, channel: Channel) -> None:
-        self._channel = channel
-        self._stub = vector_pb2_grpc.VectorServiceStub(channel.grpc)
+    stub_type = vector_pb2_grpc.VectorServiceStub
 
     def create_corpus(
         self,
@@ -214,17 +243,17 @@ class RemoteVector:
             ef_construction=ef_construction,
             embedding_model=embedding_model,
         )
-        return corpus_from_pb(self._channel.call(self._stub.CreateCorpus, request))
+        return corpus_from_pb(self._call("CreateCorpus", request))
 
     def list_corpora(self) -> list[CorpusInfo]:
-        response = self._channel.call(self._stub.ListCorpora, vector_pb2.ListCorporaRequest())
+        response = self._call("ListCorpora", vector_pb2.ListCorporaRequest())
         return [corpus_from_pb(c) for c in response.corpora]
 
     def get_corpus(self, name: str) -> CorpusInfo:
-        return corpus_from_pb(self._channel.call(self._stub.GetCorpus, vector_pb2.GetCorpusRequest(corpus=name)))
+        return corpus_from_pb(self._call("GetCorpus", vector_pb2.GetCorpusRequest(corpus=name)))
 
     def delete_corpus(self, name: str) -> None:
-        self._channel.call(self._stub.DeleteCorpus, vector_pb2.DeleteCorpusRequest(corpus=name))
+        self._call("DeleteCorpus", vector_pb2.DeleteCorpusRequest(corpus=name))
 
     def _write(self, method: Any, name: str, items: Sequence[Item]) -> int:
         request = vector_pb2.AddItemsRequest(corpus=name, items=[item_to_pb(i) for i in items])
@@ -238,7 +267,7 @@ class RemoteVector:
 
     def delete(self, name: str, ids: Sequence[str]) -> int:
         request = vector_pb2.DeleteItemsRequest(corpus=name, ids=list(ids))
-        return self._channel.call(self._stub.DeleteItems, request).deleted
+        return self._call("DeleteItems", request).deleted
 
     def search(
         self,
@@ -258,6 +287,4 @@ class RemoteVector:
             ef_search=ef_search,
             allowed_ids=list(allowed_ids or ()),
         )
-        return search_result_from_pb(
-            self._channel.call(self._stub.Search, request, self._channel.settings.embed_timeout_s)
-        )
+        return search_result_from_pb(self._call("Search", request, self._channel.settings.embed_timeout_s))

@@ -39,9 +39,10 @@ from lakehouse.api.catalog import (
     WriteMode,
     validate_dataset_name,
 )
+from lakehouse.api.ingest import EmbedTarget
 from lakehouse.servers.ingest import layout, xlsx
 from lakehouse.servers.ingest.compact import Compactor, EngineLimits
-from lakehouse.servers.ingest.embed import EmbedOnIngest, EmbedTarget
+from lakehouse.servers.ingest.embed import EmbedOnIngest
 from lakehouse.servers.ingest.formats import parse_schema
 from lakehouse.servers.ingest.json_keys import renamed_columns
 from lakehouse.servers.ingest.model import (

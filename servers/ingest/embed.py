@@ -8,44 +8,15 @@ re-ingesting.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from lakehouse.api.catalog import CatalogApi, WriteMode
-from lakehouse.api.errors import LakehouseError, invalid_field
+from lakehouse.api.catalog import CatalogApi
+from lakehouse.api.errors import LakehouseError
+from lakehouse.api.ingest import EmbedTarget, IngestResult
 from lakehouse.api.vector import VectorApi
-from lakehouse.servers.ingest.model import IngestResult
 from lakehouse.servers.storage.model import ObjectStore
-from lakehouse.servers.vector.builder import ColumnMapping, embed_version
+from lakehouse.servers.vector.builder import embed_version
 
 JOURNAL_OPERATION = "ingest.embed"
-
-
-@dataclass(frozen=True)
-class EmbedTarget:
-    """Which corpus receives the rows, and which columns feed it."""
-
-    corpus: str
-    mapping: ColumnMapping
-
-    def required_columns(self, mode: WriteMode) -> tuple[str, ...]:
-        """What the upload must carry: a delete only the ids, anything else every mapped column."""
-        return (self.mapping.id_column,) if mode == WriteMode.DELETE else tuple(self.mapping.columns)
-
-
-def embed_target(
-    corpus: str, id_column: str, text_columns: tuple[str, ...], metadata_columns: tuple[str, ...]
-) -> EmbedTarget | None:
-    """The request's embed options as a target (None: no embedding), naming a missing field."""
-    if not corpus:
-        if id_column or text_columns or metadata_columns:
-            raise invalid_field("embed_corpus", "required when embed columns are given")
-        return None
-    if not id_column:
-        raise invalid_field("embed_id_column", "required with embed_corpus")
-    if not text_columns:
-        raise invalid_field("embed_text_columns", "required with embed_corpus")
-    mapping = ColumnMapping(id_column=id_column, text_columns=text_columns, metadata_columns=metadata_columns)
-    return EmbedTarget(corpus, mapping)
 
 
 class EmbedOnIngest:

@@ -10,25 +10,11 @@ rename is always reported instead of surfacing later as an engine error.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from lakehouse.api import errors
+from lakehouse.api.ingest import Rename
 
 GENERATED_PREFIX = "column"
-
-
-@dataclass(frozen=True)
-class Rename:
-    """One column whose name was changed: where it is, what the file said, what it became."""
-
-    index: int
-    original: str
-    name: str
-
-    def describe(self) -> str:
-        if not self.original:
-            return f"column {self.index + 1} has no name; it is stored as {self.name!r}"
-        return f"column {self.index + 1} {self.original!r} clashes with an earlier name; it is stored as {self.name!r}"
 
 
 def generated(count: int) -> tuple[str, ...]:

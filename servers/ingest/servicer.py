@@ -9,18 +9,20 @@ from collections.abc import Iterator
 
 import grpc
 
-from lakehouse.api.catalog import WriteMode, schema_to_pb
 from lakehouse.api.errors import InvalidArgument
-from lakehouse.servers.ingest.core import IngestProgress, IngestResult, IngestSpec
-from lakehouse.servers.ingest.embed import EmbedTarget, embed_target
-from lakehouse.servers.ingest.model import ReadOptions, ReadSpec
+from lakehouse.api.ingest import (
+    EMPTY_INPUT,
+    EmbedTarget,
+    IngestSpec,
+    progress_to_pb,
+    result_to_pb,
+    spec_from_pb,
+)
 from lakehouse.servers.memory import release_arrow_memory
 from lakehouse.v1 import ingest_pb2, ingest_pb2_grpc
 
 # Header Envoy's transcoder adds to requests that arrived over REST.
 REST_MARKER_HEADER = "x-envoy-original-path"
-DEFAULT_MODE = WriteMode.APPEND
-DEFAULT_FORMAT = "auto"
 
 
 def _is_rest(context: grpc.ServicerContext) -> bool:
@@ -30,21 +32,8 @@ def _is_rest(context: grpc.ServicerContext) -> bool:
 def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, Iterator[bytes], EmbedTarget | None]:
     first = next(request_iterator, None)
     if first is None:
-        raise InvalidArgument("the upload stream had no messages", reason="EMPTY_INPUT")
-    target = embed_target(
-        first.embed_corpus,
-        first.embed_id_column,
-        tuple(first.embed_text_columns),
-        tuple(first.embed_metadata_columns),
-    )
-    spec = IngestSpec(
-        dataset=first.dataset,
-        format=(first.format or DEFAULT_FORMAT).lower(),  # validated by the core, like every field
-        mode=(first.mode or DEFAULT_MODE.value).lower(),  # type: ignore[arg-type]
-        primary_key=tuple(first.primary_key),
-        schema=first.schema,
-        read=read_spec_from_pb(first),
-    )
+        raise InvalidArgument("the upload stream had no messages", reason=EMPTY_INPUT)
+    spec, target = spec_from_pb(first)
     limit = max_rest_bytes if _is_rest(context) else None
 
     def chunks() -> Iterator[bytes]:
@@ -64,68 +53,6 @@ def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, I
                 yield data
 
     return spec, chunks(), target
-
-
-def read_spec_from_pb(m: ingest_pb2.IngestRequest) -> ReadSpec:
-    """The request's read options, as given (the core validates them)."""
-    return ReadSpec(
-        delimiter=m.delimiter,
-        quote=m.quote,
-        escape=m.escape,
-        header=m.header,
-        skip=m.skip if m.HasField("skip") else None,
-        comment=m.comment,
-        null=tuple(m.null),
-        encoding=m.encoding,
-        compression=m.compression,
-        columns=tuple(m.columns),
-        sheet=m.sheet,
-        sheet_dataset_pattern=m.sheet_dataset_pattern,
-    )
-
-
-def read_options_to_pb(o: ReadOptions) -> ingest_pb2.ReadOptions:
-    return ingest_pb2.ReadOptions(
-        format=o.format,
-        delimiter=o.delimiter,
-        quote=o.quote,
-        escape=o.escape,
-        header=o.header,
-        skip=o.skip,
-        comment=o.comment,
-        null=list(o.null),
-        encoding=o.encoding,
-        compression=o.compression,
-        sheet=o.sheet,
-        header_rows=o.header_rows,
-        json_format=o.json_format,
-    )
-
-
-def result_to_pb(r: IngestResult) -> ingest_pb2.IngestResult:
-    return ingest_pb2.IngestResult(
-        dataset=r.dataset,
-        version=r.version,
-        mode=r.mode.value if isinstance(r.mode, WriteMode) else str(r.mode),
-        rows=r.rows,
-        bytes_in=r.bytes_in,
-        bytes_written=r.bytes_written,
-        files=r.files,
-        source_hash=r.source_hash,
-        deduplicated=r.deduplicated,
-        schema=schema_to_pb(r.schema),
-        embedded=r.embedded,
-        header=r.header,
-        skipped_lines=r.skipped_lines,
-        read_options=read_options_to_pb(r.read) if r.read is not None else None,
-        reasoning=r.reasoning,
-        renames=[ingest_pb2.ColumnRename(index=n.index, original=n.original, name=n.name) for n in r.renames],
-        sheets=[result_to_pb(sheet) for sheet in r.sheets],
-    )
-
-
-def progress_to_pb(p: IngestProgress) -> ingest_pb2.IngestProgress:
-    return ingest_pb2.IngestProgress(phase=p.phase, bytes_done=p.bytes_done, rows_done=p.rows_done)
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):

@@ -25,9 +25,10 @@ from pathlib import Path
 
 from lakehouse.api import errors
 from lakehouse.servers.settings import Settings
-from lakehouse.servers.storage.journal import ErrorJournal
+from lakehouse.servers.storage.journal import ErrorJournal, error_record
 from lakehouse.servers.storage.local import LocalObjectStore
-from lakehouse.servers.storage.model import BucketInfo, ObjectInfo, ObjectStore
+from lakehouse.api.storage import DEFAULT_CONTENT_TYPE, BucketInfo, ErrorRecord, ObjectBody, ObjectInfo, S3Location
+from lakehouse.servers.storage.model import ObjectStore
 from lakehouse.servers.storage.policy import BucketPolicy
 from lakehouse.servers.storage.s3 import DEFAULT_REGION, S3ObjectStore, split_endpoint
 
@@ -288,6 +289,39 @@ class StorageCore:
         store = self.store(bucket)
         self._policy.check_object_write(bucket, key)
         store.delete(key)
+
+    # The rest of StorageApi ------------------------------------------------------
+
+    def create_bucket(self, name: str, location: str | S3Location) -> BucketInfo:
+        if isinstance(location, S3Location):
+            return self.register_bucket(
+                name,
+                "s3",
+                endpoint=location.endpoint,
+                bucket=location.bucket,
+                access_key=location.access_key,
+                secret_key=location.secret_key,
+                region=location.region,
+                secure=location.secure,
+            )
+        return self.register_bucket(name, "local", root=location)
+
+    def get_object(self, bucket: str, key: str) -> ObjectBody:
+        store = self.store(bucket)
+        info = store.stat(key)  # a missing object fails here, before any byte is streamed
+        return ObjectBody(info.content_type or DEFAULT_CONTENT_TYPE, store.get(key))
+
+    def stat_object(self, bucket: str, key: str) -> ObjectInfo:
+        return self.store(bucket).stat(key)
+
+    def list_objects(
+        self, bucket: str, prefix: str = "", page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[ObjectInfo], str]:
+        return self.store(bucket).list(prefix, page_size, page_token)
+
+    def list_errors(self, page_size: int = 0, page_token: str = "") -> tuple[list[ErrorRecord], str]:
+        entries, token = self._journal.list(page_size, page_token)
+        return [error_record(e) for e in entries], token
 
     @staticmethod
     def _not_found(name: str) -> errors.NotFound:

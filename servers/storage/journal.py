@@ -19,6 +19,7 @@ from typing import Any
 from lakehouse.api import errors
 from lakehouse.api.paging import drain_pages
 from lakehouse.servers.clock import utc_now
+from lakehouse.api.storage import ErrorRecord
 from lakehouse.servers.storage.model import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,20 @@ def _safe_str(value: object) -> str:
         return str(value)
     except Exception:  # noqa: BLE001
         return f"<unprintable {type(value).__name__}>"
+
+
+def error_record(entry: dict[str, Any]) -> ErrorRecord:
+    """The domain form of one stored entry (older entries may lack fields)."""
+    return ErrorRecord(
+        id=entry.get("id", ""),
+        time=datetime.fromisoformat(entry["time"]) if entry.get("time") else None,
+        operation=entry.get("operation", ""),
+        code=entry.get("code", ""),
+        reason=entry.get("reason", ""),
+        message=entry.get("message", ""),
+        context={str(k): str(v) for k, v in (entry.get("context") or {}).items()},
+        rescued=bool(entry.get("rescued")),
+    )
 
 
 class ErrorJournal:

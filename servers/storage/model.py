@@ -7,27 +7,13 @@ pyarrow filesystem it exposes reads and writes Parquet without a proxy hop.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 import pyarrow.fs as pafs
 
+from lakehouse.api.storage import BucketInfo, ObjectInfo
 
-@dataclass(frozen=True)
-class ObjectInfo:
-    key: str
-    size: int
-    etag: str
-    modified_at: datetime
-    content_type: str = ""
-
-
-@dataclass(frozen=True)
-class BucketInfo:
-    name: str
-    backend: str  # "local" | "s3"
-    location: str  # directory path, or "s3://<endpoint>/<bucket>"
+__all__ = ["BucketInfo", "ObjectInfo", "ObjectStore"]
 
 
 class ObjectStore(Protocol):

@@ -8,8 +8,7 @@ core, which embeds it with the corpus's model.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -24,42 +23,15 @@ from lakehouse.api.catalog import (
     DatasetVersion,
     validate_dataset_name,
 )
-from lakehouse.api.errors import InvalidArgument, NotFound, invalid_field
+from lakehouse.api.errors import InvalidArgument, NotFound
 from lakehouse.api.query import QueryApi
+from lakehouse.api.vector import ColumnMapping
 from lakehouse.servers.query import jsonvalues
 from lakehouse.servers.sql import quote_ident
 from lakehouse.servers.storage.model import ObjectStore
 from lakehouse.servers.vector.model import Item
 
 TEXT_SEPARATOR = "\n"
-
-
-@dataclass(frozen=True)
-class ColumnMapping:
-    id_column: str
-    text_columns: tuple[str, ...]
-    metadata_columns: tuple[str, ...] = ()
-    vector_column: str = ""  # precomputed vectors: nothing is embedded
-
-    def validate(self, available: Iterable[str]) -> None:
-        if not self.id_column:
-            raise invalid_field("id_column", "required")
-        if not self.text_columns and not self.vector_column:
-            raise invalid_field("text_columns", "give at least one text column, or a vector column")
-        have = set(available)
-        wanted = (self.id_column, *self.text_columns, *self.metadata_columns, *filter(None, [self.vector_column]))
-        missing = [c for c in wanted if c not in have]
-        if missing:
-            raise InvalidArgument(
-                f"columns {missing} are not in the dataset (it has {sorted(have)})",
-                reason="UNKNOWN_COLUMN",
-                metadata={"columns": ",".join(missing)},
-            )
-
-    @property
-    def columns(self) -> list[str]:
-        names = (self.id_column, *self.text_columns, *self.metadata_columns, *filter(None, [self.vector_column]))
-        return list(dict.fromkeys(names))
 
 
 def _vectors(column: pa.Array, name: str) -> np.ndarray:

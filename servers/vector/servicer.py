@@ -77,7 +77,8 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
         return search_result_to_pb(result)
 
     def BuildCorpus(self, request, context):
-        from lakehouse.servers.vector.builder import ColumnMapping, build_from_dataset
+        from lakehouse.api.vector import ColumnMapping
+        from lakehouse.servers.vector.builder import build_from_dataset
 
         mapping = ColumnMapping(
             id_column=request.id_column,
