@@ -195,6 +195,15 @@ class ModelSettings(BaseModel):
     http_timeout_s: float = 30.0
     http_connect_timeout_s: float = 5.0
     http_retries: int = 2
+    http_retry_backoff_s: float = Field(
+        0.25, ge=0, description="First wait between attempts at a provider; it doubles after each failure."
+    )
+    http_retry_backoff_max_s: float = Field(
+        4.0, ge=0, description="Cap on any single wait between attempts, a provider's Retry-After included."
+    )
+    http_retry_jitter: float = Field(
+        0.1, ge=0, le=1, description="Each wait is scaled by a random 1 +- this, so synchronized clients spread out."
+    )
     http_max_connections: int = 16
 
 

@@ -7,21 +7,26 @@
 * Anthropic ``POST {anthropic_url}/v1/messages``: SSE events ``message_start`` …
   ``content_block_delta`` … ``message_delta`` (stop reason, usage) … ``message_stop``.
 
+SSE framing is ``httpx-sse``'s (the WHATWG event-stream rules); Ollama's NDJSON is read
+line by line.
+
 Each parser yields ``ChatChunk``s and exactly one final ``done`` chunk when the
 provider's terminal event arrives. A stream that ends (or breaks) before it is
 ``Unavailable(CHAT_STREAM_TRUNCATED)``; an error event in the stream becomes the
-matching domain error with the provider's message; an undecodable line is
+matching domain error with the provider's message; an undecodable line, or an SSE
+stream whose Content-Type is not ``text/event-stream``, is
 ``Unavailable(CHAT_PROVIDER_BAD_RESPONSE)``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from httpx_sse import EventSource, ServerSentEvent, SSEError
 
 from lakehouse.api import errors
 from lakehouse.servers.models.model import (
@@ -43,7 +48,6 @@ from lakehouse.servers.models.transport import CHAT, MAX_PROVIDER_MESSAGE_CHARS,
 # Anthropic requires max_tokens; this is used when the caller does not give one.
 ANTHROPIC_DEFAULT_MAX_TOKENS = 1024
 OPENAI_DONE = "[DONE]"
-SSE_DEFAULT_EVENT = "message"
 SYSTEM_JOINER = "\n\n"  # Anthropic takes one system prompt; several system messages are joined
 
 # Providers' words for why generation stopped → the two common ones (others pass through).
@@ -102,9 +106,29 @@ def stream_error(provider: str, error: Any) -> errors.LakehouseError:
 
 
 def _lines(response: httpx.Response, provider: str) -> Iterator[str]:
-    """The body's lines; a read that fails mid-stream is a truncated stream."""
+    """The body's lines (Ollama's NDJSON); a read that fails mid-stream is a truncated stream."""
     try:
         yield from response.iter_lines()
+    except httpx.TimeoutException:
+        raise _truncated(provider, "timeout") from None
+    except (httpx.RequestError, httpx.StreamError) as exc:
+        raise _truncated(provider, type(exc).__name__) from None
+
+
+def sse_events(response: httpx.Response, provider: str) -> Iterator[ServerSentEvent]:
+    """The body's server-sent events that carry data (httpx-sse does the framing).
+
+    A body that is not ``text/event-stream`` is a bad response; a read that fails
+    mid-stream is a truncated stream. Events without data are skipped: none of the
+    providers' events means anything without its JSON, and httpx-sse dispatches an empty
+    one on every blank line once an ``id:`` has been seen.
+    """
+    try:
+        for event in EventSource(response).iter_sse():
+            if event.data:
+                yield event
+    except SSEError as exc:  # before RequestError: SSEError is an httpx.TransportError
+        raise bad_response(provider, CHAT, str(exc)) from None
     except httpx.TimeoutException:
         raise _truncated(provider, "timeout") from None
     except (httpx.RequestError, httpx.StreamError) as exc:
@@ -116,27 +140,6 @@ def _json(data: str, provider: str) -> Any:
         return json.loads(data)
     except ValueError:
         raise bad_response(provider, CHAT, f"undecodable stream data {data[:80]!r}") from None
-
-
-def sse_events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """Server-sent events as ``(event, data)``: ``data:`` lines joined, dispatched on a blank line."""
-    event, data = "", []
-    for line in lines:
-        if not line:
-            if data:
-                yield event or SSE_DEFAULT_EVENT, "\n".join(data)
-            event, data = "", []
-            continue
-        if line.startswith(":"):
-            continue  # comment / keep-alive
-        field, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if field == "event":
-            event = value
-        elif field == "data":
-            data.append(value)
-    if data:  # a last event without its blank line still counts
-        yield event or SSE_DEFAULT_EVENT, "\n".join(data)
 
 
 def _text(value: Any, provider: str) -> str:
@@ -164,7 +167,7 @@ def _usage(prompt: Any, completion: Any) -> dict[str, int] | None:
 
 
 class _StreamingChat:
-    """Opens the stream, runs a parser over its lines, always closes it."""
+    """Opens the stream, runs the provider's parser over its body, always closes it."""
 
     PATH = ""
 
@@ -178,14 +181,14 @@ class _StreamingChat:
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         response = self._client.open_stream(self.PATH, self.body(request), CHAT)
         try:
-            yield from self.parse(_lines(response, self.provider))
+            yield from self.parse(response)
         finally:
             response.close()
 
     def body(self, request: ChatRequest) -> Params:
         raise NotImplementedError
 
-    def parse(self, lines: Iterator[str]) -> Iterator[ChatChunk]:
+    def parse(self, response: httpx.Response) -> Iterator[ChatChunk]:
         raise NotImplementedError
 
 
@@ -204,8 +207,8 @@ class OllamaChat(_StreamingChat):
             body["options"] = options
         return body
 
-    def parse(self, lines: Iterator[str]) -> Iterator[ChatChunk]:
-        for line in lines:
+    def parse(self, response: httpx.Response) -> Iterator[ChatChunk]:
+        for line in _lines(response, self.provider):
             if not line.strip():
                 continue
             item = _json(line, self.provider)
@@ -241,13 +244,13 @@ class OpenAIChat(_StreamingChat):
             body["max_tokens"] = request.max_tokens
         return body
 
-    def parse(self, lines: Iterator[str]) -> Iterator[ChatChunk]:
+    def parse(self, response: httpx.Response) -> Iterator[ChatChunk]:
         finish, usage = "", None
-        for _, data in sse_events(lines):
-            if data.strip() == OPENAI_DONE:
+        for sse in sse_events(response, self.provider):
+            if sse.data.strip() == OPENAI_DONE:
                 yield ChatChunk("", done=True, finish_reason=finish, usage=usage)
                 return
-            item = _json(data, self.provider)
+            item = _json(sse.data, self.provider)
             if not isinstance(item, dict):
                 raise bad_response(self.provider, CHAT, "an event is not an object")
             if "error" in item:
@@ -283,14 +286,14 @@ class AnthropicChat(_StreamingChat):
             body["temperature"] = request.temperature
         return body
 
-    def parse(self, lines: Iterator[str]) -> Iterator[ChatChunk]:
+    def parse(self, response: httpx.Response) -> Iterator[ChatChunk]:
         finish, prompt_tokens, completion_tokens = "", None, None
-        for event, data in sse_events(lines):
-            item = _json(data, self.provider)
+        for sse in sse_events(response, self.provider):
+            item = _json(sse.data, self.provider)
             if not isinstance(item, dict):
                 raise bad_response(self.provider, CHAT, "an event is not an object")
-            kind = item.get("type", event)
-            if kind == "error" or event == "error":
+            kind = item.get("type", sse.event)
+            if kind == "error" or sse.event == "error":
                 raise stream_error(self.provider, item.get("error", item))
             if kind == "message_start":
                 usage = _obj(_obj(item.get("message")).get("usage"))

@@ -1,10 +1,11 @@
 """HTTP transport to model providers: one pooled ``httpx.Client`` per provider, bounded
 retries, and the one place provider failures become domain errors.
 
-Retried (up to ``http_retries`` more attempts, exponential backoff with jitter, honouring
-``Retry-After`` up to a cap): connection errors, timeouts, 408, 429 and 5xx. Never
-retried: other 4xx (the same request would fail the same way), and a stream once its
-body has started (its chunks may already have reached the caller).
+Retried by ``tenacity`` (up to ``http_retries`` more attempts, exponential backoff with
+jitter, honouring ``Retry-After`` up to a cap; see ``BackoffOrRetryAfter``): connection
+errors, timeouts, 408, 429 and 5xx. Never retried: other 4xx (the same request would
+fail the same way), and a stream once its body has started (its chunks may already have
+reached the caller).
 
 After the last attempt:
 
@@ -20,7 +21,7 @@ After the last attempt:
   with the provider's own message.
 
 The worst-case time of a call is about ``(1 + http_retries) * http_timeout_s`` plus
-the backoff sleeps (at most ``http_retries * RETRY_BACKOFF_MAX_S``).
+the backoff sleeps (at most ``http_retries * http_retry_backoff_max_s``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import tenacity
 
 from lakehouse.api import errors
 from lakehouse.servers.models.model import (
@@ -47,9 +49,6 @@ from lakehouse.servers.models.model import (
 )
 from lakehouse.servers.settings import ModelSettings
 
-RETRY_BACKOFF_S = 0.25  # first retry waits about this long, doubling after each failure
-RETRY_BACKOFF_MAX_S = 4.0  # cap on any single wait, Retry-After included
-RETRY_JITTER = 0.1  # +-10% so synchronized clients spread out
 RETRY_STATUSES = frozenset({408, 429})  # plus every 5xx
 AUTH_STATUSES = frozenset({401, 403})
 HTTP_TOO_MANY_REQUESTS = 429
@@ -103,6 +102,34 @@ class _Failure:
     retry_after_s: float | None = None
 
 
+class _Retryable(Exception):
+    """One attempt failed in a way another attempt may not (what tenacity retries on)."""
+
+    def __init__(self, failure: _Failure) -> None:
+        super().__init__(failure.detail)
+        self.failure = failure
+
+
+class BackoffOrRetryAfter(tenacity.wait.wait_base):
+    """Exponential backoff, or the provider's ``Retry-After`` when longer, scaled by a
+    random ``1 +- jitter`` and capped: tenacity's own waits jitter additively or fully
+    and know nothing of a ``Retry-After`` carried by the failed attempt."""
+
+    def __init__(self, settings: ModelSettings) -> None:
+        self._exponential = tenacity.wait_exponential(multiplier=settings.http_retry_backoff_s)
+        self._jitter = settings.http_retry_jitter
+        self._cap_s = settings.http_retry_backoff_max_s
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        delay = self._exponential(retry_state)
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, _Retryable) and error.failure.retry_after_s is not None:
+            delay = max(delay, error.failure.retry_after_s)
+        delay *= 1 + random.uniform(-self._jitter, self._jitter)
+        return min(delay, self._cap_s)
+
+
 class ProviderClient:
     """A provider's base URL with one connection pool, shared by all its calls (thread-safe)."""
 
@@ -127,6 +154,7 @@ class ProviderClient:
         self.base_url = str(url).rstrip("/")
         self._settings = settings
         self._sleep = sleep
+        self._wait = BackoffOrRetryAfter(settings)
         self._client = httpx.Client(
             base_url=self.base_url,
             headers=headers or {},
@@ -154,34 +182,39 @@ class ProviderClient:
 
     def _request(self, path: str, body: dict[str, Any], kind: Kind, *, read_body: bool) -> httpx.Response:
         attempts = 1 + max(0, self._settings.http_retries)
-        failure = _Failure("network", "no attempt made")
-        for attempt in range(attempts):
-            if attempt:
-                self._sleep(self._backoff(attempt, failure.retry_after_s))
-            response = None
-            try:
-                response = self._client.send(self._client.build_request("POST", path, json=body), stream=True)
-                if response.is_success:
-                    if read_body:
-                        response.read()
-                        response.close()
-                    return response
-                status = response.status_code
-                message = provider_message(self._read_capped(response))
-            except httpx.TimeoutException as exc:
-                failure = _Failure("timeout", f"no answer within the timeout ({type(exc).__name__})")
-                continue
-            except httpx.RequestError as exc:  # connection refused/reset, protocol errors, bad encodings
-                failure = _Failure("network", f"{type(exc).__name__}: {exc}")
-                continue
-            finally:
-                if response is not None and (read_body or not response.is_success):
-                    response.close()
-            if status in RETRY_STATUSES or status >= httpx.codes.INTERNAL_SERVER_ERROR:
-                failure = _Failure(f"http_{status}", message, status, _retry_after(response))
-                continue
-            raise self._rejected(status, message, kind)
-        raise self._exhausted(failure, attempts, kind)
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(attempts),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, path, body, kind, read_body)
+        except _Retryable as exc:
+            raise self._exhausted(exc.failure, attempts, kind) from None
+
+    def _attempt(self, path: str, body: dict[str, Any], kind: Kind, read_body: bool) -> httpx.Response:
+        """One POST: the 2xx reply, or ``_Retryable``, or the domain error for a final rejection."""
+        response = None
+        try:
+            response = self._client.send(self._client.build_request("POST", path, json=body), stream=True)
+            if response.is_success:
+                if read_body:
+                    response.read()
+                return response
+            status = response.status_code
+            message = provider_message(self._read_capped(response))
+        except httpx.TimeoutException as exc:
+            raise _Retryable(_Failure("timeout", f"no answer within the timeout ({type(exc).__name__})")) from None
+        except httpx.RequestError as exc:  # connection refused/reset, protocol errors, bad encodings
+            raise _Retryable(_Failure("network", f"{type(exc).__name__}: {exc}")) from None
+        finally:
+            if response is not None and (read_body or not response.is_success):
+                response.close()
+        if status in RETRY_STATUSES or status >= httpx.codes.INTERNAL_SERVER_ERROR:
+            raise _Retryable(_Failure(f"http_{status}", message, status, _retry_after(response)))
+        raise self._rejected(status, message, kind)
 
     @staticmethod
     def _read_capped(response: httpx.Response) -> bytes:
@@ -191,14 +224,6 @@ class ProviderClient:
             if len(data) >= MAX_ERROR_BODY_BYTES:
                 break
         return bytes(data)
-
-    @staticmethod
-    def _backoff(attempt: int, retry_after_s: float | None) -> float:
-        delay = RETRY_BACKOFF_S * 2 ** (attempt - 1)
-        if retry_after_s is not None:
-            delay = max(delay, retry_after_s)
-        delay *= 1 + random.uniform(-RETRY_JITTER, RETRY_JITTER)
-        return min(delay, RETRY_BACKOFF_MAX_S)
 
     def _rejected(self, status: int, message: str, kind: Kind) -> errors.LakehouseError:
         metadata = {"provider": self.provider, "http_status": str(status)}

@@ -4,16 +4,18 @@ and input validation (which must fail before any request is sent)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from lakehouse.api import errors
-from lakehouse.servers.models import transport
-from lakehouse.servers.models.chat_streams import sse_events
+from lakehouse.servers.models.chat_streams import AnthropicChat, OpenAIChat, sse_events
 from lakehouse.servers.models.core import ModelsCore
 from lakehouse.servers.models.model import ChatChunk, ChatMessage
+from lakehouse.servers.models.transport import ProviderClient
 from lakehouse.servers.settings import ModelSettings
 from tests.support.fake_llm import STREAM_HEAD_TOKENS, FakeLLM
 
@@ -161,7 +163,7 @@ def test_slow_provider_is_unavailable_within_the_bound(fake: FakeLLM, provider: 
         elapsed = time.monotonic() - started
     assert isinstance(err, errors.Unavailable) and err.reason == "CHAT_PROVIDER_UNAVAILABLE" and not received
     assert err.metadata["cause"] == "timeout" and len(fake.requests) == 1 + retries
-    assert elapsed < (1 + retries) * timeout_s + retries * transport.RETRY_BACKOFF_MAX_S + SLACK_S
+    assert elapsed < (1 + retries) * timeout_s + retries * settings.http_retry_backoff_max_s + SLACK_S
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -254,6 +256,70 @@ def test_message_too_long(fake: FakeLLM) -> None:
     assert info.value.violations[0].field == "messages[0].content"
 
 
+def sse_response(body: bytes, content_type: str = "text/event-stream; charset=utf-8") -> httpx.Response:
+    return httpx.Response(200, headers={"content-type": content_type}, content=body)
+
+
 def test_sse_parser_follows_the_spec() -> None:
-    lines = [": comment", "event: a", "data: one", "data:two", "", "", 'data: {"x": 1}', "id: 7", "", "data: last"]
-    assert list(sse_events(lines)) == [("a", "one\ntwo"), ("message", '{"x": 1}'), ("message", "last")]
+    body = ': comment\r\nevent: a\r\ndata: one\r\ndata:two\r\n\r\n\r\ndata: {"x": 1}\nid: 7\n\n\n\ndata: last'
+    events = [(e.event, e.data) for e in sse_events(sse_response(body.encode()), "openai")]
+    # No empty events for the blank lines after the id; an event cut off before its blank line is not dispatched.
+    assert events == [("a", "one\ntwo"), ("message", '{"x": 1}')]
+
+
+def test_sse_splits_lines_only_on_cr_and_lf() -> None:
+    body = 'data: {"t": "a\u2028b\x85c"}\n\n'.encode()
+    assert [e.data for e in sse_events(sse_response(body), "openai")] == ['{"t": "a\u2028b\x85c"}']
+
+
+def test_sse_stream_with_another_content_type_is_bad_response() -> None:
+    with pytest.raises(errors.Unavailable) as info:
+        list(sse_events(sse_response(b'data: {"x": 1}\n\n', "application/json"), "openai"))
+    assert info.value.reason == "CHAT_PROVIDER_BAD_RESPONSE" and "text/event-stream" in info.value.message
+
+
+@pytest.fixture
+def offline_client() -> Iterator[ProviderClient]:
+    """A client for parsers fed hand-made bodies (never sends)."""
+    client = ProviderClient("openai", "http://127.0.0.1:9", ModelSettings())
+    yield client
+    client.close()
+
+
+def test_openai_parser_on_a_hand_made_stream(offline_client: ProviderClient) -> None:
+    choice = {"delta": {"content": "line\u2028sep"}, "finish_reason": "length"}
+    body = (
+        f"data: {json.dumps({'choices': [choice]}, ensure_ascii=False)}\n\n"
+        f"data: {json.dumps({'choices': [], 'usage': {'prompt_tokens': 3, 'completion_tokens': 2}})}\n\n"
+        "data: [DONE]\n\n"
+    )
+    chunks = list(OpenAIChat(offline_client).parse(sse_response(body.encode())))
+    assert [c.delta for c in chunks] == ["line\u2028sep", ""]
+    final = chunks[-1]
+    assert final.done and final.finish_reason == "length"
+    assert final.usage == {"input_tokens": 3, "output_tokens": 2}
+
+
+def test_openai_done_without_its_blank_line_is_truncated(offline_client: ProviderClient) -> None:
+    body = b'data: {"choices": [{"delta": {"content": "hi"}}]}\n\ndata: [DONE]\n'
+    received: list[ChatChunk] = []
+    with pytest.raises(errors.Unavailable) as info:
+        received.extend(OpenAIChat(offline_client).parse(sse_response(body)))
+    assert info.value.reason == "CHAT_STREAM_TRUNCATED" and [c.delta for c in received] == ["hi"]
+
+
+@pytest.mark.parametrize(
+    ("error", "cls", "reason"),
+    [
+        ({"type": "overloaded_error", "message": "busy"}, errors.Unavailable, "CHAT_PROVIDER_ERROR"),
+        ({"type": "rate_limit_error", "message": "slow down"}, errors.ResourceExhausted, "PROVIDER_RATE_LIMITED"),
+        ({"type": "invalid_request_error", "message": "bad"}, errors.InvalidArgument, "PROVIDER_REJECTED"),
+    ],
+)
+def test_anthropic_error_event_maps_to_the_domain_error(
+    offline_client: ProviderClient, error: dict[str, str], cls: type[errors.LakehouseError], reason: str
+) -> None:
+    body = f"event: error\ndata: {json.dumps({'type': 'error', 'error': error})}\n\n".encode()
+    with pytest.raises(cls) as info:
+        list(AnthropicChat(offline_client).parse(sse_response(body)))
+    assert info.value.reason == reason and error["message"] in info.value.message

@@ -9,14 +9,15 @@ import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import numpy as np
 import pytest
 
 from lakehouse.api import errors
-from lakehouse.servers.models import embed_http, transport
+from lakehouse.servers.models import embed_http
 from lakehouse.servers.models.core import ModelsCore
 from lakehouse.servers.models.embed_http import OpenAIEmbedder, to_matrix
-from lakehouse.servers.models.transport import ProviderClient
+from lakehouse.servers.models.transport import CHAT, EMBEDDING, ProviderClient
 from lakehouse.servers.settings import ModelSettings
 from tests.support.fake_llm import FakeLLM
 
@@ -78,7 +79,8 @@ def test_large_requests_are_split_and_reassembled(core: ModelsCore, fake: FakeLL
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_timeout_is_a_clean_error_within_the_bound(fake: FakeLLM, provider: str) -> None:
     timeout_s, retries = 0.4, 1
-    with ModelsCore(fake.model_settings(http_timeout_s=timeout_s, http_retries=retries)) as core:
+    settings = fake.model_settings(http_timeout_s=timeout_s, http_retries=retries)
+    with ModelsCore(settings) as core:
         fake.mode = "slow"
         started = time.monotonic()
         err = embed_error(core, provider)
@@ -87,7 +89,8 @@ def test_timeout_is_a_clean_error_within_the_bound(fake: FakeLLM, provider: str)
     assert isinstance(err, errors.Unavailable)
     assert err.reason == "EMBEDDING_PROVIDER_UNAVAILABLE" and err.metadata["cause"] == "timeout"
     assert len(fake.requests) == attempts
-    assert attempts * timeout_s <= elapsed < attempts * timeout_s + retries * transport.RETRY_BACKOFF_MAX_S + SLACK_S
+    max_backoff_s = retries * settings.http_retry_backoff_max_s
+    assert attempts * timeout_s <= elapsed < attempts * timeout_s + max_backoff_s + SLACK_S
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -114,7 +117,7 @@ def test_persistent_429_is_resource_exhausted_and_honours_retry_after(core: Mode
     fake.fail_next(2, status=429, retry_after=0.6)
     started = time.monotonic()
     err = embed_error(core, "openai")
-    assert time.monotonic() - started >= 0.6 * (1 - transport.RETRY_JITTER)
+    assert time.monotonic() - started >= 0.6 * (1 - ModelSettings().http_retry_jitter)
     assert isinstance(err, errors.ResourceExhausted) and err.reason == "PROVIDER_RATE_LIMITED"
 
 
@@ -236,3 +239,94 @@ def test_openai_indexes_must_be_a_permutation(fake: FakeLLM) -> None:
                 embedder._in_order({"data": data}, 2)
     finally:
         client.close()
+
+
+class _Sleeps(list[float]):
+    """Records the backoff waits instead of sleeping them."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def _recording_client(fake: FakeLLM, **overrides: object) -> tuple[ProviderClient, _Sleeps]:
+    sleeps = _Sleeps()
+    return ProviderClient("ollama", fake.url, fake.model_settings(**overrides), sleep=sleeps), sleeps
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [
+        (None, [0.25, 0.3]),  # exponential: 0.25 then 0.5, capped
+        (0.0, [0.25, 0.3]),  # a Retry-After shorter than the backoff does not shorten it
+        (0.28, [0.28, 0.3]),  # a longer one wins
+        (30.0, [0.3, 0.3]),  # but never beyond the cap
+    ],
+)
+def test_backoff_honours_retry_after_up_to_the_cap(
+    fake: FakeLLM, retry_after: float | None, expected: list[float]
+) -> None:
+    client, sleeps = _recording_client(
+        fake, http_retries=2, http_retry_backoff_s=0.25, http_retry_backoff_max_s=0.3, http_retry_jitter=0.0
+    )
+    fake.fail_next(3, status=503, retry_after=retry_after)
+    try:
+        with pytest.raises(errors.Unavailable) as info:
+            client.post_json("/api/embed", {"model": "fake-embed", "input": ["x"]}, EMBEDDING)
+    finally:
+        client.close()
+    assert sleeps == pytest.approx(expected)
+    assert info.value.metadata["cause"] == "http_503" and info.value.metadata["attempts"] == "3"
+    assert len(fake.requests) == 3
+
+
+def test_backoff_jitter_stays_within_its_band(fake: FakeLLM) -> None:
+    jitter, base = 0.1, 0.25
+    client, sleeps = _recording_client(
+        fake, http_retries=1, http_retry_backoff_s=base, http_retry_backoff_max_s=4.0, http_retry_jitter=jitter
+    )
+    try:
+        for _ in range(20):
+            fake.fail_next(1, status=500)
+            client.post_json("/api/embed", {"model": "fake-embed", "input": ["x"]}, EMBEDDING)
+    finally:
+        client.close()
+    assert len(sleeps) == 20 and all(base * (1 - jitter) <= s <= base * (1 + jitter) for s in sleeps)
+    assert len(set(sleeps)) > 1, "the waits must be spread, not all equal"
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 503])
+def test_retryable_status_then_success(fake: FakeLLM, status: int) -> None:
+    client, sleeps = _recording_client(fake, http_retries=1)
+    fake.fail_next(1, status=status)
+    try:
+        reply = client.post_json("/api/embed", {"model": "fake-embed", "input": ["x"]}, EMBEDDING)
+    finally:
+        client.close()
+    assert reply["embeddings"][0] == pytest.approx(fake.vector_for("x"))
+    assert len(fake.requests) == 2 and len(sleeps) == 1
+
+
+@pytest.mark.parametrize(("status", "error"), [(400, errors.InvalidArgument), (403, errors.FailedPrecondition)])
+def test_other_4xx_is_not_retried(fake: FakeLLM, status: int, error: type[errors.LakehouseError]) -> None:
+    client, sleeps = _recording_client(fake, http_retries=3)
+    fake.fail_next(1, status=status)
+    try:
+        with pytest.raises(error) as info:
+            client.post_json("/api/embed", {"model": "fake-embed", "input": ["x"]}, EMBEDDING)
+    finally:
+        client.close()
+    assert info.value.metadata["http_status"] == str(status) and f"injected HTTP {status}" in info.value.message
+    assert len(fake.requests) == 1 and sleeps == []
+
+
+def test_a_started_stream_is_not_retried(fake: FakeLLM) -> None:
+    client, sleeps = _recording_client(fake, http_retries=3)
+    fake.mode = "cut"
+    try:
+        response = client.open_stream("/api/chat", {"model": "fake-chat", "messages": [], "stream": True}, CHAT)
+        with pytest.raises(httpx.TransportError):
+            response.read()  # the body breaks after it started: the caller sees it, no new attempt
+        response.close()
+    finally:
+        client.close()
+    assert len(fake.requests) == 1 and sleeps == []
