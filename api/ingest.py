@@ -371,7 +371,6 @@ def _never() -> bool:
     return False
 
 
-
 class RemoteIngest(Remote):
     """IngestApi over a channel from ``lakehouse.api.channel.open_channel``. An upload has no
     deadline of its own (its size is the caller's); keepalive notices a dead peer."""

@@ -100,7 +100,9 @@ class Runtime:
 
         return self._api(
             "catalog",
-            lambda: CatalogCore(self.settings.catalog_db, self.storage.lake(), self.settings.catalog),
+            lambda: CatalogCore(
+                self.settings.catalog_db, self.storage.lake(), self.settings.catalog, self.settings.paging
+            ),
             lambda address: RemoteCatalog(self._channel(address, "catalog")),
         )
 

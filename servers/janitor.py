@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lakehouse.api import errors
+from lakehouse.api.paging import LARGEST_PAGE
 from lakehouse.servers.ingest.core import DUCKDB_TEMP_SUBDIR as INGEST_SPILL_SUBDIR
 from lakehouse.servers.ingest.layout import DATASETS_PREFIX
 from lakehouse.servers.ingest.spool import SPOOL_PREFIX, SPOOL_SUFFIX
@@ -64,7 +65,6 @@ JOURNAL_OPERATION = "janitor"
 SPOOL_GLOB = f"{SPOOL_PREFIX}*{SPOOL_SUFFIX}"
 HOME_TEMP_SUBDIR = "tmp"  # <home>/tmp/<kind>/...
 LEGACY_QUERY_TEMP_GLOB = "lakehouse-query-*"  # tempfile.mkdtemp(prefix=...) of older releases
-LIST_PAGE_SIZE = 1000
 # How much longer than janitor.max_seconds start-up waits for a janitor stuck in one call.
 JOIN_SLACK_S = 5.0
 
@@ -293,7 +293,7 @@ class Janitor:
         if self._lake_root is None:
             token = ""
             while not self._stopped():
-                page, token = self._store.list(prefix, page_size=LIST_PAGE_SIZE, page_token=token)
+                page, token = self._store.list(prefix, page_size=LARGEST_PAGE, page_token=token)
                 for info in page:
                     yield _Entry(info.key, info.size, info.modified_at.timestamp())
                 if not token:

@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from lakehouse.api.config import ChannelSettings
+from lakehouse.api.paging import PagingSettings
 from lakehouse.servers.memory import check_memory
 from lakehouse.servers.services import COMPONENTS
 
@@ -366,6 +367,7 @@ class Settings(BaseSettings):
     channel: ChannelSettings = Field(default_factory=ChannelSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
+    paging: PagingSettings = Field(default_factory=PagingSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from lakehouse.api.catalog import DataFile, DatasetVersion, WriteMode
-from lakehouse.api.errors import invalid_field
+from lakehouse.api.paging import bad_page_token
 from lakehouse.servers.clock import utc_now
 
 MANIFEST_FORMAT = 1
@@ -117,4 +117,4 @@ def decode_token(token: str, field_name: str = "page_token") -> str:
     try:
         return base64.urlsafe_b64decode(token.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise invalid_field(field_name, "malformed page token", reason="INVALID_PAGE_TOKEN") from exc
+        raise bad_page_token() from exc

@@ -40,13 +40,12 @@ from lakehouse.api.catalog import (
     WriteMode,
     validate_dataset_name,
 )
+from lakehouse.api.paging import PagingSettings, bad_page_token
 from lakehouse.servers.catalog import codec, integrity
 from lakehouse.servers.ingest.layout import dataset_prefix
 from lakehouse.servers.settings import CatalogSettings
 from lakehouse.servers.storage.model import ObjectStore
 
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
 # How long a writer waits for another process's write transaction.
 BUSY_TIMEOUT_S = 10.0
 # Bumped when the table layout changes; stored in PRAGMA user_version.
@@ -90,12 +89,6 @@ def _not_found(name: str, what: str = "dataset", reason: str = "DATASET_NOT_FOUN
     return errors.NotFound(f"{what} not found: {name}", reason=reason, metadata={"dataset": name, **extra})
 
 
-def _page_size(page_size: int) -> int:
-    if page_size < 0:
-        raise errors.invalid_field("page_size", "must not be negative", reason="INVALID_PAGE_SIZE")
-    return min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-
-
 def _dataset_from_row(row: tuple) -> Dataset:
     current = codec.version_from_row(row)
     name, created_at, updated_at, count = row[8:12]
@@ -111,12 +104,19 @@ def _dataset_from_row(row: tuple) -> Dataset:
 class CatalogCore:
     """Implements ``CatalogApi`` (plus delete and version listing) on SQLite."""
 
-    def __init__(self, db_path: Path, lake: ObjectStore | None = None, settings: CatalogSettings | None = None) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        lake: ObjectStore | None = None,
+        settings: CatalogSettings | None = None,
+        paging: PagingSettings | None = None,
+    ) -> None:
         """``lake``: where committed files are verified; None (tests of other cores that
         commit hand-made manifests) checks only the paths and hash formats."""
         self._path = Path(db_path)
         self._lake = lake
         self._settings = settings or CatalogSettings()
+        self._paging = paging or PagingSettings()
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -195,7 +195,7 @@ class CatalogCore:
         return _dataset_from_row(row)
 
     def list_datasets(self, page_size: int = 0, page_token: str = "") -> tuple[list[Dataset], str]:
-        limit = _page_size(page_size)
+        limit = self._paging.size(page_size)
         after = codec.decode_token(page_token)
         with self._guard():
             rows = (
@@ -226,10 +226,10 @@ class CatalogCore:
     def list_versions(self, name: str, page_size: int = 0, page_token: str = "") -> tuple[list[DatasetVersion], str]:
         """Newest first; the token is the last version number returned."""
         validate_dataset_name(name)
-        limit = _page_size(page_size)
+        limit = self._paging.size(page_size)
         after = codec.decode_token(page_token)
         if after and not after.isdigit():
-            raise errors.invalid_field("page_token", "malformed page token", reason="INVALID_PAGE_TOKEN")
+            raise bad_page_token()
         before = int(after) if after else None
         with self._guard():
             exists = self._conn().execute("SELECT 1 FROM datasets WHERE name = ?", (name,)).fetchone()

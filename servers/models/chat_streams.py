@@ -106,9 +106,17 @@ def stream_error(provider: str, error: Any) -> errors.LakehouseError:
 
 
 def _lines(response: httpx.Response, provider: str) -> Iterator[str]:
-    """The body's lines (Ollama's NDJSON); a read that fails mid-stream is a truncated stream."""
+    """The body's lines (Ollama's NDJSON, split on "\\n" only: httpx's ``iter_lines`` also
+    splits on U+2028, U+0085... which JSON strings may hold raw); a read that fails
+    mid-stream is a truncated stream."""
     try:
-        yield from response.iter_lines()
+        pending = b""
+        for data in response.iter_bytes():
+            *lines, pending = (pending + data).split(b"\n")
+            for line in lines:
+                yield line.decode("utf-8", errors="replace").rstrip("\r")
+        if pending:
+            yield pending.decode("utf-8", errors="replace").rstrip("\r")
     except httpx.TimeoutException:
         raise _truncated(provider, "timeout") from None
     except (httpx.RequestError, httpx.StreamError) as exc:

@@ -74,6 +74,3 @@ class HashEmbedder:
         for i, text in enumerate(texts):
             out[i] = embed_one(text, dim)
         return out
-
-    def close(self) -> None:
-        """Nothing to release."""

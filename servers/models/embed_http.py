@@ -69,9 +69,6 @@ class OllamaEmbedder:
             parts.append(to_matrix(rows, len(chunk), self._client.provider))
         return stack(parts, self._client.provider)
 
-    def close(self) -> None:
-        """The client is shared with chat; its owner closes it."""
-
 
 class OpenAIEmbedder:
     """``{"model", "input": [...]}`` → ``{"data": [{"index": i, "embedding": [...]}, ...]}``."""
@@ -101,6 +98,3 @@ class OpenAIEmbedder:
         if sorted(i for i in indexes if type(i) is int) != list(range(count)):
             raise bad_response(provider, EMBEDDING, "the 'index' fields are not 0..n-1")
         return [item.get("embedding") for item in sorted(data, key=lambda item: item["index"])]
-
-    def close(self) -> None:
-        """The client is shared with chat; its owner closes it."""

@@ -160,9 +160,6 @@ class LocalEmbedder:
             out[batch.rows] = self.forward(batch)
         return out
 
-    def close(self) -> None:
-        """Nothing to release (weights are plain arrays); kept for the Embedder protocol."""
-
 
 def _limit_blas_threads(threads: int) -> None:
     """Cap the BLAS pool at ``threads`` (0 keeps the library default, all cores).

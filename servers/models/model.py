@@ -63,10 +63,10 @@ PROVIDER_RATE_LIMITED = "PROVIDER_RATE_LIMITED"
 
 
 class Embedder(Protocol):
-    """A provider of embeddings. Implementations are thread-safe."""
+    """Turns texts into vectors; thread-safe. The one embedding interface: ModelService's
+    providers implement it (ModelsCore passes them a resolved model name), and so does what
+    the vector core embeds with (``vector.model.CorpusEmbedder`` adds what a corpus needs)."""
 
     def embed(self, texts: list[str], model: str) -> np.ndarray:
         """Vectors for ``texts`` in order, float32 ``[n, d]``; raises ``errors.*`` only."""
         ...
-
-    def close(self) -> None: ...

@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from lakehouse.api import errors
+from lakehouse.api.storage import DEFAULT_CONTENT_TYPE, BucketInfo, ErrorRecord, ObjectBody, ObjectInfo, S3Location
 from lakehouse.servers.settings import Settings
 from lakehouse.servers.storage.journal import ErrorJournal, error_record
 from lakehouse.servers.storage.local import LocalObjectStore
-from lakehouse.api.storage import DEFAULT_CONTENT_TYPE, BucketInfo, ErrorRecord, ObjectBody, ObjectInfo, S3Location
 from lakehouse.servers.storage.model import ObjectStore
 from lakehouse.servers.storage.policy import BucketPolicy
 from lakehouse.servers.storage.s3 import DEFAULT_REGION, S3ObjectStore, split_endpoint
@@ -88,9 +88,11 @@ class StorageCore:
         self._specs: dict[str, BucketSpec] = self._load()
         self._stores: dict[str, ObjectStore] = {
             self._lake_name: self._lake_store(),
-            RESCUE_BUCKET: LocalObjectStore(RESCUE_BUCKET, settings.rescue_root, settings.storage.chunk_bytes),
+            RESCUE_BUCKET: LocalObjectStore(
+                RESCUE_BUCKET, settings.rescue_root, settings.storage.chunk_bytes, settings.paging
+            ),
         }
-        self._journal = ErrorJournal(self._stores[self._lake_name], self._stores[RESCUE_BUCKET])
+        self._journal = ErrorJournal(self._stores[self._lake_name], self._stores[RESCUE_BUCKET], paging=settings.paging)
 
     # Built-in buckets -------------------------------------------------------
 
@@ -108,8 +110,9 @@ class StorageCore:
                 storage.s3_timeout_s,
                 storage.s3_retries,
                 chunk_bytes=storage.chunk_bytes,
+                paging=self._settings.paging,
             )
-        return LocalObjectStore(self._lake_name, self._settings.lake_root, storage.chunk_bytes)
+        return LocalObjectStore(self._lake_name, self._settings.lake_root, storage.chunk_bytes, self._settings.paging)
 
     @property
     def protected(self) -> tuple[str, str]:
@@ -207,7 +210,7 @@ class StorageCore:
         storage = self._settings.storage
         if spec.backend == "local":
             self._policy.check_local(spec.name, Path(spec.root))
-            return LocalObjectStore(spec.name, Path(spec.root), storage.chunk_bytes)
+            return LocalObjectStore(spec.name, Path(spec.root), storage.chunk_bytes, self._settings.paging)
         store = S3ObjectStore(
             spec.name,
             spec.endpoint,
@@ -219,6 +222,7 @@ class StorageCore:
             storage.s3_timeout_s,
             storage.s3_retries,
             chunk_bytes=storage.chunk_bytes,
+            paging=self._settings.paging,
         )
         self._policy.check_s3(spec.name, spec.endpoint, spec.bucket, spec.secure)
         return store

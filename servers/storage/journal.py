@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lakehouse.api import errors
-from lakehouse.api.paging import drain_pages
-from lakehouse.servers.clock import utc_now
+from lakehouse.api.paging import LARGEST_PAGE, PagingSettings, bad_page_token, drain_pages
 from lakehouse.api.storage import ErrorRecord
+from lakehouse.servers.clock import utc_now
 from lakehouse.servers.storage.model import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,6 @@ ID_TIME_FORMAT = "%Y%m%dT%H%M%S%f"
 ID_RANDOM_HEX = 12
 ID_PATTERN = re.compile(rf"\d{{8}}T\d{{12}}-[0-9a-f]{{{ID_RANDOM_HEX}}}")
 DATE_FORMAT = "%Y-%m-%d"
-DEFAULT_LIST_LIMIT = 100
-MAX_LIST_LIMIT = 1000
-INVALID_PAGE = "INVALID_PAGE"
 
 
 def _safe_str(value: object) -> str:
@@ -61,10 +58,17 @@ def error_record(entry: dict[str, Any]) -> ErrorRecord:
 class ErrorJournal:
     """Writes error records to ``primary``, falling back to ``rescue``; ``record`` never raises."""
 
-    def __init__(self, primary: ObjectStore, rescue: ObjectStore, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        primary: ObjectStore,
+        rescue: ObjectStore,
+        clock: Callable[[], datetime] = utc_now,
+        paging: PagingSettings | None = None,
+    ) -> None:
         self._primary = primary
         self._rescue = rescue
         self._clock = clock
+        self._paging = paging or PagingSettings()
 
     def new_id(self, now: datetime) -> str:
         return f"{now.strftime(ID_TIME_FORMAT)}-{uuid.uuid4().hex[:ID_RANDOM_HEX]}"
@@ -122,16 +126,14 @@ class ErrorJournal:
 
     # Reading -------------------------------------------------------------
 
-    def list(self, limit: int = DEFAULT_LIST_LIMIT, page_token: str = "") -> tuple[list[dict[str, Any]], str]:
+    def list(self, limit: int = 0, page_token: str = "") -> tuple[list[dict[str, Any]], str]:
         """Records from both buckets, newest first. ``page_token`` is the last id of
         the previous page. A bucket that cannot be read is skipped (logged), so
         rescued records stay visible while the lake is down; if neither can be
         read, the primary's error is raised."""
-        if limit < 0:
-            raise errors.invalid_field("page_size", "must not be negative", reason=INVALID_PAGE)
+        limit = self._paging.size(limit)
         if page_token and not ID_PATTERN.fullmatch(page_token):
-            raise errors.invalid_field("page_token", "is not a token this service issued", reason=INVALID_PAGE)
-        limit = min(limit or DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
+            raise bad_page_token()
         located: dict[str, tuple[ObjectStore, str]] = {}
         failures: list[errors.LakehouseError] = []
         # A write that timed out may still have landed in the primary after being
@@ -161,7 +163,7 @@ class ErrorJournal:
 
     @staticmethod
     def _keys(store: ObjectStore) -> list[str]:
-        return [info.key for info in drain_pages(lambda token: store.list(ERRORS_PREFIX, 0, token))]
+        return [info.key for info in drain_pages(lambda token: store.list(ERRORS_PREFIX, LARGEST_PAGE, token))]
 
     @staticmethod
     def _read(store: ObjectStore, key: str) -> dict[str, Any] | None:

@@ -12,16 +12,14 @@ longer ones would fail only when the file is created, as a misleading
 from __future__ import annotations
 
 from lakehouse.api import errors
+from lakehouse.api.paging import PagingSettings, bad_page_token
 
 MAX_KEY_BYTES = 1024
 MAX_SEGMENT_BYTES = 255
 SEPARATOR = "/"
-DEFAULT_PAGE_SIZE = 1000
-MAX_PAGE_SIZE = 10_000
 
 # Stable error reasons (ErrorInfo.reason) shared by the backends.
 INVALID_KEY = "INVALID_KEY"
-INVALID_PAGE = "INVALID_PAGE"
 OBJECT_NOT_FOUND = "OBJECT_NOT_FOUND"
 STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
 # Segments that mean "this directory" / "parent directory" on a filesystem.
@@ -99,17 +97,13 @@ def is_valid_key(key: str) -> bool:
     return True
 
 
-def validate_page(page_size: int, page_token: str) -> tuple[int, str]:
-    """Normalise list paging: 0 means the default, larger than the maximum is capped
-    (AIP-158); the token is the last key of the previous page, so it must be a key."""
-    if page_size < 0:
-        raise errors.invalid_field("page_size", "must not be negative", reason=INVALID_PAGE)
-    size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+def validate_page(page_size: int, page_token: str, paging: PagingSettings) -> tuple[int, str]:
+    """Normalise list paging (``PagingSettings.size``); the token is the last key of the
+    previous page, so it must be a key."""
+    size = paging.size(page_size)
     if page_token:
         try:
             validate_key(page_token, "page_token")
         except errors.InvalidArgument:
-            raise errors.invalid_field(
-                "page_token", "is not a token this service issued", reason=INVALID_PAGE
-            ) from None
+            raise bad_page_token() from None
     return size, page_token

@@ -29,6 +29,7 @@ from typing import BinaryIO
 import pyarrow.fs as pafs
 
 from lakehouse.api import errors
+from lakehouse.api.paging import PagingSettings
 from lakehouse.servers.storage.keys import (
     OBJECT_NOT_FOUND,
     SEPARATOR,
@@ -96,9 +97,12 @@ def _not_found(key: str) -> errors.NotFound:
 class LocalObjectStore:
     """One bucket on a local directory; implements ``model.ObjectStore``."""
 
-    def __init__(self, name: str, root: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> None:
+    def __init__(
+        self, name: str, root: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES, paging: PagingSettings | None = None
+    ) -> None:
         self._root = Path(root).expanduser().resolve()
         self._chunk_bytes = chunk_bytes
+        self._paging = paging or PagingSettings()
         self.info = BucketInfo(name=name, backend="local", location=str(self._root))
 
     @property
@@ -291,7 +295,7 @@ class LocalObjectStore:
         """Keys in UTF-8 order after ``page_token``; the token of the next page is
         the last key returned, or "" on the last page."""
         validate_prefix(prefix)
-        size, after = validate_page(page_size, page_token)
+        size, after = validate_page(page_size, page_token, self._paging)
         try:
             return take_page(self._infos(prefix, after), size, lambda info: info.key)
         except OSError as exc:

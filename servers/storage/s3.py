@@ -24,6 +24,7 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 from minio.helpers import check_bucket_name
 
 from lakehouse.api import errors
+from lakehouse.api.paging import PagingSettings
 from lakehouse.servers.storage.keys import (
     OBJECT_NOT_FOUND,
     STORAGE_UNAVAILABLE,
@@ -141,7 +142,9 @@ class S3ObjectStore:
         *,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         part_bytes: int = DEFAULT_PART_BYTES,
+        paging: PagingSettings | None = None,
     ) -> None:
+        self._paging = paging or PagingSettings()
         self._endpoint, self._secure = split_endpoint(endpoint, secure)
         try:
             check_bucket_name(bucket, strict=True)
@@ -327,7 +330,7 @@ class S3ObjectStore:
         listing correctly nor honour ``start-after`` reliably. Directory markers and
         names that are not valid keys are skipped."""
         validate_prefix(prefix)
-        size, after = validate_page(page_size, page_token)
+        size, after = validate_page(page_size, page_token, self._paging)
         self.ensure_bucket()
         with self._mapped(prefix or "/"):
             found = ordered_walk(self._read_level, prefix, after)

@@ -49,8 +49,8 @@ from lakehouse.servers.vector.model import (
     INVALID_K,
     MAX_EF_SEARCH,
     STATE_DIR_IN_USE,
+    CorpusEmbedder,
     CorpusInfo,
-    Embedder,
     HnswParams,
     Item,
     SearchResult,
@@ -98,7 +98,7 @@ class VectorCore:
         self,
         store: ObjectStore,
         settings: VectorSettings,
-        embedder: Embedder | None,
+        embedder: CorpusEmbedder | None,
         state_dir: Path,
         *,
         tuning: CorpusTuning | None = None,
@@ -290,7 +290,7 @@ class VectorCore:
                     gathered = []
             if gathered:
                 total += commit()
-        generations.start_checkpoint(corpus)
+        corpus.start_checkpoint()
         return total
 
     # Search --------------------------------------------------------------------
@@ -357,7 +357,7 @@ class VectorCore:
 
     def checkpoint(self, name: str) -> int:
         """Fold the write log into a new generation now (same graph); returns the active generation."""
-        return generations.checkpoint(self._get(name))
+        return self._get(name).checkpoint()
 
 
 def _not_found(name: str) -> errors.NotFound:

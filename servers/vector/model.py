@@ -8,11 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
 from lakehouse.api.catalog import DATASET_NAME_RE
 from lakehouse.api.errors import invalid_field
 from lakehouse.api.vector import CorpusInfo, Hit, Item, SearchResult  # noqa: F401 - the API's domain types
+from lakehouse.servers.models.model import Embedder
 
 METRICS = ("cosine", "l2", "ip")
 
@@ -59,17 +58,15 @@ STATE_DIR_IN_USE = "STATE_DIR_IN_USE"
 CORRUPT_DATA = "CORRUPT_DATA"
 
 
-class Embedder(Protocol):
-    """Turns texts into vectors (ModelService in production). ``model`` "" means the embedder's default.
+class CorpusEmbedder(Embedder, Protocol):
+    """The ``Embedder`` the vector core is given (ModelService in production, through
+    ``embedder.ModelsEmbedder``): ``model`` "" means the embedder's default, and ``embed``
+    returns ``dimension(model)`` columns. A corpus created without a dimension takes it from here.
 
-    An embedder may also offer ``resolve(model) -> str``, the canonical name of the model a
-    name stands for; a corpus then records that name, so a later change of the default model
-    cannot change which model embeds its texts.
+    It may also offer ``resolve(model) -> str``, the canonical name of the model a name stands
+    for; a corpus then records that name, so a later change of the default model cannot change
+    which model embeds its texts.
     """
-
-    def embed(self, texts: list[str], model: str) -> np.ndarray:
-        """float32 array of shape (len(texts), dimension(model))."""
-        ...
 
     def dimension(self, model: str) -> int: ...
 

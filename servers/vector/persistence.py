@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse.api import errors
-from lakehouse.api.paging import drain_pages
+from lakehouse.api.paging import LARGEST_PAGE, drain_pages
 from lakehouse.servers.clock import utc_now
 from lakehouse.servers.storage.model import ObjectInfo, ObjectStore
 from lakehouse.servers.vector.index import Rows
@@ -28,7 +28,6 @@ from lakehouse.servers.vector.vectors import OPS, WriteBatch
 
 FORMAT_VERSION = 1
 PUT_CHUNK_BYTES = 8 * 1024 * 1024
-LIST_PAGE_SIZE = 10_000
 JSON_TYPE = "application/json"
 PARQUET_TYPE = "application/vnd.apache.parquet"
 GRAPH_TYPE = "application/octet-stream"
@@ -116,7 +115,7 @@ def get_bytes(store: ObjectStore, key: str) -> bytes:
 
 
 def list_all(store: ObjectStore, prefix: str) -> list[ObjectInfo]:
-    return list(drain_pages(lambda token: store.list(prefix, page_size=LIST_PAGE_SIZE, page_token=token)))
+    return list(drain_pages(lambda token: store.list(prefix, page_size=LARGEST_PAGE, page_token=token)))
 
 
 def delete_if_present(store: ObjectStore, key: str) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from lakehouse.api import errors
 from lakehouse.api.errors import invalid_field
+from lakehouse.servers.models.model import Embedder
 from lakehouse.servers.vector.model import (
     DIMENSION_MISMATCH,
     DUPLICATE_IDS,
@@ -31,7 +32,6 @@ from lakehouse.servers.vector.model import (
     NON_FINITE_VECTOR,
     TOO_MANY_ITEMS,
     ZERO_VECTOR,
-    Embedder,
     HnswParams,
     Item,
 )

@@ -12,12 +12,15 @@ import pytest
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import DataFile, NewVersion, WriteMode
+from lakehouse.api.paging import PagingSettings
 from lakehouse.servers.catalog import codec
-from lakehouse.servers.catalog.core import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, CatalogCore
+from lakehouse.servers.catalog.core import CatalogCore
 from lakehouse.servers.catalog.integrity import ProblemKind, verify_datasets
 from lakehouse.servers.settings import CatalogSettings
 from lakehouse.servers.storage.local import LocalObjectStore
 
+DEFAULT_PAGE_SIZE = PagingSettings().default_page_size
+MAX_PAGE_SIZE = PagingSettings().max_page_size
 SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string())])
 
 
@@ -174,7 +177,7 @@ def test_list_datasets_pagination(catalog: CatalogCore) -> None:
         catalog.list_datasets(page_size=-1)
     with pytest.raises(errors.InvalidArgument) as info:
         catalog.list_datasets(page_token="!!not base64!!")
-    assert info.value.reason == "INVALID_PAGE_TOKEN"
+    assert info.value.reason == "INVALID_PAGE"
 
 
 def test_list_versions_newest_first(catalog: CatalogCore) -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from lakehouse.api import errors
-from lakehouse.servers.models.chat_streams import AnthropicChat, OpenAIChat, sse_events
+from lakehouse.servers.models.chat_streams import AnthropicChat, OllamaChat, OpenAIChat, sse_events
 from lakehouse.servers.models.core import ModelsCore
 from lakehouse.servers.models.model import ChatChunk, ChatMessage
 from lakehouse.servers.models.transport import ProviderClient
@@ -323,3 +323,14 @@ def test_anthropic_error_event_maps_to_the_domain_error(
     with pytest.raises(cls) as info:
         list(AnthropicChat(offline_client).parse(sse_response(body)))
     assert info.value.reason == reason and error["message"] in info.value.message
+
+
+def test_ollama_lines_split_only_on_newline(offline_client: ProviderClient) -> None:
+    """Go's JSON encoder leaves U+0085 raw; a reader splitting on it would break the line."""
+    lines = [
+        {"message": {"content": "a\x85b\u2028c"}, "done": False},
+        {"message": {"content": ""}, "done": True, "done_reason": "stop", "prompt_eval_count": 1, "eval_count": 2},
+    ]
+    body = "".join(json.dumps(line, ensure_ascii=False) + "\r\n" for line in lines).encode()
+    chunks = list(OllamaChat(offline_client).parse(httpx.Response(200, content=body)))
+    assert [c.delta for c in chunks] == ["a\x85b\u2028c", ""] and chunks[-1].done

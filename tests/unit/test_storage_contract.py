@@ -9,8 +9,8 @@ import pytest
 
 from lakehouse.api import errors
 from lakehouse.api.channel import open_channel
-from lakehouse.api.storage import BucketInfo, ErrorRecord, ObjectInfo, RemoteStorage, StorageApi
 from lakehouse.api.paging import drain_pages
+from lakehouse.api.storage import BucketInfo, ErrorRecord, ObjectInfo, RemoteStorage, StorageApi
 from lakehouse.servers.app import build_server
 from lakehouse.servers.settings import Settings
 

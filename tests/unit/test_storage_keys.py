@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from lakehouse.api import errors
+from lakehouse.api.paging import PagingSettings
 from lakehouse.servers.storage.keys import (
-    DEFAULT_PAGE_SIZE,
     MAX_KEY_BYTES,
-    MAX_PAGE_SIZE,
     MAX_SEGMENT_BYTES,
     is_valid_key,
     validate_key,
@@ -90,15 +89,16 @@ def test_invalid_prefixes(prefix: str) -> None:
 
 
 def test_page_defaults_and_caps() -> None:
-    assert validate_page(0, "") == (DEFAULT_PAGE_SIZE, "")
-    assert validate_page(7, "a/b") == (7, "a/b")
-    assert validate_page(MAX_PAGE_SIZE * 10, "") == (MAX_PAGE_SIZE, "")
+    paging = PagingSettings(default_page_size=4, max_page_size=9)
+    assert validate_page(0, "", paging) == (4, "")
+    assert validate_page(7, "a/b", paging) == (7, "a/b")
+    assert validate_page(90, "", paging) == (9, "")
 
 
 @pytest.mark.parametrize(("size", "token"), [(-1, ""), (10, "../x"), (10, "a/")])
 def test_bad_pages_are_invalid_argument(size: int, token: str) -> None:
     with pytest.raises(errors.InvalidArgument) as caught:
-        validate_page(size, token)
+        validate_page(size, token, PagingSettings())
     assert caught.value.reason == "INVALID_PAGE"
 
 

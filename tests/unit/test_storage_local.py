@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakehouse.api import errors
-from lakehouse.servers.storage import keys as keys_module
+from lakehouse.api.paging import PagingSettings
 from lakehouse.servers.storage import local as local_module
 from lakehouse.servers.storage.listing import level_of, ordered_walk, take_page
 from lakehouse.servers.storage.local import TEMP_PREFIX, LocalObjectStore
@@ -190,7 +190,7 @@ def listed(store: LocalObjectStore, prefix: str = "", page_size: int = 0) -> lis
     token = ""
     while True:
         page, token = store.list(prefix, page_size, token)
-        assert len(page) <= (page_size or keys_module.DEFAULT_PAGE_SIZE)
+        assert len(page) <= (page_size or PagingSettings().default_page_size)
         out.extend(i.key for i in page)
         if not token:
             return out
@@ -222,11 +222,8 @@ def test_list_prefix_matches_string_prefix(store: LocalObjectStore, prefix: str)
     assert listed(store, prefix, 2) == sorted(k for k in keys if k.startswith(prefix))
 
 
-def test_page_size_zero_uses_default_and_large_is_capped(
-    store: LocalObjectStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(keys_module, "DEFAULT_PAGE_SIZE", 3)
-    monkeypatch.setattr(keys_module, "MAX_PAGE_SIZE", 5)
+def test_page_size_zero_uses_default_and_large_is_capped(tmp_path) -> None:
+    store = LocalObjectStore("t", tmp_path / "paged", paging=PagingSettings(default_page_size=3, max_page_size=5))
     put_keys(store, [f"k{i:02d}" for i in range(8)])
     page, token = store.list()
     assert [i.key for i in page] == ["k00", "k01", "k02"] and token == "k02"

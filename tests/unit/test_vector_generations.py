@@ -12,6 +12,7 @@ import pytest
 from lakehouse.api import errors
 from lakehouse.servers.vector import corpus as corpus_module
 from lakehouse.servers.vector import generations
+from lakehouse.servers.vector.corpus import Corpus
 from lakehouse.servers.vector.index import LiveIndex
 from lakehouse.servers.vector.model import Item
 from tests.support.vector_env import DIM, Env, make_items, random_vectors, tuning
@@ -223,6 +224,24 @@ def test_generation_errors(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     assert exc.value.reason == "BUILD_FAILED"
     assert not any(f"gen-{gen}/" in k for k in env.keys())
     assert core.get_corpus("docs").count == 10 and not core.get_corpus("docs").building
+
+
+def test_installing_a_generation_not_on_storage_changes_nothing(env: Env) -> None:
+    """``install_active`` may only point the corpus at a generation it has files for."""
+    env.core.add("docs", make_items(random_vectors(10)))
+    before, record = env.core.get_corpus("docs"), env.path("corpora/docs/corpus.json").read_bytes()
+    corpus = Corpus.open(env.store, "docs", tuning())
+    try:
+        stray = LiveIndex.empty(42, corpus.active.params, corpus.active.applied_seq)
+        with pytest.raises(errors.NotFound) as exc:
+            with corpus.lock:
+                corpus.install_active(42, stray)
+        assert exc.value.reason == "GENERATION_NOT_FOUND"
+        assert corpus.active is not stray and corpus.info().generation == before.generation
+    finally:
+        corpus.close()
+    assert env.path("corpora/docs/corpus.json").read_bytes() == record
+    assert env.core.get_corpus("docs") == before
 
 
 def test_delete_during_a_build_cancels_it(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
