@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 from google.protobuf import json_format, struct_pb2
 
+from lakehouse.api.channel import NO_DEADLINE
 from lakehouse.api.errors import InvalidArgument, invalid_field
 from lakehouse.api.protoconv import timestamp
 from lakehouse.api.remote import Remote
@@ -97,6 +98,23 @@ class CorpusInfo:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: the items it changed (added, upserted or deleted; unknown ids
+    are not counted) and the corpus's live items right after it."""
+
+    changed: int
+    count: int
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """A corpus built from a dataset: the items written and the corpus after it."""
+
+    items: int
+    corpus: CorpusInfo
+
+
 class VectorApi(Protocol):
     """Corpora of items searched by similarity."""
 
@@ -117,11 +135,16 @@ class VectorApi(Protocol):
 
     def delete_corpus(self, name: str) -> None: ...
 
-    def add(self, name: str, items: Sequence[Item]) -> int: ...
+    def add(self, name: str, items: Sequence[Item]) -> WriteResult: ...
 
-    def upsert(self, name: str, items: Sequence[Item]) -> int: ...
+    def upsert(self, name: str, items: Sequence[Item]) -> WriteResult: ...
 
-    def delete(self, name: str, ids: Sequence[str]) -> int: ...
+    def delete(self, name: str, ids: Sequence[str]) -> WriteResult: ...
+
+    def build_corpus(self, name: str, dataset: str, mapping: ColumnMapping) -> BuildResult:
+        """Upsert one item per row of the dataset's current version (deltas merged),
+        creating the corpus with the defaults when it does not exist."""
+        ...
 
     def search(
         self,
@@ -184,6 +207,26 @@ def corpus_from_pb(m: vector_pb2.Corpus) -> CorpusInfo:
         bytes=m.size_bytes,
         building=m.building,
         created_at=m.create_time.ToDatetime(tzinfo=UTC),
+    )
+
+
+def build_request_to_pb(name: str, dataset: str, mapping: ColumnMapping) -> vector_pb2.BuildCorpusRequest:
+    return vector_pb2.BuildCorpusRequest(
+        corpus=name,
+        dataset=dataset,
+        id_column=mapping.id_column,
+        text_columns=list(mapping.text_columns),
+        metadata_columns=list(mapping.metadata_columns),
+        vector_column=mapping.vector_column,
+    )
+
+
+def mapping_from_pb(m: vector_pb2.BuildCorpusRequest) -> ColumnMapping:
+    return ColumnMapping(
+        id_column=m.id_column,
+        text_columns=tuple(m.text_columns),
+        metadata_columns=tuple(m.metadata_columns),
+        vector_column=m.vector_column,
     )
 
 
@@ -255,19 +298,24 @@ class RemoteVector(Remote):
     def delete_corpus(self, name: str) -> None:
         self._call("DeleteCorpus", vector_pb2.DeleteCorpusRequest(corpus=name))
 
-    def _write(self, method: Any, name: str, items: Sequence[Item]) -> int:
+    def _write(self, method: str, name: str, items: Sequence[Item]) -> WriteResult:
         request = vector_pb2.AddItemsRequest(corpus=name, items=[item_to_pb(i) for i in items])
-        return self._channel.call(method, request, self._channel.settings.embed_timeout_s).added
+        reply = self._call(method, request, self._channel.settings.embed_timeout_s)
+        return WriteResult(reply.added, reply.count)
 
-    def add(self, name: str, items: Sequence[Item]) -> int:
-        return self._write(self._stub.AddItems, name, items)
+    def add(self, name: str, items: Sequence[Item]) -> WriteResult:
+        return self._write("AddItems", name, items)
 
-    def upsert(self, name: str, items: Sequence[Item]) -> int:
-        return self._write(self._stub.UpsertItems, name, items)
+    def upsert(self, name: str, items: Sequence[Item]) -> WriteResult:
+        return self._write("UpsertItems", name, items)
 
-    def delete(self, name: str, ids: Sequence[str]) -> int:
-        request = vector_pb2.DeleteItemsRequest(corpus=name, ids=list(ids))
-        return self._call("DeleteItems", request).deleted
+    def delete(self, name: str, ids: Sequence[str]) -> WriteResult:
+        reply = self._call("DeleteItems", vector_pb2.DeleteItemsRequest(corpus=name, ids=list(ids)))
+        return WriteResult(reply.deleted, reply.count)
+
+    def build_corpus(self, name: str, dataset: str, mapping: ColumnMapping) -> BuildResult:
+        reply = self._call("BuildCorpus", build_request_to_pb(name, dataset, mapping), NO_DEADLINE)
+        return BuildResult(reply.items, corpus_from_pb(reply.corpus))
 
     def search(
         self,

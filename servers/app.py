@@ -150,6 +150,7 @@ class Runtime:
             self.settings.vector,
             ModelsEmbedder(self.models_api),
             self.settings.home_dir / "vector",
+            query=lambda: self.query_api,
         )
 
     @cached_property

@@ -29,15 +29,19 @@ import numpy as np
 
 from lakehouse.api import errors
 from lakehouse.api.errors import invalid_field
+from lakehouse.api.query import QueryApi
+from lakehouse.api.vector import BuildResult, ColumnMapping, WriteResult
 from lakehouse.servers.settings import VectorSettings
 from lakehouse.servers.storage.model import ObjectStore
 from lakehouse.servers.vector import generations
 from lakehouse.servers.vector import rebuild as background
+from lakehouse.servers.vector.builder import build_from_dataset
 from lakehouse.servers.vector.corpus import Corpus, CorpusTuning
 from lakehouse.servers.vector.index import SearchTuning
 from lakehouse.servers.vector.layout import CORPORA_PREFIX, corpus_key, corpus_name_of, corpus_prefix
 from lakehouse.servers.vector.loader import BuildConfig
 from lakehouse.servers.vector.model import (
+    BUILD_NOT_AVAILABLE,
     CORPUS_ALREADY_EXISTS,
     CORPUS_NOT_FOUND,
     CORPUS_UNAVAILABLE,
@@ -101,8 +105,12 @@ class VectorCore:
         embedder: CorpusEmbedder | None,
         state_dir: Path,
         *,
+        query: Callable[[], QueryApi] | None = None,
         tuning: CorpusTuning | None = None,
     ) -> None:
+        """``query``: the query API a corpus build reads datasets through (resolved on
+        first use: it may live in another process); None when builds are not served."""
+        self._query = query
         self._store = store
         self._settings = settings
         self._embedder = embedder
@@ -224,18 +232,18 @@ class VectorCore:
 
     # Items ---------------------------------------------------------------------
 
-    def add(self, name: str, items: Sequence[Item]) -> int:
+    def add(self, name: str, items: Sequence[Item]) -> WriteResult:
         """Add new items; an id already in the corpus is AlreadyExists (use ``upsert``)."""
         return self._write(name, OP_ADD, items)
 
-    def upsert(self, name: str, items: Sequence[Item]) -> int:
+    def upsert(self, name: str, items: Sequence[Item]) -> WriteResult:
         return self._write(name, OP_UPSERT, items)
 
-    def _write(self, name: str, op: str, items: Sequence[Item]) -> int:
+    def _write(self, name: str, op: str, items: Sequence[Item]) -> WriteResult:
         corpus = self._get(name)
-        check_count(len(items), self._settings.max_items_per_request, "items")
         if not items:
-            return 0
+            raise invalid_field("items", "at least one item is required")
+        check_count(len(items), self._settings.max_items_per_request, "items")
         batch = prepare_items(
             op,
             items,
@@ -244,15 +252,23 @@ class VectorCore:
             corpus.record.embedding_model,
             embed_batch=self._settings.build_batch_rows,
         )
-        return corpus.commit(batch)
+        changed = corpus.commit(batch)
+        return WriteResult(changed, corpus.info().count)
 
-    def delete(self, name: str, ids: Sequence[str]) -> int:
-        """Tombstone the given ids; returns how many existed (unknown ids are ignored)."""
+    def delete(self, name: str, ids: Sequence[str]) -> WriteResult:
+        """Tombstone the given ids; ``changed`` counts those that existed (unknown ids are ignored)."""
         corpus = self._get(name)
         if isinstance(ids, str):
             raise invalid_field("ids", "must be a list of ids, not one string", INVALID_ID)
         check_count(len(ids), self._settings.max_items_per_request, "ids")
-        return corpus.commit(WriteBatch(OP_DELETE, validate_ids(ids, "ids"), None, [], []))
+        changed = corpus.commit(WriteBatch(OP_DELETE, validate_ids(ids, "ids"), None, [], []))
+        return WriteResult(changed, corpus.info().count)
+
+    def build_corpus(self, name: str, dataset: str, mapping: ColumnMapping) -> BuildResult:
+        if self._query is None:
+            raise errors.Unimplemented("this vector service cannot read datasets", reason=BUILD_NOT_AVAILABLE)
+        items = build_from_dataset(self, self._query(), name, dataset, mapping)
+        return BuildResult(items, self.get_corpus(name))
 
     def add_batches(
         self,

@@ -1,15 +1,16 @@
-"""VectorService: converts, calls VectorCore (and the corpus builder), converts back."""
+"""VectorService: converts, calls VectorCore, converts back."""
 
 from __future__ import annotations
 
 import grpc
 from google.protobuf import empty_pb2
 
-from lakehouse.api.errors import invalid_field
 from lakehouse.api.vector import (
     DEFAULT_K,
+    WriteResult,
     corpus_to_pb,
     item_from_pb,
+    mapping_from_pb,
     search_result_to_pb,
     vector_from_pb,
 )
@@ -17,17 +18,16 @@ from lakehouse.v1 import vector_pb2, vector_pb2_grpc
 
 
 def _items(request):
-    if not request.items:
-        raise invalid_field("items", "at least one item is required")
     return [item_from_pb(item) for item in request.items]
 
 
-class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
-    """``core``: the VectorCore; ``query``: the query API a corpus build reads datasets through."""
+def _write_to_pb(result: WriteResult) -> vector_pb2.AddItemsResponse:
+    return vector_pb2.AddItemsResponse(added=result.changed, count=result.count)
 
-    def __init__(self, core, query) -> None:
+
+class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
+    def __init__(self, core) -> None:
         self._core = core
-        self._query = query
 
     def CreateCorpus(self, request, context):
         return corpus_to_pb(
@@ -52,18 +52,14 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
         return empty_pb2.Empty()
 
     def AddItems(self, request, context):
-        items = _items(request)
-        self._core.add(request.corpus, items)
-        return vector_pb2.AddItemsResponse(added=len(items), count=self._core.get_corpus(request.corpus).count)
+        return _write_to_pb(self._core.add(request.corpus, _items(request)))
 
     def UpsertItems(self, request, context):
-        items = _items(request)
-        self._core.upsert(request.corpus, items)
-        return vector_pb2.AddItemsResponse(added=len(items), count=self._core.get_corpus(request.corpus).count)
+        return _write_to_pb(self._core.upsert(request.corpus, _items(request)))
 
     def DeleteItems(self, request, context):
-        deleted = self._core.delete(request.corpus, list(request.ids))
-        return vector_pb2.DeleteItemsResponse(deleted=deleted, count=self._core.get_corpus(request.corpus).count)
+        result = self._core.delete(request.corpus, list(request.ids))
+        return vector_pb2.DeleteItemsResponse(deleted=result.changed, count=result.count)
 
     def Search(self, request, context):
         result = self._core.search(
@@ -77,17 +73,8 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
         return search_result_to_pb(result)
 
     def BuildCorpus(self, request, context):
-        from lakehouse.api.vector import ColumnMapping
-        from lakehouse.servers.vector.builder import build_from_dataset
-
-        mapping = ColumnMapping(
-            id_column=request.id_column,
-            text_columns=tuple(request.text_columns),
-            metadata_columns=tuple(request.metadata_columns),
-            vector_column=request.vector_column,
-        )
-        items = build_from_dataset(self._core, self._query, request.corpus, request.dataset, mapping)
-        return vector_pb2.BuildCorpusResponse(corpus=corpus_to_pb(self._core.get_corpus(request.corpus)), items=items)
+        result = self._core.build_corpus(request.corpus, request.dataset, mapping_from_pb(request))
+        return vector_pb2.BuildCorpusResponse(corpus=corpus_to_pb(result.corpus), items=result.items)
 
     def RebuildCorpus(self, request, context):
         overrides = {k: v for k, v in (("hnsw_m", request.hnsw_m), ("ef_construction", request.ef_construction)) if v}
@@ -104,7 +91,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
 
 
 def register(server: grpc.Server, runtime) -> None:
-    servicer = VectorServicer(_Deferred(runtime, "vector"), _Deferred(runtime, "query_api"))
+    servicer = VectorServicer(_Deferred(runtime, "vector"))
     vector_pb2_grpc.add_VectorServiceServicer_to_server(servicer, server)
 
 

@@ -10,8 +10,19 @@ import numpy as np
 import pytest
 
 from lakehouse.api import errors
+from lakehouse.api.catalog import WriteMode
 from lakehouse.api.channel import open_channel
-from lakehouse.api.vector import CorpusInfo, Item, RemoteVector, SearchResult, VectorApi
+from lakehouse.api.ingest import IngestSpec
+from lakehouse.api.vector import (
+    BuildResult,
+    ColumnMapping,
+    CorpusInfo,
+    Item,
+    RemoteVector,
+    SearchResult,
+    VectorApi,
+    WriteResult,
+)
 from lakehouse.servers.app import build_server
 from lakehouse.servers.settings import ModelSettings, Settings
 
@@ -24,7 +35,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         home=tmp_path_factory.mktemp("vector-contract") / "home",
         models=ModelSettings(embed_provider="hash", embed_model="hash-16"),
     )
-    lh = build_server(settings, "storage,catalog,models,vector")
+    lh = build_server(settings, "storage,catalog,ingest,query,models,vector")
+    people = b"id,name,state\n1,ann lee,IL\n2,bo diaz,WI\n3,cy wu,IL\n"
+    lh.runtime.ingest.ingest(IngestSpec("people", mode=WriteMode.CREATE), [people])
     yield lh
     lh.stop(0)
 
@@ -56,15 +69,26 @@ def test_corpus_lifecycle_returns_the_same_domain_type(api: VectorApi) -> None:
     created = api.create_corpus(name, dimension=4, metric="cosine")
     assert isinstance(created, CorpusInfo) and created.name == name and created.dimension == 4
     assert created.created_at.tzinfo is not None
-    assert api.add(name, _items()) == 3
+    assert api.add(name, _items()) == WriteResult(changed=3, count=3)
     info = api.get_corpus(name)
     assert (info.count, info.metric, info.embedding_model) == (3, "cosine", "")
     assert name in {c.name for c in api.list_corpora()}
-    assert api.delete(name, ["b"]) == 1 and api.get_corpus(name).count == 2
+    assert api.delete(name, ["b", "unknown"]) == WriteResult(changed=1, count=2)
+    assert api.upsert(name, _items()[:2]) == WriteResult(changed=2, count=3)
     api.delete_corpus(name)
     with pytest.raises(errors.NotFound) as info_err:
         api.get_corpus(name)
     assert info_err.value.reason == "CORPUS_NOT_FOUND"
+
+
+def test_build_corpus_from_a_dataset(api: VectorApi) -> None:
+    name = _name()
+    mapping = ColumnMapping(id_column="id", text_columns=("name",), metadata_columns=("state",))
+    built = api.build_corpus(name, "people", mapping)
+    assert isinstance(built, BuildResult) and built.items == 3
+    assert isinstance(built.corpus, CorpusInfo) and (built.corpus.name, built.corpus.count) == (name, 3)
+    hits = api.search(name, text="ann lee", k=1).hits
+    assert hits[0].id == "1" and hits[0].metadata == {"state": "IL"}
 
 
 def test_search_by_vector_and_by_allowed_ids(api: VectorApi) -> None:
@@ -108,8 +132,29 @@ def test_search_by_text_keeps_the_text(api: VectorApi) -> None:
             errors.AlreadyExists,
             "ITEM_ALREADY_EXISTS",
         ),
+        (lambda a, n: (a.create_corpus(n, dimension=4), a.add(n, [])), errors.InvalidArgument, "INVALID_FIELD"),
+        (
+            lambda a, n: a.build_corpus(n, "nobody", ColumnMapping("id", ("name",))),
+            errors.NotFound,
+            "DATASET_NOT_FOUND",
+        ),
+        (
+            lambda a, n: a.build_corpus(n, "people", ColumnMapping("id", ("surname",))),
+            errors.InvalidArgument,
+            "UNKNOWN_COLUMN",
+        ),
     ],
-    ids=["missing", "bad-name", "bad-metric", "duplicate-corpus", "dimension", "duplicate-item"],
+    ids=[
+        "missing",
+        "bad-name",
+        "bad-metric",
+        "duplicate-corpus",
+        "dimension",
+        "duplicate-item",
+        "no-items",
+        "build-missing-dataset",
+        "build-unknown-column",
+    ],
 )
 def test_errors_are_the_same_both_ways(api: VectorApi, call, error, reason) -> None:
     with pytest.raises(error) as info:

@@ -153,7 +153,7 @@ def test_unknown_corpus_is_not_found(core, call) -> None:
 def test_add_search_returns_metadata_and_text(core) -> None:
     core.create_corpus("docs")
     vectors = random_vectors(50)
-    assert core.add("docs", make_items(vectors, tag="x")) == 50
+    assert core.add("docs", make_items(vectors, tag="x")).changed == 50
     result = core.search("docs", vector=vectors[7], k=3)
     assert result.hits[0].id == "i7"
     assert result.hits[0].metadata == {"n": 7, "tag": "x"}
@@ -190,7 +190,7 @@ def test_upsert_replaces_vector_and_metadata(core) -> None:
     vectors = random_vectors(20)
     core.add("docs", make_items(vectors))
     new_vector = random_vectors(1, seed=99)[0]
-    assert core.upsert("docs", [Item("i4", new_vector, metadata={"v": 2}), Item("fresh", vectors[0])]) == 2
+    assert core.upsert("docs", [Item("i4", new_vector, metadata={"v": 2}), Item("fresh", vectors[0])]).changed == 2
     info = core.get_corpus("docs")
     assert (info.count, info.tombstones) == (21, 1)
     top = core.search("docs", vector=new_vector, k=1).hits[0]
@@ -203,8 +203,8 @@ def test_delete_counts_existing_ids_and_hides_them(core) -> None:
     core.create_corpus("docs")
     vectors = random_vectors(30)
     core.add("docs", make_items(vectors))
-    assert core.delete("docs", ["i1", "i2", "i2", "unknown"]) == 2
-    assert core.delete("docs", ["i1"]) == 0
+    assert core.delete("docs", ["i1", "i2", "i2", "unknown"]).changed == 2
+    assert core.delete("docs", ["i1"]).changed == 0
     info = core.get_corpus("docs")
     assert (info.count, info.tombstones) == (28, 2)
     ids = [h.id for h in core.search("docs", vector=vectors[1], k=30).hits]

@@ -322,7 +322,7 @@ def test_a_stalled_write_blocks_only_its_own_corpus(env: Env, monkeypatch: pytes
     blocked.start()
     try:
         assert stalled.wait(WAIT_S)  # "docs" now holds its corpus lock, mid-write
-        assert core.add("other", make_items(random_vectors(5))) == 5  # another corpus: not blocked
+        assert core.add("other", make_items(random_vectors(5))).changed == 5  # another corpus: not blocked
         assert _ids(core, random_vectors(20)[3], 1) == ["i3"]  # searches of "docs" take no corpus lock
         assert core.get_corpus("other").count == 5
         assert blocked.is_alive()

@@ -167,7 +167,7 @@ def test_tombstones_never_appear(
         query = queries[0]
         nearest = exact_top(vectors, query, 50)
         deleted = {f"i{r}" for r in nearest[:30]}
-        assert env.core.delete("docs", sorted(deleted)) == 30
+        assert env.core.delete("docs", sorted(deleted)).changed == 30
         live_rows = [r for r in range(N) if f"i{r}" not in deleted]
         # Unfiltered: the live bitmap goes in as the selector; still k results, the right ones.
         result = env.core.search("docs", vector=query, k=K)
