@@ -73,9 +73,15 @@ def down() -> None:
 
 @app.command()
 def status(
-    as_json: Annotated[bool, typer.Option("--json", help="accepted for symmetry: status is always JSON")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the processes and the whole health answer as JSON")
+    ] = False,
 ) -> None:
-    """Show the processes `up` started and the health they report (as JSON)."""
+    """Show the processes `up` started and the health they report: a line per upstream
+    (components, address, pid, state) with its services below, the gateway, an overall line.
+
+    Exits 1 when the system is not running or any upstream is unavailable (also with --json)."""
+    from lakehouse.api.system import SERVING
     from lakehouse.servers import supervisor
 
     info = supervisor.status(_settings())
@@ -85,8 +91,9 @@ def status(
                 info["health"] = lh.health()
         except LakehouseError as exc:
             info["health"] = {"error": str(exc)}
-    typer.echo(json.dumps(info, indent=2))
-    raise typer.Exit(0 if info.get("running") else 1)
+    typer.echo(json.dumps(info, indent=2) if as_json else fmt.status_summary(info))
+    serving = info.get("running") and info["health"].get("status") == SERVING
+    raise typer.Exit(0 if serving else 1)
 
 
 @app.command()

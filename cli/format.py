@@ -5,7 +5,8 @@ prints the responses themselves instead."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -99,21 +100,27 @@ def _right_aligned(dtype: pa.DataType) -> bool:
     return pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)
 
 
-def table_lines(table: pa.Table) -> list[str]:
-    """A header, a rule and one line per row; numbers right-aligned."""
-    names = table.column_names
-    columns = [column_cells(table.column(i)) for i in range(table.num_columns)]
-    widths = [max([len(name), *(len(c) for c in cells)]) for name, cells in zip(names, columns, strict=True)]
-    right = [_right_aligned(f.type) for f in table.schema]
+def aligned_lines(header: Sequence[str], rows: Iterable[Sequence[str]], right: Sequence[bool]) -> list[str]:
+    """A header, a rule and one line per row, in columns; ``right`` marks the columns
+    aligned right. The one table layout of the CLI (query results, `status`)."""
+    rows = list(rows)
+    widths = [max([len(name), *(len(row[i]) for row in rows)]) for i, name in enumerate(header)]
 
     def line(cells: Iterable[str]) -> str:
         return " | ".join(
             (c.rjust(w) if r else c.ljust(w)) for c, w, r in zip(cells, widths, right, strict=True)
         ).rstrip()
 
-    lines = [line(names), "-+-".join("-" * w for w in widths)]
-    lines.extend(line(row) for row in zip(*columns, strict=True))
+    lines = [line(header), "-+-".join("-" * w for w in widths)]
+    lines.extend(line(row) for row in rows)
     return lines
+
+
+def table_lines(table: pa.Table) -> list[str]:
+    """A header, a rule and one line per row; numbers right-aligned."""
+    columns = [column_cells(table.column(i)) for i in range(table.num_columns)]
+    right = [_right_aligned(f.type) for f in table.schema]
+    return aligned_lines(table.column_names, zip(*columns, strict=True), right)
 
 
 def take_rows(reader: pa.RecordBatchReader, limit: int) -> tuple[pa.Table, bool]:
@@ -242,3 +249,120 @@ def embed_lines(resp: Any, texts: list[str]) -> list[str]:
         more = ", ..." if len(e.values) > EMBED_PREVIEW_VALUES else ""
         lines.append(f"[{shown}{more}]\t{preview(text)}")
     return lines
+
+
+# `status` ------------------------------------------------------------------------------
+
+STATUS_HEADER = ("component(s)", "address", "pid", "state")
+_STATUS_RIGHT = (False, False, True, False)
+# The first cell of the process `up` started when its health is not known (so neither
+# are its components), and of Envoy's line.
+SERVER_LABEL = "server"
+GATEWAY_LABEL = "gateway (envoy)"
+UNKNOWN = "-"
+
+
+@dataclass(frozen=True)
+class _Upstream:
+    """One process as `status` shows it; ``serving`` None when its health was not asked."""
+
+    components: tuple[str, ...]
+    address: str
+    pid: str
+    serving: bool | None
+    state: str
+    services: tuple[tuple[str, str], ...] = ()  # (service, status), as reported
+
+    @property
+    def label(self) -> str:
+        return ",".join(self.components) or SERVER_LABEL
+
+
+def _status_word(status: str) -> str:
+    """SERVING -> "serving", NOT_SERVING -> "not serving"."""
+    return status.lower().replace("_", " ")
+
+
+def _unavailable(services: list[dict[str, Any]]) -> str:
+    """Why a process's services are not all serving: their distinct details, else which
+    ones are not serving (the answering process gives no detail for its own)."""
+    from lakehouse.api.system import SERVING
+
+    down = [s for s in services if s.get("status") != SERVING]
+    details = list(dict.fromkeys(s["detail"] for s in down if s.get("detail")))
+    reasons = details or [f"{s.get('service', '?')} {_status_word(s.get('status', ''))}" for s in down]
+    return "unavailable: " + "; ".join(reasons)
+
+
+def _upstreams(info: dict[str, Any]) -> list[_Upstream]:
+    """The processes behind the gateway: the one `up` started (address "" in the health
+    answer) first, then each ``host:port`` upstream it reported, in the answer's order."""
+    from lakehouse.api.system import SERVING
+
+    own_address = info.get("grpc_upstream") or UNKNOWN
+    own_pid = str(info["server_pid"]) if "server_pid" in info else UNKNOWN
+    health = info.get("health")
+    if health is None:
+        if info.get("server_alive"):
+            return [_Upstream((), own_address, own_pid, None, "process alive, health not asked (gateway down)")]
+        return [_Upstream((), own_address, own_pid, False, f"unavailable: process {own_pid} is not running")]
+    if "error" in health:
+        return [_Upstream((), own_address, own_pid, False, f"unavailable: health check failed: {health['error']}")]
+    by_address: dict[str, list[dict[str, Any]]] = {}
+    for s in health.get("services", []):
+        by_address.setdefault(s.get("address", ""), []).append(s)
+    by_address.setdefault("", [])  # the answering process, even if it listed no service
+    order = ["", *(a for a in by_address if a)]
+    out = []
+    for address in order:
+        services = by_address[address]
+        serving = all(s.get("status") == SERVING for s in services)
+        out.append(
+            _Upstream(
+                tuple(dict.fromkeys(s.get("component", "") for s in services if s.get("component"))),
+                address or own_address,
+                own_pid if address == "" else UNKNOWN,
+                serving,
+                "serving" if serving else _unavailable(services),
+                tuple((s.get("service", "?"), s.get("status", "")) for s in services),
+            )
+        )
+    return out
+
+
+def _overall(upstreams: list[_Upstream], gateway_down: bool) -> str:
+    total = len(upstreams)
+    down = [u for u in upstreams if u.serving is False]
+    unknown = [u for u in upstreams if u.serving is None]
+    if not down and not unknown and not gateway_down:
+        return f"all {plural(total, 'upstream')} serving" if total > 1 else f"{plural(total, 'upstream')} serving"
+    parts = []
+    if down:
+        named = ", ".join(f"{u.label} at {u.address}" for u in down)
+        parts.append(f"{len(down)} of {plural(total, 'upstream')} unavailable: {named}")
+    if unknown:
+        parts.append(f"health of {plural(len(unknown), 'upstream')} unknown")
+    if gateway_down:
+        parts.append("gateway unavailable")
+    return "; ".join(parts)
+
+
+def status_summary(info: dict[str, Any]) -> str:
+    """`lakehouse status` for a person, from the dict `--json` prints (servers.supervisor's
+    status plus the GetHealth answer under "health"): a line per upstream process with its
+    services indented below it, the gateway's line, then one overall line."""
+    if "server_pid" not in info and "health" not in info:
+        return "not running: `lakehouse up` has started nothing under this LAKEHOUSE_HOME"
+    upstreams = _upstreams(info)
+    rows: list[tuple[str, ...]] = []
+    for u in upstreams:
+        rows.append((u.label, u.address, u.pid, u.state.translate(_CELL_ESCAPES)))
+        rows.extend((f"  {service}", "", "", _status_word(status)) for service, status in u.services)
+    gateway_down = False
+    if "envoy_pid" in info:
+        gateway_down = not info.get("envoy_alive", False)
+        state = f"unavailable: process {info['envoy_pid']} is not running" if gateway_down else "serving"
+        rows.append((GATEWAY_LABEL, info.get("grpc") or UNKNOWN, str(info["envoy_pid"]), state))
+    lines = aligned_lines(STATUS_HEADER, rows, _STATUS_RIGHT)
+    lines.append(_overall(upstreams, gateway_down))
+    return "\n".join(lines)

@@ -35,8 +35,16 @@ def test_up_use_down(tmp_path):
         assert f"127.0.0.1:{port}" in up.stdout
         # `up` returned, so the system must already answer.
         assert httpx.get(f"http://127.0.0.1:{port}/v1/health").json()["status"] == "SERVING"
-        status = json.loads(_cli(env, "status").stdout)
+        status = json.loads(_cli(env, "status", "--json").stdout)
         assert status["running"] and status["health"]["status"] == "SERVING"
+        # By default a table: the one server process with every component, its services, Envoy.
+        summary = _cli(env, "status").stdout.splitlines()
+        rows = [[cell.strip() for cell in line.split(" | ")] for line in summary]
+        every = "system,storage,catalog,ingest,query,models,vector"
+        assert [every, status["grpc_upstream"], str(status["server_pid"]), "serving"] in rows
+        assert ["lakehouse.v1.QueryService", "", "", "serving"] in rows
+        assert rows[-2] == ["gateway (envoy)", f"127.0.0.1:{port}", str(status["envoy_pid"]), "serving"]
+        assert summary[-1] == "1 upstream serving"
         # Everything lives under LAKEHOUSE_HOME.
         assert (tmp_path / "home" / "run" / "state.json").exists()
 
@@ -115,4 +123,7 @@ def test_up_use_down(tmp_path):
         state = json.loads((tmp_path / "home" / "run" / "state.json").read_text())
         assert "stopped" in _cli(env, "down").stdout
     assert not pid_alive(state["server_pid"]) and not pid_alive(state["envoy_pid"])
-    assert _cli(env, "status", check=False).returncode == 1
+    stopped = _cli(env, "status", check=False)
+    assert stopped.returncode == 1 and stopped.stdout.startswith("not running")
+    stopped = _cli(env, "status", "--json", check=False)
+    assert stopped.returncode == 1 and json.loads(stopped.stdout) == {"running": False}

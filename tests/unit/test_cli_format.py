@@ -203,12 +203,110 @@ def test_embed_lines_show_the_dimension_and_first_values() -> None:
     ]
 
 
+def _service(name: str, component: str, status: str = "SERVING", address: str = "", detail: str = "") -> dict:
+    """One entry of GetHealth's services, as the client's health() gives it (every field)."""
+    service = f"lakehouse.v1.{name}"
+    return {"service": service, "status": status, "component": component, "address": address, "detail": detail}
+
+
+UNREACHABLE_7001 = "unreachable: UNAVAILABLE: failed to connect to all addresses"
+
+
+def _status(*, storage: str = "SERVING", detail: str = "") -> dict:
+    """What `status --json` prints for a split deployment: the process `up` started hosts
+    ingest and query, storage and catalog are an upstream at :7001, vector one at :7003."""
+    services = [
+        _service("IngestService", "ingest"),
+        _service("QueryService", "query"),
+        _service("SystemService", "system"),
+        _service("StorageService", "storage", storage, "127.0.0.1:7001", detail),
+        _service("CatalogService", "catalog", storage, "127.0.0.1:7001", detail),
+        _service("VectorService", "vector", "SERVING", "127.0.0.1:7003"),
+    ]
+    overall = "SERVING" if storage == "SERVING" else "NOT_SERVING"
+    return {
+        "running": True,
+        "server_pid": 4242,
+        "server_alive": True,
+        "envoy_pid": 4243,
+        "envoy_alive": True,
+        "rest": "http://127.0.0.1:8080",
+        "grpc": "127.0.0.1:8080",
+        "grpc_upstream": "127.0.0.1:7002",
+        "admin_socket": "/home/run/envoy-admin.sock",
+        "health": {"status": overall, "services": services, "version": "0.1.0"},
+    }
+
+
+def test_status_summary_all_serving() -> None:
+    assert fmt.status_summary(_status()).splitlines() == [
+        "component(s)                  | address        |  pid | state",
+        "------------------------------+----------------+------+--------",
+        "ingest,query,system           | 127.0.0.1:7002 | 4242 | serving",
+        "  lakehouse.v1.IngestService  |                |      | serving",
+        "  lakehouse.v1.QueryService   |                |      | serving",
+        "  lakehouse.v1.SystemService  |                |      | serving",
+        "storage,catalog               | 127.0.0.1:7001 |    - | serving",
+        "  lakehouse.v1.StorageService |                |      | serving",
+        "  lakehouse.v1.CatalogService |                |      | serving",
+        "vector                        | 127.0.0.1:7003 |    - | serving",
+        "  lakehouse.v1.VectorService  |                |      | serving",
+        "gateway (envoy)               | 127.0.0.1:8080 | 4243 | serving",
+        "all 3 upstreams serving",
+    ]
+
+
+def test_status_summary_names_the_upstream_down_and_why() -> None:
+    lines = fmt.status_summary(_status(storage="UNREACHABLE", detail=UNREACHABLE_7001)).splitlines()
+    # Said once for the upstream, not once per service.
+    assert lines[6] == f"storage,catalog               | 127.0.0.1:7001 |    - | unavailable: {UNREACHABLE_7001}"
+    assert lines[7:9] == [
+        "  lakehouse.v1.StorageService |                |      | unreachable",
+        "  lakehouse.v1.CatalogService |                |      | unreachable",
+    ]
+    assert lines[9].endswith("| serving") and lines[-2].startswith("gateway (envoy) ")
+    assert lines[-1] == "1 of 3 upstreams unavailable: storage,catalog at 127.0.0.1:7001"
+
+
+def test_status_summary_without_a_gateway() -> None:
+    info = {k: v for k, v in _status().items() if not k.startswith("envoy")}
+    lines = fmt.status_summary(info).splitlines()
+    assert not any(line.startswith("gateway") for line in lines)
+    assert lines[-2] == "  lakehouse.v1.VectorService  |                |      | serving"
+    assert lines[-1] == "all 3 upstreams serving"
+
+
+def test_status_summary_of_a_stopped_or_unasked_system() -> None:
+    assert fmt.status_summary({"running": False}).startswith("not running: ")
+    stopped = {**_status(), "running": False, "server_alive": False}
+    del stopped["health"]  # not asked: the server is gone
+    lines = fmt.status_summary(stopped).splitlines()
+    assert lines[2] == "server          | 127.0.0.1:7002 | 4242 | unavailable: process 4242 is not running"
+    assert lines[-1] == "1 of 1 upstream unavailable: server at 127.0.0.1:7002"
+    no_gateway = {**stopped, "server_alive": True, "envoy_alive": False}
+    lines = fmt.status_summary(no_gateway).splitlines()
+    assert lines[3] == "gateway (envoy) | 127.0.0.1:8080 | 4243 | unavailable: process 4243 is not running"
+    assert lines[-1] == "health of 1 upstream unknown; gateway unavailable"
+    failed = fmt.status_summary({**_status(), "health": {"error": "UNAVAILABLE: no\nanswer"}}).splitlines()
+    assert failed[2].endswith("| unavailable: health check failed: UNAVAILABLE: no\\nanswer")
+
+
+def test_status_summary_without_details_names_the_services_down() -> None:
+    info = _status()
+    info["health"]["services"][1] = _service("QueryService", "query", "NOT_SERVING")
+    lines = fmt.status_summary(info).splitlines()
+    assert lines[2].endswith("| 4242 | unavailable: lakehouse.v1.QueryService not serving")
+    assert lines[4] == "  lakehouse.v1.QueryService   |                |      | not serving"
+    assert lines[-1] == "1 of 3 upstreams unavailable: ingest,query,system at 127.0.0.1:7002"
+
+
 # Commands against a fake client --------------------------------------------------------------
 
 
 class FakeClient:
     def __init__(self) -> None:
         self.calls: list[tuple] = []
+        self.health_answer: dict = _status()["health"]
 
     def __enter__(self):
         return self
@@ -241,6 +339,10 @@ class FakeClient:
 
     def delete_corpus(self, name: str) -> None:
         self.calls.append(("delete_corpus", name))
+
+    def health(self) -> dict:
+        self.calls.append(("health",))
+        return self.health_answer
 
 
 @pytest.fixture
@@ -288,3 +390,25 @@ def test_corpora_commands(fake: FakeClient) -> None:
     assert _run("corpora", "delete", "fresh").stdout == "deleted corpus fresh\n"
     assert ("create_corpus", "fresh", {"embedding_model": "local", "dimension": 0, "metric": ""}) in fake.calls
     assert ("get_corpus", "notes") in fake.calls and ("delete_corpus", "fresh") in fake.calls
+
+
+def test_status_summary_or_json_and_exit_1_when_an_upstream_is_down(
+    fake: FakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakehouse.servers import supervisor
+
+    processes = {k: v for k, v in _status().items() if k != "health"}
+    monkeypatch.setattr(supervisor, "status", lambda settings: dict(processes))
+    assert _run("status").stdout.splitlines()[-1] == "all 3 upstreams serving"
+    assert json.loads(_run("status", "--json").stdout) == {**processes, "health": fake.health_answer}
+
+    fake.health_answer = _status(storage="UNREACHABLE", detail=UNREACHABLE_7001)["health"]
+    for flag in ([], ["--json"]):
+        down = CliRunner().invoke(cli.app, ["status", *flag])
+        assert down.exit_code == 1, (down.output, down.exception)
+    assert down.stdout.startswith("{") and json.loads(down.stdout)["health"]["status"] == "NOT_SERVING"
+    assert CliRunner().invoke(cli.app, ["status"]).stdout.splitlines()[-1].startswith("1 of 3 upstreams unavailable")
+
+    monkeypatch.setattr(supervisor, "status", lambda settings: {"running": False})
+    stopped = CliRunner().invoke(cli.app, ["status", "--json"])
+    assert stopped.exit_code == 1 and json.loads(stopped.stdout) == {"running": False}
