@@ -31,6 +31,26 @@ DELTA_DELETE = "D"
 HASH_PREFIX = "sha256:"
 DELTA_SEQ_COLUMN = "_lh_seq"  # int64, increases with every delta; the highest wins
 
+# Stable error reasons (ErrorInfo.reason) of CatalogService; ingest and query return the
+# dataset ones too.
+DATASET_NOT_FOUND = "DATASET_NOT_FOUND"
+VERSION_NOT_FOUND = "VERSION_NOT_FOUND"
+DATASET_EXISTS = "DATASET_EXISTS"
+VERSION_CONFLICT = "VERSION_CONFLICT"  # expected_version is no longer the current one
+CURRENT_VERSION = "CURRENT_VERSION"  # the current version cannot be expired
+INVALID_DATASET_NAME = "INVALID_DATASET_NAME"
+INVALID_RETENTION = "INVALID_RETENTION"
+CATALOG_UNAVAILABLE = "CATALOG_UNAVAILABLE"
+CATALOG_ERROR = "CATALOG_ERROR"
+# Rejections of a commit; metadata names the dataset and path.
+INVALID_FILE_PATH = "INVALID_FILE_PATH"
+FOREIGN_FILE = "FOREIGN_FILE"
+DUPLICATE_FILE = "DUPLICATE_FILE"
+INVALID_CONTENT_HASH = "INVALID_CONTENT_HASH"
+FILE_MISSING = "FILE_MISSING"
+FILE_SIZE_MISMATCH = "FILE_SIZE_MISMATCH"
+FILE_HASH_MISMATCH = "FILE_HASH_MISMATCH"
+
 
 class WriteMode(str, Enum):
     CREATE = "create"
@@ -119,7 +139,7 @@ def validate_dataset_name(name: str, field_name: str = "dataset") -> str:
         raise invalid_field(
             field_name,
             f"invalid dataset name {name!r}: use 1-63 lowercase letters, digits or '_', starting with a letter",
-            reason="INVALID_DATASET_NAME",
+            reason=INVALID_DATASET_NAME,
         )
     return name
 

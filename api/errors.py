@@ -12,6 +12,24 @@ from dataclasses import dataclass, field
 
 ERROR_DOMAIN = "lakehouse.v1"
 
+# Stable reasons (ErrorInfo.reason) any service may return; the reasons of one service
+# are defined in its API module (lakehouse.api.catalog, .query, ...).
+DEFAULT_REASON = "ERROR"  # a LakehouseError raised without a reason
+INVALID_FIELD = "INVALID_FIELD"  # invalid_field without a more specific reason
+EMPTY_INPUT = "EMPTY_INPUT"
+# An object key (storage) or a primary-key value (an ingest's upsert/delete) is not usable.
+INVALID_KEY = "INVALID_KEY"
+UNKNOWN_COLUMN = "UNKNOWN_COLUMN"
+# The call's HTTP/2 stream was reset before any status arrived (set client-side).
+STREAM_RESET = "STREAM_RESET"
+# This process neither hosts the called service nor has an upstream for it.
+UPSTREAM_NOT_CONFIGURED = "UPSTREAM_NOT_CONFIGURED"
+# Admission control, before a method runs: a cap is full (the prefix plus the capped kind
+# in upper case, e.g. TOO_MANY_CONCURRENT_UPLOADS), or an upload stalled or ran too long.
+TOO_MANY_CONCURRENT_PREFIX = "TOO_MANY_CONCURRENT_"
+UPLOAD_STALLED = "UPLOAD_STALLED"
+UPLOAD_TOO_SLOW = "UPLOAD_TOO_SLOW"
+
 
 @dataclass
 class FieldViolation:
@@ -24,7 +42,7 @@ class LakehouseError(Exception):
     """Base class. ``reason`` is a stable UPPER_SNAKE identifier clients may switch on."""
 
     message: str
-    reason: str = "ERROR"
+    reason: str = DEFAULT_REASON
     metadata: dict[str, str] = field(default_factory=dict)
     violations: list[FieldViolation] = field(default_factory=list)
 
@@ -96,7 +114,7 @@ class Internal(LakehouseError):
     code = "INTERNAL"
 
 
-def invalid_field(field_name: str, description: str, reason: str = "INVALID_FIELD") -> InvalidArgument:
+def invalid_field(field_name: str, description: str, reason: str = INVALID_FIELD) -> InvalidArgument:
     """Shorthand for the common single-field validation failure."""
     return InvalidArgument(
         f"{field_name}: {description}", reason=reason, violations=[FieldViolation(field_name, description)]

@@ -24,7 +24,49 @@ from lakehouse.v1 import ingest_pb2, ingest_pb2_grpc
 
 DEFAULT_MODE = WriteMode.APPEND
 DEFAULT_FORMAT = "auto"
-EMPTY_INPUT = "EMPTY_INPUT"
+
+# Stable error reasons (ErrorInfo.reason) of IngestService. It also returns EMPTY_INPUT,
+# INVALID_KEY and UNKNOWN_COLUMN (lakehouse.api.errors), DATASET_EXISTS and
+# DATASET_NOT_FOUND (lakehouse.api.catalog) and STORAGE_UNAVAILABLE (lakehouse.api.storage).
+# The upload's bytes: compression and text encoding.
+UNSUPPORTED_COMPRESSION = "UNSUPPORTED_COMPRESSION"
+COMPRESSED_INPUT = "COMPRESSED_INPUT"  # compressed bytes under compression=none
+DECOMPRESSED_TOO_LARGE = "DECOMPRESSED_TOO_LARGE"
+COMPRESSION_RATIO_TOO_HIGH = "COMPRESSION_RATIO_TOO_HIGH"
+CORRUPT_COMPRESSED_INPUT = "CORRUPT_COMPRESSED_INPUT"
+TRUNCATED_COMPRESSED_INPUT = "TRUNCATED_COMPRESSED_INPUT"
+INVALID_ENCODING = "INVALID_ENCODING"
+REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+RECORD_TOO_LARGE = "RECORD_TOO_LARGE"
+# Parsing the upload.
+MALFORMED_INPUT = "MALFORMED_INPUT"
+CSV_DIALECT_NOT_FOUND = "CSV_DIALECT_NOT_FOUND"
+MALFORMED_QUOTED_FIELD = "MALFORMED_QUOTED_FIELD"
+TRAILING_FIELD_NOT_EMPTY = "TRAILING_FIELD_NOT_EMPTY"
+JSON_KEY_CASE_COLLISION = "JSON_KEY_CASE_COLLISION"
+JSON_DUPLICATE_KEY = "JSON_DUPLICATE_KEY"
+JSON_EMPTY_KEY = "JSON_EMPTY_KEY"
+INVALID_WORKBOOK = "INVALID_WORKBOOK"
+WORKBOOK_ENCRYPTED = "WORKBOOK_ENCRYPTED"
+WORKBOOK_TOO_LARGE = "WORKBOOK_TOO_LARGE"
+SHEET_NOT_FOUND = "SHEET_NOT_FOUND"
+EMPTY_SHEET = "EMPTY_SHEET"
+PARSER_INTERNAL = "PARSER_INTERNAL"
+# The upload against the request and the dataset.
+INVALID_SCHEMA = "INVALID_SCHEMA"  # the schema= option cannot be parsed
+SCHEMA_CONFLICT = "SCHEMA_CONFLICT"  # the upload contradicts the given schema
+SCHEMA_MISMATCH = "SCHEMA_MISMATCH"  # the upload contradicts the existing dataset's schema
+PRIMARY_KEY_REQUIRED = "PRIMARY_KEY_REQUIRED"
+PRIMARY_KEY_MISMATCH = "PRIMARY_KEY_MISMATCH"
+RESERVED_COLUMN = "RESERVED_COLUMN"
+EMBEDDING_NOT_AVAILABLE = "EMBEDDING_NOT_AVAILABLE"
+# The ingest (or compaction) itself.
+CANCELLED = "CANCELLED"
+SPOOL_UNAVAILABLE = "SPOOL_UNAVAILABLE"
+INGEST_OUT_OF_MEMORY = "INGEST_OUT_OF_MEMORY"
+INGEST_FAILED = "INGEST_FAILED"
+COMPACTION_FAILED = "COMPACTION_FAILED"
+INGEST_NO_RESULT = "INGEST_NO_RESULT"  # the stream ended without a result (set client-side)
 
 Format = Literal["auto", "csv", "tsv", "json", "ndjson", "parquet", "xlsx"]
 FORMATS: tuple[str, ...] = ("auto", "csv", "tsv", "json", "ndjson", "parquet", "xlsx")
@@ -405,7 +447,7 @@ class RemoteIngest(Remote):
             elif event.HasField("result"):
                 result = result_from_pb(event.result)
         if result is None:
-            raise errors.Unavailable("the ingest stream ended without a result", reason="INGEST_NO_RESULT")
+            raise errors.Unavailable("the ingest stream ended without a result", reason=INGEST_NO_RESULT)
         return result
 
     def compact(self, dataset: str, cancelled: Callable[[], bool] | None = None) -> IngestResult:

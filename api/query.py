@@ -27,6 +27,38 @@ EXECUTE_QUERY = "/lakehouse.v1.QueryService/ExecuteQuery"
 # A query's own timeout is enforced by the server; the call's deadline leaves it room to answer.
 DEADLINE_SLACK_S = 5.0
 
+# Stable error reasons (ErrorInfo.reason) of QueryService; a query also returns
+# DATASET_NOT_FOUND (lakehouse.api.catalog) and STORAGE_UNAVAILABLE (lakehouse.api.storage).
+# The statement is refused before it runs.
+SQL_EMPTY = "SQL_EMPTY"
+SQL_SYNTAX = "SQL_SYNTAX"
+SQL_MULTIPLE_STATEMENTS = "SQL_MULTIPLE_STATEMENTS"
+SQL_UNSUPPORTED = "SQL_UNSUPPORTED"
+SQL_TOO_COMPLEX = "SQL_TOO_COMPLEX"
+SANDBOX_VIOLATION = "SANDBOX_VIOLATION"
+INVALID_TIMEOUT = "INVALID_TIMEOUT"
+INVALID_MAX_ROWS = "INVALID_MAX_ROWS"
+QUERY_ID_IN_USE = "QUERY_ID_IN_USE"
+# The engine refused or failed the statement.
+SQL_BIND = "SQL_BIND"
+SQL_RUNTIME = "SQL_RUNTIME"
+DATASET_UNAVAILABLE = "DATASET_UNAVAILABLE"  # the dataset's view could not be built
+DATASET_UNREADABLE = "DATASET_UNREADABLE"  # a file of the dataset cannot be read
+QUERY_TIMEOUT = "QUERY_TIMEOUT"
+QUERY_CANCELLED = "QUERY_CANCELLED"
+QUERY_OUT_OF_MEMORY = "QUERY_OUT_OF_MEMORY"
+QUERY_FAILED = "QUERY_FAILED"
+# The engine failed internally on this query (a DuckDB assertion): INTERNAL, because it
+# is a server defect that retrying the same statement would only repeat.
+QUERY_ENGINE_FAILED = "QUERY_ENGINE_FAILED"
+# The engine is being rebuilt after such a failure: UNAVAILABLE, a retry soon succeeds.
+QUERY_ENGINE_RESTARTING = "QUERY_ENGINE_RESTARTING"
+QUERY_ENGINE_CLOSED = "QUERY_ENGINE_CLOSED"
+QUERY_ENGINE_BUSY = "QUERY_ENGINE_BUSY"
+CATALOG_FAILED = "CATALOG_FAILED"  # reading the catalog for the query's datasets failed
+STREAM_CLOSED = "STREAM_CLOSED"  # a result stream read after it was closed
+QUERY_NOT_FOUND = "QUERY_NOT_FOUND"  # no running query has the id to cancel
+
 
 @dataclass(frozen=True)
 class Rows:

@@ -14,7 +14,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from lakehouse.api.errors import ERROR_DOMAIN, FieldViolation, Internal, LakehouseError, Unavailable
+from lakehouse.api.errors import ERROR_DOMAIN, STREAM_RESET, FieldViolation, Internal, LakehouseError, Unavailable
 
 # How gRPC reports a stream the peer reset before any status arrived.
 _RESET_MARKER = "RST_STREAM"
@@ -76,5 +76,5 @@ def _stream_reset(details: str) -> Unavailable:
     INTERNAL. Nothing answered it, so it is UNAVAILABLE; whether it took effect is unknown."""
     return Unavailable(
         f"the call was cut off before it completed ({details}); it may or may not have taken effect",
-        reason="STREAM_RESET",
+        reason=STREAM_RESET,
     )

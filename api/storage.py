@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from lakehouse.api.errors import InvalidArgument, invalid_field
+from lakehouse.api.errors import EMPTY_INPUT, InvalidArgument, invalid_field
 from lakehouse.api.protoconv import timestamp
 from lakehouse.api.remote import Remote
 from lakehouse.v1 import storage_pb2, storage_pb2_grpc
@@ -21,7 +21,30 @@ from lakehouse.v1 import storage_pb2, storage_pb2_grpc
 BACKEND_LOCAL = "local"
 BACKEND_S3 = "s3"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-EMPTY_INPUT = "EMPTY_INPUT"
+
+# Stable error reasons (ErrorInfo.reason) of StorageService. The other services return
+# STORAGE_UNAVAILABLE too, when the object store fails under them.
+STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
+OBJECT_NOT_FOUND = "OBJECT_NOT_FOUND"
+KEY_CONFLICT = "KEY_CONFLICT"  # a key collides with an existing object or prefix (local buckets)
+UNSAFE_PATH = "UNSAFE_PATH"  # a key resolves through a symlink (local buckets)
+STORAGE_FULL = "STORAGE_FULL"
+BUCKET_NOT_FOUND = "BUCKET_NOT_FOUND"
+BUCKET_EXISTS = "BUCKET_EXISTS"
+BUCKET_PROTECTED = "BUCKET_PROTECTED"
+INVALID_BUCKET = "INVALID_BUCKET"
+BUCKET_REGISTRY_CORRUPT = "BUCKET_REGISTRY_CORRUPT"
+BUCKET_REGISTRY_UNWRITABLE = "BUCKET_REGISTRY_UNWRITABLE"
+# Refusals of the bucket policy (PERMISSION_DENIED).
+BUCKET_LOCATION_NOT_ALLOWED = "BUCKET_LOCATION_NOT_ALLOWED"
+S3_ENDPOINT_NOT_ALLOWED = "S3_ENDPOINT_NOT_ALLOWED"
+BUCKET_REGISTRATION_DISABLED = "BUCKET_REGISTRATION_DISABLED"
+MANAGED_PREFIX_READ_ONLY = "MANAGED_PREFIX_READ_ONLY"
+# S3 buckets.
+INVALID_S3_CONFIG = "INVALID_S3_CONFIG"
+S3_AUTH_FAILED = "S3_AUTH_FAILED"
+S3_ACCESS_DENIED = "S3_ACCESS_DENIED"
+S3_ERROR = "S3_ERROR"
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,13 @@ from typing import Any
 
 import grpc
 
-from lakehouse.api.errors import DeadlineExceeded, ResourceExhausted
+from lakehouse.api.errors import (
+    TOO_MANY_CONCURRENT_PREFIX,
+    UPLOAD_STALLED,
+    UPLOAD_TOO_SLOW,
+    DeadlineExceeded,
+    ResourceExhausted,
+)
 from lakehouse.servers.services import LONG_CALLS
 from lakehouse.servers.settings import Settings
 
@@ -68,7 +74,7 @@ class Gate:
                 return
         raise ResourceExhausted(
             f"{self.limit} {self.kind} are already running, the most admission.{self.kind} allows; retry later",
-            reason=f"TOO_MANY_CONCURRENT_{self.kind.upper()}",
+            reason=f"{TOO_MANY_CONCURRENT_PREFIX}{self.kind.upper()}",
             metadata={"limit": str(self.limit), "setting": f"admission.{self.kind}"},
         )
 
@@ -146,14 +152,14 @@ class PumpedRequests(Iterator[Any]):
             return self._too_slow()
         return DeadlineExceeded(
             f"the upload sent nothing for {self._stall_s:g} s (admission.upload_stall_s) and was cancelled",
-            reason="UPLOAD_STALLED",
+            reason=UPLOAD_STALLED,
             metadata={"stall_s": f"{self._stall_s:g}", "setting": "admission.upload_stall_s"},
         )
 
     def _too_slow(self) -> DeadlineExceeded:
         return DeadlineExceeded(
             f"the upload was still streaming after {self._max_s:g} s (admission.upload_max_s) and was cancelled",
-            reason="UPLOAD_TOO_SLOW",
+            reason=UPLOAD_TOO_SLOW,
             metadata={"max_s": f"{self._max_s:g}", "setting": "admission.upload_max_s"},
         )
 

@@ -25,7 +25,7 @@ from grpc_reflection.v1alpha import reflection
 
 from lakehouse.api.catalog import CatalogApi
 from lakehouse.api.channel import Channel, open_channel, server_keepalive_options
-from lakehouse.api.errors import Unavailable
+from lakehouse.api.errors import UPSTREAM_NOT_CONFIGURED, Unavailable
 from lakehouse.api.models import ModelsApi, RemoteModels
 from lakehouse.api.query import QueryApi, RemoteQuery
 from lakehouse.api.vector import RemoteVector, VectorApi
@@ -55,7 +55,7 @@ class MissingUpstream:
             f"this process does not host {self.component} and has no upstream for it: set "
             f"LAKEHOUSE_UPSTREAMS__{self.component.upper()}=host:port (lakehouse serve --upstream "
             f"{self.component}=host:port), or {LOCAL_UPSTREAM} for an in-process core",
-            reason="UPSTREAM_NOT_CONFIGURED",
+            reason=UPSTREAM_NOT_CONFIGURED,
             metadata={"component": self.component},
         )
 
@@ -202,6 +202,18 @@ class LakehouseServer:
         shutdown_tracing()  # the last calls' spans are still queued for export
 
 
+def server_interceptors(settings: Settings) -> list[grpc.ServerInterceptor]:
+    """Every call's interceptors, outermost first."""
+    # Admission inside the error interceptor, so its refusals are mapped like any domain error.
+    interceptors: list[grpc.ServerInterceptor] = [ErrorInterceptor(), AdmissionInterceptor(settings)]
+    if settings.server.tracing:
+        from opentelemetry.instrumentation.grpc import server_interceptor
+
+        # Outermost, so a span covers the whole call and records the mapped status.
+        interceptors.insert(0, server_interceptor())
+    return interceptors
+
+
 def build_server(settings: Settings, services: str | None = None) -> LakehouseServer:
     started_at = time.time()
     configure_duckdb_allocator()  # before anything loads DuckDB (see servers/memory.py)
@@ -213,16 +225,9 @@ def build_server(settings: Settings, services: str | None = None) -> LakehouseSe
 
     collect_at_start(runtime, started_at)  # what a crash left behind, before serving; never raises
     opts = settings.server
-    # Admission inside the error interceptor, so its refusals are mapped like any domain error.
-    interceptors: list[grpc.ServerInterceptor] = [ErrorInterceptor(), AdmissionInterceptor(settings)]
-    if opts.tracing:
-        from opentelemetry.instrumentation.grpc import server_interceptor
-
-        # Outermost, so a span covers the whole call and records the mapped status.
-        interceptors.insert(0, server_interceptor())
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=opts.max_workers, thread_name_prefix="lakehouse-rpc"),
-        interceptors=interceptors,
+        interceptors=server_interceptors(settings),
         options=[
             ("grpc.max_receive_message_length", opts.max_message_bytes),
             ("grpc.max_send_message_length", opts.max_message_bytes),

@@ -62,6 +62,10 @@ from lakehouse.servers.vector.layout import CORPORA_PREFIX
 log = logging.getLogger("lakehouse.janitor")
 
 JOURNAL_OPERATION = "janitor"
+# Reasons of the janitor's journal records (no RPC returns them): what it collected, and a
+# start-up collection that ran past its time.
+JANITOR_COLLECTED = "JANITOR_COLLECTED"
+JANITOR_SLOW = "JANITOR_SLOW"
 SPOOL_GLOB = f"{SPOOL_PREFIX}*{SPOOL_SUFFIX}"
 HOME_TEMP_SUBDIR = "tmp"  # <home>/tmp/<kind>/...
 LEGACY_QUERY_TEMP_GLOB = "lakehouse-query-*"  # tempfile.mkdtemp(prefix=...) of older releases
@@ -408,7 +412,7 @@ class Janitor:
                 context[f"{kind}_names"] = ",".join(names[:cap]) + (f",... ({n - cap} more)" if n > cap else "")
         if report.failed:
             context["failed"] = ",".join(report.failed[:cap])
-        self._journal.record(JOURNAL_OPERATION, JanitorRecord(message, reason="JANITOR_COLLECTED"), context)
+        self._journal.record(JOURNAL_OPERATION, JanitorRecord(message, reason=JANITOR_COLLECTED), context)
 
 
 def collect_at_start(runtime, started_at: float) -> JanitorReport | None:
@@ -442,7 +446,7 @@ def collect_at_start(runtime, started_at: float) -> JanitorReport | None:
     worker.join(settings.janitor.max_seconds + JOIN_SLACK_S)
     if worker.is_alive():
         stop.set()
-        _journal_failure(runtime, errors.DeadlineExceeded("start-up collection did not finish", reason="JANITOR_SLOW"))
+        _journal_failure(runtime, errors.DeadlineExceeded("start-up collection did not finish", reason=JANITOR_SLOW))
         return None
     error = outcome.get("error")
     if isinstance(error, BaseException):

@@ -33,6 +33,13 @@ import pyarrow as pa
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import (
+    CATALOG_ERROR,
+    CATALOG_UNAVAILABLE,
+    CURRENT_VERSION,
+    DATASET_EXISTS,
+    DATASET_NOT_FOUND,
+    VERSION_CONFLICT,
+    VERSION_NOT_FOUND,
     DataFile,
     Dataset,
     DatasetVersion,
@@ -85,7 +92,7 @@ _DATASET_SELECT = f"""
 """
 
 
-def _not_found(name: str, what: str = "dataset", reason: str = "DATASET_NOT_FOUND", **extra: str) -> errors.NotFound:
+def _not_found(name: str, what: str = "dataset", reason: str = DATASET_NOT_FOUND, **extra: str) -> errors.NotFound:
     return errors.NotFound(f"{what} not found: {name}", reason=reason, metadata={"dataset": name, **extra})
 
 
@@ -164,9 +171,9 @@ class CatalogCore:
         except errors.LakehouseError:
             raise
         except sqlite3.OperationalError as exc:
-            raise errors.Unavailable(f"catalog database unavailable: {exc}", reason="CATALOG_UNAVAILABLE") from exc
+            raise errors.Unavailable(f"catalog database unavailable: {exc}", reason=CATALOG_UNAVAILABLE) from exc
         except sqlite3.Error as exc:
-            raise errors.Internal(f"catalog database error: {exc}", reason="CATALOG_ERROR") from exc
+            raise errors.Internal(f"catalog database error: {exc}", reason=CATALOG_ERROR) from exc
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -220,7 +227,7 @@ class CatalogCore:
             )
         if row is None:
             self.get_dataset(name)  # raises DATASET_NOT_FOUND when the whole dataset is missing
-            raise _not_found(name, f"version {version} of dataset", "VERSION_NOT_FOUND", version=str(version))
+            raise _not_found(name, f"version {version} of dataset", VERSION_NOT_FOUND, version=str(version))
         return codec.version_from_row(row)
 
     def list_versions(self, name: str, page_size: int = 0, page_token: str = "") -> tuple[list[DatasetVersion], str]:
@@ -291,13 +298,13 @@ class CatalogCore:
         if new.expected_version == 0 and row is not None:
             raise errors.AlreadyExists(
                 f"dataset already exists: {name}",
-                reason="DATASET_EXISTS",
+                reason=DATASET_EXISTS,
                 metadata={"dataset": name, "current_version": str(current)},
             )
         if current != new.expected_version:
             raise errors.Aborted(
                 f"dataset {name} is at version {current}, not {new.expected_version}; retry",
-                reason="VERSION_CONFLICT",
+                reason=VERSION_CONFLICT,
                 metadata={
                     "dataset": name,
                     "expected_version": str(new.expected_version),
@@ -420,7 +427,7 @@ class CatalogCore:
             if int(row[0]) in wanted:
                 raise errors.FailedPrecondition(
                     f"version {row[0]} is the current version of {name} and cannot be expired",
-                    reason="CURRENT_VERSION",
+                    reason=CURRENT_VERSION,
                     metadata={"dataset": name, "version": str(row[0])},
                 )
             manifests = conn.execute("SELECT version, manifest FROM versions WHERE dataset = ?", (name,)).fetchall()

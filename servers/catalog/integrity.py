@@ -29,7 +29,14 @@ import pyarrow.fs as pafs
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import (
+    DUPLICATE_FILE,
+    FILE_HASH_MISMATCH,
+    FILE_MISSING,
+    FILE_SIZE_MISMATCH,
+    FOREIGN_FILE,
     HASH_PREFIX,
+    INVALID_CONTENT_HASH,
+    INVALID_FILE_PATH,
     DataFile,
     Dataset,
     DatasetVersion,
@@ -39,23 +46,15 @@ from lakehouse.api.catalog import (
     VerifyReport,
 )
 from lakehouse.api.paging import drain_pages
+from lakehouse.api.storage import STORAGE_UNAVAILABLE
 from lakehouse.servers.ingest.layout import dataset_prefix
-from lakehouse.servers.storage.keys import STORAGE_UNAVAILABLE, is_valid_key
+from lakehouse.servers.storage.keys import is_valid_key
 from lakehouse.servers.storage.model import ObjectStore
 
 if TYPE_CHECKING:
     from lakehouse.servers.catalog.core import CatalogCore
 
 CONTENT_HASH_RE = re.compile(rf"^{re.escape(HASH_PREFIX)}[0-9a-f]{{64}}$")
-
-# Rejections of a commit (ErrorInfo.reason); metadata names the dataset and path.
-INVALID_FILE_PATH = "INVALID_FILE_PATH"
-FOREIGN_FILE = "FOREIGN_FILE"
-DUPLICATE_FILE = "DUPLICATE_FILE"
-INVALID_CONTENT_HASH = "INVALID_CONTENT_HASH"
-FILE_MISSING = "FILE_MISSING"
-FILE_SIZE_MISMATCH = "FILE_SIZE_MISMATCH"
-FILE_HASH_MISMATCH = "FILE_HASH_MISMATCH"
 
 
 _COMMIT_REASONS = {

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Protocol
 
 from lakehouse.api import errors
-from lakehouse.api.catalog import DataFile, DatasetVersion, validate_dataset_name
+from lakehouse.api.catalog import INVALID_RETENTION, DataFile, DatasetVersion, validate_dataset_name
 from lakehouse.api.paging import drain_pages
 from lakehouse.servers.catalog import integrity
 from lakehouse.servers.catalog.core import CatalogCore
@@ -35,7 +35,8 @@ from lakehouse.servers.storage.model import ObjectStore
 log = logging.getLogger(__name__)
 
 JOURNAL_OPERATION = "catalog.vacuum"
-INVALID_RETENTION = "INVALID_RETENTION"
+# Reason of the journal record of files a vacuum could not delete (no RPC returns it).
+ORPHANS_LEFT = "ORPHANS_LEFT"
 
 
 class Journal(Protocol):
@@ -195,7 +196,7 @@ class Retention:
             return
         self._journal.record(
             JOURNAL_OPERATION,
-            errors.Unavailable(f"could not delete {len(left)} expired file(s)", reason="ORPHANS_LEFT"),
+            errors.Unavailable(f"could not delete {len(left)} expired file(s)", reason=ORPHANS_LEFT),
             {
                 "dataset": name,
                 "expired_versions": ",".join(map(str, removed)),

@@ -28,6 +28,7 @@ import pyarrow.dataset as pads
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import Dataset, DatasetVersion, NewVersion, WriteMode
+from lakehouse.api.ingest import CANCELLED, COMPACTION_FAILED
 from lakehouse.servers.ingest import layout
 from lakehouse.servers.ingest.model import IngestResult
 from lakehouse.servers.ingest.plan import Plan, make_plan, manifest
@@ -94,7 +95,7 @@ class Compactor:
             rows = self._rewrite(current, writer, cancelled)
             written = writer.close()
             if cancelled():
-                raise errors.Cancelled("compaction cancelled", reason="CANCELLED")
+                raise errors.Cancelled("compaction cancelled", reason=CANCELLED)
             files, deltas = manifest(plan, written)
             new = NewVersion(
                 dataset=plan.dataset,
@@ -162,21 +163,21 @@ class Compactor:
             ):
                 for batch in batches:
                     if cancelled():
-                        raise errors.Cancelled("compaction cancelled", reason="CANCELLED")
+                        raise errors.Cancelled("compaction cancelled", reason=CANCELLED)
                     writer.write(batch.cast(version.schema))
                     rows += batch.num_rows
             return rows
         except ViewBuildError as exc:
             raise errors.FailedPrecondition(
                 f"version {version.version} of {version.dataset} cannot be merged: {exc}",
-                reason="COMPACTION_FAILED",
+                reason=COMPACTION_FAILED,
                 metadata={"dataset": version.dataset, "version": str(version.version)},
             ) from exc
         except duckdb.Error as exc:
             detail = str(exc).replace(f"{root}/", "")  # files are named by key, never by server path
             raise errors.Unavailable(
                 f"compacting {version.dataset} failed reading version {version.version}: {detail}",
-                reason="COMPACTION_FAILED",
+                reason=COMPACTION_FAILED,
                 metadata={"dataset": version.dataset, "version": str(version.version)},
             ) from exc
         finally:
@@ -208,7 +209,7 @@ class Compactor:
 def _client_error(exc: BaseException) -> BaseException:
     if isinstance(exc, errors.LakehouseError) or not isinstance(exc, Exception):
         return exc  # KeyboardInterrupt, SystemExit: propagate untouched
-    return errors.Internal(f"compaction failed unexpectedly: {type(exc).__name__}: {exc}", reason="COMPACTION_FAILED")
+    return errors.Internal(f"compaction failed unexpectedly: {type(exc).__name__}: {exc}", reason=COMPACTION_FAILED)
 
 
 def _unchanged(current: DatasetVersion) -> IngestResult:

@@ -39,7 +39,15 @@ from lakehouse.api.catalog import (
     WriteMode,
     validate_dataset_name,
 )
-from lakehouse.api.ingest import EmbedTarget
+from lakehouse.api.errors import EMPTY_INPUT, INVALID_KEY, UNKNOWN_COLUMN
+from lakehouse.api.ingest import (
+    CANCELLED,
+    EMBEDDING_NOT_AVAILABLE,
+    EMPTY_SHEET,
+    INGEST_FAILED,
+    SPOOL_UNAVAILABLE,
+    EmbedTarget,
+)
 from lakehouse.servers.ingest import layout, xlsx
 from lakehouse.servers.ingest.compact import Compactor, EngineLimits
 from lakehouse.servers.ingest.embed import EmbedOnIngest
@@ -182,7 +190,7 @@ class IngestCore:
         """Commit the upload as a new version; with ``embed``, then embed the rows it added."""
         if embed is not None:
             if self._embedder is None:
-                raise errors.Unimplemented("this ingest service cannot embed", reason="EMBEDDING_NOT_AVAILABLE")
+                raise errors.Unimplemented("this ingest service cannot embed", reason=EMBEDDING_NOT_AVAILABLE)
             if spec.read.sheet == xlsx.SHEET_ALL:
                 raise errors.invalid_field("sheet", "embed-on-ingest reads one sheet; name it instead of '*'")
             self._embedder.check_reachable()
@@ -205,7 +213,7 @@ class IngestCore:
         try:
             with prepare(spec, chunks, self._settings, report, is_cancelled, self._known_names(spec)) as prepared:
                 if not prepared.upload.has_content:
-                    raise errors.InvalidArgument("the upload is empty", reason="EMPTY_INPUT")
+                    raise errors.InvalidArgument("the upload is empty", reason=EMPTY_INPUT)
                 if prepared.fmt.kind == "xlsx":
                     return self._ingest_workbook(spec, explicit, prepared, report, is_cancelled)
                 with self._dataset_lock(spec.dataset):
@@ -214,7 +222,7 @@ class IngestCore:
             raise
         except OSError as exc:
             raise errors.Unavailable(
-                f"cannot spool the upload: {exc.strerror or type(exc).__name__}", reason="SPOOL_UNAVAILABLE"
+                f"cannot spool the upload: {exc.strerror or type(exc).__name__}", reason=SPOOL_UNAVAILABLE
             ) from exc
 
     def compact(self, dataset: str, cancelled: Callable[[], bool] | None = None) -> IngestResult:
@@ -306,7 +314,7 @@ class IngestCore:
                 try:
                     tables[name] = _with_columns(book.read(name, header), read.columns)  # type: ignore[arg-type]
                 except errors.InvalidArgument as exc:
-                    if not (every and exc.reason == xlsx.REASON_EMPTY):
+                    if not (every and exc.reason == EMPTY_SHEET):
                         raise
                     tables[name] = None  # reported, not written
             if not every:
@@ -420,7 +428,7 @@ class IngestCore:
             if problem:
                 raise errors.InvalidArgument(
                     f"{plan.mode.value} upload: {problem}",
-                    reason="INVALID_KEY",
+                    reason=INVALID_KEY,
                     metadata={"dataset": plan.dataset},
                 )
         source_schema, batches = source.stream(limits.batch_rows, select)
@@ -438,13 +446,13 @@ class IngestCore:
         with contextlib.closing(batches):  # type: ignore[type-var]
             for batch in batches:
                 if cancelled():
-                    raise errors.Cancelled("ingest cancelled", reason="CANCELLED")
+                    raise errors.Cancelled("ingest cancelled", reason=CANCELLED)
                 writer.write(conform(batch))
                 rows += batch.num_rows
                 report(IngestProgress(PHASE_CONVERT, writer.bytes_written, rows))
         written = writer.close()
         if cancelled():
-            raise errors.Cancelled("ingest cancelled", reason="CANCELLED")
+            raise errors.Cancelled("ingest cancelled", reason=CANCELLED)
         files, deltas = manifest(plan, written)
         bytes_written = sum(f.bytes for f in written)
         report(IngestProgress(PHASE_COMMIT, bytes_written, rows))
@@ -547,7 +555,7 @@ def _client_error(exc: BaseException) -> errors.LakehouseError | BaseException:
     if isinstance(exc, (errors.LakehouseError, RetryWider)):
         return exc
     if isinstance(exc, Exception):
-        return errors.Internal(f"ingest failed unexpectedly: {type(exc).__name__}: {exc}", reason="INGEST_FAILED")
+        return errors.Internal(f"ingest failed unexpectedly: {type(exc).__name__}: {exc}", reason=INGEST_FAILED)
     return exc  # KeyboardInterrupt, SystemExit: propagate untouched
 
 
@@ -556,7 +564,7 @@ def _require_columns(required: tuple[str, ...], upload_columns: list[str]) -> No
     if missing:
         raise errors.InvalidArgument(
             f"the upload has no column(s) {missing}; it has {upload_columns}",
-            reason="UNKNOWN_COLUMN",
+            reason=UNKNOWN_COLUMN,
             metadata={"columns": ",".join(missing)},
         )
 

@@ -26,6 +26,15 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from lakehouse.api import errors
+from lakehouse.api.ingest import (
+    COMPRESSED_INPUT,
+    COMPRESSION_RATIO_TOO_HIGH,
+    CORRUPT_COMPRESSED_INPUT,
+    DECOMPRESSED_TOO_LARGE,
+    INVALID_ENCODING,
+    TRUNCATED_COMPRESSED_INPUT,
+    UNSUPPORTED_COMPRESSION,
+)
 from lakehouse.servers.settings import IngestSettings
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -116,7 +125,7 @@ def detect_compression(head: bytes) -> str:
             raise errors.invalid_field(
                 "compression",
                 f"the upload is {name}-compressed; only gzip and zstd are read",
-                "UNSUPPORTED_COMPRESSION",
+                UNSUPPORTED_COMPRESSION,
             )
     return "none"
 
@@ -139,7 +148,7 @@ def decompressing(chunks: Iterable[bytes], compression: str, limits: DecodeLimit
         raise errors.invalid_field(
             "compression",
             f"the upload is {found}-compressed but compression=none was given; pass compression=auto or {found}",
-            "COMPRESSED_INPUT",
+            COMPRESSED_INPUT,
         )
     if compression == "none":
         return compression, peeked.chunks
@@ -164,14 +173,14 @@ class _Meter:
         if self.bytes_out > lim.max_output_bytes:
             raise errors.ResourceExhausted(
                 f"the {self.name} upload expands to more than {lim.max_output_bytes} bytes",
-                reason="DECOMPRESSED_TOO_LARGE",
+                reason=DECOMPRESSED_TOO_LARGE,
                 metadata={"limit_bytes": str(lim.max_output_bytes), "compression": self.name},
             )
         if self.bytes_out > lim.ratio_grace_bytes and self.bytes_out > lim.max_ratio * max(self.bytes_in, 1):
             raise errors.InvalidArgument(
                 f"the {self.name} upload expands more than {lim.max_ratio} times "
                 f"({self.bytes_in} bytes became over {self.bytes_out}): refused as a decompression bomb",
-                reason="COMPRESSION_RATIO_TOO_HIGH",
+                reason=COMPRESSION_RATIO_TOO_HIGH,
                 metadata={"limit_ratio": str(lim.max_ratio), "compression": self.name},
             )
 
@@ -179,14 +188,14 @@ class _Meter:
         return errors.InvalidArgument(
             f"the {self.name} stream is corrupt near compressed byte {self.bytes_in}: {detail}; "
             "if the upload is not compressed, pass compression=none",
-            reason="CORRUPT_COMPRESSED_INPUT",
+            reason=CORRUPT_COMPRESSED_INPUT,
             metadata={"compression": self.name, "byte": str(self.bytes_in), "parameter": "compression"},
         )
 
     def truncated(self) -> errors.InvalidArgument:
         return errors.InvalidArgument(
             f"the {self.name} stream ends early (after {self.bytes_in} compressed bytes): the upload is truncated",
-            reason="TRUNCATED_COMPRESSED_INPUT",
+            reason=TRUNCATED_COMPRESSED_INPUT,
             metadata={"compression": self.name, "byte": str(self.bytes_in)},
         )
 
@@ -291,7 +300,7 @@ def transcode(chunks: Iterable[bytes], encoding: str) -> Iterator[bytes]:
             if head.startswith(bom) and not head.startswith(UTF8_BOM):
                 raise errors.InvalidArgument(
                     f"line 1: the upload starts with a {name.upper()} byte-order mark: pass encoding=utf-16",
-                    reason="INVALID_ENCODING",
+                    reason=INVALID_ENCODING,
                     metadata={"line": "1", "byte": "0", "parameter": "encoding"},
                 )
         chunks_in = _drop(peeked.chunks, len(UTF8_BOM)) if head.startswith(UTF8_BOM) else peeked.chunks
@@ -319,7 +328,7 @@ def _encoding_error(encoding: str, line: int, byte: int, column: int) -> errors.
         hint = "pass the file's encoding with encoding="
     return errors.InvalidArgument(
         f"line {line} (byte {byte}) is not valid {ENCODINGS.get(encoding, encoding)} text: {hint}",
-        reason="INVALID_ENCODING",
+        reason=INVALID_ENCODING,
         metadata={"line": str(line), "column": str(column), "byte": str(byte), "parameter": "encoding"},
     )
 

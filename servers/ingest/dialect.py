@@ -26,6 +26,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.api import errors
+from lakehouse.api.errors import EMPTY_INPUT
+from lakehouse.api.ingest import CSV_DIALECT_NOT_FOUND as REASON_NOT_FOUND
+from lakehouse.api.ingest import MALFORMED_QUOTED_FIELD as REASON_MALFORMED_QUOTE
+from lakehouse.api.ingest import TRAILING_FIELD_NOT_EMPTY as REASON_TRAILING
 from lakehouse.servers.ingest import names as naming
 from lakehouse.servers.settings import IngestSettings
 
@@ -46,10 +50,6 @@ NEWLINE_CHARS = "\r\n"
 # (a later line holding it splits, and the strict reader refuses it).
 UNIT_SEPARATOR = "\x1f"
 DEFAULT_NULLS: tuple[str, ...] = ("",)
-
-REASON_NOT_FOUND = "CSV_DIALECT_NOT_FOUND"
-REASON_MALFORMED_QUOTE = "MALFORMED_QUOTED_FIELD"
-REASON_TRAILING = "TRAILING_FIELD_NOT_EMPTY"
 
 # Values that say "no value" in the wild; they never count as evidence for or
 # against a header (only the caller's ``null`` strings become NULL when read).
@@ -540,7 +540,7 @@ def sniff(
     exactly them is the header, whatever it looks like."""
     lines = _lines(sample)
     if all(_blank(line.text) for line in lines):
-        raise errors.InvalidArgument("the upload has no CSV lines", reason="EMPTY_INPUT")
+        raise errors.InvalidArgument("the upload has no CSV lines", reason=EMPTY_INPUT)
     # One field may be the whole sample: the csv module's default limit is smaller than some samples.
     csv.field_size_limit(max(csv.field_size_limit(), len(sample)))
     order = {d: i for i, d in enumerate(limits.delimiters)}
@@ -562,7 +562,7 @@ def sniff(
             reverse=True,
         )
     if not tables:
-        raise errors.InvalidArgument("every line of the upload is skipped or a comment", reason="EMPTY_INPUT")
+        raise errors.InvalidArgument("every line of the upload is skipped or a comment", reason=EMPTY_INPUT)
     best = {comment: ranked[0] for comment, ranked in tables.items()}
     chosen = best.get(NO_CHAR) or next(iter(best.values()))
     for comment, table in best.items():

@@ -15,6 +15,8 @@ from typing import Literal
 import pyarrow as pa
 
 from lakehouse.api import errors
+from lakehouse.api.errors import EMPTY_INPUT
+from lakehouse.api.ingest import INVALID_SCHEMA, MALFORMED_INPUT
 from lakehouse.servers.ingest.model import FORMATS
 
 PARQUET_MAGIC = b"PAR1"
@@ -117,11 +119,11 @@ def check_content(fmt: SourceFormat, head: bytes, complete: bool) -> None:
         raise errors.InvalidArgument(
             f"the upload contains NUL bytes, so it is not {fmt.kind.upper()} text: pass encoding=utf-16 if it is"
             " UTF-16 text, or the format= of the binary file it is",
-            reason="MALFORMED_INPUT",
+            reason=MALFORMED_INPUT,
             metadata={"parameters": "encoding,format"},
         )
     if fmt.kind == "json" and complete and _EMPTY_ARRAY.fullmatch(head.removeprefix(UTF8_BOM)):
-        raise errors.InvalidArgument("the upload is an empty JSON array", reason="EMPTY_INPUT")
+        raise errors.InvalidArgument("the upload is an empty JSON array", reason=EMPTY_INPUT)
 
 
 def parse_schema(text: str) -> dict[str, pa.DataType]:
@@ -133,15 +135,15 @@ def parse_schema(text: str) -> dict[str, pa.DataType]:
         name, sep, type_name = item.rpartition(":")
         name, type_name = name.strip(), type_name.strip().lower()
         if not sep or not name:
-            raise errors.invalid_field("schema", f"expected 'name:type', got {item.strip()!r}", "INVALID_SCHEMA")
+            raise errors.invalid_field("schema", f"expected 'name:type', got {item.strip()!r}", INVALID_SCHEMA)
         if type_name not in SCHEMA_TYPES:
             raise errors.invalid_field(
                 "schema",
                 f"column {name!r}: unknown type {type_name!r}; use one of {list(SCHEMA_TYPES)}",
-                "INVALID_SCHEMA",
+                INVALID_SCHEMA,
             )
         if name in out:
-            raise errors.invalid_field("schema", f"column {name!r} is listed twice", "INVALID_SCHEMA")
+            raise errors.invalid_field("schema", f"column {name!r} is listed twice", INVALID_SCHEMA)
         out[name] = SCHEMA_TYPES[type_name]
     return out
 

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from lakehouse.api import errors
+from lakehouse.api.ingest import JSON_DUPLICATE_KEY as REASON_DUPLICATE
+from lakehouse.api.ingest import JSON_EMPTY_KEY as REASON_EMPTY
+from lakehouse.api.ingest import JSON_KEY_CASE_COLLISION as REASON_CASE
 from lakehouse.servers.ingest import names as naming
 
-REASON_CASE = "JSON_KEY_CASE_COLLISION"
-REASON_DUPLICATE = "JSON_DUPLICATE_KEY"
-REASON_EMPTY = "JSON_EMPTY_KEY"
 _WHITESPACE = " \t\r\n"
 _SEPARATORS = _WHITESPACE + ","
 

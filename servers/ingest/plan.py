@@ -27,6 +27,8 @@ import pyarrow.compute as pc
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import (
+    DATASET_EXISTS,
+    DATASET_NOT_FOUND,
     DELTA_DELETE,
     DELTA_OP_COLUMN,
     DELTA_SEQ_COLUMN,
@@ -36,13 +38,18 @@ from lakehouse.api.catalog import (
     DatasetVersion,
     WriteMode,
 )
+from lakehouse.api.ingest import (
+    PRIMARY_KEY_MISMATCH,
+    PRIMARY_KEY_REQUIRED,
+    RESERVED_COLUMN,
+    SCHEMA_CONFLICT,
+    SCHEMA_MISMATCH,
+)
 from lakehouse.servers.ingest.formats import duckdb_type, normalize_schema
 from lakehouse.servers.ingest.layout import written_by
 from lakehouse.servers.ingest.reader import Hint
 
 RESERVED_PREFIX = "_lh_"
-SCHEMA_MISMATCH = "SCHEMA_MISMATCH"
-SCHEMA_CONFLICT = "SCHEMA_CONFLICT"
 DELTA_FIELDS = (
     pa.field(DELTA_OP_COLUMN, pa.string(), nullable=False),
     pa.field(DELTA_SEQ_COLUMN, pa.int64(), nullable=False),
@@ -83,12 +90,10 @@ def make_plan(dataset: str, mode: WriteMode, spec_key: tuple[str, ...], existing
     current = existing.current if existing else None
     if mode == WriteMode.CREATE and current is not None:
         raise errors.AlreadyExists(
-            f"dataset already exists: {dataset}", reason="DATASET_EXISTS", metadata={"dataset": dataset}
+            f"dataset already exists: {dataset}", reason=DATASET_EXISTS, metadata={"dataset": dataset}
         )
     if mode == WriteMode.DELETE and current is None:
-        raise errors.NotFound(
-            f"dataset not found: {dataset}", reason="DATASET_NOT_FOUND", metadata={"dataset": dataset}
-        )
+        raise errors.NotFound(f"dataset not found: {dataset}", reason=DATASET_NOT_FOUND, metadata={"dataset": dataset})
     stored = current.primary_key if current else ()
     inherited = False
     if current is None or mode == WriteMode.CREATE:
@@ -100,11 +105,11 @@ def make_plan(dataset: str, mode: WriteMode, spec_key: tuple[str, ...], existing
             raise errors.invalid_field(
                 "primary_key",
                 f"dataset {dataset} has primary key {list(stored)}, not {list(spec_key)}",
-                reason="PRIMARY_KEY_MISMATCH",
+                reason=PRIMARY_KEY_MISMATCH,
             )
         key = stored or spec_key
     if mode in (WriteMode.UPSERT, WriteMode.DELETE) and not key:
-        raise errors.invalid_field("primary_key", f"{mode.value} needs a primary key", reason="PRIMARY_KEY_REQUIRED")
+        raise errors.invalid_field("primary_key", f"{mode.value} needs a primary key", reason=PRIMARY_KEY_REQUIRED)
     op = None
     if current is not None and mode == WriteMode.UPSERT:
         op = DELTA_UPSERT
@@ -121,7 +126,7 @@ def check_columns(plan: Plan, upload: Sequence[str]) -> tuple[Plan, list[str] | 
         raise errors.invalid_field(
             "columns",
             f"column names starting with {RESERVED_PREFIX!r} are reserved: {reserved}",
-            reason="RESERVED_COLUMN",
+            reason=RESERVED_COLUMN,
         )
     names = set(upload)
     target = plan.target
@@ -131,7 +136,7 @@ def check_columns(plan: Plan, upload: Sequence[str]) -> tuple[Plan, list[str] | 
             return Plan(plan.dataset, plan.mode, plan.current, plan.delta_op, (), False), None
         if missing_key:
             raise errors.invalid_field(
-                "primary_key", f"key columns not in the upload: {missing_key}", reason="PRIMARY_KEY_MISMATCH"
+                "primary_key", f"key columns not in the upload: {missing_key}", reason=PRIMARY_KEY_MISMATCH
             )
         return plan, None
     unknown = [n for n in upload if n not in target.names]

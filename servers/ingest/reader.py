@@ -33,6 +33,15 @@ import duckdb
 import pyarrow as pa
 
 from lakehouse.api import errors
+from lakehouse.api.ingest import (
+    CANCELLED,
+    INGEST_OUT_OF_MEMORY,
+    INVALID_ENCODING,
+    MALFORMED_INPUT,
+    MALFORMED_QUOTED_FIELD,
+    PARSER_INTERNAL,
+    RECORD_TOO_LARGE,
+)
 from lakehouse.servers.ingest import lines
 from lakehouse.servers.ingest.dialect import CsvDialect, drop_trailing, read_csv_options
 from lakehouse.servers.ingest.formats import SourceFormat
@@ -48,7 +57,6 @@ MAX_DETAIL_CHARS = 300
 JSON_OBJECT_SIZE_DIVISOR = 2
 # DuckDB counts the line terminator(s) in a line's size; allow for them.
 LINE_SIZE_SLACK = 16
-MALFORMED = "MALFORMED_INPUT"
 # What DuckDB says when its own sample (beyond ours) breaks the pinned dialect.
 DIALECT_FAILED = "not possible to automatically detect"
 # How error messages name the spooled file instead of its server path.
@@ -316,19 +324,19 @@ class SourceReader:
         if column is not None:
             meta["column"] = column
         if isinstance(exc, duckdb.InterruptException):
-            return errors.Cancelled("ingest cancelled", reason="CANCELLED")
+            return errors.Cancelled("ingest cancelled", reason=CANCELLED)
         if isinstance(exc, duckdb.OutOfMemoryException):
             # Each ingest has its own engine with a fixed limit: retrying the same upload cannot
             # succeed, so this is not RESOURCE_EXHAUSTED (429, "retry later") but a 400 naming the setting.
             return errors.FailedPrecondition(
                 f"converting the upload needs more memory than the ingest engine may use: {detail}; "
                 "raise LAKEHOUSE_INGEST__DUCKDB_MEMORY_LIMIT",
-                reason="INGEST_OUT_OF_MEMORY",
+                reason=INGEST_OUT_OF_MEMORY,
                 metadata={**meta, "setting": "ingest.duckdb_memory_limit"},
             )
         if any(s in low for s in ENCODING_MARKERS):
             return errors.InvalidArgument(
-                f"the upload is not valid UTF-8: {detail}", reason="INVALID_ENCODING", metadata=meta
+                f"the upload is not valid UTF-8: {detail}", reason=INVALID_ENCODING, metadata=meta
             )
         too_long = _TOO_LONG_RE.search(low) is not None
         if too_long and self.line_size < self._max_record:
@@ -336,7 +344,7 @@ class SourceReader:
         if too_long:
             return errors.InvalidArgument(
                 f"a record is longer than the {self._max_record}-byte limit: {detail}",
-                reason="RECORD_TOO_LARGE",
+                reason=RECORD_TOO_LARGE,
                 metadata=meta,
             )
         conversion = isinstance(exc, duckdb.ConversionException) or any(
@@ -352,11 +360,11 @@ class SourceReader:
                 reason = next(iter(self._hints.values())).reason
                 return self._schema_error(reason, None, meta, detail)
         if isinstance(exc, duckdb.InternalException):
-            return errors.Internal(f"the parser failed internally: {detail}", reason="PARSER_INTERNAL")
+            return errors.Internal(f"the parser failed internally: {detail}", reason=PARSER_INTERNAL)
         if self._csv is not None:
             return self._csv_error(message, low, meta)
         return errors.InvalidArgument(
-            f"malformed {self.fmt.kind.upper()} input: {_plain(detail)}", reason=MALFORMED, metadata=meta
+            f"malformed {self.fmt.kind.upper()} input: {_plain(detail)}", reason=MALFORMED_INPUT, metadata=meta
         )
 
     def _upload_line(self, duckdb_line: int) -> int | None:
@@ -392,7 +400,7 @@ class SourceReader:
             return errors.InvalidArgument(
                 f"{where}: a quoted field ({d.quote}) is not closed where it should be; fix the quoting, or pass "
                 f"quote=none if {d.quote} is a literal character in this file",
-                reason="MALFORMED_QUOTED_FIELD",
+                reason=MALFORMED_QUOTED_FIELD,
                 metadata=meta,
             )
         meta["parameters"] = "delimiter,quote"
@@ -400,7 +408,7 @@ class SourceReader:
         return errors.InvalidArgument(
             f"{where} {fields} where the table has {width} (delimiter {delim}, read from the first lines: "
             f"{d.reasoning}); fix that line, or pass delimiter= / quote= if the file uses others",
-            reason=MALFORMED,
+            reason=MALFORMED_INPUT,
             metadata=meta,
         )
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import grpc
 
-from lakehouse.api.errors import InvalidArgument
+from lakehouse.api.errors import EMPTY_INPUT, InvalidArgument
 from lakehouse.api.ingest import (
-    EMPTY_INPUT,
+    REQUEST_TOO_LARGE,
     EmbedTarget,
     IngestSpec,
     progress_to_pb,
@@ -46,7 +46,7 @@ def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, I
                 raise InvalidArgument(
                     f"REST upload exceeds {limit} bytes (ingest.max_rest_body_bytes); use the gRPC stream"
                     " for larger files",
-                    reason="REQUEST_TOO_LARGE",
+                    reason=REQUEST_TOO_LARGE,
                     metadata={"limit_bytes": str(limit), "setting": "ingest.max_rest_body_bytes"},
                 )
             if data:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import HASH_PREFIX
+from lakehouse.api.errors import EMPTY_INPUT
+from lakehouse.api.ingest import CANCELLED
 from lakehouse.servers.ingest import decode, dialect, json_keys
 from lakehouse.servers.ingest.formats import SourceFormat, check_content, resolve_format
 from lakehouse.servers.ingest.lines import LineFilter
@@ -71,7 +73,7 @@ class UploadTap:
         reported = 0
         for chunk in self._chunks:
             if self._cancelled():
-                raise errors.Cancelled("ingest cancelled during upload", reason="CANCELLED")
+                raise errors.Cancelled("ingest cancelled during upload", reason=CANCELLED)
             if not chunk:
                 continue
             self._digest.update(chunk)
@@ -179,7 +181,7 @@ def prepare(
     if fmt.text:
         sample = _sample(decode.transcode(probe.chunks, encoding), settings)
         if sample.complete and not sample.head.strip():
-            raise errors.InvalidArgument("the upload is empty", reason="EMPTY_INPUT")
+            raise errors.InvalidArgument("the upload is empty", reason=EMPTY_INPUT)
         check_content(fmt, sample.head, sample.complete)
         text = dialect.sample_text(sample.head, sample.complete)
         body = sample.chunks

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.api import errors
+from lakehouse.api.ingest import RECORD_TOO_LARGE, SPOOL_UNAVAILABLE
 
 NEWLINE = b"\n"
 # First rung of the line-length ladder: DuckDB's default CSV line limit is about 2 MB,
@@ -28,7 +29,6 @@ NEWLINE = b"\n"
 LADDER_START_BYTES = 2 * 1024 * 1024
 SPOOL_PREFIX = "ingest-"
 SPOOL_SUFFIX = ".upload"
-SPOOL_UNAVAILABLE = "SPOOL_UNAVAILABLE"
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,6 @@ def _unavailable(exc: OSError) -> errors.Unavailable:
 def _too_large(limit: int) -> errors.InvalidArgument:
     return errors.InvalidArgument(
         f"a record is longer than the {limit}-byte limit (ingest.max_line_bytes)",
-        reason="RECORD_TOO_LARGE",
+        reason=RECORD_TOO_LARGE,
         metadata={"limit_bytes": str(limit)},
     )

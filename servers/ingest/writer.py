@@ -20,9 +20,8 @@ import pyarrow.parquet as pq
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import HASH_PREFIX, DataFile
+from lakehouse.api.storage import STORAGE_UNAVAILABLE
 from lakehouse.servers.storage.model import ObjectStore
-
-STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
 
 
 @contextlib.contextmanager

@@ -33,6 +33,11 @@ import pyarrow.compute as pc
 import python_calamine as calamine
 
 from lakehouse.api import errors
+from lakehouse.api.ingest import EMPTY_SHEET as REASON_EMPTY
+from lakehouse.api.ingest import INVALID_WORKBOOK as REASON_INVALID
+from lakehouse.api.ingest import SHEET_NOT_FOUND as REASON_NO_SHEET
+from lakehouse.api.ingest import WORKBOOK_ENCRYPTED as REASON_ENCRYPTED
+from lakehouse.api.ingest import WORKBOOK_TOO_LARGE as REASON_TOO_LARGE
 from lakehouse.servers.ingest import names as naming
 from lakehouse.servers.settings import IngestSettings
 
@@ -45,11 +50,6 @@ SCAN_BYTES = 1024 * 1024  # read size when scanning a Compound File for the encr
 ZIP_ENCRYPTED_FLAG = 0x1
 # Whole numbers beyond this are not exact in a double, so they stay float64.
 MAX_EXACT_INT = 2**53
-REASON_INVALID = "INVALID_WORKBOOK"
-REASON_ENCRYPTED = "WORKBOOK_ENCRYPTED"
-REASON_TOO_LARGE = "WORKBOOK_TOO_LARGE"
-REASON_NO_SHEET = "SHEET_NOT_FOUND"
-REASON_EMPTY = "EMPTY_SHEET"
 HeaderChoice = Literal["auto", "true", "false"]
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 _DATASET_NAME_MAX = 63

@@ -7,18 +7,15 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 
 from lakehouse.api import errors
+from lakehouse.api.models import INVALID_MESSAGE, INVALID_PARAMETER, MODEL_REQUIRED, UNKNOWN_PROVIDER
 from lakehouse.servers.models.chat_streams import AnthropicChat, ChatRequest, OllamaChat, OpenAIChat
 from lakehouse.servers.models.model import (
     ANTHROPIC,
     CHAT_PROVIDERS,
-    INVALID_MESSAGE,
-    INVALID_PARAMETER,
-    MODEL_REQUIRED,
     OLLAMA,
     OPENAI,
     ROLE_SYSTEM,
     ROLES,
-    UNKNOWN_PROVIDER,
     ChatChunk,
     ChatMessage,
 )

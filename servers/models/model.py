@@ -1,5 +1,6 @@
 """Plain types shared by the ModelService core, its providers and its servicer (the API's
-domain types live in lakehouse.api.models, imported here for the providers)."""
+domain types and error reasons live in lakehouse.api.models; the types are imported here
+for the providers)."""
 
 from __future__ import annotations
 
@@ -36,30 +37,6 @@ ROLES = (ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT)
 # Normalised finish reasons (providers' own words are mapped onto these where they mean the same).
 FINISH_STOP = "stop"
 FINISH_LENGTH = "length"
-
-
-# Stable error reasons (ErrorInfo.reason) raised by this package.
-UNKNOWN_PROVIDER = "UNKNOWN_PROVIDER"
-UNKNOWN_MODEL = "UNKNOWN_MODEL"
-MODEL_REQUIRED = "MODEL_REQUIRED"
-PROVIDER_NOT_CONFIGURED = "PROVIDER_NOT_CONFIGURED"
-LOCAL_MODEL_MISSING = "LOCAL_MODEL_MISSING"
-TOO_MANY_TEXTS = "TOO_MANY_TEXTS"
-TEXT_TOO_LONG = "TEXT_TOO_LONG"
-EMPTY_INPUT = "EMPTY_INPUT"
-INVALID_TEXT = "INVALID_TEXT"
-INVALID_MESSAGE = "INVALID_MESSAGE"
-INVALID_PARAMETER = "INVALID_PARAMETER"
-MODELS_CLOSED = "MODELS_CLOSED"
-EMBEDDING_PROVIDER_UNAVAILABLE = "EMBEDDING_PROVIDER_UNAVAILABLE"
-EMBEDDING_PROVIDER_BAD_RESPONSE = "EMBEDDING_PROVIDER_BAD_RESPONSE"
-CHAT_PROVIDER_UNAVAILABLE = "CHAT_PROVIDER_UNAVAILABLE"
-CHAT_PROVIDER_BAD_RESPONSE = "CHAT_PROVIDER_BAD_RESPONSE"
-CHAT_PROVIDER_ERROR = "CHAT_PROVIDER_ERROR"
-CHAT_STREAM_TRUNCATED = "CHAT_STREAM_TRUNCATED"
-PROVIDER_REJECTED = "PROVIDER_REJECTED"
-PROVIDER_AUTH_FAILED = "PROVIDER_AUTH_FAILED"
-PROVIDER_RATE_LIMITED = "PROVIDER_RATE_LIMITED"
 
 
 class Embedder(Protocol):

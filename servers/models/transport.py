@@ -37,7 +37,7 @@ import httpx
 import tenacity
 
 from lakehouse.api import errors
-from lakehouse.servers.models.model import (
+from lakehouse.api.models import (
     CHAT_PROVIDER_BAD_RESPONSE,
     CHAT_PROVIDER_UNAVAILABLE,
     EMBEDDING_PROVIDER_BAD_RESPONSE,

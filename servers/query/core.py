@@ -27,11 +27,19 @@ import pyarrow as pa
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import CatalogApi
-from lakehouse.api.query import Rows
+from lakehouse.api.query import (
+    CATALOG_FAILED,
+    INVALID_MAX_ROWS,
+    INVALID_TIMEOUT,
+    QUERY_ENGINE_BUSY,
+    QUERY_ENGINE_CLOSED,
+    QUERY_ENGINE_RESTARTING,
+    Rows,
+)
 from lakehouse.servers.memory import keep_duckdb_releasing_memory, memory_bytes
 from lakehouse.servers.query import jsonvalues
 from lakehouse.servers.query.engine import TEMP_DIR_PREFIX, AbandonedCalls, Engine
-from lakehouse.servers.query.engine_errors import QUERY_ENGINE_RESTARTING, Fatal, Stop
+from lakehouse.servers.query.engine_errors import Fatal, Stop
 from lakehouse.servers.query.results import ENGINE_CALL_THREADS, QueryStream
 from lakehouse.servers.query.running import RunningQueries
 from lakehouse.servers.query.sandbox import check_query
@@ -43,11 +51,8 @@ __all__ = ["TEMP_DIR_PREFIX", "QueryCore", "QueryStream", "Rows"]
 
 log = logging.getLogger("lakehouse.query")
 
-CATALOG_FAILED = "CATALOG_FAILED"
-INVALID_TIMEOUT = "INVALID_TIMEOUT"
-INVALID_MAX_ROWS = "INVALID_MAX_ROWS"
-QUERY_ENGINE_CLOSED = "QUERY_ENGINE_CLOSED"
-QUERY_ENGINE_BUSY = "QUERY_ENGINE_BUSY"
+# QueryCore cannot be built (a configuration error, never the answer to a call).
+SCAN_UNSUPPORTED = "SCAN_UNSUPPORTED"
 # Scan modes: "auto" picks native read_parquet for a local directory, pyarrow datasets otherwise.
 ScanMode = Literal["auto", "native", "arrow"]
 # One JSON row's separator in the response array.
@@ -79,7 +84,7 @@ class QueryCore:
         lake_dir = lake_directory(filesystem, base)
         native = lake_dir is not None if scan == "auto" else scan == "native"
         if native and lake_dir is None:
-            raise errors.FailedPrecondition("native scans need a local-directory store", reason="SCAN_UNSUPPORTED")
+            raise errors.FailedPrecondition("native scans need a local-directory store", reason=SCAN_UNSUPPORTED)
         self._filesystem, self._base, self._native = filesystem, base, native
         self._allowed = [lake_dir] if native and lake_dir else []
         # Server paths are scrubbed from messages and file-naming results (files are named by key).

@@ -14,22 +14,22 @@ from enum import Enum
 import duckdb
 
 from lakehouse.api import errors
-from lakehouse.servers.query.sandbox import SANDBOX_VIOLATION, SQL_SYNTAX
-
-SQL_BIND = "SQL_BIND"
-SQL_RUNTIME = "SQL_RUNTIME"
-DATASET_NOT_FOUND = "DATASET_NOT_FOUND"
-DATASET_UNAVAILABLE = "DATASET_UNAVAILABLE"
-QUERY_TIMEOUT = "QUERY_TIMEOUT"
-QUERY_CANCELLED = "QUERY_CANCELLED"
-QUERY_OUT_OF_MEMORY = "QUERY_OUT_OF_MEMORY"
-STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
-QUERY_FAILED = "QUERY_FAILED"
-# The engine failed internally on this query (a DuckDB assertion): INTERNAL, because it
-# is a server defect that retrying the same statement would only repeat.
-QUERY_ENGINE_FAILED = "QUERY_ENGINE_FAILED"
-# The engine is being rebuilt after such a failure: UNAVAILABLE, a retry soon succeeds.
-QUERY_ENGINE_RESTARTING = "QUERY_ENGINE_RESTARTING"
+from lakehouse.api.catalog import DATASET_NOT_FOUND
+from lakehouse.api.query import (
+    DATASET_UNAVAILABLE,
+    DATASET_UNREADABLE,
+    QUERY_CANCELLED,
+    QUERY_ENGINE_FAILED,
+    QUERY_ENGINE_RESTARTING,
+    QUERY_FAILED,
+    QUERY_OUT_OF_MEMORY,
+    QUERY_TIMEOUT,
+    SANDBOX_VIOLATION,
+    SQL_BIND,
+    SQL_RUNTIME,
+    SQL_SYNTAX,
+)
+from lakehouse.api.storage import STORAGE_UNAVAILABLE
 
 
 class Stop(str, Enum):
@@ -66,7 +66,6 @@ _MISSING_TABLE = re.compile(r'Table with name "?([^"!]+?)"? does not exist')
 # A registered Arrow source (the arrow scan path) failing: "<Arrow status>: detail".
 _SOURCE_FAILED = re.compile(r"reading the stream registered as '[^']*' failed: (\w+):")
 _ARROW_IO = "IOError"
-DATASET_UNREADABLE = "DATASET_UNREADABLE"
 # A message tail that only suggests DuckDB's internal catalog objects.
 _SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.api import errors
+from lakehouse.api.query import STREAM_CLOSED
 from lakehouse.servers.query.engine_errors import Stop
 
 ErrorMapper = Callable[[BaseException, Stop | None], errors.LakehouseError]
@@ -146,7 +147,7 @@ class _Worker:
 
 
 def _closed() -> errors.FailedPrecondition:
-    return errors.FailedPrecondition("the query stream is closed", reason="STREAM_CLOSED")
+    return errors.FailedPrecondition("the query stream is closed", reason=STREAM_CLOSED)
 
 
 def _chain(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
@@ -319,7 +320,7 @@ class QueryStream:
         """Start the query on first use."""
         if self._started:
             if self._schema is None:
-                raise errors.FailedPrecondition("the query stream is closed", reason="STREAM_CLOSED")
+                raise errors.FailedPrecondition("the query stream is closed", reason=STREAM_CLOSED)
             return
         self._started = True
         self._schema = self._call(_start, self._batch_rows)
@@ -330,7 +331,7 @@ class QueryStream:
         resources = self._resources
         if resources.con is None or (self._ended and fn is not _bind):
             if resources.stop is None:
-                raise errors.FailedPrecondition("the query stream is closed", reason="STREAM_CLOSED")
+                raise errors.FailedPrecondition("the query stream is closed", reason=STREAM_CLOSED)
             self._fail(duckdb.InterruptException(_INTERRUPTED))
         future = self._worker.submit(lambda: fn(resources, *args))
         future.add_done_callback(lambda _: resources.wake.set())

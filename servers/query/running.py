@@ -6,6 +6,7 @@ import threading
 from typing import Protocol
 
 from lakehouse.api.errors import AlreadyExists, NotFound
+from lakehouse.api.query import QUERY_ID_IN_USE, QUERY_NOT_FOUND
 
 
 class Cancellable(Protocol):
@@ -22,7 +23,7 @@ class RunningQueries:
             return
         with self._lock:
             if query_id in self._by_id:
-                raise AlreadyExists(f"query {query_id!r} is already running", reason="QUERY_ID_IN_USE")
+                raise AlreadyExists(f"query {query_id!r} is already running", reason=QUERY_ID_IN_USE)
             self._by_id[query_id] = stream
 
     def remove(self, query_id: str, stream: Cancellable) -> None:
@@ -34,5 +35,5 @@ class RunningQueries:
         with self._lock:
             stream = self._by_id.get(query_id)
         if stream is None:
-            raise NotFound(f"no running query {query_id!r}", reason="QUERY_NOT_FOUND", metadata={"query_id": query_id})
+            raise NotFound(f"no running query {query_id!r}", reason=QUERY_NOT_FOUND, metadata={"query_id": query_id})
         stream.cancel()

@@ -34,13 +34,14 @@ from typing import Any
 import duckdb
 
 from lakehouse.api import errors
-
-SANDBOX_VIOLATION = "SANDBOX_VIOLATION"
-SQL_SYNTAX = "SQL_SYNTAX"
-SQL_EMPTY = "SQL_EMPTY"
-SQL_MULTIPLE_STATEMENTS = "SQL_MULTIPLE_STATEMENTS"
-SQL_UNSUPPORTED = "SQL_UNSUPPORTED"
-SQL_TOO_COMPLEX = "SQL_TOO_COMPLEX"
+from lakehouse.api.query import (
+    SANDBOX_VIOLATION,
+    SQL_EMPTY,
+    SQL_MULTIPLE_STATEMENTS,
+    SQL_SYNTAX,
+    SQL_TOO_COMPLEX,
+    SQL_UNSUPPORTED,
+)
 
 # Table functions a query may call. Everything else (read_csv, read_text, read_blob,
 # glob, query, query_table, arrow_scan — which dereferences raw pointers —,

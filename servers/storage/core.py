@@ -24,7 +24,20 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from lakehouse.api import errors
-from lakehouse.api.storage import DEFAULT_CONTENT_TYPE, BucketInfo, ErrorRecord, ObjectBody, ObjectInfo, S3Location
+from lakehouse.api.storage import (
+    BUCKET_EXISTS,
+    BUCKET_NOT_FOUND,
+    BUCKET_PROTECTED,
+    BUCKET_REGISTRY_CORRUPT,
+    BUCKET_REGISTRY_UNWRITABLE,
+    DEFAULT_CONTENT_TYPE,
+    INVALID_BUCKET,
+    BucketInfo,
+    ErrorRecord,
+    ObjectBody,
+    ObjectInfo,
+    S3Location,
+)
 from lakehouse.servers.settings import Settings
 from lakehouse.servers.storage.journal import ErrorJournal, error_record
 from lakehouse.servers.storage.local import LocalObjectStore
@@ -40,13 +53,6 @@ REGISTRY_VERSION = 1
 REGISTRY_MODE = 0o600
 BUCKET_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 BACKENDS = ("local", "s3")
-
-BUCKET_NOT_FOUND = "BUCKET_NOT_FOUND"
-BUCKET_EXISTS = "BUCKET_EXISTS"
-BUCKET_PROTECTED = "BUCKET_PROTECTED"
-INVALID_BUCKET = "INVALID_BUCKET"
-REGISTRY_CORRUPT = "BUCKET_REGISTRY_CORRUPT"
-REGISTRY_UNWRITABLE = "BUCKET_REGISTRY_UNWRITABLE"
 
 
 @dataclass(frozen=True)
@@ -342,7 +348,7 @@ class StorageCore:
         except OSError as exc:
             raise errors.FailedPrecondition(
                 f"cannot read the bucket registry ({REGISTRY_FILE}): {exc.strerror or type(exc).__name__}",
-                reason=REGISTRY_CORRUPT,
+                reason=BUCKET_REGISTRY_CORRUPT,
             ) from exc
         known = {f.name for f in fields(BucketSpec)}
         try:
@@ -350,7 +356,7 @@ class StorageCore:
             specs = [BucketSpec(**{k: v for k, v in item.items() if k in known}) for item in data["buckets"]]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise errors.FailedPrecondition(
-                f"the bucket registry ({REGISTRY_FILE}) is damaged: {exc}", reason=REGISTRY_CORRUPT
+                f"the bucket registry ({REGISTRY_FILE}) is damaged: {exc}", reason=BUCKET_REGISTRY_CORRUPT
             ) from exc
         return {spec.name: spec for spec in specs}
 
@@ -379,7 +385,7 @@ class StorageCore:
         except OSError as exc:
             raise errors.Unavailable(
                 f"cannot write the bucket registry ({REGISTRY_FILE}): {exc.strerror or type(exc).__name__}",
-                reason=REGISTRY_UNWRITABLE,
+                reason=BUCKET_REGISTRY_UNWRITABLE,
             ) from exc
 
 

@@ -1,4 +1,4 @@
-"""The request contract every storage backend shares: keys, prefixes, pages, error reasons.
+"""The request contract every storage backend shares: keys, prefixes, pages (reasons: lakehouse.api.storage).
 
 A key is the same string on a local directory and on S3, so the rules are the
 intersection of both: no path tricks (``..``, ``.``, absolute paths, backslashes,
@@ -12,16 +12,13 @@ longer ones would fail only when the file is created, as a misleading
 from __future__ import annotations
 
 from lakehouse.api import errors
+from lakehouse.api.errors import INVALID_KEY
 from lakehouse.api.paging import PagingSettings, bad_page_token
 
 MAX_KEY_BYTES = 1024
 MAX_SEGMENT_BYTES = 255
 SEPARATOR = "/"
 
-# Stable error reasons (ErrorInfo.reason) shared by the backends.
-INVALID_KEY = "INVALID_KEY"
-OBJECT_NOT_FOUND = "OBJECT_NOT_FOUND"
-STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
 # Segments that mean "this directory" / "parent directory" on a filesystem.
 _DOT_SEGMENTS = frozenset({".", ".."})
 # C0 controls, DEL and the C1 controls.

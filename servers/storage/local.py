@@ -30,14 +30,8 @@ import pyarrow.fs as pafs
 
 from lakehouse.api import errors
 from lakehouse.api.paging import PagingSettings
-from lakehouse.servers.storage.keys import (
-    OBJECT_NOT_FOUND,
-    SEPARATOR,
-    STORAGE_UNAVAILABLE,
-    validate_key,
-    validate_page,
-    validate_prefix,
-)
+from lakehouse.api.storage import KEY_CONFLICT, OBJECT_NOT_FOUND, STORAGE_FULL, STORAGE_UNAVAILABLE, UNSAFE_PATH
+from lakehouse.servers.storage.keys import SEPARATOR, validate_key, validate_page, validate_prefix
 from lakehouse.servers.storage.listing import level_of, ordered_walk, take_page
 from lakehouse.servers.storage.model import BucketInfo, ObjectInfo
 
@@ -52,9 +46,6 @@ TEMP_PREFIX = ".lakehouse-tmp\\"
 TEMP_FILE_MODE = 0o644
 # A concurrent delete may prune the directory a put just created; retry that many times.
 MKDIR_ATTEMPTS = 3
-KEY_CONFLICT = "KEY_CONFLICT"
-UNSAFE_PATH = "UNSAFE_PATH"
-STORAGE_FULL = "STORAGE_FULL"
 _XATTR_UNSUPPORTED = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM, errno.EACCES})
 
 

@@ -25,6 +25,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from lakehouse.api import errors
+from lakehouse.api.storage import (
+    BUCKET_LOCATION_NOT_ALLOWED,
+    BUCKET_REGISTRATION_DISABLED,
+    INVALID_BUCKET,
+    MANAGED_PREFIX_READ_ONLY,
+    S3_ENDPOINT_NOT_ALLOWED,
+)
 from lakehouse.servers.settings import Settings
 from lakehouse.servers.storage.keys import SEPARATOR, validate_key
 from lakehouse.servers.storage.s3 import split_endpoint
@@ -37,11 +44,6 @@ REGISTRATION_SETTING = "LAKEHOUSE_STORAGE__ALLOW_BUCKET_REGISTRATION"
 # error records, catalog snapshots).
 MANAGED_PREFIXES = ("datasets", "corpora", "_journal", "_errors", "_catalog")
 
-BUCKET_LOCATION_NOT_ALLOWED = "BUCKET_LOCATION_NOT_ALLOWED"
-S3_ENDPOINT_NOT_ALLOWED = "S3_ENDPOINT_NOT_ALLOWED"
-BUCKET_REGISTRATION_DISABLED = "BUCKET_REGISTRATION_DISABLED"
-MANAGED_PREFIX_READ_ONLY = "MANAGED_PREFIX_READ_ONLY"
-INVALID_BUCKET = "INVALID_BUCKET"
 
 _DEFAULT_PORTS = {False: 80, True: 443}
 

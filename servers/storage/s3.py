@@ -25,13 +25,16 @@ from minio.helpers import check_bucket_name
 
 from lakehouse.api import errors
 from lakehouse.api.paging import PagingSettings
-from lakehouse.servers.storage.keys import (
+from lakehouse.api.storage import (
+    BUCKET_NOT_FOUND,
+    INVALID_S3_CONFIG,
     OBJECT_NOT_FOUND,
+    S3_ACCESS_DENIED,
+    S3_AUTH_FAILED,
+    S3_ERROR,
     STORAGE_UNAVAILABLE,
-    validate_key,
-    validate_page,
-    validate_prefix,
 )
+from lakehouse.servers.storage.keys import validate_key, validate_page, validate_prefix
 from lakehouse.servers.storage.listing import ordered_walk, take_page
 from lakehouse.servers.storage.model import BucketInfo, ObjectInfo
 
@@ -52,11 +55,6 @@ HTTP_POOL_SIZE = 16
 # Parts uploaded one at a time: bounded memory and a single error path.
 UPLOAD_THREADS = 1
 
-S3_AUTH_FAILED = "S3_AUTH_FAILED"
-S3_ACCESS_DENIED = "S3_ACCESS_DENIED"
-S3_ERROR = "S3_ERROR"
-BUCKET_NOT_FOUND = "BUCKET_NOT_FOUND"
-INVALID_S3_CONFIG = "INVALID_S3_CONFIG"
 # S3 error codes meaning "who you claim to be was not accepted".
 _AUTH_CODES = frozenset(
     {
