@@ -20,7 +20,7 @@ import grpc
 from lakehouse.api.config import ChannelSettings
 from lakehouse.api.errors import Cancelled, LakehouseError, Unavailable
 from lakehouse.api.status import from_rpc_error
-from lakehouse.api.tracing import TracingInterceptor
+from lakehouse.api.tracing import TracingInterceptor, tracing_configured
 
 # Method-name prefixes of the reads that are safe to retry (no side effects).
 IDEMPOTENT_PREFIXES = ("Get", "List", "Find", "Search", "Embed", "Verify", "Describe")
@@ -104,7 +104,7 @@ class Channel:
         self.default_timeout_s = default_timeout_s
         raw = grpc.insecure_channel(address, options=channel_options(settings))
         self._raw = raw
-        self.grpc = _traced(raw) if settings.tracing else raw
+        self.grpc = _traced(raw) if settings.tracing and tracing_configured() else raw
 
     def _timeout(self, timeout_s: float | None) -> float | None:
         if timeout_s is None:

@@ -4,8 +4,8 @@ Every call gets the caller's W3C trace context in its metadata (so the server's
 OpenTelemetry interceptor continues the same trace) and, for unary calls, a client
 span that ends when the call does. Written on gRPC's own client-interceptor
 interfaces rather than OpenTelemetry's wrapper channel, which hands back streamed
-calls as bare generators (no ``cancel()``, no metadata); with no tracer provider
-configured both the span and the injection are no-ops.
+calls as bare generators (no ``cancel()``, no metadata). A channel opened while no
+tracer provider is configured is not intercepted at all (``tracing_configured``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,13 @@ def _with_context(details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
         getattr(details, "wait_for_ready", None),
         getattr(details, "compression", None),
     )
+
+
+def tracing_configured() -> bool:
+    """Whether a tracer provider is set. Without one, spans and context are no-ops, and the
+    interceptor would only cost every call gRPC's intercepted-call path (a channel opened
+    before a provider is set stays untraced)."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 class TracingInterceptor(

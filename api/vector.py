@@ -16,12 +16,50 @@ import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from lakehouse.api.channel import NO_DEADLINE
-from lakehouse.api.errors import InvalidArgument, invalid_field
+from lakehouse.api.errors import UNKNOWN_COLUMN, InvalidArgument, invalid_field
 from lakehouse.api.protoconv import timestamp
 from lakehouse.api.remote import Remote
 from lakehouse.v1 import vector_pb2, vector_pb2_grpc
 
 DEFAULT_K = 10
+
+# Stable error reasons (ErrorInfo.reason) of VectorService; BuildCorpus also returns
+# UNKNOWN_COLUMN (lakehouse.api.errors) and the reasons of the query it runs.
+INVALID_CORPUS_NAME = "INVALID_CORPUS_NAME"
+CORPUS_NOT_FOUND = "CORPUS_NOT_FOUND"
+CORPUS_ALREADY_EXISTS = "CORPUS_ALREADY_EXISTS"
+CORPUS_UNAVAILABLE = "CORPUS_UNAVAILABLE"
+INVALID_METRIC = "INVALID_METRIC"
+INVALID_HNSW_PARAMS = "INVALID_HNSW_PARAMS"
+INVALID_DIMENSION = "INVALID_DIMENSION"
+DIMENSION_REQUIRED = "DIMENSION_REQUIRED"
+DIMENSION_MISMATCH = "DIMENSION_MISMATCH"
+NON_FINITE_VECTOR = "NON_FINITE_VECTOR"
+ZERO_VECTOR = "ZERO_VECTOR"
+INVALID_VECTOR = "INVALID_VECTOR"
+MISSING_VECTOR = "MISSING_VECTOR"
+INVALID_METADATA = "INVALID_METADATA"
+INVALID_ID = "INVALID_ID"
+DUPLICATE_IDS = "DUPLICATE_IDS"
+ITEM_ALREADY_EXISTS = "ITEM_ALREADY_EXISTS"
+TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
+INVALID_K = "INVALID_K"
+INVALID_EF_SEARCH = "INVALID_EF_SEARCH"
+INVALID_QUERY = "INVALID_QUERY"
+EMBEDDER_UNAVAILABLE = "EMBEDDER_UNAVAILABLE"
+EMBEDDER_BAD_OUTPUT = "EMBEDDER_BAD_OUTPUT"
+BUILD_IN_PROGRESS = "BUILD_IN_PROGRESS"
+BUILD_FAILED = "BUILD_FAILED"
+BUILD_TIMEOUT = "BUILD_TIMEOUT"
+NO_BUILT_GENERATION = "NO_BUILT_GENERATION"
+NO_PREVIOUS_GENERATION = "NO_PREVIOUS_GENERATION"
+GENERATION_NOT_FOUND = "GENERATION_NOT_FOUND"
+STATE_DIR_IN_USE = "STATE_DIR_IN_USE"
+BUILD_NOT_AVAILABLE = "BUILD_NOT_AVAILABLE"
+CORRUPT_DATA = "CORRUPT_DATA"
+# BuildCorpus: the dataset's rows cannot become items.
+NOT_A_VECTOR_COLUMN = "NOT_A_VECTOR_COLUMN"
+MISSING_ID = "MISSING_ID"
 
 
 @dataclass
@@ -70,7 +108,7 @@ class ColumnMapping:
         if missing:
             raise InvalidArgument(
                 f"columns {missing} are not in the dataset (it has {sorted(have)})",
-                reason="UNKNOWN_COLUMN",
+                reason=UNKNOWN_COLUMN,
                 metadata={"columns": ",".join(missing)},
             )
 

@@ -38,6 +38,7 @@ from lakehouse.api.errors import (
     DeadlineExceeded,
     ResourceExhausted,
 )
+from lakehouse.servers.interceptors import WrappedHandlers
 from lakehouse.servers.services import LONG_CALLS
 from lakehouse.servers.settings import Settings
 
@@ -190,6 +191,7 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
         self._gates = {method: gates[kind] for method, kind in long_calls.items()}
         self._stall_s = adm.upload_stall_s
         self._max_s = adm.upload_max_s
+        self._handlers = WrappedHandlers(lambda method, handler: self._wrap(handler, self._gates.get(method)))
 
     def intercept_service(
         self,
@@ -200,7 +202,7 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
         gate = self._gates.get(handler_call_details.method)
         if handler is None or (gate is None and not handler.request_streaming):
             return handler  # the light path
-        return self._wrap(handler, gate)
+        return self._handlers.get(handler_call_details.method, handler)
 
     def _wrap(self, handler: grpc.RpcMethodHandler, gate: Gate | None) -> grpc.RpcMethodHandler:
         pump = handler.request_streaming

@@ -28,6 +28,7 @@ from lakehouse.api.channel import Channel, open_channel, server_keepalive_option
 from lakehouse.api.errors import UPSTREAM_NOT_CONFIGURED, Unavailable
 from lakehouse.api.models import ModelsApi, RemoteModels
 from lakehouse.api.query import QueryApi, RemoteQuery
+from lakehouse.api.tracing import tracing_configured
 from lakehouse.api.vector import RemoteVector, VectorApi
 from lakehouse.servers.admission import AdmissionInterceptor, check_pool
 from lakehouse.servers.interceptors import ErrorInterceptor
@@ -202,11 +203,14 @@ class LakehouseServer:
         shutdown_tracing()  # the last calls' spans are still queued for export
 
 
-def server_interceptors(settings: Settings) -> list[grpc.ServerInterceptor]:
-    """Every call's interceptors, outermost first."""
+def server_interceptors(settings: Settings, traced: bool) -> list[grpc.ServerInterceptor]:
+    """Every call's interceptors, outermost first. The tracing interceptor only when a
+    tracer provider is set (``traced``: ours from ``tracing.otlp_endpoint``, or an embedding
+    application's): without one its spans are no-ops, and it costs every call its wrapping
+    and attribute work."""
     # Admission inside the error interceptor, so its refusals are mapped like any domain error.
     interceptors: list[grpc.ServerInterceptor] = [ErrorInterceptor(), AdmissionInterceptor(settings)]
-    if settings.server.tracing:
+    if settings.server.tracing and traced:
         from opentelemetry.instrumentation.grpc import server_interceptor
 
         # Outermost, so a span covers the whole call and records the mapped status.
@@ -227,7 +231,7 @@ def build_server(settings: Settings, services: str | None = None) -> LakehouseSe
     opts = settings.server
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=opts.max_workers, thread_name_prefix="lakehouse-rpc"),
-        interceptors=server_interceptors(settings),
+        interceptors=server_interceptors(settings, tracing_configured()),
         options=[
             ("grpc.max_receive_message_length", opts.max_message_bytes),
             ("grpc.max_send_message_length", opts.max_message_bytes),

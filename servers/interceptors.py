@@ -99,7 +99,29 @@ def _is_abort(exc: BaseException) -> bool:
     return type(exc) is Exception and not exc.args
 
 
+class WrappedHandlers:
+    """Wrapped method handlers, built once per method: gRPC asks the interceptors for a
+    handler on every call, and a wrapper built per call is a per-call allocation of
+    closures and handler objects. Keyed by method, checked against the handler the
+    continuation returned (so a different inner handler is wrapped afresh)."""
+
+    def __init__(self, wrap: Callable[[str, grpc.RpcMethodHandler], grpc.RpcMethodHandler]) -> None:
+        self._wrap = wrap
+        self._built: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    def get(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        built = self._built.get(method)
+        if built is not None and built[0] is handler:
+            return built[1]
+        wrapped = self._wrap(method, handler)
+        self._built[method] = (handler, wrapped)  # a racing call builds an equal one; either is right
+        return wrapped
+
+
 class ErrorInterceptor(grpc.ServerInterceptor):
+    def __init__(self) -> None:
+        self._handlers = WrappedHandlers(_error_mapped)
+
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
@@ -108,47 +130,50 @@ class ErrorInterceptor(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None:
             return None
-        method = handler_call_details.method
+        return self._handlers.get(handler_call_details.method, handler)
 
-        streamed = handler.request_streaming
 
-        def arguments(request: Any) -> Any:
-            if streamed:
-                return _checked(request)
-            if type(request) is _Undecodable:
-                raise request.error
-            return request
+def _error_mapped(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """``handler`` with every exception mapped to a status (and undecodable requests refused)."""
+    streamed = handler.request_streaming
 
-        def wrap_unary(fn: Callable[..., Any]) -> Callable[..., Any]:
-            def call(request: Any, context: grpc.ServicerContext) -> Any:
-                try:
-                    return fn(arguments(request), context)
-                except Exception as exc:  # noqa: BLE001 - mapped below
-                    if _is_abort(exc):
-                        raise
-                    _abort(context, method, exc)
+    def arguments(request: Any) -> Any:
+        if streamed:
+            return _checked(request)
+        if type(request) is _Undecodable:
+            raise request.error
+        return request
 
-            return call
+    def wrap_unary(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
+            try:
+                return fn(arguments(request), context)
+            except Exception as exc:  # noqa: BLE001 - mapped below
+                if _is_abort(exc):
+                    raise
+                _abort(context, method, exc)
 
-        def wrap_stream(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
-            def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                try:
-                    yield from fn(arguments(request), context)
-                except Exception as exc:  # noqa: BLE001 - mapped below
-                    if _is_abort(exc):
-                        raise
-                    _abort(context, method, exc)
+        return call
 
-            return call
+    def wrap_stream(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+        def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            try:
+                yield from fn(arguments(request), context)
+            except Exception as exc:  # noqa: BLE001 - mapped below
+                if _is_abort(exc):
+                    raise
+                _abort(context, method, exc)
 
-        deserialize = _safe_deserializer(handler.request_deserializer)
-        serialize = handler.response_serializer
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(wrap_unary(handler.unary_unary), deserialize, serialize)
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(wrap_stream(handler.unary_stream), deserialize, serialize)
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(wrap_unary(handler.stream_unary), deserialize, serialize)
-        if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(wrap_stream(handler.stream_stream), deserialize, serialize)
-        return handler
+        return call
+
+    deserialize = _safe_deserializer(handler.request_deserializer)
+    serialize = handler.response_serializer
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(wrap_unary(handler.unary_unary), deserialize, serialize)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(wrap_stream(handler.unary_stream), deserialize, serialize)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(wrap_unary(handler.stream_unary), deserialize, serialize)
+    if handler.stream_stream:
+        return grpc.stream_stream_rpc_method_handler(wrap_stream(handler.stream_stream), deserialize, serialize)
+    return handler

@@ -27,9 +27,7 @@ import pyarrow.compute as pc
 
 from lakehouse.api import errors
 from lakehouse.api.errors import EMPTY_INPUT
-from lakehouse.api.ingest import CSV_DIALECT_NOT_FOUND as REASON_NOT_FOUND
-from lakehouse.api.ingest import MALFORMED_QUOTED_FIELD as REASON_MALFORMED_QUOTE
-from lakehouse.api.ingest import TRAILING_FIELD_NOT_EMPTY as REASON_TRAILING
+from lakehouse.api.ingest import CSV_DIALECT_NOT_FOUND, MALFORMED_QUOTED_FIELD, TRAILING_FIELD_NOT_EMPTY
 from lakehouse.servers.ingest import names as naming
 from lakehouse.servers.settings import IngestSettings
 
@@ -180,7 +178,7 @@ def drop_trailing(batch: pa.RecordBatch, dialect: CsvDialect, rows_before: int) 
             raise errors.InvalidArgument(
                 f"data row {row} has a value after the last delimiter, where the lines before it end "
                 f"with the delimiter ({dialect.delimiter!r}); every row must have {len(dialect.columns)} fields",
-                reason=REASON_TRAILING,
+                reason=TRAILING_FIELD_NOT_EMPTY,
                 metadata={"row": str(row)},
             )
     return batch.drop_columns([batch.schema.names[-1]])
@@ -697,7 +695,7 @@ def _check_quoting(t: _Table, complete: bool) -> None:
         f"line {line}: a quoted field ({cand.quote}) is not closed where it should be, so it swallows line "
         f"breaks and the field count changes; fix the quoting, or pass quote=none if {cand.quote} is a "
         "literal character in this file",
-        reason=REASON_MALFORMED_QUOTE,
+        reason=MALFORMED_QUOTED_FIELD,
         metadata={"line": str(line), "parameter": "quote"},
     )
 
@@ -766,7 +764,7 @@ def _not_found(
     )
     return errors.InvalidArgument(
         message,
-        reason=REASON_NOT_FOUND,
+        reason=CSV_DIALECT_NOT_FOUND,
         metadata={"line": str(bad[0]), "parameters": ",".join(helps), "delimiter": delim},
     )
 

@@ -24,9 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lakehouse.api import errors
-from lakehouse.api.ingest import JSON_DUPLICATE_KEY as REASON_DUPLICATE
-from lakehouse.api.ingest import JSON_EMPTY_KEY as REASON_EMPTY
-from lakehouse.api.ingest import JSON_KEY_CASE_COLLISION as REASON_CASE
+from lakehouse.api.ingest import JSON_DUPLICATE_KEY, JSON_EMPTY_KEY, JSON_KEY_CASE_COLLISION
 from lakehouse.servers.ingest import names as naming
 
 _WHITESPACE = " \t\r\n"
@@ -95,7 +93,7 @@ def _objects(sample: str) -> Iterator[tuple[int, Any]]:
         except _DuplicateKey as dup:
             raise errors.InvalidArgument(
                 f"line {line}: an object has the key {dup.key!r} twice; keys must be unique within an object",
-                reason=REASON_DUPLICATE,
+                reason=JSON_DUPLICATE_KEY,
                 metadata={"line": str(line), "key": dup.key},
             ) from None
         except json.JSONDecodeError:
@@ -141,7 +139,7 @@ def _walk(value: dict[str, Any], line: int, seen: dict[tuple[str, ...], dict[str
             if not key:
                 raise errors.InvalidArgument(
                     f"line {line}: an object{_at(where)} has an empty key; every key must be a name",
-                    reason=REASON_EMPTY,
+                    reason=JSON_EMPTY_KEY,
                     metadata={"line": str(line), "path": ".".join(where)},
                 )
             first = spellings.setdefault(key.lower(), key)
@@ -150,7 +148,7 @@ def _walk(value: dict[str, Any], line: int, seen: dict[tuple[str, ...], dict[str
                     f"line {line}: the object{_at(where)} has keys {first!r} and {key!r} that differ only in "
                     "case; nested keys must differ by more than case (top-level keys are renamed, nested ones "
                     "cannot be)",
-                    reason=REASON_CASE,
+                    reason=JSON_KEY_CASE_COLLISION,
                     metadata={"line": str(line), "path": ".".join(where), "keys": f"{first},{key}"},
                 )
             stack.append((child, (*where, key), False))

@@ -33,11 +33,7 @@ import pyarrow.compute as pc
 import python_calamine as calamine
 
 from lakehouse.api import errors
-from lakehouse.api.ingest import EMPTY_SHEET as REASON_EMPTY
-from lakehouse.api.ingest import INVALID_WORKBOOK as REASON_INVALID
-from lakehouse.api.ingest import SHEET_NOT_FOUND as REASON_NO_SHEET
-from lakehouse.api.ingest import WORKBOOK_ENCRYPTED as REASON_ENCRYPTED
-from lakehouse.api.ingest import WORKBOOK_TOO_LARGE as REASON_TOO_LARGE
+from lakehouse.api.ingest import EMPTY_SHEET, INVALID_WORKBOOK, SHEET_NOT_FOUND, WORKBOOK_ENCRYPTED, WORKBOOK_TOO_LARGE
 from lakehouse.servers.ingest import names as naming
 from lakehouse.servers.settings import IngestSettings
 
@@ -78,29 +74,29 @@ def check_workbook(path: Path, limits: XlsxLimits) -> None:
         if _contains(path, ENCRYPTED_STREAM):
             raise errors.InvalidArgument(
                 "the workbook is password-protected (encrypted); save it without a password and upload again",
-                reason=REASON_ENCRYPTED,
+                reason=WORKBOOK_ENCRYPTED,
             )
         raise errors.InvalidArgument(
-            "the file is a legacy .xls workbook; save it as .xlsx and upload again", reason=REASON_INVALID
+            "the file is a legacy .xls workbook; save it as .xlsx and upload again", reason=INVALID_WORKBOOK
         )
     if not magic.startswith(ZIP_MAGIC):
-        raise errors.InvalidArgument("the upload is not an .xlsx workbook (not a ZIP archive)", reason=REASON_INVALID)
+        raise errors.InvalidArgument("the upload is not an .xlsx workbook (not a ZIP archive)", reason=INVALID_WORKBOOK)
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise errors.InvalidArgument(f"the workbook is corrupt: {exc}", reason=REASON_INVALID) from None
+        raise errors.InvalidArgument(f"the workbook is corrupt: {exc}", reason=INVALID_WORKBOOK) from None
     if not any(i.filename == WORKBOOK_PART for i in infos):
         raise errors.InvalidArgument(
-            f"the ZIP archive is not an .xlsx workbook (it has no {WORKBOOK_PART})", reason=REASON_INVALID
+            f"the ZIP archive is not an .xlsx workbook (it has no {WORKBOOK_PART})", reason=INVALID_WORKBOOK
         )
     if any(i.flag_bits & ZIP_ENCRYPTED_FLAG for i in infos):
-        raise errors.InvalidArgument("the workbook's parts are encrypted", reason=REASON_ENCRYPTED)
+        raise errors.InvalidArgument("the workbook's parts are encrypted", reason=WORKBOOK_ENCRYPTED)
     total = sum(i.file_size for i in infos)
     if total > limits.max_uncompressed_bytes:
         raise errors.InvalidArgument(
             f"the workbook expands to {total} bytes, over the {limits.max_uncompressed_bytes}-byte limit",
-            reason=REASON_TOO_LARGE,
+            reason=WORKBOOK_TOO_LARGE,
             metadata={"limit_bytes": str(limits.max_uncompressed_bytes)},
         )
 
@@ -217,7 +213,9 @@ class Workbook:
         try:
             self._book = calamine.CalamineWorkbook.from_path(str(path))
         except Exception as exc:  # noqa: BLE001 - calamine raises several unrelated types
-            raise errors.InvalidArgument(f"the workbook cannot be read: {_clean(exc)}", reason=REASON_INVALID) from None
+            raise errors.InvalidArgument(
+                f"the workbook cannot be read: {_clean(exc)}", reason=INVALID_WORKBOOK
+            ) from None
 
     def __enter__(self) -> Self:
         return self
@@ -247,7 +245,7 @@ class Workbook:
         if not sheet:
             visible = self.visible_sheets
             if not visible:
-                raise errors.InvalidArgument("the workbook has no visible worksheet", reason=REASON_NO_SHEET)
+                raise errors.InvalidArgument("the workbook has no visible worksheet", reason=SHEET_NOT_FOUND)
             return visible[:1]
         if sheet == SHEET_ALL:
             return self.visible_sheets
@@ -259,7 +257,7 @@ class Workbook:
             return [sheet]
         raise errors.InvalidArgument(
             f"sheet {sheet!r} not found; the workbook has {names} (pass a name or a 0-based index)",
-            reason=REASON_NO_SHEET,
+            reason=SHEET_NOT_FOUND,
             violations=[errors.FieldViolation("sheet", f"no sheet {sheet!r}")],
         )
 
@@ -272,14 +270,14 @@ class Workbook:
             raise
         except Exception as exc:  # noqa: BLE001
             raise errors.InvalidArgument(
-                f"sheet {name!r} cannot be read: {_clean(exc)}", reason=REASON_INVALID
+                f"sheet {name!r} cannot be read: {_clean(exc)}", reason=INVALID_WORKBOOK
             ) from None
         if grid.empty:
-            raise errors.InvalidArgument(f"sheet {name!r} is empty", reason=REASON_EMPTY, metadata={"sheet": name})
+            raise errors.InvalidArgument(f"sheet {name!r} is empty", reason=EMPTY_SHEET, metadata={"sheet": name})
         if grid.height * grid.width > self._limits.max_cells:
             raise errors.InvalidArgument(
                 f"sheet {name!r} has {grid.height} x {grid.width} cells, over the {self._limits.max_cells} limit",
-                reason=REASON_TOO_LARGE,
+                reason=WORKBOOK_TOO_LARGE,
                 metadata={"sheet": name, "limit_cells": str(self._limits.max_cells)},
             )
         head = list(_take(grid.rows(), 2))

@@ -25,7 +25,7 @@ from lakehouse.api.catalog import (
 )
 from lakehouse.api.errors import InvalidArgument, NotFound
 from lakehouse.api.query import QueryApi
-from lakehouse.api.vector import ColumnMapping
+from lakehouse.api.vector import DIMENSION_MISMATCH, MISSING_ID, MISSING_VECTOR, NOT_A_VECTOR_COLUMN, ColumnMapping
 from lakehouse.servers.query import jsonvalues
 from lakehouse.servers.sql import quote_ident
 from lakehouse.servers.storage.model import ObjectStore
@@ -39,12 +39,12 @@ def _vectors(column: pa.Array, name: str) -> np.ndarray:
     if not (
         pa.types.is_list(column.type) or pa.types.is_large_list(column.type) or pa.types.is_fixed_size_list(column.type)
     ):
-        raise InvalidArgument(f"column {name!r} is {column.type}, not a list of floats", reason="NOT_A_VECTOR_COLUMN")
+        raise InvalidArgument(f"column {name!r} is {column.type}, not a list of floats", reason=NOT_A_VECTOR_COLUMN)
     if column.null_count:
-        raise InvalidArgument(f"column {name!r} has rows without a vector", reason="MISSING_VECTOR")
+        raise InvalidArgument(f"column {name!r} has rows without a vector", reason=MISSING_VECTOR)
     lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
     if len(lengths) and (lengths.min() != lengths.max()):
-        raise InvalidArgument(f"column {name!r} has vectors of different lengths", reason="DIMENSION_MISMATCH")
+        raise InvalidArgument(f"column {name!r} has vectors of different lengths", reason=DIMENSION_MISMATCH)
     flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
     return flat.reshape(len(column), int(lengths[0]) if len(lengths) else 0)
 
@@ -59,9 +59,7 @@ def items_from_batch(batch: pa.RecordBatch, mapping: ColumnMapping) -> list[Item
     items: dict[str, Item] = {}
     for row, raw_id in enumerate(ids):
         if raw_id is None:
-            raise InvalidArgument(
-                f"row {row} has no {mapping.id_column!r}: every item needs an id", reason="MISSING_ID"
-            )
+            raise InvalidArgument(f"row {row} has no {mapping.id_column!r}: every item needs an id", reason=MISSING_ID)
         text = TEXT_SEPARATOR.join(str(col[row]) for col in texts if col[row] is not None)
         metadata = dict(zip(mapping.metadata_columns, meta_rows[row], strict=True))
         vector = vectors[row] if vectors is not None else None

@@ -30,17 +30,7 @@ import numpy as np
 from lakehouse.api import errors
 from lakehouse.api.errors import invalid_field
 from lakehouse.api.query import QueryApi
-from lakehouse.api.vector import BuildResult, ColumnMapping, WriteResult
-from lakehouse.servers.settings import VectorSettings
-from lakehouse.servers.storage.model import ObjectStore
-from lakehouse.servers.vector import generations
-from lakehouse.servers.vector import rebuild as background
-from lakehouse.servers.vector.builder import build_from_dataset
-from lakehouse.servers.vector.corpus import Corpus, CorpusTuning
-from lakehouse.servers.vector.index import SearchTuning
-from lakehouse.servers.vector.layout import CORPORA_PREFIX, corpus_key, corpus_name_of, corpus_prefix
-from lakehouse.servers.vector.loader import BuildConfig
-from lakehouse.servers.vector.model import (
+from lakehouse.api.vector import (
     BUILD_NOT_AVAILABLE,
     CORPUS_ALREADY_EXISTS,
     CORPUS_NOT_FOUND,
@@ -51,8 +41,22 @@ from lakehouse.servers.vector.model import (
     INVALID_HNSW_PARAMS,
     INVALID_ID,
     INVALID_K,
-    MAX_EF_SEARCH,
     STATE_DIR_IN_USE,
+    BuildResult,
+    ColumnMapping,
+    WriteResult,
+)
+from lakehouse.servers.settings import VectorSettings
+from lakehouse.servers.storage.model import ObjectStore
+from lakehouse.servers.vector import generations
+from lakehouse.servers.vector import rebuild as background
+from lakehouse.servers.vector.builder import build_from_dataset
+from lakehouse.servers.vector.corpus import Corpus, CorpusTuning
+from lakehouse.servers.vector.index import SearchTuning
+from lakehouse.servers.vector.layout import CORPORA_PREFIX, corpus_key, corpus_name_of, corpus_prefix
+from lakehouse.servers.vector.loader import BuildConfig
+from lakehouse.servers.vector.model import (
+    MAX_EF_SEARCH,
     CorpusEmbedder,
     CorpusInfo,
     HnswParams,

@@ -24,20 +24,18 @@ from datetime import datetime
 import numpy as np
 
 from lakehouse.api import errors
-from lakehouse.servers.storage.model import ObjectStore
-from lakehouse.servers.vector.index import LiveIndex, Rows, SearchTuning
-from lakehouse.servers.vector.layout import MANIFEST_FILE, classify, corpus_key, corpus_prefix, log_key
-from lakehouse.servers.vector.loader import BuildConfig, Loaded, catch_up, load_generation
-from lakehouse.servers.vector.model import (
+from lakehouse.api.vector import (
     BUILD_IN_PROGRESS,
     CORPUS_NOT_FOUND,
     CORPUS_UNAVAILABLE,
     GENERATION_NOT_FOUND,
     ITEM_ALREADY_EXISTS,
-    CorpusInfo,
-    HnswParams,
-    SearchResult,
 )
+from lakehouse.servers.storage.model import ObjectStore
+from lakehouse.servers.vector.index import LiveIndex, Rows, SearchTuning
+from lakehouse.servers.vector.layout import MANIFEST_FILE, classify, corpus_key, corpus_prefix, log_key
+from lakehouse.servers.vector.loader import BuildConfig, Loaded, catch_up, load_generation
+from lakehouse.servers.vector.model import CorpusInfo, HnswParams, SearchResult
 from lakehouse.servers.vector.persistence import (
     KIND_CHECKPOINT,
     KIND_CREATE,

@@ -10,9 +10,9 @@ started on, which stays whole and usable.
 from __future__ import annotations
 
 from lakehouse.api import errors
+from lakehouse.api.vector import NO_BUILT_GENERATION, NO_PREVIOUS_GENERATION
 from lakehouse.servers.vector.corpus import Corpus
 from lakehouse.servers.vector.loader import catch_up, load_generation
-from lakehouse.servers.vector.model import NO_BUILT_GENERATION, NO_PREVIOUS_GENERATION
 
 
 def activate(corpus: Corpus, gen: int) -> int:

@@ -19,11 +19,12 @@ import pyarrow.parquet as pq
 
 from lakehouse.api import errors
 from lakehouse.api.paging import LARGEST_PAGE, drain_pages
+from lakehouse.api.vector import CORRUPT_DATA
 from lakehouse.servers.clock import utc_now
 from lakehouse.servers.storage.model import ObjectInfo, ObjectStore
 from lakehouse.servers.vector.index import Rows
 from lakehouse.servers.vector.layout import GRAPH_FILE, MANIFEST_FILE, VECTORS_FILE, corpus_key, generation_key, log_key
-from lakehouse.servers.vector.model import CORRUPT_DATA, HnswParams
+from lakehouse.servers.vector.model import HnswParams
 from lakehouse.servers.vector.vectors import OPS, WriteBatch
 
 FORMAT_VERSION = 1

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 
 from lakehouse.api import errors
+from lakehouse.api.vector import BUILD_FAILED, BUILD_TIMEOUT
 from lakehouse.servers.vector.corpus import Corpus
 from lakehouse.servers.vector.index import LiveIndex, Rows
-from lakehouse.servers.vector.model import BUILD_FAILED, BUILD_TIMEOUT, HnswParams
+from lakehouse.servers.vector.model import HnswParams
 from lakehouse.servers.vector.persistence import KIND_REBUILD, Manifest, now, write_generation
 
 log = logging.getLogger(__name__)

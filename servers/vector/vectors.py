@@ -16,8 +16,7 @@ import numpy as np
 
 from lakehouse.api import errors
 from lakehouse.api.errors import invalid_field
-from lakehouse.servers.models.model import Embedder
-from lakehouse.servers.vector.model import (
+from lakehouse.api.vector import (
     DIMENSION_MISMATCH,
     DUPLICATE_IDS,
     EMBEDDER_BAD_OUTPUT,
@@ -26,15 +25,13 @@ from lakehouse.servers.vector.model import (
     INVALID_METADATA,
     INVALID_QUERY,
     INVALID_VECTOR,
-    MAX_ID_CHARS,
-    MAX_METADATA_BYTES,
     MISSING_VECTOR,
     NON_FINITE_VECTOR,
     TOO_MANY_ITEMS,
     ZERO_VECTOR,
-    HnswParams,
-    Item,
 )
+from lakehouse.servers.models.model import Embedder
+from lakehouse.servers.vector.model import MAX_ID_CHARS, MAX_METADATA_BYTES, HnswParams, Item
 
 OP_ADD = "add"
 OP_UPSERT = "upsert"

@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from lakehouse.api import errors
+from lakehouse.api.ingest import JSON_EMPTY_KEY
 from lakehouse.servers.ingest import json_keys
 from tests.support import ingest_corpus as corpus
 
@@ -75,7 +76,7 @@ def test_nested_clash_duckdb_cannot_read(tmp_path) -> None:
 def test_empty_key_refused() -> None:
     with pytest.raises(errors.InvalidArgument) as info:
         json_keys.scan('{"a":1}\n{"":2}\n')
-    assert info.value.reason == json_keys.REASON_EMPTY and info.value.metadata["line"] == "2"
+    assert info.value.reason == JSON_EMPTY_KEY and info.value.metadata["line"] == "2"
 
 
 def test_no_collisions_no_report() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lakehouse.api import errors
+from lakehouse.api.ingest import WORKBOOK_TOO_LARGE
 from lakehouse.servers.ingest import xlsx
 from lakehouse.servers.settings import IngestSettings
 from tests.data.ingest_fidelity import make
@@ -96,11 +97,11 @@ def test_limits(tmp_path: Path) -> None:
     path = corpus.CORPUS / "staffing.xlsx"
     with pytest.raises(errors.InvalidArgument) as info:
         xlsx.Workbook(path, xlsx.XlsxLimits(max_uncompressed_bytes=1000, max_cells=10**6))
-    assert info.value.reason == xlsx.REASON_TOO_LARGE
+    assert info.value.reason == WORKBOOK_TOO_LARGE
     with xlsx.Workbook(path, xlsx.XlsxLimits(max_uncompressed_bytes=10**9, max_cells=10)) as book:
         with pytest.raises(errors.InvalidArgument) as info:
             book.read("Staff")
-    assert info.value.reason == xlsx.REASON_TOO_LARGE
+    assert info.value.reason == WORKBOOK_TOO_LARGE
 
 
 def test_sheet_dataset_names() -> None:

@@ -64,3 +64,20 @@ def test_subset_of_services(tmp_path):
 def test_unknown_service_name_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown services"):
         build_server(Settings(home=tmp_path), services="catalog,nonsense")
+
+
+def test_interceptors_wrap_a_method_once_and_trace_only_with_a_provider(tmp_path):
+    from lakehouse.servers.app import server_interceptors
+
+    settings = Settings(home=tmp_path)
+    plain = server_interceptors(settings, traced=False)
+    assert [type(i).__name__ for i in plain] == ["ErrorInterceptor", "AdmissionInterceptor"]
+    assert len(server_interceptors(settings, traced=True)) == 3
+
+    inner = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+    details = type("Details", (grpc.HandlerCallDetails,), {"method": "/x.Y/Get", "invocation_metadata": ()})()
+    error_mapping = plain[0]
+    first = error_mapping.intercept_service(lambda _: inner, details)
+    assert first is not inner and error_mapping.intercept_service(lambda _: inner, details) is first
+    other = grpc.unary_unary_rpc_method_handler(lambda request, context: None)
+    assert error_mapping.intercept_service(lambda _: other, details) is not first  # a new inner handler is rewrapped
