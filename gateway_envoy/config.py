@@ -44,6 +44,8 @@ UPSTREAM_FAILURE_FLAGS = ("UF", "UH", "UR", "UC", "UO", "URX")
 # A native gRPC request: gRPC content type, and not a REST request the transcoder has
 # already rewritten (it adds the original path).
 GRPC = "application/grpc"
+LUA_FILTER = "envoy.filters.http.lua"
+LUA_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute"
 TRANSCODED_HEADER = "x-envoy-original-path"
 # Envoy's admin interface (it can stop the gateway: POST /quitquitquit) listens on no
 # port, only on a unix socket that only the owner can open, in a directory only the
@@ -262,8 +264,17 @@ def _otlp_cluster(endpoint: str) -> dict:
 
 
 def _route(prefix: str, cluster: str, component: str) -> dict:
-    """A route named after its component, so a reply about an unreachable upstream can say which."""
-    return {"name": component, "match": {"prefix": prefix}, "route": {"cluster": cluster, "timeout": "0s"}}
+    """A route named after its component, so a reply about an unreachable upstream can say which.
+
+    These routes match gRPC paths, so a request that matches one on arrival is gRPC (REST
+    paths reach them only after the transcoder rewrote them): the Lua JSON guard, which
+    only reads REST bodies, is switched off for them instead of running per call."""
+    return {
+        "name": component,
+        "match": {"prefix": prefix},
+        "route": {"cluster": cluster, "timeout": "0s"},
+        "typed_per_filter_config": {LUA_FILTER: {"@type": LUA_PER_ROUTE, "disabled": True}},
+    }
 
 
 def _cluster(address: str) -> dict:

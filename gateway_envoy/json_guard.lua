@@ -7,6 +7,10 @@
 
 -- Raised (as an error value) by the parser when the nesting limit is passed.
 local TOO_DEEP = {}
+-- Every scalar is the same node: only objects (and arrays of them) are checked.
+local SCALAR = { kind = "scalar" }
+local EMPTY_ARRAY = { kind = "array", items = {} }
+local ESCAPES = { b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
 
 local function skip_ws(s, i)
   return string.find(s, "[^ \t\r\n]", i) or (#s + 1)
@@ -15,15 +19,21 @@ end
 local parse_value
 
 local function parse_string(s, i)
-  -- s[i] == '"'; returns decoded string (escapes other than \uXXXX kept simple), next index
+  -- s[i] == '"'; returns decoded string (escapes other than \uXXXX kept simple), next index.
+  -- Runs without quotes or backslashes are copied in one step.
   local out, j = {}, i + 1
   while true do
+    local stop = string.find(s, '["\\]', j)
+    if stop == nil then error("unterminated string") end
+    if stop > j then
+      out[#out + 1] = string.sub(s, j, stop - 1)
+      j = stop
+    end
     local c = string.sub(s, j, j)
-    if c == "" then error("unterminated string") end
     if c == '"' then return table.concat(out), j + 1 end
     if c == "\\" then
       local e = string.sub(s, j + 1, j + 1)
-      local map = { b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
+      local map = ESCAPES
       if e == "u" then
         local hex = string.sub(s, j + 2, j + 5)
         local code = tonumber(hex, 16) or 63
@@ -65,6 +75,10 @@ end
 
 local function parse_array(s, i, depth)
   if depth > MAX_JSON_DEPTH then error(TOO_DEEP) end
+  -- An array of numbers (an embedding: hundreds of them) is skipped in one match; a
+  -- malformed one ("1,,2") passes here and the transcoder refuses it.
+  local after = string.match(s, "^[-+%d.eE, \t\r\n]*()", i + 1)
+  if string.sub(s, after, after) == "]" then return EMPTY_ARRAY, after + 1 end
   local items = {}
   i = skip_ws(s, i + 1)
   if string.sub(s, i, i) == "]" then return { kind = "array", items = items }, i + 1 end
@@ -88,11 +102,11 @@ parse_value = function(s, i, depth)
   if c == "[" then return parse_array(s, i, depth) end
   if c == '"' then
     local _, j = parse_string(s, i)
-    return { kind = "scalar" }, j
+    return SCALAR, j
   end
   local j = string.find(s, "[,}%] \t\r\n]", i) or (#s + 1)
   if j == i then error("unexpected character") end
-  return { kind = "scalar" }, j
+  return SCALAR, j
 end
 
 -- Returns the dotted path of the first unknown field, or nil.

@@ -38,7 +38,7 @@ from lakehouse.api.errors import (
     DeadlineExceeded,
     ResourceExhausted,
 )
-from lakehouse.servers.interceptors import WrappedHandlers
+from lakehouse.servers.interceptors import WrappedHandlers, rewrapped
 from lakehouse.servers.services import LONG_CALLS
 from lakehouse.servers.settings import Settings
 
@@ -236,11 +236,4 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
 
             return call
 
-        des, ser = handler.request_deserializer, handler.response_serializer
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(unary_response(handler.unary_unary), des, ser)
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(stream_response(handler.unary_stream), des, ser)
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(unary_response(handler.stream_unary), des, ser)
-        return grpc.stream_stream_rpc_method_handler(stream_response(handler.stream_stream), des, ser)
+        return rewrapped(handler, unary_response, stream_response)

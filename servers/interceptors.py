@@ -166,14 +166,28 @@ def _error_mapped(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethod
 
         return call
 
-    deserialize = _safe_deserializer(handler.request_deserializer)
-    serialize = handler.response_serializer
+    return rewrapped(handler, wrap_unary, wrap_stream, _safe_deserializer(handler.request_deserializer))
+
+
+Wrapper = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def rewrapped(
+    handler: grpc.RpcMethodHandler,
+    unary_response: Wrapper,
+    stream_response: Wrapper,
+    deserializer: Callable[[bytes], Any] | None = None,
+) -> grpc.RpcMethodHandler:
+    """``handler`` with its behaviour wrapped by the wrapper for its response arity (and,
+    optionally, another request deserializer); the serializer is kept."""
+    des = deserializer if deserializer is not None else handler.request_deserializer
+    ser = handler.response_serializer
     if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(wrap_unary(handler.unary_unary), deserialize, serialize)
+        return grpc.unary_unary_rpc_method_handler(unary_response(handler.unary_unary), des, ser)
     if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(wrap_stream(handler.unary_stream), deserialize, serialize)
+        return grpc.unary_stream_rpc_method_handler(stream_response(handler.unary_stream), des, ser)
     if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(wrap_unary(handler.stream_unary), deserialize, serialize)
+        return grpc.stream_unary_rpc_method_handler(unary_response(handler.stream_unary), des, ser)
     if handler.stream_stream:
-        return grpc.stream_stream_rpc_method_handler(wrap_stream(handler.stream_stream), deserialize, serialize)
+        return grpc.stream_stream_rpc_method_handler(stream_response(handler.stream_stream), des, ser)
     return handler

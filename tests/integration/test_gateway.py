@@ -158,3 +158,20 @@ def test_json_names_and_proto_names_are_both_accepted(system):
         r = httpx.post(f"{system.rest}/v1/sql", json=body)
         assert r.status_code == 200, r.text
         assert r.json()["rows"] == [[1]]
+
+
+def test_guard_skips_number_arrays_but_still_sees_fields_around_them(system):
+    """The guard jumps over an embedding in one step; what follows it, and arrays that are
+    not all numbers, are still checked; a malformed number run is the transcoder's 400."""
+    vector = [0.125, -1.5e-3, 2, 3.0e2] * 96
+    body = {"vector": vector, "k": 3, "no_such_field": [1, 2]}
+    r = httpx.post(f"{system.rest}/v1/corpora/guarded:search", json=body)
+    assert r.status_code == 400 and "no_such_field" in r.json()["message"]
+    nested = {"expected_version": 0, "files": [{"path": "x", "rows": 1}, {"path": "y", "oops": [1.5]}]}
+    r = httpx.post(f"{system.rest}/v1/datasets/guarded/versions", json=nested)
+    assert r.status_code == 400 and "files[1].oops" in r.json()["message"]
+    raw = b'{"vector": [1,,2], "k": 3}'
+    r = httpx.post(f"{system.rest}/v1/corpora/guarded:search", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    r = httpx.post(f"{system.rest}/v1/corpora/guarded:search", json={"vector": vector, "k": 3})
+    assert r.status_code == 404 and r.json()["details"][0]["reason"] == "CORPUS_NOT_FOUND"  # the guard let it through

@@ -10,10 +10,10 @@ import pytest
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import CatalogApi, Dataset, DatasetVersion, NewVersion, RemoteCatalog, WriteMode
-from lakehouse.api.channel import open_channel
 from lakehouse.servers.app import build_server
 from lakehouse.servers.ingest.model import IngestSpec
 from lakehouse.servers.settings import Settings
+from tests.support.contract import IMPLEMENTATIONS, implementation
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +24,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     lh.stop(0)
 
 
-@pytest.fixture(params=["local", "remote"])
+@pytest.fixture(params=IMPLEMENTATIONS)
 def api(request: pytest.FixtureRequest, server) -> Iterator[CatalogApi]:
-    if request.param == "local":
-        yield server.runtime.catalog
-        return
-    channel = open_channel(server.address)
-    yield RemoteCatalog(channel)
-    channel.close()
+    yield from implementation(request.param, server.address, lambda: server.runtime.catalog, RemoteCatalog)
 
 
 def test_reads_return_the_same_domain_types(api: CatalogApi, server) -> None:

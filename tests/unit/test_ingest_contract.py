@@ -12,10 +12,10 @@ import pytest
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import WriteMode
-from lakehouse.api.channel import open_channel
 from lakehouse.api.ingest import IngestApi, IngestProgress, IngestResult, IngestSpec, ReadSpec, RemoteIngest
 from lakehouse.servers.app import build_server
 from lakehouse.servers.settings import Settings
+from tests.support.contract import IMPLEMENTATIONS, implementation
 
 CSV = b"# exported 2026-12-01\nid;name;name\n1;ann;a\n2;bo;b\n"
 
@@ -27,14 +27,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     lh.stop(0)
 
 
-@pytest.fixture(params=["local", "remote"])
+@pytest.fixture(params=IMPLEMENTATIONS)
 def api(request: pytest.FixtureRequest, server) -> Iterator[IngestApi]:
-    if request.param == "local":
-        yield server.runtime.ingest
-        return
-    channel = open_channel(server.address)
-    yield RemoteIngest(channel)
-    channel.close()
+    yield from implementation(request.param, server.address, lambda: server.runtime.ingest, RemoteIngest)
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from lakehouse.api import errors
-from lakehouse.api.channel import open_channel
 from lakehouse.api.models import ChatMessage, EmbedResult, ModelsApi, RemoteModels
 from lakehouse.servers.app import build_server
 from lakehouse.servers.settings import ModelSettings, Settings
+from tests.support.contract import IMPLEMENTATIONS, implementation
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +26,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     lh.stop(0)
 
 
-@pytest.fixture(params=["local", "remote"])
+@pytest.fixture(params=IMPLEMENTATIONS)
 def api(request: pytest.FixtureRequest, server) -> Iterator[ModelsApi]:
-    if request.param == "local":
-        yield server.runtime.models
-        return
-    channel = open_channel(server.address)
-    yield RemoteModels(channel)
-    channel.close()
+    yield from implementation(request.param, server.address, lambda: server.runtime.models, RemoteModels)
 
 
 def test_embed_returns_the_same_domain_type(api: ModelsApi) -> None:

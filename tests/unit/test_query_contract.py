@@ -13,11 +13,11 @@ import pytest
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import WriteMode
-from lakehouse.api.channel import open_channel
 from lakehouse.api.query import QueryApi, RemoteQuery, Rows
 from lakehouse.servers.app import build_server
 from lakehouse.servers.ingest.model import IngestSpec
 from lakehouse.servers.settings import Settings
+from tests.support.contract import IMPLEMENTATIONS, implementation
 
 PEOPLE = b"id,name,score\n1,ann,1.5\n2,bo,2.0\n3,cy,\n"
 SLOW_SQL = "SELECT count(*) FROM range(100000000000) a"
@@ -32,14 +32,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     lh.stop(0)
 
 
-@pytest.fixture(params=["local", "remote"])
+@pytest.fixture(params=IMPLEMENTATIONS)
 def api(request: pytest.FixtureRequest, server) -> Iterator[QueryApi]:
-    if request.param == "local":
-        yield server.runtime.query
-        return
-    channel = open_channel(server.address)
-    yield RemoteQuery(channel)
-    channel.close()
+    yield from implementation(request.param, server.address, lambda: server.runtime.query, RemoteQuery)
 
 
 def test_rows_are_the_same_domain_type_with_typed_values(api: QueryApi) -> None:

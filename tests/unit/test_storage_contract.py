@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 
 from lakehouse.api import errors
-from lakehouse.api.channel import open_channel
 from lakehouse.api.paging import drain_pages
 from lakehouse.api.storage import BucketInfo, ErrorRecord, ObjectInfo, RemoteStorage, StorageApi
 from lakehouse.servers.app import build_server
 from lakehouse.servers.settings import Settings
+from tests.support.contract import IMPLEMENTATIONS, implementation
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +24,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     lh.stop(0)
 
 
-@pytest.fixture(params=["local", "remote"])
+@pytest.fixture(params=IMPLEMENTATIONS)
 def api(request: pytest.FixtureRequest, server) -> Iterator[StorageApi]:
-    if request.param == "local":
-        yield server.runtime.storage
-        return
-    channel = open_channel(server.address)
-    yield RemoteStorage(channel)
-    channel.close()
+    yield from implementation(request.param, server.address, lambda: server.runtime.storage, RemoteStorage)
 
 
 def test_buckets_and_objects_round_trip_as_domain_types(api: StorageApi, server, request) -> None:

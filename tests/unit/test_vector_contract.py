@@ -11,7 +11,6 @@ import pytest
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import WriteMode
-from lakehouse.api.channel import open_channel
 from lakehouse.api.ingest import IngestSpec
 from lakehouse.api.vector import (
     BuildResult,
@@ -25,6 +24,7 @@ from lakehouse.api.vector import (
 )
 from lakehouse.servers.app import build_server
 from lakehouse.servers.settings import ModelSettings, Settings
+from tests.support.contract import IMPLEMENTATIONS, implementation
 
 _names = itertools.count()
 
@@ -42,14 +42,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     lh.stop(0)
 
 
-@pytest.fixture(params=["local", "remote"])
+@pytest.fixture(params=IMPLEMENTATIONS)
 def api(request: pytest.FixtureRequest, server) -> Iterator[VectorApi]:
-    if request.param == "local":
-        yield server.runtime.vector
-        return
-    channel = open_channel(server.address)
-    yield RemoteVector(channel)
-    channel.close()
+    yield from implementation(request.param, server.address, lambda: server.runtime.vector, RemoteVector)
 
 
 def _name() -> str:
