@@ -171,7 +171,9 @@ def test_guard_skips_number_arrays_but_still_sees_fields_around_them(system):
     r = httpx.post(f"{system.rest}/v1/datasets/guarded/versions", json=nested)
     assert r.status_code == 400 and "files[1].oops" in r.json()["message"]
     raw = b'{"vector": [1,,2], "k": 3}'
-    r = httpx.post(f"{system.rest}/v1/corpora/guarded:search", content=raw, headers={"content-type": "application/json"})
+    r = httpx.post(
+        f"{system.rest}/v1/corpora/guarded:search", content=raw, headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400 and r.json()["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     r = httpx.post(f"{system.rest}/v1/corpora/guarded:search", json={"vector": vector, "k": 3})
     assert r.status_code == 404 and r.json()["details"][0]["reason"] == "CORPUS_NOT_FOUND"  # the guard let it through
