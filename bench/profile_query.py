@@ -90,7 +90,7 @@ def main() -> int:
             lh.ingest("tiny", qbench.TINY_CSV, format="csv", mode="replace")
             files = [str(settings.lake_root / f.path) for f in lh.get_dataset("scan").current.files]
         runtime = server.runtime
-        servicer = QueryServicer(runtime)
+        servicer = QueryServicer(runtime.query, runtime.settings.server.max_message_bytes)
         ctx = _Context()
         batch_rows = QuerySettings().batch_rows
         con = duckdb.connect()
@@ -117,7 +117,7 @@ def main() -> int:
         wire_bytes = sum(len(r.arrow_ipc) for r in wire)
         replay = LakehouseClient("127.0.0.1:1")  # never connects: the recorded bytes replace the RPC
         raw = [r.SerializeToString() for r in wire]
-        replay._execute_query_raw = lambda request, timeout=None: iter(raw)
+        replay.queries._execute_raw = lambda request, timeout=None: iter(raw)
 
         def client_reader() -> None:
             assert sum(b.num_rows for b in replay.query_reader(SCAN_SQL)) == args.scan_rows
