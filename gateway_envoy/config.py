@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -44,6 +45,8 @@ UPSTREAM_FAILURE_FLAGS = ("UF", "UH", "UR", "UC", "UO", "URX")
 # A native gRPC request: gRPC content type, and not a REST request the transcoder has
 # already rewritten (it adds the original path).
 GRPC = "application/grpc"
+# Envoy worker threads when gateway_workers is 0: one per CPU, up to this many.
+MAX_DEFAULT_WORKERS = 4
 LUA_FILTER = "envoy.filters.http.lua"
 LUA_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute"
 TRANSCODED_HEADER = "x-envoy-original-path"
@@ -83,6 +86,10 @@ class GatewayConfig:
     max_json_depth: int  # Settings.max_json_depth
     otlp_endpoint: str = ""  # Settings.tracing.otlp_endpoint; empty: Envoy makes no spans
     service_name: str = "lakehouse"  # Settings.tracing.service_name
+    workers: int = 0  # Settings.gateway_workers; 0: one per CPU, at most MAX_DEFAULT_WORKERS
+
+    def worker_threads(self) -> int:
+        return self.workers or max(1, min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1))
 
     @classmethod
     def from_settings(
@@ -97,6 +104,7 @@ class GatewayConfig:
             settings.max_json_depth,
             settings.tracing.otlp_endpoint,
             settings.tracing.service_name,
+            settings.gateway_workers,
         )
 
 
@@ -104,10 +112,8 @@ def _cluster_name(address: str) -> str:
     return "upstream_" + address.replace(".", "_").replace(":", "_")
 
 
-def render(cfg: GatewayConfig) -> str:
-    missing = [s.component for s in SERVICES if s.component != "system" and s.component not in cfg.upstreams]
-    if missing:
-        raise ValueError(f"no upstream for components {missing}")
+def route_table(cfg: GatewayConfig) -> list[dict]:
+    """One route per gRPC service to its upstream's cluster, then a 404 for anything else."""
     addresses = list(dict.fromkeys(cfg.upstreams.values()))
     routes = []
     for spec in SERVICES:
@@ -122,6 +128,15 @@ def render(cfg: GatewayConfig) -> str:
             "direct_response": {"status": 404, "body": {"inline_string": "no such route"}},
         }
     )
+    return routes
+
+
+def render(cfg: GatewayConfig) -> str:
+    missing = [s.component for s in SERVICES if s.component != "system" and s.component not in cfg.upstreams]
+    if missing:
+        raise ValueError(f"no upstream for components {missing}")
+    addresses = list(dict.fromkeys(cfg.upstreams.values()))
+    routes = route_table(cfg)
     clusters = [_cluster(address) for address in addresses]
     if cfg.otlp_endpoint:
         clusters.append(_otlp_cluster(cfg.otlp_endpoint))

@@ -95,7 +95,7 @@ def start_envoy(cfg: GatewayConfig, run_dir: Path, name: str = "envoy") -> Envoy
                 "--log-level",
                 "warn",
                 "--concurrency",
-                str(max(1, min(4, os.cpu_count() or 1))),
+                str(cfg.worker_threads()),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -356,6 +356,9 @@ class Settings(BaseSettings):
     # the protobuf decoder stops at 100, so above ~32 that limit answers instead (also 400).
     # (Envoy's admin interface is a 0600 unix socket under <home>/run, not a port.)
     max_json_depth: int = Field(32, ge=1)
+    # Envoy worker threads (--concurrency); 0: one per CPU, at most 4. On a small box the
+    # gateway shares its cores with the servers, so fewer workers can mean less contention.
+    gateway_workers: int = Field(0, ge=0)
     services: str = "all"
     # Where each component this process uses but does not host is served: "host:port",
     # or "local" (an in-process core over the shared home, not served). Unset: a call
