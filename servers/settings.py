@@ -208,10 +208,18 @@ class ModelSettings(BaseModel):
     http_max_connections: int = 16
 
 
+class FilterSettings(BaseModel):
+    """Bounds of the metadata filter language (servers/vector/filters.py)."""
+
+    max_regex_chars: int = Field(256, gt=0, description="Longest `regex` pattern accepted.")
+    max_depth: int = Field(16, gt=0, description="Deepest nesting of $or / $and / $not.")
+
+
 class VectorSettings(BaseModel):
     """FAISS HNSW corpora (VectorService)."""
 
     metric: Literal["cosine", "l2", "ip"] = "cosine"
+    filters: FilterSettings = Field(default_factory=FilterSettings)
     hnsw_m: int = 16
     ef_construction: int = 100
     ef_search: int = 64

@@ -17,7 +17,7 @@ Language (``parse_filter``):
   ``lt``, ``lte`` (a number, or an ISO date / timestamp string compared as text, which
   orders ISO dates of one format correctly), ``in`` and ``not_in`` (a list of scalars),
   ``prefix`` (a string), ``regex`` (RE2, so no pattern can backtrack catastrophically;
-  bounded in length), ``exists`` (true or false);
+  bounded in length by ``vector.filters.max_regex_chars``), ``exists`` (true or false);
 - ``{"$or": [f, ...]}``, ``{"$and": [f, ...]}``, ``{"$not": f}`` nest.
 
 A malformed filter is INVALID_ARGUMENT naming the field path
@@ -37,14 +37,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.api.errors import InvalidArgument, invalid_field
+from lakehouse.servers.settings import FilterSettings
 
 INVALID_FILTER = "INVALID_FILTER"
 STRING, NUMBER, BOOL = "string", "number", "bool"
 COMPARISONS = {"gt": pc.greater, "gte": pc.greater_equal, "lt": pc.less, "lte": pc.less_equal}
 OPERATORS = frozenset({"eq", *COMPARISONS, "in", "not_in", "prefix", "regex", "exists"})
 LOGICAL = frozenset({"$or", "$and", "$not"})
-DEFAULT_MAX_REGEX_CHARS = 256
-DEFAULT_MAX_DEPTH = 16
 _NESTED_SEPARATOR = "."
 
 
@@ -134,15 +133,10 @@ class Filter:
         return self.predicate(columns)
 
 
-def parse_filter(
-    raw: Any,
-    field: str = "filter",
-    *,
-    max_regex_chars: int = DEFAULT_MAX_REGEX_CHARS,
-    max_depth: int = DEFAULT_MAX_DEPTH,
-) -> Filter:
+def parse_filter(raw: Any, field: str = "filter", limits: FilterSettings | None = None) -> Filter:
     """Check ``raw`` and compile it; every mistake names its path under ``field``."""
-    parser = _Parser(max_regex_chars, max_depth)
+    bounds = limits or FilterSettings()
+    parser = _Parser(bounds.max_regex_chars, bounds.max_depth)
     return Filter(parser.clause(raw, field, 1))
 
 

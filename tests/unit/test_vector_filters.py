@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from lakehouse.api import errors
+from lakehouse.servers.settings import FilterSettings
 from lakehouse.servers.vector.filters import INVALID_FILTER, MetadataColumns, parse_filter
 
 PEOPLE = [
@@ -113,10 +114,16 @@ def test_a_malformed_filter_names_its_path(raw, field: str, says: str) -> None:
     assert [v.field for v in info.value.violations] == [field] and says in str(info.value), info.value
 
 
-def test_nesting_is_bounded() -> None:
+def test_nesting_and_pattern_length_are_bounded_by_settings() -> None:
     raw: dict = {"a": 1}
     for _ in range(20):
         raw = {"$not": raw}
     with pytest.raises(errors.InvalidArgument) as info:
         parse_filter(raw)
     assert "deeper than 16" in str(info.value)
+    tight = FilterSettings(max_regex_chars=4, max_depth=2)
+    assert parse_filter({"$not": {"a": 1}}, limits=tight)
+    with pytest.raises(errors.InvalidArgument, match="deeper than 2"):
+        parse_filter({"$not": {"$not": {"a": 1}}}, limits=tight)
+    with pytest.raises(errors.InvalidArgument, match="longer than 4"):
+        parse_filter({"s": {"regex": "abcde"}}, limits=tight)
