@@ -140,23 +140,26 @@ class Channel:
                 if cancelled():
                     future.cancel()
             except grpc.FutureCancelledError:
-                raise Cancelled("the call was cancelled by its caller", reason=CALL_CANCELLED) from None
+                raise _cancelled() from None
             except grpc.RpcError as err:
                 if err.code() == grpc.StatusCode.CANCELLED and cancelled():
-                    raise Cancelled("the call was cancelled by its caller", reason=CALL_CANCELLED) from None
+                    raise _cancelled() from None
                 raise self.error(err) from None
 
     def stream(
         self, method: Callable[..., Any], request: Any, timeout_s: float | None = None, **kw: Any
     ) -> Iterator[Any]:
         """The responses of a server-streaming call, with the same deadline and error mapping."""
-        responses = method(request, timeout=self._timeout(timeout_s), **kw)
+        return self.read(method(request, timeout=self._timeout(timeout_s), **kw))
+
+    def read(self, call: Any) -> Iterator[Any]:
+        """The responses of a streaming call already started, failures as domain errors."""
         try:
-            yield from responses
+            yield from call
         except grpc.RpcError as err:
             raise self.error(err) from None
         finally:
-            responses.cancel()  # a caller that stops reading ends the call (no-op once it completed)
+            call.cancel()  # a caller that stops reading ends the call (no-op once it completed)
 
     def error(self, err: grpc.RpcError) -> LakehouseError:
         """The domain exception for a failed call on this channel. A transport failure
@@ -176,6 +179,10 @@ class Channel:
 
     def close(self) -> None:
         self._raw.close()
+
+
+def _cancelled() -> Cancelled:
+    return Cancelled("the call was cancelled by its caller", reason=CALL_CANCELLED)
 
 
 _UNSET: Any = object()

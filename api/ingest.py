@@ -243,12 +243,7 @@ class IngestApi(Protocol):
 
 def read_spec_to_pb(r: ReadSpec) -> dict[str, object]:
     """The IngestRequest fields of a read spec (set only when given)."""
-    fields = r.given()
-    if "null" in fields:
-        fields["null"] = list(r.null)
-    if "columns" in fields:
-        fields["columns"] = list(r.columns)
-    return fields
+    return r.given()
 
 
 def read_spec_from_pb(m: ingest_pb2.IngestRequest) -> ReadSpec:
@@ -441,7 +436,7 @@ class RemoteIngest(Remote):
             return result_from_pb(self._channel.wait(call, never))
         result = None
         call = self._stub.IngestWithProgress(requests())
-        for event in self._channel.stream(lambda request, **_: call, None):
+        for event in self._channel.read(call):
             if event.HasField("progress"):
                 on_progress(progress_from_pb(event.progress))
             elif event.HasField("result"):

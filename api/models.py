@@ -8,10 +8,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypedDict
 
-import grpc
 import numpy as np
 
-from lakehouse.api.channel import Channel
+from lakehouse.api.channel import NO_DEADLINE, Channel
 from lakehouse.api.remote import Remote
 from lakehouse.v1 import models_pb2, models_pb2_grpc
 
@@ -240,12 +239,9 @@ class RemoteModels(Remote):
             temperature=temperature,
             max_tokens=max_tokens or 0,
         )
-        responses = self._stub.Chat(request)
-        try:
-            for response in responses:
-                yield chat_chunk_from_pb(response)
-        except grpc.RpcError as err:
-            raise self._channel.error(err) from None
+        # No deadline: a reply streams as long as the model writes it.
+        for response in self._stream("Chat", request, NO_DEADLINE):
+            yield chat_chunk_from_pb(response)
 
     def list_models(self) -> ModelsListing:
         return listing_from_pb(self._call("ListModels", models_pb2.ListModelsRequest()))

@@ -8,18 +8,16 @@ a caller (the matrix service, the Python client) cannot tell them apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-import grpc
 import pyarrow as pa
 from google.protobuf import duration_pb2, struct_pb2
 
 from lakehouse.api import errors
 from lakehouse.api.arrow_wire import decode_response, decode_stream
-from lakehouse.api.channel import Channel
+from lakehouse.api.channel import NO_DEADLINE, Channel
 from lakehouse.api.remote import Remote
 from lakehouse.v1 import query_pb2, query_pb2_grpc
 
@@ -192,16 +190,8 @@ class RemoteQuery(Remote):
 
     def stream(self, sql: str, *, timeout_s: float | None = None, query_id: str = "") -> pa.RecordBatchReader:
         request = query_pb2.ExecuteQueryRequest(sql=sql, timeout=duration_to_pb(timeout_s), query_id=query_id)
-        responses = self._execute_raw(request, timeout=self._deadline(timeout_s))
-
-        def payloads() -> Iterator[memoryview]:
-            try:
-                for raw in responses:
-                    yield decode_response(raw)
-            except grpc.RpcError as err:
-                raise self._channel.error(err) from None
-
-        return decode_stream(payloads())
+        responses = self._channel.stream(self._execute_raw, request, self._deadline(timeout_s) or NO_DEADLINE)
+        return decode_stream(decode_response(raw) for raw in responses)
 
     def rows(self, sql: str, *, max_rows: int = 0, timeout_s: float | None = None, query_id: str = "") -> Rows:
         request = query_pb2.SqlRequest(sql=sql, max_rows=max_rows, timeout=duration_to_pb(timeout_s), query_id=query_id)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from lakehouse.api.errors import EMPTY_INPUT, InvalidArgument, invalid_field
-from lakehouse.api.protoconv import timestamp
+from lakehouse.api.errors import invalid_field
+from lakehouse.api.protoconv import opened_upload, timestamp
 from lakehouse.api.remote import Remote
 from lakehouse.v1 import storage_pb2, storage_pb2_grpc
 
@@ -222,18 +222,8 @@ def put_requests(
 
 def put_from_pb(requests: Iterator[storage_pb2.PutObjectRequest]) -> tuple[str, str, str, Iterator[bytes]]:
     """(bucket, key, content type, chunks) of a PutObject stream; an empty stream is refused."""
-    first = next(requests, None)
-    if first is None:
-        raise InvalidArgument("the upload stream had no messages", reason=EMPTY_INPUT)
-
-    def chunks() -> Iterator[bytes]:
-        if first.body.data:
-            yield first.body.data
-        for message in requests:
-            if message.body.data:
-                yield message.body.data
-
-    return first.bucket, first.key, first.body.content_type, chunks()
+    first, chunks = opened_upload(requests)
+    return first.bucket, first.key, first.body.content_type, chunks
 
 
 # Remote ----------------------------------------------------------------------

@@ -108,6 +108,74 @@ def interleaved(
     return times
 
 
+def interleave_queries(
+    variants: dict[str, Callable[[int], Any]],
+    count: int,
+    limits: dict[str, int] | None = None,
+    gap_s: float = 0.0,
+) -> tuple[dict[str, list[float]], dict[str, list[Any]]]:
+    """Latency (ms) and result ids of every variant, query by query, the variant order reversed
+    every other query; a variant with a limit runs only the first ``limits[name]`` queries.
+    ``gap_s``: idle time (sleep) before every call, as sparse real traffic has."""
+    names = list(variants)
+    limits = limits or {}
+    lat: dict[str, list[float]] = {n: [] for n in names}
+    got: dict[str, list[Any]] = {n: [] for n in names}
+    for i in range(count):
+        for name in names if i % 2 == 0 else names[::-1]:
+            if i >= limits.get(name, count):
+                continue
+            if gap_s:
+                time.sleep(gap_s)
+            started = time.perf_counter()
+            ids = variants[name](i)
+            lat[name].append((time.perf_counter() - started) * 1000)
+            got[name].append(ids)
+    return lat, got
+
+
+class ServicerContext:
+    """The few ``grpc.ServicerContext`` methods servicers and the server's interceptors touch,
+    for calling them in-process (no RPC) in the profiling scripts."""
+
+    def invocation_metadata(self):
+        return ()
+
+    def is_active(self) -> bool:
+        return True
+
+    def time_remaining(self):
+        return None
+
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:1"
+
+    def add_callback(self, _callback) -> bool:
+        return True
+
+    def set_code(self, _code) -> None: ...
+
+    def set_details(self, _details) -> None: ...
+
+    def set_trailing_metadata(self, _md) -> None: ...
+
+    def abort_with_status(self, status):
+        raise RuntimeError(f"aborted: {status}")
+
+
+class RecordedCall:
+    """Recorded replies standing in for a server-streaming call (iterable, cancellable)."""
+
+    def __init__(self, replies: list) -> None:
+        self._replies = replies
+
+    def __iter__(self):
+        return iter(self._replies)
+
+    def cancel(self) -> bool:
+        return False
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 

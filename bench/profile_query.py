@@ -35,19 +35,9 @@ from pathlib import Path
 
 import benchlib
 import query as qbench
-from benchlib import Table, count_label, fmt_num, interleaved, log, median, percentile
+from benchlib import RecordedCall, ServicerContext, Table, count_label, fmt_num, interleaved, log, median, percentile
 
 SCAN_SQL = "SELECT * FROM scan"
-
-
-class _Context:
-    """The servicer's view of a gRPC context, enough for ExecuteQuery and Sql."""
-
-    def add_callback(self, callback) -> bool:
-        return True
-
-    def is_active(self) -> bool:
-        return True
 
 
 def _top(profile: cProfile.Profile, limit: int) -> str:
@@ -91,7 +81,7 @@ def main() -> int:
             files = [str(settings.lake_root / f.path) for f in lh.get_dataset("scan").current.files]
         runtime = server.runtime
         servicer = QueryServicer(runtime.query, runtime.settings.server.max_message_bytes)
-        ctx = _Context()
+        ctx = ServicerContext()
         batch_rows = QuerySettings().batch_rows
         con = duckdb.connect()
         local_sql = "SELECT * FROM " + qbench.read_parquet_sql(files)
@@ -117,7 +107,7 @@ def main() -> int:
         wire_bytes = sum(len(r.arrow_ipc) for r in wire)
         replay = LakehouseClient("127.0.0.1:1")  # never connects: the recorded bytes replace the RPC
         raw = [r.SerializeToString() for r in wire]
-        replay.queries._execute_raw = lambda request, timeout=None: iter(raw)
+        replay.queries._execute_raw = lambda request, timeout=None: RecordedCall(raw)
 
         def client_reader() -> None:
             assert sum(b.num_rows for b in replay.query_reader(SCAN_SQL)) == args.scan_rows

@@ -28,14 +28,13 @@ import io
 import pstats
 import shutil
 import tempfile
-import time
 from concurrent import futures
 from pathlib import Path
 
 import faiss
 import grpc
 import numpy as np
-from benchlib import Table, log, median, percentile
+from benchlib import ServicerContext, Table, interleave_queries, log, percentile
 
 from lakehouse.api.channel import open_channel
 from lakehouse.api.vector import Item
@@ -50,34 +49,6 @@ SEED = 11
 ADD_BATCH = 1000
 WARMUP = 100
 SEARCH_METHOD = "/lakehouse.v1.VectorService/Search"
-
-
-class _Context:
-    """The few ServicerContext methods the server's interceptors and servicer touch."""
-
-    def invocation_metadata(self):
-        return ()
-
-    def is_active(self) -> bool:
-        return True
-
-    def time_remaining(self):
-        return None
-
-    def peer(self) -> str:
-        return "ipv4:127.0.0.1:1"
-
-    def add_callback(self, _callback) -> bool:
-        return True
-
-    def set_code(self, _code) -> None: ...
-
-    def set_details(self, _details) -> None: ...
-
-    def set_trailing_metadata(self, _md) -> None: ...
-
-    def abort_with_status(self, status):
-        raise RuntimeError(f"aborted: {status}")
 
 
 class _Details(grpc.HandlerCallDetails):
@@ -122,7 +93,7 @@ def main() -> None:
         faiss.omp_set_num_threads(1)
 
         servicer = VectorServicer(core)
-        context = _Context()
+        context = ServicerContext()
         requests = [vector_pb2.SearchRequest(corpus=CORPUS, vector=q.tolist(), k=K, ef_search=args.ef) for q in queries]
         wire = [r.SerializeToString() for r in requests]
 
@@ -160,26 +131,22 @@ def main() -> None:
             "grpc factory": lambda i: factory.call(factory_stub.Search, requests[i]),
             "(no retries)": lambda i: no_retry.call(no_retry_stub.Search, requests[i]),
         }
-        for call in layers.values():
-            for i in range(WARMUP):
-                call(i % args.queries)
-        times: dict[str, list[float]] = {name: [] for name in layers}
-        order = list(layers)
-        for i in range(args.queries):
-            for name in order if i % 2 == 0 else reversed(order):
-                started = time.perf_counter()
-                layers[name](i)
-                times[name].append((time.perf_counter() - started) * 1000)
+        interleave_queries(layers, min(WARMUP, args.queries))
+        times, _ = interleave_queries(layers, args.queries)
 
-        table = Table(f"one search call, layer by layer ({args.n} x {args.dim}, k={K}, efSearch={args.ef})")
-        base = median(times["faiss"])
+        table = Table(f"one search call, layer by layer ({args.n} x {args.dim}, k={K}, efSearch={args.ef}, p50)")
+        base = percentile(times["faiss"], 50)
         previous = 0.0
-        print(f"\n{table.title}")
-        print(f"{'layer':<14} {'p50 ms':>8} {'p90 ms':>8} {'x faiss':>8} {'+ms over previous':>18}")
-        for name in order:
-            p50 = median(times[name])
-            print(f"{name:<14} {p50:8.3f} {percentile(times[name], 90):8.3f} {p50 / base:8.2f} {p50 - previous:18.3f}")
+        for name in layers:
+            p50 = percentile(times[name], 50)
+            table.add(
+                f"{name} p50 / p90 (ms)",
+                f"{p50:.3f} / {percentile(times[name], 90):.3f}",
+                f"{base:.3f}",
+                f"{p50 / base:.2f}x ({p50 - previous:+.3f} ms over the layer above)",
+            )
             previous = p50
+        table.emit("profile_search")
         if args.cprofile:
             profiler = cProfile.Profile()
             profiler.enable()

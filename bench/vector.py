@@ -56,7 +56,7 @@ from typing import Any
 
 import benchlib
 import numpy as np
-from benchlib import DATA, Table, count_label, log, median, percentile, running_system
+from benchlib import DATA, Table, count_label, interleave_queries, log, median, percentile, running_system
 from vector_peers import PEER_BUILDERS, K, Peer, read_parquet_vectors, short, version_of, wait_quiet
 
 DEFAULT_N = 100_000
@@ -190,32 +190,6 @@ def recall(got: list[list[int]], truth: np.ndarray) -> float:
 
 def ms(values: list[float]) -> str:
     return f"{percentile(values, 50):.3f} / {percentile(values, 90):.3f}"
-
-
-def interleave_queries(
-    variants: dict[str, Callable[[int], list[int]]],
-    count: int,
-    limits: dict[str, int] | None = None,
-    gap_s: float = 0.0,
-) -> tuple[dict[str, list[float]], dict[str, list[list[int]]]]:
-    """Latency (ms) and result ids of every variant, query by query, the variant order reversed
-    every other query; a variant with a limit runs only the first ``limits[name]`` queries.
-    ``gap_s``: idle time (sleep) before every call, as sparse real traffic has."""
-    names = list(variants)
-    limits = limits or {}
-    lat: dict[str, list[float]] = {n: [] for n in names}
-    got: dict[str, list[list[int]]] = {n: [] for n in names}
-    for i in range(count):
-        for name in names if i % 2 == 0 else names[::-1]:
-            if i >= limits.get(name, count):
-                continue
-            if gap_s:
-                time.sleep(gap_s)
-            started = time.perf_counter()
-            ids = variants[name](i)
-            lat[name].append((time.perf_counter() - started) * 1000)
-            got[name].append(ids)
-    return lat, got
 
 
 def run_qps(

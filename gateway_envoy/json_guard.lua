@@ -33,14 +33,13 @@ local function parse_string(s, i)
     if c == '"' then return table.concat(out), j + 1 end
     if c == "\\" then
       local e = string.sub(s, j + 1, j + 1)
-      local map = ESCAPES
       if e == "u" then
         local hex = string.sub(s, j + 2, j + 5)
         local code = tonumber(hex, 16) or 63
         out[#out + 1] = code < 128 and string.char(code) or "?"
         j = j + 6
       else
-        out[#out + 1] = map[e] or e
+        out[#out + 1] = ESCAPES[e] or e
         j = j + 2
       end
     else

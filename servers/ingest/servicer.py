@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
 import queue
 import threading
 from collections.abc import Iterator
 
 import grpc
 
-from lakehouse.api.errors import EMPTY_INPUT, InvalidArgument
+from lakehouse.api.errors import InvalidArgument
 from lakehouse.api.ingest import (
     REQUEST_TOO_LARGE,
     EmbedTarget,
@@ -18,6 +17,7 @@ from lakehouse.api.ingest import (
     result_to_pb,
     spec_from_pb,
 )
+from lakehouse.api.protoconv import opened_upload
 from lakehouse.servers.memory import release_arrow_memory
 from lakehouse.v1 import ingest_pb2, ingest_pb2_grpc
 
@@ -30,18 +30,17 @@ def _is_rest(context: grpc.ServicerContext) -> bool:
 
 
 def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, Iterator[bytes], EmbedTarget | None]:
-    first = next(request_iterator, None)
-    if first is None:
-        raise InvalidArgument("the upload stream had no messages", reason=EMPTY_INPUT)
+    first, uploaded = opened_upload(request_iterator)
     spec, target = spec_from_pb(first)
-    limit = max_rest_bytes if _is_rest(context) else None
+    if not _is_rest(context):
+        return spec, uploaded, target
+    limit = max_rest_bytes
 
     def chunks() -> Iterator[bytes]:
         seen = 0
-        for message in itertools.chain([first], request_iterator):
-            data = message.body.data
+        for data in uploaded:
             seen += len(data)
-            if limit is not None and seen > limit:
+            if seen > limit:
                 # Not RESOURCE_EXHAUSTED (429): retrying the same body cannot succeed.
                 raise InvalidArgument(
                     f"REST upload exceeds {limit} bytes (ingest.max_rest_body_bytes); use the gRPC stream"
@@ -49,8 +48,7 @@ def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, I
                     reason=REQUEST_TOO_LARGE,
                     metadata={"limit_bytes": str(limit), "setting": "ingest.max_rest_body_bytes"},
                 )
-            if data:
-                yield data
+            yield data
 
     return spec, chunks(), target
 

@@ -257,7 +257,7 @@ class VectorCore:
             embed_batch=self._settings.build_batch_rows,
         )
         changed = corpus.commit(batch)
-        return WriteResult(changed, corpus.info().count)
+        return WriteResult(changed, corpus.active.count)
 
     def delete(self, name: str, ids: Sequence[str]) -> WriteResult:
         """Tombstone the given ids; ``changed`` counts those that existed (unknown ids are ignored)."""
@@ -266,7 +266,7 @@ class VectorCore:
             raise invalid_field("ids", "must be a list of ids, not one string", INVALID_ID)
         check_count(len(ids), self._settings.max_items_per_request, "ids")
         changed = corpus.commit(WriteBatch(OP_DELETE, validate_ids(ids, "ids"), None, [], []))
-        return WriteResult(changed, corpus.info().count)
+        return WriteResult(changed, corpus.active.count)
 
     def build_corpus(self, name: str, dataset: str, mapping: ColumnMapping) -> BuildResult:
         if self._query is None:

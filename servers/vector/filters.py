@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -240,7 +240,7 @@ def _ordered(operand: Any, path: str) -> float | str:
         return float(operand)
     if isinstance(operand, str) and _ISO_DATE.match(operand):
         try:
-            (datetime if len(operand) > len("YYYY-MM-DD") else date).fromisoformat(operand)
+            datetime.fromisoformat(operand)  # a date alone is a datetime at midnight
         except ValueError:
             pass
         else:
