@@ -7,7 +7,7 @@ not yet part of this interface.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -46,6 +46,7 @@ TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
 INVALID_K = "INVALID_K"
 INVALID_EF_SEARCH = "INVALID_EF_SEARCH"
 INVALID_QUERY = "INVALID_QUERY"
+INVALID_FILTER = "INVALID_FILTER"
 EMBEDDER_UNAVAILABLE = "EMBEDDER_UNAVAILABLE"
 EMBEDDER_BAD_OUTPUT = "EMBEDDER_BAD_OUTPUT"
 BUILD_IN_PROGRESS = "BUILD_IN_PROGRESS"
@@ -86,6 +87,15 @@ class SearchResult:
     hits: list[Hit]
     exact: bool  # True when the allowed set was searched exhaustively instead of through the graph
     generation: int
+    filtered_out: int = 0  # live items the metadata filter excluded
+
+
+@dataclass(frozen=True)
+class Query:
+    """One query of a batch: a vector, or a text embedded with the corpus's model."""
+
+    vector: np.ndarray | Sequence[float] | None = None
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,8 @@ class CorpusInfo:
     bytes: int  # every object of the corpus on storage
     building: bool
     created_at: datetime
+    description: str = ""  # what the corpus holds and what it is for
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +177,8 @@ class VectorApi(Protocol):
         hnsw_m: int = 0,
         ef_construction: int = 0,
         embedding_model: str = "",
+        description: str = "",
+        tags: Sequence[str] = (),
     ) -> CorpusInfo: ...
 
     def list_corpora(self) -> list[CorpusInfo]: ...
@@ -193,7 +207,25 @@ class VectorApi(Protocol):
         k: int = DEFAULT_K,
         ef_search: int = 0,
         allowed_ids: Sequence[str] | None = None,
-    ) -> SearchResult: ...
+        filter: Mapping[str, Any] | None = None,  # noqa: A002 - the request field's name
+        include_text: bool = True,
+    ) -> SearchResult:
+        """``filter``: the metadata filter language (servers/vector/filters.py)."""
+        ...
+
+    def search_batch(
+        self,
+        name: str,
+        queries: Sequence[Query],
+        *,
+        k: int = DEFAULT_K,
+        ef_search: int = 0,
+        allowed_ids: Sequence[str] | None = None,
+        filter: Mapping[str, Any] | None = None,  # noqa: A002
+        include_text: bool = True,
+    ) -> list[SearchResult]:
+        """One result per query, in order, from one batched search."""
+        ...
 
 
 # Conversions ---------------------------------------------------------------------
@@ -226,6 +258,8 @@ def corpus_to_pb(info: CorpusInfo) -> vector_pb2.Corpus:
         size_bytes=info.bytes,
         building=info.building,
         create_time=timestamp(info.created_at) if info.created_at else None,
+        description=info.description,
+        tags=list(info.tags),
     )
 
 
@@ -245,6 +279,8 @@ def corpus_from_pb(m: vector_pb2.Corpus) -> CorpusInfo:
         bytes=m.size_bytes,
         building=m.building,
         created_at=m.create_time.ToDatetime(tzinfo=UTC),
+        description=m.description,
+        tags=tuple(m.tags),
     )
 
 
@@ -290,12 +326,44 @@ def search_result_to_pb(result: SearchResult) -> vector_pb2.SearchResponse:
         ],
         generation=result.generation,
         exact=result.exact,
+        metadata_filter_dropped=result.filtered_out,
     )
 
 
 def search_result_from_pb(m: vector_pb2.SearchResponse) -> SearchResult:
     hits = [Hit(id=r.id, score=r.score, metadata=_dict(r.metadata), text=r.text or None) for r in m.results]
-    return SearchResult(hits=hits, exact=m.exact, generation=m.generation)
+    return SearchResult(hits=hits, exact=m.exact, generation=m.generation, filtered_out=m.metadata_filter_dropped)
+
+
+def filter_to_pb(raw: Mapping[str, Any] | None) -> struct_pb2.Struct | None:
+    """A filter as a Struct; one that is not a JSON object is refused here, by field."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise invalid_field("filter", "expected an object", INVALID_FILTER)
+    try:
+        return _struct(dict(raw))
+    except (ValueError, TypeError) as exc:
+        raise invalid_field("filter", f"not a JSON object: {exc}", INVALID_FILTER) from None
+
+
+def filter_from_pb(message: Any, field_name: str = "filter") -> dict[str, Any] | None:
+    """The request's filter, None when the field is unset (an empty object is a filter,
+    and refused as one)."""
+    return _dict(getattr(message, field_name)) if message.HasField(field_name) else None
+
+
+def include_text_from_pb(message: Any) -> bool:
+    return message.include_text if message.HasField("include_text") else True
+
+
+def query_to_pb(query: Query) -> vector_pb2.SearchQuery:
+    vector = [] if query.vector is None else [float(x) for x in query.vector]
+    return vector_pb2.SearchQuery(text=query.text or "", vector=vector)
+
+
+def query_from_pb(m: vector_pb2.SearchQuery) -> Query:
+    return Query(vector=vector_from_pb(m.vector), text=m.text or None)
 
 
 # Remote ----------------------------------------------------------------------------
@@ -315,6 +383,8 @@ class RemoteVector(Remote):
         hnsw_m: int = 0,
         ef_construction: int = 0,
         embedding_model: str = "",
+        description: str = "",
+        tags: Sequence[str] = (),
     ) -> CorpusInfo:
         request = vector_pb2.CreateCorpusRequest(
             name=name,
@@ -323,6 +393,8 @@ class RemoteVector(Remote):
             hnsw_m=hnsw_m,
             ef_construction=ef_construction,
             embedding_model=embedding_model,
+            description=description,
+            tags=list(tags),
         )
         return corpus_from_pb(self._call("CreateCorpus", request))
 
@@ -364,6 +436,8 @@ class RemoteVector(Remote):
         k: int = DEFAULT_K,
         ef_search: int = 0,
         allowed_ids: Sequence[str] | None = None,
+        filter: Mapping[str, Any] | None = None,  # noqa: A002
+        include_text: bool = True,
     ) -> SearchResult:
         request = vector_pb2.SearchRequest(
             corpus=name,
@@ -372,5 +446,30 @@ class RemoteVector(Remote):
             k=k,
             ef_search=ef_search,
             allowed_ids=list(allowed_ids or ()),
+            filter=filter_to_pb(filter),
+            include_text=include_text,
         )
         return search_result_from_pb(self._call("Search", request, self._channel.settings.embed_timeout_s))
+
+    def search_batch(
+        self,
+        name: str,
+        queries: Sequence[Query],
+        *,
+        k: int = DEFAULT_K,
+        ef_search: int = 0,
+        allowed_ids: Sequence[str] | None = None,
+        filter: Mapping[str, Any] | None = None,  # noqa: A002
+        include_text: bool = True,
+    ) -> list[SearchResult]:
+        request = vector_pb2.SearchBatchRequest(
+            corpus=name,
+            queries=[query_to_pb(q) for q in queries],
+            k=k,
+            ef_search=ef_search,
+            allowed_ids=list(allowed_ids or ()),
+            filter=filter_to_pb(filter),
+            include_text=include_text,
+        )
+        reply = self._call("SearchBatch", request, self._channel.settings.embed_timeout_s)
+        return [search_result_from_pb(r) for r in reply.responses]

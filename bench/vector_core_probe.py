@@ -240,9 +240,9 @@ def filtered_rows(table: Table, builds: Builds, vectors: np.ndarray, queries: np
             raw_got.append(found[0].tolist())
         for q in queries:  # apart: its wide walks would evict the others' working set from the caches
             started = time.perf_counter()
-            hits, _ = corpus.active.search(q, K, ef, allowed, graph_only)
+            found = corpus.active.search(q[None, :], K, ef, allowed, None, graph_only)
             graph_ms.append(ms_since(started))
-            graph_got.append([label(h.id) for h in hits])
+            graph_got.append([label(h.id) for h in found.hits[0]])
         path = "exact" if exact == {True} else "graph" if exact == {False} else "mixed"
         table.add(
             f"filtered {fraction:.0%} ({len(rows)} ids): recall@10 / p50 ms [{path}]",

@@ -41,6 +41,21 @@ def _fail(exc: LakehouseError) -> None:
     raise typer.Exit(1)
 
 
+def _json_option(raw: str, option: str) -> dict | None:
+    """A JSON-object option (``--filter``); a bad one exits like a refused request."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        typer.echo(f"error: {option}: not JSON: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not isinstance(value, dict):
+        typer.echo(f'error: {option}: expected a JSON object, e.g. \'{{"state": "IL"}}\'', err=True)
+        raise typer.Exit(2)
+    return value
+
+
 def _echo_json(message, **kw) -> None:
     """A response message as JSON, with the proto's field names."""
     typer.echo(json_format.MessageToJson(message, preserving_proto_field_name=True, **kw))
@@ -462,12 +477,21 @@ def corpora_create(
     ] = "",
     dimension: Annotated[int, typer.Option(help="vector dimension (default: the model's)")] = 0,
     metric: Annotated[str, typer.Option(help="cosine, l2 or ip (default: cosine)")] = "",
+    description: Annotated[str, typer.Option(help="what the corpus holds and what it is for")] = "",
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="a label (repeat for several)")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create an empty corpus; items come from the client (add_items) or build_corpus."""
     try:
         with _client() as lh:
-            corpus = lh.create_corpus(name, embedding_model=model, dimension=dimension, metric=metric)
+            corpus = lh.create_corpus(
+                name,
+                embedding_model=model,
+                dimension=dimension,
+                metric=metric,
+                description=description,
+                tags=tag or [],
+            )
     except LakehouseError as exc:
         _fail(exc)
     if as_json:
@@ -492,12 +516,16 @@ def search(
     corpus: str,
     text: str,
     k: Annotated[int, typer.Option("--k", "-k", help="results wanted (default: the server's, 10)")] = 0,
+    filter_json: Annotated[
+        str, typer.Option("--filter", help='metadata filter as JSON, e.g. \'{"state": ["IL", "WI"]}\'')
+    ] = "",
     as_json: JsonFlag = False,
 ) -> None:
     """Nearest items of CORPUS to TEXT (embedded with the corpus's model), best first."""
+    where = _json_option(filter_json, "--filter")
     try:
         with _client() as lh:
-            resp = lh.search(corpus, text=text, k=k)
+            resp = lh.search(corpus, text=text, k=k, filter=where)
     except LakehouseError as exc:
         _fail(exc)
     if as_json:

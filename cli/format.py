@@ -207,8 +207,10 @@ def dataset_lines(d: Any) -> list[str]:
 
 
 def corpus_line(c: Any) -> str:
-    """One corpus: name, items, model, dimension (and metric)."""
-    return f"{c.name}\t{plural(c.count, 'item')}\t{c.embedding_model or '-'}\t{c.dimension}-d {c.metric}"
+    """One corpus: name, items, model, dimension, metric, then its tags and description."""
+    line = f"{c.name}\t{plural(c.count, 'item')}\t{c.embedding_model or '-'}\t{c.dimension}-d {c.metric}"
+    tags = " ".join(f"#{t}" for t in c.tags)
+    return "\t".join(filter(None, [line, tags, preview(c.description)]))
 
 
 def corpus_lines(c: Any) -> list[str]:
@@ -236,7 +238,7 @@ def _struct_dict(struct: Any) -> dict[str, Any]:
 def hit_line(hit: Any) -> str:
     """One search result: score, id, and its text (or metadata) previewed."""
     metadata = _struct_dict(hit.metadata) if hit.HasField("metadata") else {}
-    text = metadata.get("text")
+    text = hit.text or metadata.get("text")
     shown = text if isinstance(text, str) else (_json_text(metadata) if metadata else "")
     return f"{hit.score:.4f}\t{hit.id}\t{preview(shown)}".rstrip()
 

@@ -213,6 +213,9 @@ class FilterSettings(BaseModel):
 
     max_regex_chars: int = Field(256, gt=0, description="Longest `regex` pattern accepted.")
     max_depth: int = Field(16, gt=0, description="Deepest nesting of $or / $and / $not.")
+    cache_entries: int = Field(
+        64, ge=0, description="Allowed-row sets of recent filters kept per corpus (cleared by every write)."
+    )
 
 
 class VectorSettings(BaseModel):
@@ -225,6 +228,9 @@ class VectorSettings(BaseModel):
     ef_search: int = 64
     max_k: int = 1000
     max_items_per_request: int = 10_000
+    # SearchBatch: queries per call, and the OpenMP threads one batch is spread over (0: all cores).
+    max_batch_queries: int = Field(1024, gt=0)
+    batch_search_threads: int = Field(0, ge=0)
     # Filtered search: below this many allowed ids, search them exactly instead of walking the graph.
     exact_search_max_ids: int = 20_000
     # Embedding batch (and Parquet read batch) when building from a dataset or embedding on ingest.

@@ -25,6 +25,7 @@ from lakehouse.api.config import ChannelSettings
 from lakehouse.api.errors import LakehouseError
 from lakehouse.api.paging import drain_pages
 from lakehouse.api.query import QueryApi, RemoteQuery, Rows, duration_to_pb
+from lakehouse.api.vector import filter_to_pb
 from lakehouse.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
@@ -349,11 +350,45 @@ class LakehouseClient:
         k: int = 0,
         ef_search: int = 0,
         allowed_ids: list[str] | None = None,
+        filter: dict[str, Any] | None = None,  # noqa: A002 - the request field's name
+        include_text: bool = True,
     ) -> vector_pb2.SearchResponse:
+        """``filter``: a metadata filter, e.g. ``{"state": ["IL", "WI"], "years": {"gte": 3}}``."""
         request = vector_pb2.SearchRequest(
-            corpus=corpus, text=text, vector=vector or [], k=k, ef_search=ef_search, allowed_ids=allowed_ids or []
+            corpus=corpus,
+            text=text,
+            vector=vector or [],
+            k=k,
+            ef_search=ef_search,
+            allowed_ids=allowed_ids or [],
+            filter=filter_to_pb(filter),
+            include_text=include_text,
         )
         return self._call(self.vector.Search, request)
+
+    def search_batch(
+        self,
+        corpus: str,
+        queries: list[str | list[float]],
+        *,
+        k: int = 0,
+        ef_search: int = 0,
+        filter: dict[str, Any] | None = None,  # noqa: A002
+        include_text: bool = True,
+    ) -> list[vector_pb2.SearchResponse]:
+        """Many searches in one call: each query a text or a vector."""
+        request = vector_pb2.SearchBatchRequest(
+            corpus=corpus,
+            queries=[
+                vector_pb2.SearchQuery(text=q) if isinstance(q, str) else vector_pb2.SearchQuery(vector=q)
+                for q in queries
+            ],
+            k=k,
+            ef_search=ef_search,
+            filter=filter_to_pb(filter),
+            include_text=include_text,
+        )
+        return list(self._call(self.vector.SearchBatch, request).responses)
 
     def build_corpus(
         self,

@@ -20,7 +20,7 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -41,9 +41,11 @@ from lakehouse.api.vector import (
     INVALID_HNSW_PARAMS,
     INVALID_ID,
     INVALID_K,
+    INVALID_QUERY,
     STATE_DIR_IN_USE,
     BuildResult,
     ColumnMapping,
+    Query,
     WriteResult,
 )
 from lakehouse.servers.settings import VectorSettings
@@ -52,6 +54,7 @@ from lakehouse.servers.vector import generations
 from lakehouse.servers.vector import rebuild as background
 from lakehouse.servers.vector.builder import build_from_dataset
 from lakehouse.servers.vector.corpus import Corpus, CorpusTuning
+from lakehouse.servers.vector.filters import Filter, parse_filter
 from lakehouse.servers.vector.index import SearchTuning
 from lakehouse.servers.vector.layout import CORPORA_PREFIX, corpus_key, corpus_name_of, corpus_prefix
 from lakehouse.servers.vector.loader import BuildConfig
@@ -63,6 +66,7 @@ from lakehouse.servers.vector.model import (
     Item,
     SearchResult,
     validate_corpus_name,
+    validate_description,
     validate_params,
 )
 from lakehouse.servers.vector.persistence import CorpusRecord, delete_if_present, list_all, now
@@ -73,6 +77,7 @@ from lakehouse.servers.vector.vectors import (
     WriteBatch,
     check_count,
     prepare_items,
+    prepare_queries,
     prepare_query,
     validate_ids,
 )
@@ -92,6 +97,7 @@ def default_tuning(settings: VectorSettings) -> CorpusTuning:
             filtered_ef_max=settings.filtered_ef_search_max,
             search_threads=settings.search_threads,
             arrow_lookup_min_ids=settings.arrow_lookup_min_ids,
+            filter_cache_entries=settings.filters.cache_entries,
         ),
         build=BuildConfig(chunk_rows=settings.build_chunk_rows, threads=settings.build_threads or os.cpu_count() or 1),
         checkpoint_min_items=settings.checkpoint_min_items,
@@ -159,9 +165,12 @@ class VectorCore:
         hnsw_m: int = 0,
         ef_construction: int = 0,
         embedding_model: str = "",
+        description: str = "",
+        tags: Sequence[str] = (),
     ) -> CorpusInfo:
         """0 / "" take the settings' defaults; the dimension then comes from the embedder's model."""
         validate_corpus_name(name)
+        description, tags = validate_description(description, tags)
         resolve = getattr(self._embedder, "resolve", None)
         if resolve is not None and (embedding_model or not dimension):  # the embedder will serve this corpus
             embedding_model = resolve(embedding_model)
@@ -180,7 +189,16 @@ class VectorCore:
             for info in list_all(self._store, corpus_prefix(name)):  # leftovers of a crashed create/delete
                 delete_if_present(self._store, info.key)
             record = CorpusRecord(
-                name, params.dimension, params.metric, params.hnsw_m, params.ef_construction, embedding_model, now(), 1
+                name,
+                params.dimension,
+                params.metric,
+                params.hnsw_m,
+                params.ef_construction,
+                embedding_model,
+                now(),
+                1,
+                description=description,
+                tags=list(tags),
             )
             corpus = Corpus.create(self._store, record, self._tuning)
             with self._lock:
@@ -323,10 +341,43 @@ class VectorCore:
         k: int = 10,
         ef_search: int = 0,
         allowed_ids: Sequence[str] | None = None,
+        filter: Mapping[str, Any] | None = None,  # noqa: A002 - the request field's name
+        include_text: bool = True,
     ) -> SearchResult:
         """Top-k by similarity (higher score is better; for l2 the score is minus the Euclidean
-        distance). ``allowed_ids`` restricts results inside the graph walk (or an exact scan
-        when selective); ids not in the corpus are ignored, and an empty list allows nothing."""
+        distance). ``allowed_ids`` and ``filter`` (servers/vector/filters.py) restrict results
+        inside the graph walk (or an exact scan when selective); ids not in the corpus are
+        ignored, and an empty list allows nothing."""
+        corpus, where, allowed = self._search_args(name, k, ef_search, allowed_ids, filter)
+        query = prepare_query(vector, text, corpus.active.params, self._embedder, corpus.record.embedding_model)
+        ef = ef_search or self._settings.ef_search
+        return corpus.search(query, k, ef, allowed, where, with_text=include_text)[0]
+
+    def search_batch(
+        self,
+        name: str,
+        queries: Sequence[Query],
+        k: int = 10,
+        ef_search: int = 0,
+        allowed_ids: Sequence[str] | None = None,
+        filter: Mapping[str, Any] | None = None,  # noqa: A002
+        include_text: bool = True,
+    ) -> list[SearchResult]:
+        """``search`` for many queries in one FAISS call (which spreads them over
+        ``vector.batch_search_threads``); one result per query, in order."""
+        corpus, where, allowed = self._search_args(name, k, ef_search, allowed_ids, filter)
+        if isinstance(queries, str | bytes) or not queries:
+            raise invalid_field("queries", "give at least one query", INVALID_QUERY)
+        check_count(len(queries), self._settings.max_batch_queries, "queries")
+        pairs = [(q.vector, q.text) for q in queries]
+        matrix = prepare_queries(pairs, corpus.active.params, self._embedder, corpus.record.embedding_model)
+        ef = ef_search or self._settings.ef_search
+        threads = self._settings.batch_search_threads or os.cpu_count() or 1
+        return corpus.search(matrix, k, ef, allowed, where, with_text=include_text, threads=threads)
+
+    def _search_args(
+        self, name: str, k: int, ef_search: int, allowed_ids: Sequence[str] | None, raw_filter: object
+    ) -> tuple[Corpus, Filter | None, list[str] | None]:
         corpus = self._get(name)
         max_k = self._settings.max_k
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
@@ -337,9 +388,8 @@ class VectorCore:
             raise invalid_field("ef_search", f"must be in [0, {MAX_EF_SEARCH}] (0: default)", INVALID_EF_SEARCH)
         if isinstance(allowed_ids, str):
             raise invalid_field("allowed_ids", "must be a list of ids, not one string", INVALID_ID)
-        allowed = None if allowed_ids is None else list(allowed_ids)
-        query = prepare_query(vector, text, corpus.active.params, self._embedder, corpus.record.embedding_model)
-        return corpus.search(query, k, ef_search or self._settings.ef_search, allowed)
+        where = None if raw_filter is None else parse_filter(raw_filter, "filter", self._settings.filters)
+        return corpus, where, None if allowed_ids is None else list(allowed_ids)
 
     # Generations ---------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from lakehouse.api.vector import (
     ITEM_ALREADY_EXISTS,
 )
 from lakehouse.servers.storage.model import ObjectStore
+from lakehouse.servers.vector.filters import Filter
 from lakehouse.servers.vector.index import LiveIndex, Rows, SearchTuning
 from lakehouse.servers.vector.layout import MANIFEST_FILE, classify, corpus_key, corpus_prefix, log_key
 from lakehouse.servers.vector.loader import BuildConfig, Loaded, catch_up, load_generation
@@ -297,11 +298,22 @@ class Corpus:
 
     # Reads -----------------------------------------------------------------------
 
-    def search(self, query: np.ndarray, k: int, ef: int, allowed: list[str] | None) -> SearchResult:
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        ef: int,
+        allowed: list[str] | None,
+        where: Filter | None = None,
+        *,
+        with_text: bool = True,
+        threads: int | None = None,
+    ) -> list[SearchResult]:
+        """One result per row of ``queries``, all from the same generation."""
         live = self._active  # one reference for the whole search: a swap cannot change it midway
         generation = live.generation
-        hits, exact = live.search(query, k, ef, allowed, self.tuning.search)
-        return SearchResult(hits, exact, generation)
+        found = live.search(queries, k, ef, allowed, where, self.tuning.search, with_text=with_text, threads=threads)
+        return [SearchResult(hits, found.exact, generation, found.filtered_out) for hits in found.hits]
 
     def info(self) -> CorpusInfo:
         with self.lock:
@@ -321,6 +333,8 @@ class Corpus:
                 bytes=sum(self._objects.values()),
                 building=self._building is not None,
                 created_at=datetime.fromisoformat(record.created_at),
+                description=record.description,
+                tags=tuple(record.tags),
             )
 
     # Writes ----------------------------------------------------------------------

@@ -26,6 +26,7 @@ A malformed filter is INVALID_ARGUMENT naming the field path
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,9 +38,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.api.errors import InvalidArgument, invalid_field
+from lakehouse.api.vector import INVALID_FILTER
 from lakehouse.servers.settings import FilterSettings
 
-INVALID_FILTER = "INVALID_FILTER"
 STRING, NUMBER, BOOL = "string", "number", "bool"
 COMPARISONS = {"gt": pc.greater, "gte": pc.greater_equal, "lt": pc.less, "lte": pc.less_equal}
 OPERATORS = frozenset({"eq", *COMPARISONS, "in", "not_in", "prefix", "regex", "exists"})
@@ -66,9 +67,10 @@ class MetadataColumns:
         self._columns = columns
 
     @classmethod
-    def from_items(cls, metadata: Sequence[Mapping[str, Any] | None]) -> MetadataColumns:
+    def from_items(cls, metadata: Sequence[Mapping[str, Any] | None], first_row: int = 0) -> MetadataColumns:
+        """Columns of ``metadata``, its rows numbered from ``first_row`` (a tail appended later)."""
         values: dict[str, dict[str, tuple[list[Any], list[int]]]] = {}
-        for row, item in enumerate(metadata):
+        for row, item in enumerate(metadata, start=first_row):
             for key, value in _flatten(item or {}):
                 for element in value if isinstance(value, list) else (value,):
                     kind = _kind(element)
@@ -84,7 +86,25 @@ class MetadataColumns:
             }
             for key, kinds in values.items()
         }
-        return cls(len(metadata), columns)
+        return cls(first_row + len(metadata), columns)
+
+    def extended(self, tail: Sequence[Mapping[str, Any] | None]) -> MetadataColumns:
+        """These columns plus rows appended after them: only the tail is read item by item."""
+        if not tail:
+            return self
+        added = MetadataColumns.from_items(tail, first_row=self.rows)
+        merged = {key: dict(kinds) for key, kinds in self._columns.items()}
+        for key, kinds in added._columns.items():
+            for kind, typed in kinds.items():
+                old = merged.setdefault(key, {}).get(kind)
+                merged[key][kind] = (
+                    typed
+                    if old is None
+                    else TypedValues(
+                        pa.concat_arrays([old.values, typed.values]), np.concatenate([old.rows, typed.rows])
+                    )
+                )
+        return MetadataColumns(added.rows, merged)
 
     def typed(self, key: str, kind: str) -> TypedValues | None:
         return self._columns.get(key, {}).get(kind)
@@ -125,9 +145,11 @@ Predicate = Callable[[MetadataColumns], np.ndarray]
 
 @dataclass(frozen=True)
 class Filter:
-    """A parsed filter: ``matches(columns)`` is the boolean mask of matching rows."""
+    """A parsed filter: ``matches(columns)`` is the boolean mask of matching rows; ``key``
+    (its canonical JSON) names it in a cache of masks."""
 
     predicate: Predicate
+    key: str
 
     def matches(self, columns: MetadataColumns) -> np.ndarray:
         return self.predicate(columns)
@@ -137,7 +159,8 @@ def parse_filter(raw: Any, field: str = "filter", limits: FilterSettings | None 
     """Check ``raw`` and compile it; every mistake names its path under ``field``."""
     bounds = limits or FilterSettings()
     parser = _Parser(bounds.max_regex_chars, bounds.max_depth)
-    return Filter(parser.clause(raw, field, 1))
+    predicate = parser.clause(raw, field, 1)
+    return Filter(predicate, json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
 class _Parser:

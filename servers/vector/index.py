@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import math
 import threading
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from itertools import repeat
 
 import faiss
@@ -26,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.api import errors
+from lakehouse.servers.vector.filters import Filter, MetadataColumns
 from lakehouse.servers.vector.model import Hit, HnswParams
 from lakehouse.servers.vector.rwlock import RWLock
 from lakehouse.servers.vector.vectors import OP_DELETE, WriteBatch
@@ -61,6 +63,33 @@ class SearchTuning:
     # Allow-lists at least this long are matched in Arrow (one C++ pass over the id column)
     # instead of one Python dict lookup per id, which costs more beyond a few thousand ids.
     arrow_lookup_min_ids: int
+    filter_cache_entries: int  # row sets of recent filters kept per generation (cleared by writes)
+
+
+@dataclass
+class FilteredRows:
+    """The live rows a filter matches: the mask over labels, its count, and (built on
+    first use) its bitmap for the FAISS selector."""
+
+    mask: np.ndarray
+    count: int
+    _bits: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def bits(self) -> np.ndarray:
+        if self._bits is None:
+            self._bits = np.packbits(self.mask, bitorder="little")
+        return self._bits
+
+
+@dataclass(frozen=True)
+class Found:
+    """What one search call found: hits per query, whether the restricted set was searched
+    exactly, and how many live rows the metadata filter excluded."""
+
+    hits: list[list[Hit]]
+    exact: bool
+    filtered_out: int
 
 
 @dataclass
@@ -111,6 +140,10 @@ class LiveIndex:
         self._label_of = {self._ids[i]: i for i in np.flatnonzero(~rows.deleted).tolist()}
         self._live_bits: np.ndarray | None = None
         self._id_chunks: list[pa.Array] = [pa.array(self._ids, pa.string())]
+        # Metadata filters: columns built on the first filtered search, row sets per filter.
+        self._filter_lock = threading.Lock()
+        self._columns = MetadataColumns(0, {})
+        self._filtered: OrderedDict[str, FilteredRows] = OrderedDict()
 
     @classmethod
     def empty(cls, generation: int, params: HnswParams, applied_seq: int = 0) -> LiveIndex:
@@ -213,6 +246,7 @@ class LiveIndex:
                 self._id_chunks.append(pa.array(batch.ids, pa.string()))
             self.applied_seq = batch.seq
             self._live_bits = None
+            self._filtered.clear()
 
     def _grow(self, size: int) -> None:
         if size > len(self._live):
@@ -223,24 +257,65 @@ class LiveIndex:
     # Searching -------------------------------------------------------------
 
     def search(
-        self, query: np.ndarray, k: int, ef_search: int, allowed: list[str] | None, tuning: SearchTuning
-    ) -> tuple[list[Hit], bool]:
-        """Top-k live rows (restricted to ``allowed`` ids when given; unknown ids are ignored)."""
-        use_threads(tuning.search_threads)
+        self,
+        queries: np.ndarray,
+        k: int,
+        ef_search: int,
+        allowed: list[str] | None,
+        where: Filter | None,
+        tuning: SearchTuning,
+        *,
+        with_text: bool = True,
+        threads: int | None = None,
+    ) -> Found:
+        """Top-k live rows for each query row of ``queries`` (n_queries, d), restricted to the
+        ``allowed`` ids (unknown ids are ignored) and to the rows ``where`` matches, both
+        inside the graph walk or an exact scan, never after it."""
+        use_threads(threads or tuning.search_threads)
         with self.rw.read():
             n = self.rows
-            if allowed is None:
+            dropped = 0
+            if allowed is None and where is None:
                 if self.count == 0:
-                    return [], False
-                return self._graph_search(query, k, ef_search, self._live_bitmap(n), self.count, n, tuning), False
-            mask = self._allowed_mask(allowed, n, tuning)
+                    return Found([[] for _ in queries], False, 0)
+                bits = self._live_bitmap(n)
+                return Found(
+                    self._graph_search(queries, k, ef_search, bits, self.count, n, tuning, with_text), False, 0
+                )
+            mask = None
+            if where is not None:
+                rows = self._filter_rows(where, n, tuning)
+                dropped = self.count - rows.count
+                mask = rows.mask
+            if allowed is not None:
+                by_id = self._allowed_mask(allowed, n, tuning)
+                mask = by_id if mask is None else by_id & mask
             count = int(np.count_nonzero(mask))
             if count == 0:
-                return [], True
+                return Found([[] for _ in queries], True, dropped)
             if count <= tuning.exact_max_ids or count <= tuning.exact_max_fraction * n:
-                return self._exact_search(query, k, mask, count, n, tuning), True
-            bits = np.packbits(mask, bitorder="little")
-            return self._graph_search(query, k, ef_search, bits, count, n, tuning), False
+                return Found(self._exact_search(queries, k, mask, count, n, tuning, with_text), True, dropped)
+            bits = rows.bits if allowed is None and where is not None else np.packbits(mask, bitorder="little")
+            return Found(self._graph_search(queries, k, ef_search, bits, count, n, tuning, with_text), False, dropped)
+
+    def _filter_rows(self, where: Filter, n: int, tuning: SearchTuning) -> FilteredRows:
+        """The live rows ``where`` matches, from the cache when this filter ran since the last
+        write. The metadata columns are built on first use and extended by the rows added since."""
+        with self._filter_lock:
+            cached = self._filtered.get(where.key)
+            if cached is not None:
+                self._filtered.move_to_end(where.key)
+                return cached
+            if self._columns.rows < n:
+                tail = [json.loads(m) for m in self._metadata[self._columns.rows : n]]
+                self._columns = self._columns.extended(tail)
+            mask = where.matches(self._columns) & self._live[:n]
+            rows = FilteredRows(mask, int(np.count_nonzero(mask)))
+            if tuning.filter_cache_entries:
+                self._filtered[where.key] = rows
+                while len(self._filtered) > tuning.filter_cache_entries:
+                    self._filtered.popitem(last=False)
+            return rows
 
     def _allowed_mask(self, allowed: list[str], n: int, tuning: SearchTuning) -> np.ndarray:
         """Live rows whose id is in ``allowed`` (duplicates and unknown ids fall away)."""
@@ -273,8 +348,16 @@ class LiveIndex:
         return bits
 
     def _graph_search(
-        self, query: np.ndarray, k: int, ef: int, bits: np.ndarray | None, allowed: int, n: int, tuning: SearchTuning
-    ) -> list[Hit]:
+        self,
+        queries: np.ndarray,
+        k: int,
+        ef: int,
+        bits: np.ndarray | None,
+        allowed: int,
+        n: int,
+        tuning: SearchTuning,
+        with_text: bool,
+    ) -> list[list[Hit]]:
         """HNSW walk with the selector inside it. A selective filter starves the walk of
         admissible candidates, so efSearch widens by 1/selectivity, up to a cap."""
         if bits is None:
@@ -285,38 +368,42 @@ class LiveIndex:
             # so they must outlive the search call, whatever the wrapper keeps alive itself.
             selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
             params = faiss.SearchParametersHNSW(efSearch=max(ef, k), sel=selector)
-        distances, labels = self._index.search(query[None, :], k, params=params)
-        return self._hits(distances[0], labels[0])
+        distances, labels = self._index.search(queries, k, params=params)
+        return [self._hits(d, lab, with_text) for d, lab in zip(distances, labels, strict=True)]
 
     def _exact_search(
-        self, query: np.ndarray, k: int, mask: np.ndarray, count: int, n: int, tuning: SearchTuning
-    ) -> list[Hit]:
+        self, queries: np.ndarray, k: int, mask: np.ndarray, count: int, n: int, tuning: SearchTuning, with_text: bool
+    ) -> list[list[Hit]]:
         """Exhaustive over the allowed rows only: exact recall however selective the filter.
         Few rows: gather them; more: scan the flat storage through the bitmap (no copies)."""
         if count <= tuning.gather_max_ids:
             labels = np.flatnonzero(mask).astype(np.int64)
             vectors = self._index.reconstruct_batch(labels)
-            if self.params.metric == "l2":
-                scores = -np.linalg.norm(vectors - query[None, :], axis=1)
-            else:
-                scores = vectors @ query
-            top = np.argsort(-scores, kind="stable")[:k]
-            return [self._hit(int(labels[i]), float(scores[i])) for i in top]
+            out = []
+            for query in queries:
+                if self.params.metric == "l2":
+                    scores = -np.linalg.norm(vectors - query[None, :], axis=1)
+                else:
+                    scores = vectors @ query
+                top = np.argsort(-scores, kind="stable")[:k]
+                out.append([self._hit(int(labels[i]), float(scores[i]), with_text) for i in top])
+            return out
         bits = np.packbits(mask, bitorder="little")
         storage = faiss.downcast_index(self._index.storage)  # owned by the graph, which outlives it
         selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
-        distances, found = storage.search(query[None, :], k, params=faiss.SearchParameters(sel=selector))
-        return self._hits(distances[0], found[0])
+        distances, found = storage.search(queries, k, params=faiss.SearchParameters(sel=selector))
+        return [self._hits(d, lab, with_text) for d, lab in zip(distances, found, strict=True)]
 
-    def _hits(self, distances: np.ndarray, labels: np.ndarray) -> list[Hit]:
+    def _hits(self, distances: np.ndarray, labels: np.ndarray, with_text: bool) -> list[Hit]:
         hits = []
         for distance, label in zip(distances.tolist(), labels.tolist(), strict=True):
             if label == NO_LABEL or not self._live[label]:
                 continue
             # FAISS reports squared L2 distances; similarity for ip/cosine.
             score = -math.sqrt(max(distance, 0.0)) if self.params.metric == "l2" else distance
-            hits.append(self._hit(label, score))
+            hits.append(self._hit(label, score, with_text))
         return hits
 
-    def _hit(self, label: int, score: float) -> Hit:
-        return Hit(self._ids[label], score, json.loads(self._metadata[label]), self._texts[label])
+    def _hit(self, label: int, score: float, with_text: bool) -> Hit:
+        text = self._texts[label] if with_text else None
+        return Hit(self._ids[label], score, json.loads(self._metadata[label]), text)

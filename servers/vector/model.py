@@ -5,6 +5,8 @@ Nothing here imports FAISS or gRPC; the servicer converts these to and from prot
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,6 +34,9 @@ MIN_DIMENSION, MAX_DIMENSION = 1, 4096
 MAX_EF_SEARCH = 4096
 MAX_ID_CHARS = 512
 MAX_METADATA_BYTES = 64 * 1024
+MAX_DESCRIPTION_CHARS = 1024
+MAX_TAGS = 32
+TAG_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 
 
 class CorpusEmbedder(Embedder, Protocol):
@@ -65,6 +70,18 @@ def validate_corpus_name(name: str, field_name: str = "corpus") -> str:
             reason=INVALID_CORPUS_NAME,
         )
     return name
+
+
+def validate_description(description: str, tags: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """A corpus's description and tags (its retrieval intent, shown to people and agents)."""
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_CHARS:
+        raise invalid_field("description", f"must be a string of at most {MAX_DESCRIPTION_CHARS} characters")
+    if isinstance(tags, str) or len(tags) > MAX_TAGS:
+        raise invalid_field("tags", f"must be a list of at most {MAX_TAGS} tags")
+    for i, tag in enumerate(tags):
+        if not isinstance(tag, str) or not TAG_RE.fullmatch(tag):
+            raise invalid_field(f"tags[{i}]", f"{tag!r}: use 1-64 letters, digits, '_', '-', '.' or ':'")
+    return description, tuple(dict.fromkeys(tags))
 
 
 def validate_params(params: HnswParams) -> HnswParams:

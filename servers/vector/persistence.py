@@ -55,6 +55,8 @@ class CorpusRecord:
     created_at: str
     active: int
     previous: int = 0
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
     format: int = FORMAT_VERSION
 
 

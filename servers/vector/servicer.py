@@ -9,8 +9,11 @@ from lakehouse.api.vector import (
     DEFAULT_K,
     WriteResult,
     corpus_to_pb,
+    filter_from_pb,
+    include_text_from_pb,
     item_from_pb,
     mapping_from_pb,
+    query_from_pb,
     search_result_to_pb,
     vector_from_pb,
 )
@@ -38,6 +41,8 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
                 hnsw_m=request.hnsw_m,
                 ef_construction=request.ef_construction,
                 embedding_model=request.embedding_model,
+                description=request.description,
+                tags=list(request.tags),
             )
         )
 
@@ -69,8 +74,22 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
             k=request.k or DEFAULT_K,
             ef_search=request.ef_search,
             allowed_ids=list(request.allowed_ids) or None,
+            filter=filter_from_pb(request),
+            include_text=include_text_from_pb(request),
         )
         return search_result_to_pb(result)
+
+    def SearchBatch(self, request, context):
+        results = self._core.search_batch(
+            request.corpus,
+            [query_from_pb(q) for q in request.queries],
+            k=request.k or DEFAULT_K,
+            ef_search=request.ef_search,
+            allowed_ids=list(request.allowed_ids) or None,
+            filter=filter_from_pb(request),
+            include_text=include_text_from_pb(request),
+        )
+        return vector_pb2.SearchBatchResponse(responses=[search_result_to_pb(r) for r in results])
 
     def BuildCorpus(self, request, context):
         result = self._core.build_corpus(request.corpus, request.dataset, mapping_from_pb(request))

@@ -187,13 +187,35 @@ def prepare_items(
 def prepare_query(
     vector: object, text: str | None, params: HnswParams, embedder: Embedder | None, model: str
 ) -> np.ndarray:
-    """Exactly one of vector/text; the result is a (d,) float32 query in the corpus's space."""
-    if (vector is None) == (text is None or text == ""):
-        raise invalid_field("query", "give exactly one of vector or text", INVALID_QUERY)
-    if vector is not None:
-        mat = _as_vector(vector, params.dimension, "vector")[None, :].copy()
-        field_name = "vector"
-    else:
-        mat = embed_texts(embedder, [str(text)], model, params.dimension, "text")
-        field_name = "text"
-    return finish_vectors(mat, params.metric, lambda _: field_name)[0]
+    """Exactly one of vector/text; the result is a (1, d) float32 query in the corpus's space."""
+    return prepare_queries([(vector, text)], params, embedder, model, field_name="")
+
+
+def prepare_queries(
+    queries: Sequence[tuple[object, str | None]],
+    params: HnswParams,
+    embedder: Embedder | None,
+    model: str,
+    *,
+    field_name: str = "queries",
+) -> np.ndarray:
+    """(vector, text) pairs, exactly one of each given, as an (n, d) float32 matrix in the
+    corpus's space; the texts are embedded in one call. ``field_name`` "" names the fields
+    of a single query (``vector``, ``text``), otherwise ``queries[i].vector``."""
+    mat = np.empty((len(queries), params.dimension), dtype=np.float32)
+    texts: list[str] = []
+    embedded: list[int] = []
+    where = (lambda i, name: name) if not field_name else (lambda i, name: f"{field_name}[{i}].{name}")
+    for i, (vector, text) in enumerate(queries):
+        if (vector is None) == (text is None or text == ""):
+            raise invalid_field(where(i, "query"), "give exactly one of vector or text", INVALID_QUERY)
+        if vector is not None:
+            mat[i] = _as_vector(vector, params.dimension, where(i, "vector"))
+        else:
+            embedded.append(i)
+            texts.append(str(text))
+    if texts:
+        text_field = f"{field_name}.text" if field_name else "text"
+        mat[embedded] = embed_texts(embedder, texts, model, params.dimension, text_field)
+    chosen = set(embedded)
+    return finish_vectors(mat, params.metric, lambda i: where(i, "text" if i in chosen else "vector"))

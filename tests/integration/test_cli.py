@@ -94,19 +94,29 @@ def test_up_use_down(tmp_path):
         assert bad.returncode == 1 and "NOT_FOUND" in bad.stderr
 
         # Corpora, search, embed; "local" alone names the local provider's default model.
-        created = _cli(env, "corpora", "create", "notes", "--model", "local").stdout
-        assert created == "created notes\t0 items\tlocal/all-MiniLM-L6-v2\t384-d cosine\n"
+        created = _cli(
+            env, "corpora", "create", "notes", "--model", "local", "--description", "shift notes", "--tag", "notes"
+        ).stdout
+        assert created == "created notes\t0 items\tlocal/all-MiniLM-L6-v2\t384-d cosine\t#notes\tshift notes\n"
         with LakehouseClient(f"127.0.0.1:{port}") as lh:
             items = [
                 {"id": "a", "text": "forklift operator in a warehouse", "metadata": {"text": "forklift operator"}},
                 {"id": "b", "text": "registered nurse on the night shift", "metadata": {"team": "care"}},
             ]
             lh.add_items("notes", items)
-        assert _cli(env, "corpora").stdout == "notes\t2 items\tlocal/all-MiniLM-L6-v2\t384-d cosine\n"
+        assert (
+            _cli(env, "corpora").stdout == "notes\t2 items\tlocal/all-MiniLM-L6-v2\t384-d cosine\t#notes\tshift notes\n"
+        )
         assert _cli(env, "corpora", "notes").stdout.startswith("notes\t2 items")
         assert json.loads(_cli(env, "corpora", "show", "notes", "--json").stdout)["count"] == "2"
         hits = _cli(env, "search", "notes", "someone who drives a forklift", "--k", "1").stdout.splitlines()
-        assert len(hits) == 1 and hits[0].split("\t")[1:] == ["a", "forklift operator"]
+        assert len(hits) == 1 and hits[0].split("\t")[1:] == ["a", "forklift operator in a warehouse"]
+        care = _cli(env, "search", "notes", "forklift", "--filter", '{"team": "care"}').stdout.splitlines()
+        assert [line.split("\t")[1] for line in care] == ["b"]
+        bad_filter = _cli(env, "search", "notes", "x", "--filter", '{"team": {"gte": "care"}}', check=False)
+        assert bad_filter.returncode == 1 and "filter.team.gte" in bad_filter.stderr
+        not_json = _cli(env, "search", "notes", "x", "--filter", "{team", check=False)
+        assert not_json.returncode == 2 and "--filter: not JSON" in not_json.stderr
         assert float(hits[0].split("\t")[0]) > 0
         found = json.loads(_cli(env, "search", "notes", "nurse", "--json").stdout)
         assert [r["id"] for r in found["results"]][0] == "b"

@@ -98,7 +98,30 @@ def test_delete_upsert_and_tombstones(vsystem):
         assert corpus.count == 5 and corpus.tombstones >= 1
 
 
+def test_filtered_search_over_rest_and_grpc(vsystem, workers_corpus):
+    r = _rest(
+        vsystem,
+        "POST",
+        f"/v1/corpora/{workers_corpus}:search",
+        {"text": "forklift operator", "k": 6, "filter": {"state": "WI"}, "include_text": False},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [x["id"] for x in body["results"]] == ["w3", "w2"]
+    assert body["results"][0].get("text", "") == ""
+    assert body["metadata_filter_dropped"] == "4"  # int64 is a JSON string
+    with vsystem.client() as lh:
+        found = lh.search(workers_corpus, text="forklift", k=6, filter={"n": {"gte": 4}, "state": "IL"})
+        assert {h.id for h in found.results} == {"w5", "w6"}
+        batch = lh.search_batch(workers_corpus, ["forklift operator", "nurse"], k=1, filter={"state": "WI"})
+        assert [b.results[0].id for b in batch] == ["w3", "w2"]
+
+
 BAD_REQUESTS = [
+    ("malformed filter", {"text": "forklift", "filter": {"n": {"gte": "x"}}}, ":search", "INVALID_FILTER"),
+    ("catastrophic regex", {"text": "x", "filter": {"state": {"regex": "(a*)*\\1"}}}, ":search", "INVALID_FILTER"),
+    ("filter not an object", {"text": "forklift", "filter": ["IL"]}, ":search", None),
+    ("empty batch", {"queries": []}, ":searchBatch", "INVALID_QUERY"),
     ("wrong dimension", {"items": [{"id": "a", "vector": [0.1, 0.2]}]}, "items:add", "DIMENSION_MISMATCH"),
     ("nan", {"items": [{"id": "a", "vector": ["NaN"] * 384}]}, "items:add", "NON_FINITE_VECTOR"),
     ("inf", {"items": [{"id": "a", "vector": ["Infinity"] + [0.0] * 383}]}, "items:add", "NON_FINITE_VECTOR"),

@@ -388,7 +388,8 @@ def test_corpora_commands(fake: FakeClient) -> None:
     assert json.loads(_run("corpora", "show", "notes", "--json").stdout)["dimension"] == 384
     assert _run("corpora", "create", "fresh", "--model", "local").stdout.startswith("created fresh\t0 items")
     assert _run("corpora", "delete", "fresh").stdout == "deleted corpus fresh\n"
-    assert ("create_corpus", "fresh", {"embedding_model": "local", "dimension": 0, "metric": ""}) in fake.calls
+    params = {"embedding_model": "local", "dimension": 0, "metric": "", "description": "", "tags": []}
+    assert ("create_corpus", "fresh", params) in fake.calls
     assert ("get_corpus", "notes") in fake.calls and ("delete_corpus", "fresh") in fake.calls
 
 

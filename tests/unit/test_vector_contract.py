@@ -155,3 +155,92 @@ def test_errors_are_the_same_both_ways(api: VectorApi, call, error, reason) -> N
     with pytest.raises(error) as info:
         call(api, _name())
     assert type(info.value) is error and info.value.reason == reason, info.value
+
+
+def _staff_corpus(api: VectorApi) -> str:
+    """Twelve items on a line of angles, with metadata of every filterable type."""
+    name = _name()
+    api.create_corpus(name, dimension=4, metric="cosine", description="temp staff", tags=["workers", "primary"])
+    items = []
+    for i in range(12):
+        angle = i * 0.1
+        metadata = {"state": ["IL", "WI", "IN"][i % 3], "years": i, "certs": ["OSHA-10"] if i % 2 else []}
+        if i == 5:
+            metadata.pop("state")  # missing a filtered key: never matches it
+        vector = np.array([np.cos(angle), np.sin(angle), 0, 0], dtype=np.float32)
+        items.append(Item(f"w{i}", vector=vector, text=f"worker {i}", metadata=metadata))
+    api.add(name, items)
+    return name
+
+
+QUERY = np.array([1, 0, 0, 0], dtype=np.float32)
+
+
+def test_filtered_search_applies_the_metadata_filter_g3_6(api: VectorApi) -> None:
+    name = _staff_corpus(api)
+    result = api.search(name, vector=QUERY, k=12, filter={"state": "IL"})
+    assert [h.id for h in result.hits] == ["w0", "w3", "w6", "w9"]  # G3.6.A: only IL, best first
+    assert result.filtered_out == 8
+    both = api.search(name, vector=QUERY, k=12, filter={"state": ["IL", "WI"]})
+    assert {h.metadata["state"] for h in both.hits} == {"IL", "WI"} and len(both.hits) == 8  # G3.6.B
+    anded = api.search(name, vector=QUERY, k=12, filter={"state": ["IL", "WI", "IN"], "years": {"gte": 4}})
+    assert [h.id for h in anded.hits] == ["w4", "w6", "w7", "w8", "w9", "w10", "w11"]  # G3.6.C: w5 has no state
+    nested = api.search(
+        name, vector=QUERY, k=12, filter={"$or": [{"certs": "OSHA-10", "years": {"lt": 4}}, {"state": "IN"}]}
+    )
+    assert [h.id for h in nested.hits] == ["w1", "w2", "w3", "w8", "w11"]
+
+
+def test_a_filter_and_an_allow_list_combine(api: VectorApi) -> None:
+    name = _staff_corpus(api)
+    result = api.search(name, vector=QUERY, k=5, filter={"state": "IL"}, allowed_ids=["w3", "w4", "w9"])
+    assert [h.id for h in result.hits] == ["w3", "w9"]
+
+
+def test_a_write_refreshes_the_filtered_rows(api: VectorApi) -> None:
+    name = _staff_corpus(api)
+    assert len(api.search(name, vector=QUERY, k=12, filter={"state": "IL"}).hits) == 4
+    api.upsert(
+        name, [Item("w1", vector=QUERY, metadata={"state": "IL"}), Item("new", vector=QUERY, metadata={"state": "IL"})]
+    )
+    api.delete(name, ["w0"])
+    result = api.search(name, vector=QUERY, k=12, filter={"state": "IL"})
+    assert sorted(h.id for h in result.hits) == ["new", "w1", "w3", "w6", "w9"]
+
+
+def test_a_malformed_filter_names_its_field(api: VectorApi) -> None:
+    name = _staff_corpus(api)
+    with pytest.raises(errors.InvalidArgument) as err:
+        api.search(name, vector=QUERY, filter={"years": {"gte": "three"}})
+    assert err.value.reason == "INVALID_FILTER"
+    assert err.value.violations[0].field == "filter.years.gte"
+    with pytest.raises(errors.InvalidArgument) as err:
+        api.search(name, vector=QUERY, filter={"name": {"regex": "(a+)+\\1"}})  # a backreference: not RE2
+    assert err.value.violations[0].field == "filter.name.regex"
+
+
+def test_include_text_and_description_round_trip(api: VectorApi) -> None:
+    name = _staff_corpus(api)
+    info = api.get_corpus(name)
+    assert (info.description, info.tags) == ("temp staff", ("workers", "primary"))
+    assert api.search(name, vector=QUERY, k=1).hits[0].text == "worker 0"
+    assert api.search(name, vector=QUERY, k=1, include_text=False).hits[0].text is None
+    with pytest.raises(errors.InvalidArgument) as err:
+        api.create_corpus(_name(), dimension=4, tags=["no spaces"])
+    assert err.value.violations[0].field == "tags[0]"
+
+
+def test_search_batch_answers_each_query_like_search(api: VectorApi) -> None:
+    from lakehouse.api.vector import Query
+
+    name = _staff_corpus(api)
+    queries = [Query(vector=QUERY), Query(vector=np.array([0, 1, 0, 0], np.float32)), Query(text="worker 3")]
+    results = api.search_batch(name, queries[:2], k=3, filter={"state": ["IL", "WI"]})
+    for query, result in zip(queries[:2], results, strict=True):
+        single = api.search(name, vector=query.vector, k=3, filter={"state": ["IL", "WI"]})
+        assert [h.id for h in result.hits] == [h.id for h in single.hits]
+    with pytest.raises(errors.InvalidArgument) as err:
+        api.search_batch(name, [Query(vector=QUERY), Query(vector=np.ones(3, np.float32))])
+    assert err.value.violations[0].field == "queries[1].vector"
+    with pytest.raises(errors.InvalidArgument):
+        api.search_batch(name, [])

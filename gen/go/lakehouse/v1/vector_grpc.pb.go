@@ -32,8 +32,11 @@ type VectorServiceClient interface {
 	UpsertItems(ctx context.Context, in *AddItemsRequest, opts ...grpc.CallOption) (*AddItemsResponse, error)
 	// Deletes items by id.
 	DeleteItems(ctx context.Context, in *DeleteItemsRequest, opts ...grpc.CallOption) (*DeleteItemsResponse, error)
-	// Nearest neighbours of a vector or a text.
+	// Nearest neighbours of a vector or a text, optionally restricted by a metadata
+	// filter and an id allow-list (both applied inside the graph walk).
 	Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error)
+	// Many searches of one corpus in one call (one FAISS batch): for throughput.
+	SearchBatch(ctx context.Context, in *SearchBatchRequest, opts ...grpc.CallOption) (*SearchBatchResponse, error)
 	// Builds the corpus from a catalog dataset (id, text and metadata columns).
 	BuildCorpus(ctx context.Context, in *BuildCorpusRequest, opts ...grpc.CallOption) (*BuildCorpusResponse, error)
 	// Starts building a new generation in the background (optionally with new
@@ -125,6 +128,15 @@ func (c *vectorServiceClient) Search(ctx context.Context, in *SearchRequest, opt
 	return out, nil
 }
 
+func (c *vectorServiceClient) SearchBatch(ctx context.Context, in *SearchBatchRequest, opts ...grpc.CallOption) (*SearchBatchResponse, error) {
+	out := new(SearchBatchResponse)
+	err := c.cc.Invoke(ctx, "/lakehouse.v1.VectorService/SearchBatch", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *vectorServiceClient) BuildCorpus(ctx context.Context, in *BuildCorpusRequest, opts ...grpc.CallOption) (*BuildCorpusResponse, error) {
 	out := new(BuildCorpusResponse)
 	err := c.cc.Invoke(ctx, "/lakehouse.v1.VectorService/BuildCorpus", in, out, opts...)
@@ -179,8 +191,11 @@ type VectorServiceServer interface {
 	UpsertItems(context.Context, *AddItemsRequest) (*AddItemsResponse, error)
 	// Deletes items by id.
 	DeleteItems(context.Context, *DeleteItemsRequest) (*DeleteItemsResponse, error)
-	// Nearest neighbours of a vector or a text.
+	// Nearest neighbours of a vector or a text, optionally restricted by a metadata
+	// filter and an id allow-list (both applied inside the graph walk).
 	Search(context.Context, *SearchRequest) (*SearchResponse, error)
+	// Many searches of one corpus in one call (one FAISS batch): for throughput.
+	SearchBatch(context.Context, *SearchBatchRequest) (*SearchBatchResponse, error)
 	// Builds the corpus from a catalog dataset (id, text and metadata columns).
 	BuildCorpus(context.Context, *BuildCorpusRequest) (*BuildCorpusResponse, error)
 	// Starts building a new generation in the background (optionally with new
@@ -220,6 +235,9 @@ func (UnimplementedVectorServiceServer) DeleteItems(context.Context, *DeleteItem
 }
 func (UnimplementedVectorServiceServer) Search(context.Context, *SearchRequest) (*SearchResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Search not implemented")
+}
+func (UnimplementedVectorServiceServer) SearchBatch(context.Context, *SearchBatchRequest) (*SearchBatchResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SearchBatch not implemented")
 }
 func (UnimplementedVectorServiceServer) BuildCorpus(context.Context, *BuildCorpusRequest) (*BuildCorpusResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method BuildCorpus not implemented")
@@ -390,6 +408,24 @@ func _VectorService_Search_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VectorService_SearchBatch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchBatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VectorServiceServer).SearchBatch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/lakehouse.v1.VectorService/SearchBatch",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VectorServiceServer).SearchBatch(ctx, req.(*SearchBatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _VectorService_BuildCorpus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(BuildCorpusRequest)
 	if err := dec(in); err != nil {
@@ -497,6 +533,10 @@ var _VectorService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Search",
 			Handler:    _VectorService_Search_Handler,
+		},
+		{
+			MethodName: "SearchBatch",
+			Handler:    _VectorService_SearchBatch_Handler,
 		},
 		{
 			MethodName: "BuildCorpus",

@@ -14,7 +14,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Corpus(_message.Message):
-    __slots__ = ("name", "dimension", "metric", "hnsw_m", "ef_construction", "embedding_model", "count", "tombstones", "generation", "generations", "size_bytes", "building", "create_time", "previous_generation")
+    __slots__ = ("name", "dimension", "metric", "hnsw_m", "ef_construction", "embedding_model", "count", "tombstones", "generation", "generations", "size_bytes", "building", "create_time", "previous_generation", "description", "tags")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -29,6 +29,8 @@ class Corpus(_message.Message):
     BUILDING_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     dimension: int
     metric: str
@@ -43,23 +45,29 @@ class Corpus(_message.Message):
     building: bool
     create_time: _timestamp_pb2.Timestamp
     previous_generation: int
-    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., hnsw_m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., embedding_model: _Optional[str] = ..., count: _Optional[int] = ..., tombstones: _Optional[int] = ..., generation: _Optional[int] = ..., generations: _Optional[_Iterable[int]] = ..., size_bytes: _Optional[int] = ..., building: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., previous_generation: _Optional[int] = ...) -> None: ...
+    description: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., hnsw_m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., embedding_model: _Optional[str] = ..., count: _Optional[int] = ..., tombstones: _Optional[int] = ..., generation: _Optional[int] = ..., generations: _Optional[_Iterable[int]] = ..., size_bytes: _Optional[int] = ..., building: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., previous_generation: _Optional[int] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateCorpusRequest(_message.Message):
-    __slots__ = ("name", "embedding_model", "dimension", "metric", "hnsw_m", "ef_construction")
+    __slots__ = ("name", "embedding_model", "dimension", "metric", "hnsw_m", "ef_construction", "description", "tags")
     NAME_FIELD_NUMBER: _ClassVar[int]
     EMBEDDING_MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     HNSW_M_FIELD_NUMBER: _ClassVar[int]
     EF_CONSTRUCTION_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     embedding_model: str
     dimension: int
     metric: str
     hnsw_m: int
     ef_construction: int
-    def __init__(self, name: _Optional[str] = ..., embedding_model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., hnsw_m: _Optional[int] = ..., ef_construction: _Optional[int] = ...) -> None: ...
+    description: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., embedding_model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., hnsw_m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListCorporaRequest(_message.Message):
     __slots__ = ()
@@ -128,20 +136,56 @@ class DeleteItemsResponse(_message.Message):
     def __init__(self, deleted: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("corpus", "text", "vector", "k", "ef_search", "allowed_ids")
+    __slots__ = ("corpus", "text", "vector", "k", "ef_search", "allowed_ids", "filter", "include_text")
     CORPUS_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_IDS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_TEXT_FIELD_NUMBER: _ClassVar[int]
     corpus: str
     text: str
     vector: _containers.RepeatedScalarFieldContainer[float]
     k: int
     ef_search: int
     allowed_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, corpus: _Optional[str] = ..., text: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., ef_search: _Optional[int] = ..., allowed_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    filter: _struct_pb2.Struct
+    include_text: bool
+    def __init__(self, corpus: _Optional[str] = ..., text: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., k: _Optional[int] = ..., ef_search: _Optional[int] = ..., allowed_ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., include_text: _Optional[bool] = ...) -> None: ...
+
+class SearchQuery(_message.Message):
+    __slots__ = ("text", "vector")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    vector: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, text: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class SearchBatchRequest(_message.Message):
+    __slots__ = ("corpus", "queries", "k", "ef_search", "allowed_ids", "filter", "include_text")
+    CORPUS_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_IDS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    corpus: str
+    queries: _containers.RepeatedCompositeFieldContainer[SearchQuery]
+    k: int
+    ef_search: int
+    allowed_ids: _containers.RepeatedScalarFieldContainer[str]
+    filter: _struct_pb2.Struct
+    include_text: bool
+    def __init__(self, corpus: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[SearchQuery, _Mapping]]] = ..., k: _Optional[int] = ..., ef_search: _Optional[int] = ..., allowed_ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., include_text: _Optional[bool] = ...) -> None: ...
+
+class SearchBatchResponse(_message.Message):
+    __slots__ = ("responses",)
+    RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    responses: _containers.RepeatedCompositeFieldContainer[SearchResponse]
+    def __init__(self, responses: _Optional[_Iterable[_Union[SearchResponse, _Mapping]]] = ...) -> None: ...
 
 class SearchResult(_message.Message):
     __slots__ = ("id", "score", "metadata", "text")
@@ -156,14 +200,16 @@ class SearchResult(_message.Message):
     def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., text: _Optional[str] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ("results", "generation", "exact")
+    __slots__ = ("results", "generation", "exact", "metadata_filter_dropped")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     EXACT_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FILTER_DROPPED_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[SearchResult]
     generation: int
     exact: bool
-    def __init__(self, results: _Optional[_Iterable[_Union[SearchResult, _Mapping]]] = ..., generation: _Optional[int] = ..., exact: _Optional[bool] = ...) -> None: ...
+    metadata_filter_dropped: int
+    def __init__(self, results: _Optional[_Iterable[_Union[SearchResult, _Mapping]]] = ..., generation: _Optional[int] = ..., exact: _Optional[bool] = ..., metadata_filter_dropped: _Optional[int] = ...) -> None: ...
 
 class BuildCorpusRequest(_message.Message):
     __slots__ = ("corpus", "dataset", "id_column", "text_columns", "metadata_columns", "vector_column")

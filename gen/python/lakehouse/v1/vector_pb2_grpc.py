@@ -79,6 +79,11 @@ class VectorServiceStub:
                 request_serializer=lakehouse_dot_v1_dot_vector__pb2.SearchRequest.SerializeToString,
                 response_deserializer=lakehouse_dot_v1_dot_vector__pb2.SearchResponse.FromString,
                 _registered_method=True)
+        self.SearchBatch = channel.unary_unary(
+                '/lakehouse.v1.VectorService/SearchBatch',
+                request_serializer=lakehouse_dot_v1_dot_vector__pb2.SearchBatchRequest.SerializeToString,
+                response_deserializer=lakehouse_dot_v1_dot_vector__pb2.SearchBatchResponse.FromString,
+                _registered_method=True)
         self.BuildCorpus = channel.unary_unary(
                 '/lakehouse.v1.VectorService/BuildCorpus',
                 request_serializer=lakehouse_dot_v1_dot_vector__pb2.BuildCorpusRequest.SerializeToString,
@@ -158,7 +163,15 @@ class VectorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Search(self, request, context):
-        """Nearest neighbours of a vector or a text.
+        """Nearest neighbours of a vector or a text, optionally restricted by a metadata
+        filter and an id allow-list (both applied inside the graph walk).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchBatch(self, request, context):
+        """Many searches of one corpus in one call (one FAISS batch): for throughput.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -235,6 +248,11 @@ def add_VectorServiceServicer_to_server(servicer, server):
                     servicer.Search,
                     request_deserializer=lakehouse_dot_v1_dot_vector__pb2.SearchRequest.FromString,
                     response_serializer=lakehouse_dot_v1_dot_vector__pb2.SearchResponse.SerializeToString,
+            ),
+            'SearchBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchBatch,
+                    request_deserializer=lakehouse_dot_v1_dot_vector__pb2.SearchBatchRequest.FromString,
+                    response_serializer=lakehouse_dot_v1_dot_vector__pb2.SearchBatchResponse.SerializeToString,
             ),
             'BuildCorpus': grpc.unary_unary_rpc_method_handler(
                     servicer.BuildCorpus,
@@ -477,6 +495,33 @@ class VectorService:
             '/lakehouse.v1.VectorService/Search',
             lakehouse_dot_v1_dot_vector__pb2.SearchRequest.SerializeToString,
             lakehouse_dot_v1_dot_vector__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lakehouse.v1.VectorService/SearchBatch',
+            lakehouse_dot_v1_dot_vector__pb2.SearchBatchRequest.SerializeToString,
+            lakehouse_dot_v1_dot_vector__pb2.SearchBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
