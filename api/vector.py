@@ -91,6 +91,14 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class ItemsResult:
+    """Items fetched by id: the live ones, in request order, and the generation that answered."""
+
+    items: list[Item]
+    generation: int
+
+
+@dataclass(frozen=True)
 class Query:
     """One query of a batch: a vector, or a text embedded with the corpus's model."""
 
@@ -192,6 +200,12 @@ class VectorApi(Protocol):
     def upsert(self, name: str, items: Sequence[Item]) -> WriteResult: ...
 
     def delete(self, name: str, ids: Sequence[str]) -> WriteResult: ...
+
+    def get_items(self, name: str, ids: Sequence[str], *, include_vectors: bool = False) -> ItemsResult:
+        """The live items among ``ids``, in request order (unknown and deleted ids are left out;
+        a repeated id is refused); ``include_vectors``: their vectors as stored (unit length for
+        cosine)."""
+        ...
 
     def build_corpus(self, name: str, dataset: str, mapping: ColumnMapping) -> BuildResult:
         """Upsert one item per row of the dataset's current version (deltas merged),
@@ -314,6 +328,14 @@ def item_from_pb(m: vector_pb2.Item) -> Item:
     return Item(id=m.id, vector=vector, text=m.text or None, metadata=_dict(m.metadata))
 
 
+def items_result_to_pb(result: ItemsResult) -> vector_pb2.GetItemsResponse:
+    return vector_pb2.GetItemsResponse(items=[item_to_pb(i) for i in result.items], generation=result.generation)
+
+
+def items_result_from_pb(m: vector_pb2.GetItemsResponse) -> ItemsResult:
+    return ItemsResult(items=[item_from_pb(i) for i in m.items], generation=m.generation)
+
+
 def vector_from_pb(values: Sequence[float]) -> np.ndarray | None:
     return np.asarray(values, dtype=np.float32) if len(values) else None
 
@@ -422,6 +444,10 @@ class RemoteVector(Remote):
     def delete(self, name: str, ids: Sequence[str]) -> WriteResult:
         reply = self._call("DeleteItems", vector_pb2.DeleteItemsRequest(corpus=name, ids=list(ids)))
         return WriteResult(reply.deleted, reply.count)
+
+    def get_items(self, name: str, ids: Sequence[str], *, include_vectors: bool = False) -> ItemsResult:
+        request = vector_pb2.GetItemsRequest(corpus=name, ids=list(ids), include_vectors=include_vectors)
+        return items_result_from_pb(self._call("GetItems", request))
 
     def build_corpus(self, name: str, dataset: str, mapping: ColumnMapping) -> BuildResult:
         reply = self._call("BuildCorpus", build_request_to_pb(name, dataset, mapping), NO_DEADLINE)

@@ -155,6 +155,28 @@ class Runtime:
         )
 
     @cached_property
+    def matrix(self):  # -> MatrixCore
+        from lakehouse.servers.matrix.core import MatrixCore
+        from lakehouse.servers.matrix.directory import VectorHost
+
+        upstreams = self.settings.matrix.vector_upstreams
+        hosts = (
+            [VectorHost(LOCAL_UPSTREAM, self.vector_api)]
+            if not upstreams
+            else [
+                VectorHost(a, self.vector if a == LOCAL_UPSTREAM else RemoteVector(self._channel(a, "vector")))
+                for a in upstreams
+            ]
+        )
+        return MatrixCore(
+            hosts,
+            lambda: self.models_api,
+            lambda: self.query_api,
+            self.settings.matrix,
+            self.settings.vector.filters,
+        )
+
+    @cached_property
     def vector_api(self) -> VectorApi:
         """What embed-on-ingest writes to: the co-resident vector core, or the vector upstream."""
         return self._api("vector", lambda: self.vector, lambda a: RemoteVector(self._channel(a, "vector")))
@@ -175,7 +197,7 @@ class Runtime:
         return channel
 
     def close(self) -> None:
-        for name in ("vector_api", "vector", "models", "query", "catalog"):
+        for name in ("matrix", "vector_api", "vector", "models", "query", "catalog"):
             core = self.__dict__.get(name)
             if core is not None and hasattr(core, "close"):
                 core.close()

@@ -19,6 +19,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("query", "lakehouse.v1.QueryService", "lakehouse.v1.query_pb2"),
     ServiceSpec("models", "lakehouse.v1.ModelService", "lakehouse.v1.models_pb2"),
     ServiceSpec("vector", "lakehouse.v1.VectorService", "lakehouse.v1.vector_pb2"),
+    ServiceSpec("matrix", "lakehouse.v1.MatrixService", "lakehouse.v1.matrix_pb2"),
     ServiceSpec("system", "lakehouse.v1.SystemService", "lakehouse.v1.system_pb2"),
 )
 

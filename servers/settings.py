@@ -263,6 +263,46 @@ class VectorSettings(BaseModel):
     checkpoint_max_files: int = 1000
 
 
+class MatrixMode(BaseModel):
+    """A named retrieval mode: which corpora it composes, and its isolation twin."""
+
+    corpora: list[str] = Field(default_factory=list, description="Corpora searched (empty: the request's, or all).")
+    primary: str = Field("", description="The corpus isolation keeps (empty: the first of corpora).")
+    isolation: str = Field(
+        "", description="The mode a strong model is switched to (empty: the primary corpus alone, 'isolation')."
+    )
+
+
+class MatrixSettings(BaseModel):
+    """MatrixService: many corpora searched as one (servers/matrix/core.py)."""
+
+    vector_upstreams: list[str] = Field(
+        default_factory=list,
+        description="Vector processes whose corpora the matrix searches, host:port or 'local' "
+        "(empty: the vector component as this process reaches it).",
+    )
+    k_per_corpus: int = Field(6, gt=0)
+    k: int = Field(8, gt=0)
+    max_k: int = Field(1000, gt=0, description="Largest k and k_per_corpus a request may ask for.")
+    max_corpora: int = Field(64, gt=0, description="Most corpora one search may span.")
+    fusion: Literal["score", "rrf"] = "score"
+    # 60: the constant of the RRF paper, Elasticsearch and Milvus.
+    rrf_k: int = Field(60, gt=0)
+    # The seed's LH_RELEVANCE_FILTER / LH_RELEVANCE_THRESHOLD.
+    relevance_filter: bool = False
+    relevance_threshold: float = Field(0.25, ge=-1, le=1, description="Drop results scoring below this.")
+    relevance_margin: float = Field(0.2, ge=0, description="Drop results this far below the best one.")
+    weak_models: list[str] = Field(
+        default_factory=lambda: ["qwen2.5:*", "*:3b", "*:1b", "*:0.5b", "llama3.2:*", "phi3:*", "gemma2:2b"],
+        description="Glob patterns of weak models; any other named model is strong, and composed "
+        "retrieval is switched to isolation for it (composition loses to isolation on strong models).",
+    )
+    modes: dict[str, MatrixMode] = Field(default_factory=dict)
+    search_workers: int = Field(8, gt=0, description="Threads searching corpora concurrently.")
+    routing_ttl_s: float = Field(5.0, ge=0, description="How long a listing of the vector upstreams is reused.")
+    sql_max_ids: int = Field(1_000_000, gt=0, description="Most ids a SQL gate may select.")
+
+
 class RetentionSettings(BaseModel):
     """Which dataset versions VacuumDatasets keeps (a request's fields override these)."""
 
@@ -391,6 +431,7 @@ class Settings(BaseSettings):
     query: QuerySettings = Field(default_factory=QuerySettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     vector: VectorSettings = Field(default_factory=VectorSettings)
+    matrix: MatrixSettings = Field(default_factory=MatrixSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     janitor: JanitorSettings = Field(default_factory=JanitorSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)

@@ -341,6 +341,11 @@ class LakehouseClient:
     def delete_items(self, corpus: str, ids: list[str]) -> vector_pb2.DeleteItemsResponse:
         return self._call(self.vector.DeleteItems, vector_pb2.DeleteItemsRequest(corpus=corpus, ids=ids))
 
+    def get_items(self, corpus: str, ids: list[str], *, include_vectors: bool = False) -> vector_pb2.GetItemsResponse:
+        """The live items among ``ids``, in request order (unknown ids are left out)."""
+        request = vector_pb2.GetItemsRequest(corpus=corpus, ids=ids, include_vectors=include_vectors)
+        return self._call(self.vector.GetItems, request)
+
     def search(
         self,
         corpus: str,

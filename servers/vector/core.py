@@ -45,6 +45,7 @@ from lakehouse.api.vector import (
     STATE_DIR_IN_USE,
     BuildResult,
     ColumnMapping,
+    ItemsResult,
     Query,
     WriteResult,
 )
@@ -79,6 +80,7 @@ from lakehouse.servers.vector.vectors import (
     prepare_items,
     prepare_queries,
     prepare_query,
+    reject_duplicates,
     validate_ids,
 )
 
@@ -285,6 +287,17 @@ class VectorCore:
         check_count(len(ids), self._settings.max_items_per_request, "ids")
         changed = corpus.commit(WriteBatch(OP_DELETE, validate_ids(ids, "ids"), None, [], []))
         return WriteResult(changed, corpus.active.count)
+
+    def get_items(self, name: str, ids: Sequence[str], include_vectors: bool = False) -> ItemsResult:
+        """The live items among ``ids``, in request order; unknown and deleted ids are left out,
+        a repeated id is refused. ``include_vectors``: the vectors as stored (unit length for cosine)."""
+        corpus = self._get(name)
+        if isinstance(ids, str):
+            raise invalid_field("ids", "must be a list of ids, not one string", INVALID_ID)
+        check_count(len(ids), self._settings.max_items_per_request, "ids")
+        wanted = validate_ids(ids, "ids")
+        reject_duplicates(wanted, "ids")
+        return corpus.get_items(wanted, bool(include_vectors))
 
     def build_corpus(self, name: str, dataset: str, mapping: ColumnMapping) -> BuildResult:
         if self._query is None:

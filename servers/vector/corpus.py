@@ -30,6 +30,7 @@ from lakehouse.api.vector import (
     CORPUS_UNAVAILABLE,
     GENERATION_NOT_FOUND,
     ITEM_ALREADY_EXISTS,
+    ItemsResult,
 )
 from lakehouse.servers.storage.model import ObjectStore
 from lakehouse.servers.vector.filters import Filter
@@ -314,6 +315,11 @@ class Corpus:
         generation = live.generation
         found = live.search(queries, k, ef, allowed, where, self.tuning.search, with_text=with_text, threads=threads)
         return [SearchResult(hits, found.exact, generation, found.filtered_out) for hits in found.hits]
+
+    def get_items(self, item_ids: list[str], include_vectors: bool) -> ItemsResult:
+        """The live items among ``item_ids``, in that order, from one generation."""
+        live = self._active  # one reference, as in ``search``
+        return ItemsResult(live.items(item_ids, include_vectors), live.generation)
 
     def info(self) -> CorpusInfo:
         with self.lock:

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from lakehouse.api import errors
 from lakehouse.servers.vector.filters import Filter, MetadataColumns
-from lakehouse.servers.vector.model import Hit, HnswParams
+from lakehouse.servers.vector.model import Hit, HnswParams, Item
 from lakehouse.servers.vector.rwlock import RWLock
 from lakehouse.servers.vector.vectors import OP_DELETE, WriteBatch
 
@@ -189,6 +189,24 @@ class LiveIndex:
     def contains(self, item_ids: list[str]) -> list[str]:
         """The given ids that are live here."""
         return [item_id for item_id in item_ids if item_id in self._label_of]
+
+    def items(self, item_ids: list[str], include_vectors: bool) -> list[Item]:
+        """The live items among ``item_ids``, in that order (unknown and deleted ids are left
+        out), with their vectors as stored (unit length for cosine) when ``include_vectors``."""
+        with self.rw.read():
+            labels = [label for item_id in item_ids if (label := self._label_of.get(item_id)) is not None]
+            vectors = (
+                self._index.reconstruct_batch(np.asarray(labels, np.int64)) if include_vectors and labels else None
+            )
+            return [
+                Item(
+                    self._ids[label],
+                    vector=None if vectors is None else vectors[row],
+                    text=self._texts[label],
+                    metadata=json.loads(self._metadata[label]),
+                )
+                for row, label in enumerate(labels)
+            ]
 
     def serialize(self) -> np.ndarray:
         """The graph as ``faiss.serialize_index`` bytes (the hnsw.faiss sidecar)."""

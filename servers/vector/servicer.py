@@ -12,6 +12,7 @@ from lakehouse.api.vector import (
     filter_from_pb,
     include_text_from_pb,
     item_from_pb,
+    items_result_to_pb,
     mapping_from_pb,
     query_from_pb,
     search_result_to_pb,
@@ -65,6 +66,10 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
     def DeleteItems(self, request, context):
         result = self._core.delete(request.corpus, list(request.ids))
         return vector_pb2.DeleteItemsResponse(deleted=result.changed, count=result.count)
+
+    def GetItems(self, request, context):
+        result = self._core.get_items(request.corpus, list(request.ids), include_vectors=request.include_vectors)
+        return items_result_to_pb(result)
 
     def Search(self, request, context):
         result = self._core.search(

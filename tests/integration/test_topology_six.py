@@ -1,5 +1,5 @@
-"""Every service in its own process: storage, catalog, ingest, query, models and vector as six
-processes, each reaching the others through its upstreams, Envoy in front. The whole flow
+"""Every service in its own process: storage, catalog, ingest, query, models, vector and matrix
+as seven processes, each reaching the others through its upstreams, Envoy in front. The whole flow
 works through REST and gRPC; a killed process makes exactly the calls that need it fail
 UNAVAILABLE naming it, within the deadline, and serves again when it comes back."""
 
@@ -21,7 +21,7 @@ from lakehouse.gateway.process import free_port, start_envoy, stop_process_group
 from lakehouse.servers.settings import Settings
 from lakehouse.servers.supervisor import start_server_process
 
-COMPONENTS = ("storage", "catalog", "models", "vector", "query", "ingest")
+COMPONENTS = ("storage", "catalog", "models", "vector", "query", "ingest", "matrix")
 # How long a call that needs a killed process may take to fail (connect failure, not a hang).
 FAIL_FAST_S = 15.0
 PEOPLE = b"id,name,bio\n1,ann,forklift operator OSHA-10 Joliet\n2,bo,ICU nurse Chicago\n3,cy,line cook Peoria\n"
@@ -100,6 +100,14 @@ def test_the_whole_flow_then_a_killed_process(six: Six) -> None:
         assert lh.search("people_built", text="nurse in Chicago", k=1).results[0].id == "2"
         r = httpx.post(f"{rest}/v1/corpora/people_v1:search", json={"text": "forklift", "k": 1}, timeout=60)
         assert r.status_code == 200 and r.json()["results"][0]["id"] == "1", r.text
+        # Matrix search (REST): matrix -> models (embed once), matrix -> vector (both corpora).
+        both = {"text": "nurse in Chicago", "corpora": ["people_built", "people_v1"], "k": 2, "k_per_corpus": 1}
+        r = httpx.post(f"{rest}/v1/matrix/search", json=both, timeout=60)
+        assert r.status_code == 200, r.text
+        assert [(x["corpus"], x["id"]) for x in r.json()["results"]] in (
+            [("people_built", "2"), ("people_v1", "2")],
+            [("people_v1", "2"), ("people_built", "2")],
+        )
 
         # Health through the gateway reports every process's services, wherever it answers.
         r = httpx.get(f"{rest}/v1/health", timeout=30)
@@ -119,6 +127,12 @@ def test_the_whole_flow_then_a_killed_process(six: Six) -> None:
         assert exc.value.reason == "UPSTREAM_UNAVAILABLE" and exc.value.metadata["component"] == "vector"
         r = httpx.post(f"{rest}/v1/corpora/people_v1:search", json={"text": "forklift", "k": 1}, timeout=60)
         assert r.status_code == 503 and _reason(r) == ("UPSTREAM_UNAVAILABLE", {"component": "vector"}), r.text
+        # The matrix answers with what it can (nothing here, each corpus saying why), or 503 if told to.
+        r = httpx.post(f"{rest}/v1/matrix/search", json=both, timeout=60)
+        assert r.status_code == 200 and r.json()["partial"] is True, r.text
+        assert {c["code"] for c in r.json()["corpora"]} == {"UNAVAILABLE"}
+        r = httpx.post(f"{rest}/v1/matrix/search", json={**both, "require_all": True}, timeout=60)
+        assert r.status_code == 503, r.text
         # Ingest with embedding: the version commits, the embedding names the missing service.
         embed = {"embed_corpus": "people_v1", "embed_id_column": "id", "embed_text_columns": ["bio"]}
         started = time.monotonic()

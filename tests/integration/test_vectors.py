@@ -272,3 +272,28 @@ def test_build_corpus_from_precomputed_vectors(vsystem, tmp_path):
         with pytest.raises(InvalidArgument) as exc:
             lh.build_corpus("precomputed_v", "precomputed", "id", [], vector_column="group")
         assert exc.value.reason == "NOT_A_VECTOR_COLUMN"
+
+
+def test_get_items_over_rest(vsystem, workers_corpus):
+    r = _rest(
+        vsystem,
+        "POST",
+        f"/v1/corpora/{workers_corpus}/items:get",
+        {"ids": ["w4", "nobody", "w1"], "include_vectors": True},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [i["id"] for i in body["items"]] == ["w4", "w1"]
+    assert body["items"][1]["text"] == WORKERS[0][1] and body["items"][1]["metadata"] == {"state": "IL", "n": 0}
+    assert len(body["items"][0]["vector"]) == 384
+    assert math.isclose(math.hypot(*body["items"][0]["vector"]), 1.0, abs_tol=1e-5)
+    assert int(body["generation"]) >= 1
+    without = _rest(vsystem, "POST", f"/v1/corpora/{workers_corpus}/items:get", {"ids": ["w1"]}).json()
+    assert without["items"][0].get("vector", []) == []
+    missing = _rest(vsystem, "POST", "/v1/corpora/no_such_corpus/items:get", {"ids": ["w1"]})
+    assert missing.status_code == 404, missing.text
+    info = next(d for d in missing.json()["details"] if d["@type"].endswith("ErrorInfo"))
+    assert info["reason"] == "CORPUS_NOT_FOUND"
+    with vsystem.client() as lh:
+        got = lh.get_items(workers_corpus, ["w2"])
+    assert [(i.id, i.metadata["state"]) for i in got.items] == [("w2", "WI")]

@@ -17,13 +17,14 @@ from lakehouse.api.vector import (
     ColumnMapping,
     CorpusInfo,
     Item,
+    ItemsResult,
     RemoteVector,
     SearchResult,
     VectorApi,
     WriteResult,
 )
 from lakehouse.servers.app import build_server
-from lakehouse.servers.settings import ModelSettings, Settings
+from lakehouse.servers.settings import ModelSettings, Settings, VectorSettings
 from tests.support.contract import IMPLEMENTATIONS, implementation
 
 _names = itertools.count()
@@ -244,3 +245,52 @@ def test_search_batch_answers_each_query_like_search(api: VectorApi) -> None:
     assert err.value.violations[0].field == "queries[1].vector"
     with pytest.raises(errors.InvalidArgument):
         api.search_batch(name, [])
+
+
+def test_get_items_round_trips_text_metadata_and_the_stored_vector(api: VectorApi) -> None:
+    name = _staff_corpus(api)
+    api.upsert(name, [Item("raw", vector=np.array([3, 4, 0, 0], np.float32), metadata={"k": "v"})])
+    result = api.get_items(name, ["w3", "raw"], include_vectors=True)
+    assert isinstance(result, ItemsResult) and result.generation == api.get_corpus(name).generation
+    w3, raw = result.items
+    assert (w3.id, w3.text, w3.metadata) == ("w3", "worker 3", {"state": "IL", "years": 3, "certs": ["OSHA-10"]})
+    assert np.allclose(w3.vector, [np.cos(0.3), np.sin(0.3), 0, 0], atol=1e-6)
+    assert (raw.id, raw.text, raw.metadata) == ("raw", None, {"k": "v"})
+    assert np.allclose(raw.vector, [0.6, 0.8, 0, 0], atol=1e-6)  # as stored: unit length for cosine
+    assert all(i.vector is None for i in api.get_items(name, ["w3", "raw"]).items)
+
+
+def test_get_items_keeps_request_order_and_omits_unknown_and_deleted_ids(api: VectorApi) -> None:
+    name = _staff_corpus(api)
+    api.delete(name, ["w4"])
+    result = api.get_items(name, ["w9", "nobody", "w4", "w0", "w2"])
+    assert [i.id for i in result.items] == ["w9", "w0", "w2"]
+    assert api.get_items(name, ["nobody"]).items == []
+    api.upsert(name, [Item("w4", vector=QUERY, text="back")])
+    assert [(i.id, i.text) for i in api.get_items(name, ["w4"]).items] == [("w4", "back")]
+
+
+MAX_IDS = VectorSettings().max_items_per_request  # the server fixture's default
+
+
+@pytest.mark.parametrize(
+    ("ids", "error", "reason"),
+    [
+        (["w1", "w2", "w1"], errors.InvalidArgument, "DUPLICATE_IDS"),
+        ([f"id{i}" for i in range(MAX_IDS + 1)], errors.InvalidArgument, "TOO_MANY_ITEMS"),
+        ([""], errors.InvalidArgument, "INVALID_ID"),
+    ],
+    ids=["duplicates", "too-many", "empty-id"],
+)
+def test_get_items_refuses_bad_ids(api: VectorApi, ids, error, reason) -> None:
+    name = _staff_corpus(api)
+    with pytest.raises(error) as err:
+        api.get_items(name, ids)
+    assert type(err.value) is error and err.value.reason == reason, err.value
+    assert err.value.violations and err.value.violations[0].field.startswith("ids")
+
+
+def test_get_items_of_an_unknown_corpus_is_not_found(api: VectorApi) -> None:
+    with pytest.raises(errors.NotFound) as err:
+        api.get_items(_name(), ["a"])
+    assert err.value.reason == "CORPUS_NOT_FOUND"

@@ -37,6 +37,9 @@ type VectorServiceClient interface {
 	Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error)
 	// Many searches of one corpus in one call (one FAISS batch): for throughput.
 	SearchBatch(ctx context.Context, in *SearchBatchRequest, opts ...grpc.CallOption) (*SearchBatchResponse, error)
+	// Items by id, with their text, metadata and (optionally) vectors; unknown
+	// ids are left out.
+	GetItems(ctx context.Context, in *GetItemsRequest, opts ...grpc.CallOption) (*GetItemsResponse, error)
 	// Builds the corpus from a catalog dataset (id, text and metadata columns).
 	BuildCorpus(ctx context.Context, in *BuildCorpusRequest, opts ...grpc.CallOption) (*BuildCorpusResponse, error)
 	// Starts building a new generation in the background (optionally with new
@@ -137,6 +140,15 @@ func (c *vectorServiceClient) SearchBatch(ctx context.Context, in *SearchBatchRe
 	return out, nil
 }
 
+func (c *vectorServiceClient) GetItems(ctx context.Context, in *GetItemsRequest, opts ...grpc.CallOption) (*GetItemsResponse, error) {
+	out := new(GetItemsResponse)
+	err := c.cc.Invoke(ctx, "/lakehouse.v1.VectorService/GetItems", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *vectorServiceClient) BuildCorpus(ctx context.Context, in *BuildCorpusRequest, opts ...grpc.CallOption) (*BuildCorpusResponse, error) {
 	out := new(BuildCorpusResponse)
 	err := c.cc.Invoke(ctx, "/lakehouse.v1.VectorService/BuildCorpus", in, out, opts...)
@@ -196,6 +208,9 @@ type VectorServiceServer interface {
 	Search(context.Context, *SearchRequest) (*SearchResponse, error)
 	// Many searches of one corpus in one call (one FAISS batch): for throughput.
 	SearchBatch(context.Context, *SearchBatchRequest) (*SearchBatchResponse, error)
+	// Items by id, with their text, metadata and (optionally) vectors; unknown
+	// ids are left out.
+	GetItems(context.Context, *GetItemsRequest) (*GetItemsResponse, error)
 	// Builds the corpus from a catalog dataset (id, text and metadata columns).
 	BuildCorpus(context.Context, *BuildCorpusRequest) (*BuildCorpusResponse, error)
 	// Starts building a new generation in the background (optionally with new
@@ -238,6 +253,9 @@ func (UnimplementedVectorServiceServer) Search(context.Context, *SearchRequest) 
 }
 func (UnimplementedVectorServiceServer) SearchBatch(context.Context, *SearchBatchRequest) (*SearchBatchResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SearchBatch not implemented")
+}
+func (UnimplementedVectorServiceServer) GetItems(context.Context, *GetItemsRequest) (*GetItemsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetItems not implemented")
 }
 func (UnimplementedVectorServiceServer) BuildCorpus(context.Context, *BuildCorpusRequest) (*BuildCorpusResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method BuildCorpus not implemented")
@@ -426,6 +444,24 @@ func _VectorService_SearchBatch_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VectorService_GetItems_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetItemsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VectorServiceServer).GetItems(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/lakehouse.v1.VectorService/GetItems",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VectorServiceServer).GetItems(ctx, req.(*GetItemsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _VectorService_BuildCorpus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(BuildCorpusRequest)
 	if err := dec(in); err != nil {
@@ -537,6 +573,10 @@ var _VectorService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SearchBatch",
 			Handler:    _VectorService_SearchBatch_Handler,
+		},
+		{
+			MethodName: "GetItems",
+			Handler:    _VectorService_GetItems_Handler,
 		},
 		{
 			MethodName: "BuildCorpus",

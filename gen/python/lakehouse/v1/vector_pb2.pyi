@@ -119,6 +119,24 @@ class AddItemsResponse(_message.Message):
     count: int
     def __init__(self, added: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
 
+class GetItemsRequest(_message.Message):
+    __slots__ = ("corpus", "ids", "include_vectors")
+    CORPUS_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    corpus: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    include_vectors: bool
+    def __init__(self, corpus: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., include_vectors: _Optional[bool] = ...) -> None: ...
+
+class GetItemsResponse(_message.Message):
+    __slots__ = ("items", "generation")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Item]
+    generation: int
+    def __init__(self, items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., generation: _Optional[int] = ...) -> None: ...
+
 class DeleteItemsRequest(_message.Message):
     __slots__ = ("corpus", "ids")
     CORPUS_FIELD_NUMBER: _ClassVar[int]

@@ -84,6 +84,11 @@ class VectorServiceStub:
                 request_serializer=lakehouse_dot_v1_dot_vector__pb2.SearchBatchRequest.SerializeToString,
                 response_deserializer=lakehouse_dot_v1_dot_vector__pb2.SearchBatchResponse.FromString,
                 _registered_method=True)
+        self.GetItems = channel.unary_unary(
+                '/lakehouse.v1.VectorService/GetItems',
+                request_serializer=lakehouse_dot_v1_dot_vector__pb2.GetItemsRequest.SerializeToString,
+                response_deserializer=lakehouse_dot_v1_dot_vector__pb2.GetItemsResponse.FromString,
+                _registered_method=True)
         self.BuildCorpus = channel.unary_unary(
                 '/lakehouse.v1.VectorService/BuildCorpus',
                 request_serializer=lakehouse_dot_v1_dot_vector__pb2.BuildCorpusRequest.SerializeToString,
@@ -177,6 +182,14 @@ class VectorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetItems(self, request, context):
+        """Items by id, with their text, metadata and (optionally) vectors; unknown
+        ids are left out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def BuildCorpus(self, request, context):
         """Builds the corpus from a catalog dataset (id, text and metadata columns).
         """
@@ -253,6 +266,11 @@ def add_VectorServiceServicer_to_server(servicer, server):
                     servicer.SearchBatch,
                     request_deserializer=lakehouse_dot_v1_dot_vector__pb2.SearchBatchRequest.FromString,
                     response_serializer=lakehouse_dot_v1_dot_vector__pb2.SearchBatchResponse.SerializeToString,
+            ),
+            'GetItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetItems,
+                    request_deserializer=lakehouse_dot_v1_dot_vector__pb2.GetItemsRequest.FromString,
+                    response_serializer=lakehouse_dot_v1_dot_vector__pb2.GetItemsResponse.SerializeToString,
             ),
             'BuildCorpus': grpc.unary_unary_rpc_method_handler(
                     servicer.BuildCorpus,
@@ -522,6 +540,33 @@ class VectorService:
             '/lakehouse.v1.VectorService/SearchBatch',
             lakehouse_dot_v1_dot_vector__pb2.SearchBatchRequest.SerializeToString,
             lakehouse_dot_v1_dot_vector__pb2.SearchBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lakehouse.v1.VectorService/GetItems',
+            lakehouse_dot_v1_dot_vector__pb2.GetItemsRequest.SerializeToString,
+            lakehouse_dot_v1_dot_vector__pb2.GetItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,

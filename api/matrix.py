@@ -1,0 +1,415 @@
+"""MatrixService's API: many corpora searched as one, wherever each is hosted.
+
+The interface, its domain types, the proto conversions and the remote implementation
+over the generated stub (the local one is ``servers/matrix/core.py``'s MatrixCore).
+
+Scores. A result's ``score`` is its corpus's own similarity: cosine similarity in
+[-1, 1] (cosine), the inner product (ip), or minus the Euclidean distance (l2); higher
+is closer in every metric. Scores of one metric are comparable across corpora, so
+``fusion="score"`` merges on them and refuses corpora of different metrics; ``rrf``
+(reciprocal rank fusion, 1 / (rrf_k + rank)) needs no comparable scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from lakehouse.api.remote import Remote
+from lakehouse.api.vector import (
+    CorpusInfo,
+    Query,
+    corpus_from_pb,
+    corpus_to_pb,
+    filter_from_pb,
+    filter_to_pb,
+    query_to_pb,
+    vector_from_pb,
+)
+from lakehouse.v1 import matrix_pb2, matrix_pb2_grpc
+
+FUSION_SCORE = "score"
+FUSION_RRF = "rrf"
+FUSIONS = (FUSION_SCORE, FUSION_RRF)
+# Built-in modes: every chosen corpus (composed), or the primary corpus alone (isolation).
+MODE_COMPOSED = "composed"
+MODE_ISOLATION = "isolation"
+# Why the relevance filter dropped a result.
+BELOW_THRESHOLD = "below_threshold"
+BELOW_MARGIN = "below_margin"
+
+# Stable error reasons (ErrorInfo.reason) of MatrixService; a failing corpus search keeps
+# VectorService's reason, and the SQL gate QueryService's.
+NO_CORPORA = "NO_CORPORA"
+MIXED_METRICS = "MIXED_METRICS"
+INVALID_FUSION = "INVALID_FUSION"
+UNKNOWN_MODE = "UNKNOWN_MODE"
+INVALID_RELEVANCE = "INVALID_RELEVANCE"
+SQL_ID_COLUMN = "SQL_ID_COLUMN"
+SQL_GATE_TOO_LARGE = "SQL_GATE_TOO_LARGE"
+TOO_MANY_CORPORA = "TOO_MANY_CORPORA"
+CORPUS_HOST_UNREACHABLE = "CORPUS_HOST_UNREACHABLE"
+INVALID_CANDIDATE = "INVALID_CANDIDATE"
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """Relevance filter overrides; None takes the ``matrix.relevance_*`` setting."""
+
+    enabled: bool | None = None
+    threshold: float | None = None
+    margin: float | None = None
+
+
+@dataclass(frozen=True)
+class MatrixRequest:
+    """One matrix search. Zero and empty values take the ``matrix`` settings' defaults."""
+
+    text: str | None = None
+    vector: np.ndarray | Sequence[float] | None = None
+    corpora: tuple[str, ...] = ()  # none: every corpus
+    k_per_corpus: int = 0
+    k: int = 0
+    fusion: str = ""
+    rrf_k: int = 0
+    filter: Mapping[str, Any] | None = None
+    sql: str = ""  # read-only SQL whose id column restricts every corpus
+    sql_id_column: str = ""
+    relevance: Relevance = field(default_factory=Relevance)
+    model: str = ""  # the model that will read the results (downgrade gate)
+    mode: str = ""
+    force_mode: str = ""
+    include_text: bool = False
+    ef_search: int = 0
+    require_all: bool = False
+
+
+@dataclass(frozen=True)
+class MatrixHit:
+    corpus: str
+    id: str
+    score: float  # the corpus's own similarity (module docstring)
+    fused_score: float
+    rank_in_corpus: int  # 1-based
+    generation: int
+    metadata: dict[str, Any]
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """What one chosen corpus contributed; ``code`` is set when its search failed."""
+
+    corpus: str
+    upstream: str
+    searched: bool
+    returned: int = 0
+    excluded_by_filter: int = 0
+    latency_ms: float = 0.0
+    code: str = ""
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RelevanceDrop:
+    corpus: str
+    id: str
+    score: float
+    reason: str  # BELOW_THRESHOLD or BELOW_MARGIN
+
+
+@dataclass(frozen=True)
+class MatrixResult:
+    hits: list[MatrixHit]
+    corpora: list[CorpusStats]
+    filtered_out: int  # live items the metadata filter excluded, all searched corpora
+    mode: str
+    downgraded: bool
+    mode_reason: str
+    relevance_dropped: list[RelevanceDrop]
+    partial: bool  # some chosen corpus could not be searched
+    sql_selected: int = 0
+
+
+@dataclass(frozen=True)
+class HostedCorpus:
+    corpus: CorpusInfo
+    upstream: str  # host:port of its vector process, or "local"
+
+
+@dataclass(frozen=True)
+class UpstreamError:
+    upstream: str
+    code: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CorpusListing:
+    corpora: list[HostedCorpus]
+    unreachable: list[UpstreamError]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A relevance candidate: a text, or an item by corpus and id."""
+
+    text: str | None = None
+    corpus: str = ""
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    index: int
+    kept: bool
+    score: float
+    reason: str = ""
+
+
+class MatrixApi(Protocol):
+    """Many corpora searched as one."""
+
+    def list_corpora(self) -> CorpusListing: ...
+
+    def search(self, request: MatrixRequest) -> MatrixResult: ...
+
+    def search_batch(self, request: MatrixRequest, queries: Sequence[Query]) -> list[MatrixResult]:
+        """``search`` for each query (``request``'s text and vector unused), one batched
+        search per corpus."""
+        ...
+
+    def filter_relevance(
+        self,
+        text: str,
+        candidates: Sequence[Candidate],
+        *,
+        threshold: float | None = None,
+        margin: float | None = None,
+        embedding_model: str = "",
+    ) -> list[Verdict]: ...
+
+
+# Conversions ---------------------------------------------------------------------
+
+
+def _optional(message: Any, name: str) -> Any:
+    return getattr(message, name) if message.HasField(name) else None
+
+
+def request_to_pb(r: MatrixRequest) -> matrix_pb2.MatrixSearchRequest:
+    relevance = matrix_pb2.RelevanceOptions(
+        enabled=r.relevance.enabled, threshold=r.relevance.threshold, margin=r.relevance.margin
+    )
+    return matrix_pb2.MatrixSearchRequest(
+        text=r.text or "",
+        vector=[] if r.vector is None else [float(x) for x in r.vector],
+        corpora=list(r.corpora),
+        k_per_corpus=r.k_per_corpus,
+        k=r.k,
+        fusion=r.fusion,
+        rrf_k=r.rrf_k,
+        filter=filter_to_pb(r.filter),
+        sql=r.sql,
+        sql_id_column=r.sql_id_column,
+        relevance=relevance,
+        model=r.model,
+        mode=r.mode,
+        force_mode=r.force_mode,
+        include_text=r.include_text,
+        ef_search=r.ef_search,
+        require_all=r.require_all,
+    )
+
+
+def request_from_pb(m: matrix_pb2.MatrixSearchRequest) -> MatrixRequest:
+    relevance = Relevance(
+        _optional(m.relevance, "enabled"), _optional(m.relevance, "threshold"), _optional(m.relevance, "margin")
+    )
+    return MatrixRequest(
+        text=m.text or None,
+        vector=vector_from_pb(m.vector),
+        corpora=tuple(m.corpora),
+        k_per_corpus=m.k_per_corpus,
+        k=m.k,
+        fusion=m.fusion,
+        rrf_k=m.rrf_k,
+        filter=filter_from_pb(m),
+        sql=m.sql,
+        sql_id_column=m.sql_id_column,
+        relevance=relevance,
+        model=m.model,
+        mode=m.mode,
+        force_mode=m.force_mode,
+        include_text=m.include_text,
+        ef_search=m.ef_search,
+        require_all=m.require_all,
+    )
+
+
+def _struct(metadata: dict[str, Any]) -> Any:
+    from google.protobuf import struct_pb2
+
+    out = struct_pb2.Struct()
+    if metadata:
+        out.update(metadata)
+    return out
+
+
+def result_to_pb(r: MatrixResult) -> matrix_pb2.MatrixSearchResponse:
+    return matrix_pb2.MatrixSearchResponse(
+        results=[
+            matrix_pb2.MatrixResult(
+                corpus=h.corpus,
+                id=h.id,
+                score=h.score,
+                fused_score=h.fused_score,
+                rank_in_corpus=h.rank_in_corpus,
+                generation=h.generation,
+                metadata=_struct(h.metadata),
+                text=h.text or "",
+            )
+            for h in r.hits
+        ],
+        corpora=[
+            matrix_pb2.CorpusSearchStats(
+                corpus=s.corpus,
+                upstream=s.upstream,
+                searched=s.searched,
+                returned=s.returned,
+                excluded_by_filter=s.excluded_by_filter,
+                latency_ms=s.latency_ms,
+                code=s.code,
+                reason=s.reason,
+                message=s.message,
+            )
+            for s in r.corpora
+        ],
+        metadata_filter_dropped=r.filtered_out,
+        mode=r.mode,
+        downgraded=r.downgraded,
+        mode_reason=r.mode_reason,
+        relevance_dropped=[
+            matrix_pb2.RelevanceDrop(corpus=d.corpus, id=d.id, score=d.score, reason=d.reason)
+            for d in r.relevance_dropped
+        ],
+        partial=r.partial,
+        sql_selected=r.sql_selected,
+    )
+
+
+def result_from_pb(m: matrix_pb2.MatrixSearchResponse) -> MatrixResult:
+    from google.protobuf import json_format
+
+    return MatrixResult(
+        hits=[
+            MatrixHit(
+                corpus=h.corpus,
+                id=h.id,
+                score=h.score,
+                fused_score=h.fused_score,
+                rank_in_corpus=h.rank_in_corpus,
+                generation=h.generation,
+                metadata=json_format.MessageToDict(h.metadata),
+                text=h.text or None,
+            )
+            for h in m.results
+        ],
+        corpora=[
+            CorpusStats(
+                corpus=s.corpus,
+                upstream=s.upstream,
+                searched=s.searched,
+                returned=s.returned,
+                excluded_by_filter=s.excluded_by_filter,
+                latency_ms=s.latency_ms,
+                code=s.code,
+                reason=s.reason,
+                message=s.message,
+            )
+            for s in m.corpora
+        ],
+        filtered_out=m.metadata_filter_dropped,
+        mode=m.mode,
+        downgraded=m.downgraded,
+        mode_reason=m.mode_reason,
+        relevance_dropped=[RelevanceDrop(d.corpus, d.id, d.score, d.reason) for d in m.relevance_dropped],
+        partial=m.partial,
+        sql_selected=m.sql_selected,
+    )
+
+
+def listing_to_pb(listing: CorpusListing) -> matrix_pb2.ListMatrixCorporaResponse:
+    return matrix_pb2.ListMatrixCorporaResponse(
+        corpora=[matrix_pb2.MatrixCorpus(corpus=corpus_to_pb(c.corpus), upstream=c.upstream) for c in listing.corpora],
+        unreachable=[
+            matrix_pb2.UpstreamError(upstream=u.upstream, code=u.code, reason=u.reason, message=u.message)
+            for u in listing.unreachable
+        ],
+    )
+
+
+def listing_from_pb(m: matrix_pb2.ListMatrixCorporaResponse) -> CorpusListing:
+    return CorpusListing(
+        corpora=[HostedCorpus(corpus_from_pb(c.corpus), c.upstream) for c in m.corpora],
+        unreachable=[UpstreamError(u.upstream, u.code, u.reason, u.message) for u in m.unreachable],
+    )
+
+
+def candidate_from_pb(m: matrix_pb2.RelevanceCandidate) -> Candidate:
+    return Candidate(text=m.text or None, corpus=m.corpus, id=m.id)
+
+
+def verdicts_to_pb(verdicts: Sequence[Verdict]) -> matrix_pb2.FilterRelevanceResponse:
+    return matrix_pb2.FilterRelevanceResponse(
+        verdicts=[
+            matrix_pb2.RelevanceVerdict(index=v.index, kept=v.kept, score=v.score, reason=v.reason) for v in verdicts
+        ]
+    )
+
+
+# Remote ----------------------------------------------------------------------------
+
+
+class RemoteMatrix(Remote):
+    """MatrixApi over a channel from ``lakehouse.api.channel.open_channel``."""
+
+    stub_type = matrix_pb2_grpc.MatrixServiceStub
+
+    def list_corpora(self) -> CorpusListing:
+        return listing_from_pb(self._call("ListCorpora", matrix_pb2.ListMatrixCorporaRequest()))
+
+    def search(self, request: MatrixRequest) -> MatrixResult:
+        reply = self._call("Search", request_to_pb(request), self._channel.settings.embed_timeout_s)
+        return result_from_pb(reply)
+
+    def search_batch(self, request: MatrixRequest, queries: Sequence[Query]) -> list[MatrixResult]:
+        message = matrix_pb2.MatrixSearchBatchRequest(
+            options=request_to_pb(request), queries=[query_to_pb(q) for q in queries]
+        )
+        reply = self._call("SearchBatch", message, self._channel.settings.embed_timeout_s)
+        return [result_from_pb(r) for r in reply.responses]
+
+    def filter_relevance(
+        self,
+        text: str,
+        candidates: Sequence[Candidate],
+        *,
+        threshold: float | None = None,
+        margin: float | None = None,
+        embedding_model: str = "",
+    ) -> list[Verdict]:
+        message = matrix_pb2.FilterRelevanceRequest(
+            text=text,
+            candidates=[matrix_pb2.RelevanceCandidate(text=c.text or "", corpus=c.corpus, id=c.id) for c in candidates],
+            threshold=threshold,
+            margin=margin,
+            embedding_model=embedding_model,
+        )
+        reply = self._call("FilterRelevance", message, self._channel.settings.embed_timeout_s)
+        return [Verdict(v.index, v.kept, v.score, v.reason) for v in reply.verdicts]

@@ -1,0 +1,1 @@
+"""MatrixService: many corpora searched as one."""

@@ -1,0 +1,45 @@
+"""MatrixService: converts, calls MatrixCore, converts back."""
+
+from __future__ import annotations
+
+import grpc
+
+from lakehouse.api.matrix import (
+    candidate_from_pb,
+    listing_to_pb,
+    request_from_pb,
+    result_to_pb,
+    verdicts_to_pb,
+)
+from lakehouse.api.vector import query_from_pb
+from lakehouse.v1 import matrix_pb2, matrix_pb2_grpc
+
+
+class MatrixServicer(matrix_pb2_grpc.MatrixServiceServicer):
+    def __init__(self, runtime) -> None:
+        self._runtime = runtime  # the core is built on first use, after the server binds
+
+    def ListCorpora(self, request, context):
+        return listing_to_pb(self._runtime.matrix.list_corpora())
+
+    def Search(self, request, context):
+        return result_to_pb(self._runtime.matrix.search(request_from_pb(request)))
+
+    def SearchBatch(self, request, context):
+        queries = [query_from_pb(q) for q in request.queries]
+        results = self._runtime.matrix.search_batch(request_from_pb(request.options), queries)
+        return matrix_pb2.MatrixSearchBatchResponse(responses=[result_to_pb(r) for r in results])
+
+    def FilterRelevance(self, request, context):
+        verdicts = self._runtime.matrix.filter_relevance(
+            request.text,
+            [candidate_from_pb(c) for c in request.candidates],
+            threshold=request.threshold if request.HasField("threshold") else None,
+            margin=request.margin if request.HasField("margin") else None,
+            embedding_model=request.embedding_model,
+        )
+        return verdicts_to_pb(verdicts)
+
+
+def register(server: grpc.Server, runtime) -> None:
+    matrix_pb2_grpc.add_MatrixServiceServicer_to_server(MatrixServicer(runtime), server)
