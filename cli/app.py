@@ -513,28 +513,50 @@ def corpora_delete(name: str, as_json: JsonFlag = False) -> None:
 
 @app.command()
 def search(
-    corpus: str,
-    text: str,
-    k: Annotated[int, typer.Option("--k", "-k", help="results wanted (default: the server's, 10)")] = 0,
+    args: Annotated[
+        list[str], typer.Argument(help="CORPUS TEXT (one corpus), or TEXT (a matrix search)", show_default=False)
+    ],
+    k: Annotated[int, typer.Option("--k", "-k", help="results wanted (default: the server's)")] = 0,
+    corpora_list: Annotated[
+        str, typer.Option("--corpora", help="matrix search over these corpora (comma list; 'all' for every one)")
+    ] = "",
     filter_json: Annotated[
         str, typer.Option("--filter", help='metadata filter as JSON, e.g. \'{"state": ["IL", "WI"]}\'')
     ] = "",
+    sql: Annotated[str, typer.Option(help="SQL gate: only the ids this read-only query selects")] = "",
+    fusion: Annotated[str, typer.Option(help="matrix fusion: score or rrf (default: the server's)")] = "",
+    model: Annotated[str, typer.Option(help="the model that will read the results (downgrade gate)")] = "",
     as_json: JsonFlag = False,
 ) -> None:
-    """Nearest items of CORPUS to TEXT (embedded with the corpus's model), best first."""
+    """Nearest items to TEXT, best first: in one CORPUS (`search CORPUS TEXT`), or across
+    corpora with the matrix (`search TEXT --corpora a,b`, or all corpora; --sql also goes
+    through the matrix)."""
+    if not 1 <= len(args) <= 2:
+        typer.echo("error: give CORPUS TEXT, or TEXT with --corpora", err=True)
+        raise typer.Exit(2)
     where = _json_option(filter_json, "--filter")
+    corpus, text = (args[0], args[1]) if len(args) == 2 else ("", args[0])
+    matrix = not corpus or bool(corpora_list or sql or fusion or model)
     try:
         with _client() as lh:
-            resp = lh.search(corpus, text=text, k=k, filter=where)
+            if matrix:
+                names = [c for c in corpora_list.split(",") if c and c != "all"] + ([corpus] if corpus else [])
+                options = {"k": k, "sql": sql, "fusion": fusion, "model": model, "include_text": True}
+                resp = lh.matrix_search(text, corpora=list(dict.fromkeys(names)), filter=where, **options)
+            else:
+                resp = lh.search(corpus, text=text, k=k, filter=where)
     except LakehouseError as exc:
         _fail(exc)
     if as_json:
         _echo_json(resp)
         return
     for hit in resp.results:
-        typer.echo(fmt.hit_line(hit))
+        typer.echo(fmt.matrix_hit_line(hit) if matrix else fmt.hit_line(hit))
     if not resp.results:
         typer.echo("(no results)", err=True)
+    if matrix:
+        for line in fmt.matrix_notes(resp):
+            typer.echo(line, err=True)
 
 
 @app.command()

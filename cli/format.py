@@ -243,6 +243,25 @@ def hit_line(hit: Any) -> str:
     return f"{hit.score:.4f}\t{hit.id}\t{preview(shown)}".rstrip()
 
 
+def matrix_hit_line(hit: Any) -> str:
+    """One matrix result: score, corpus, id, and its text (or metadata) previewed."""
+    return f"{hit.score:.4f}\t{hit.corpus}\t{hit_line(hit).split(chr(9), 1)[1]}"
+
+
+def matrix_notes(resp: Any) -> list[str]:
+    """What a matrix search should tell a person besides its results: a downgraded mode, a
+    corpus that could not answer, results the relevance filter dropped."""
+    notes = []
+    if resp.downgraded:
+        notes.append(f"mode {resp.mode}: {resp.mode_reason}")
+    for stats in resp.corpora:
+        if stats.code:
+            notes.append(f"corpus {stats.corpus} not searched: {stats.code} {stats.reason}: {stats.message}")
+    if resp.relevance_dropped:
+        notes.append(f"{plural(len(resp.relevance_dropped), 'result')} dropped as irrelevant")
+    return notes
+
+
 def embed_lines(resp: Any, texts: list[str]) -> list[str]:
     """The model and dimension, then per text its first few components."""
     lines = [f"{resp.provider}/{resp.model}, {resp.dimension} dimensions"]

@@ -290,8 +290,10 @@ class MatrixSettings(BaseModel):
     rrf_k: int = Field(60, gt=0)
     # The seed's LH_RELEVANCE_FILTER / LH_RELEVANCE_THRESHOLD.
     relevance_filter: bool = False
-    relevance_threshold: float = Field(0.25, ge=-1, le=1, description="Drop results scoring below this.")
-    relevance_margin: float = Field(0.2, ge=0, description="Drop results this far below the best one.")
+    # Defaults measured with all-MiniLM-L6-v2 on the adjacency-pollution fixture (tests/integration/
+    # test_matrix.py): on-topic chunks score 0.6-0.9, off-topic ones from the same document under 0.1.
+    relevance_threshold: float = Field(0.3, ge=-1, le=1, description="Drop results scoring below this.")
+    relevance_margin: float = Field(0.4, ge=0, description="Drop results this far below the best one.")
     weak_models: list[str] = Field(
         default_factory=lambda: ["qwen2.5:*", "*:3b", "*:1b", "*:0.5b", "llama3.2:*", "phi3:*", "gemma2:2b"],
         description="Glob patterns of weak models; any other named model is strong, and composed "

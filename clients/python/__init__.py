@@ -31,6 +31,8 @@ from lakehouse.v1 import (
     catalog_pb2_grpc,
     ingest_pb2,
     ingest_pb2_grpc,
+    matrix_pb2,
+    matrix_pb2_grpc,
     models_pb2,
     models_pb2_grpc,
     query_pb2_grpc,
@@ -81,6 +83,7 @@ class LakehouseClient:
         self.system = system_pb2_grpc.SystemServiceStub(self.channel)
         self.models = models_pb2_grpc.ModelServiceStub(self.channel)
         self.vector = vector_pb2_grpc.VectorServiceStub(self.channel)
+        self.matrix = matrix_pb2_grpc.MatrixServiceStub(self.channel)
         # The services' own APIs (lakehouse.api), over this channel.
         self.queries: QueryApi = RemoteQuery(self._channel)
 
@@ -394,6 +397,63 @@ class LakehouseClient:
             include_text=include_text,
         )
         return list(self._call(self.vector.SearchBatch, request).responses)
+
+    # matrix ------------------------------------------------------------------
+    def matrix_corpora(self) -> matrix_pb2.ListMatrixCorporaResponse:
+        """Every corpus of every vector upstream, with where it is hosted."""
+        return self._call(self.matrix.ListCorpora, matrix_pb2.ListMatrixCorporaRequest())
+
+    def matrix_search(
+        self,
+        text: str = "",
+        *,
+        vector: list[float] | None = None,
+        corpora: list[str] | None = None,
+        **options: Any,
+    ) -> matrix_pb2.MatrixSearchResponse:
+        """One query over many corpora (all when ``corpora`` is None). ``options``: the other
+        MatrixSearchRequest fields (k, k_per_corpus, fusion, rrf_k, sql, sql_id_column,
+        model, mode, force_mode, include_text, ef_search, require_all, relevance as a dict);
+        ``filter`` is a dict."""
+        return self._call(self.matrix.Search, self._matrix_request(text, vector, corpora, options))
+
+    def matrix_search_batch(
+        self, queries: list[str | list[float]], *, corpora: list[str] | None = None, **options: Any
+    ) -> list[matrix_pb2.MatrixSearchResponse]:
+        request = matrix_pb2.MatrixSearchBatchRequest(
+            options=self._matrix_request("", None, corpora, options),
+            queries=[
+                vector_pb2.SearchQuery(text=q) if isinstance(q, str) else vector_pb2.SearchQuery(vector=q)
+                for q in queries
+            ],
+        )
+        return list(self._call(self.matrix.SearchBatch, request).responses)
+
+    def filter_relevance(
+        self, text: str, candidates: list[dict[str, str]], **options: Any
+    ) -> matrix_pb2.FilterRelevanceResponse:
+        """``candidates``: ``{"text": ...}`` or ``{"corpus": ..., "id": ...}``; ``options``:
+        threshold, margin, embedding_model."""
+        request = matrix_pb2.FilterRelevanceRequest(
+            text=text, candidates=[matrix_pb2.RelevanceCandidate(**c) for c in candidates], **options
+        )
+        return self._call(self.matrix.FilterRelevance, request)
+
+    @staticmethod
+    def _matrix_request(
+        text: str, vector: list[float] | None, corpora: list[str] | None, options: dict[str, Any]
+    ) -> matrix_pb2.MatrixSearchRequest:
+        options = dict(options)
+        where = options.pop("filter", None)
+        relevance = options.pop("relevance", None)
+        return matrix_pb2.MatrixSearchRequest(
+            text=text,
+            vector=vector or [],
+            corpora=corpora or [],
+            filter=filter_to_pb(where),
+            relevance=matrix_pb2.RelevanceOptions(**(relevance or {})),
+            **options,
+        )
 
     def build_corpus(
         self,

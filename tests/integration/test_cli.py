@@ -40,7 +40,7 @@ def test_up_use_down(tmp_path):
         # By default a table: the one server process with every component, its services, Envoy.
         summary = _cli(env, "status").stdout.splitlines()
         rows = [[cell.strip() for cell in line.split(" | ")] for line in summary]
-        every = "system,storage,catalog,ingest,query,models,vector"
+        every = "system,storage,catalog,ingest,query,models,vector,matrix"
         assert [every, status["grpc_upstream"], str(status["server_pid"]), "serving"] in rows
         assert ["lakehouse.v1.QueryService", "", "", "serving"] in rows
         assert rows[-2] == ["gateway (envoy)", f"127.0.0.1:{port}", str(status["envoy_pid"]), "serving"]
@@ -111,6 +111,10 @@ def test_up_use_down(tmp_path):
         assert json.loads(_cli(env, "corpora", "show", "notes", "--json").stdout)["count"] == "2"
         hits = _cli(env, "search", "notes", "someone who drives a forklift", "--k", "1").stdout.splitlines()
         assert len(hits) == 1 and hits[0].split("\t")[1:] == ["a", "forklift operator in a warehouse"]
+        across = _cli(env, "search", "someone who drives a forklift", "--k", "1").stdout.splitlines()  # the matrix
+        assert len(across) == 1 and across[0].split("\t")[1:] == ["notes", "a", "forklift operator in a warehouse"]
+        unknown = _cli(env, "search", "forklift", "--corpora", "notes,nowhere", check=False)
+        assert unknown.returncode == 1 and "CORPUS_NOT_FOUND" in unknown.stderr and "nowhere" in unknown.stderr
         care = _cli(env, "search", "notes", "forklift", "--filter", '{"team": "care"}').stdout.splitlines()
         assert [line.split("\t")[1] for line in care] == ["b"]
         bad_filter = _cli(env, "search", "notes", "x", "--filter", '{"team": {"gte": "care"}}', check=False)

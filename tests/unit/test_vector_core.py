@@ -338,3 +338,42 @@ def test_search_edge_cases(core) -> None:
     assert [h.id for h in result.hits] == ["i2"]  # unknown ids are ignored
     best = float(max(unit(vectors) @ unit(text_vector("some query"))))
     assert core.search("docs", text="some query", k=1).hits[0].score == pytest.approx(best, abs=1e-5)
+
+
+def test_a_long_write_to_one_corpus_blocks_nothing_in_another_g3_4_d(core) -> None:
+    """An add into corpus A is held inside its FAISS add (the graph's write side is taken
+    first, so the add stops there holding every lock it took on the way); meanwhile adds and
+    searches of corpora B, C and D all complete."""
+    import threading
+    import time
+
+    names = ["busy", "free_b", "free_c", "free_d"]
+    for name in names:
+        core.create_corpus(name, dimension=DIM)
+        core.add(name, make_items(random_vectors(5, seed=len(name))))
+    busy = core._get("busy")
+    done: list[str] = []
+
+    def others() -> None:
+        for name in names[1:]:
+            core.add(name, [Item(f"{name}_new", vector=random_vectors(1, seed=7)[0])])
+            assert core.search(name, vector=random_vectors(1, seed=8)[0], k=2).hits
+            done.append(name)
+
+    with busy.active.rw.write():
+        long_add = threading.Thread(
+            target=lambda: core.add("busy", make_items(random_vectors(3, seed=9), prefix="late"))
+        )
+        long_add.start()
+        deadline = time.monotonic() + 30
+        while busy.lock.acquire(blocking=False):  # until the add holds the corpus lock, waiting to apply
+            busy.lock.release()
+            assert time.monotonic() < deadline and long_add.is_alive()
+            time.sleep(0.001)
+        worker = threading.Thread(target=others, daemon=True)
+        worker.start()
+        worker.join(timeout=30)
+        assert done == names[1:], "a write in progress in one corpus blocked another corpus"
+        assert long_add.is_alive()  # still inside its add
+    long_add.join(timeout=30)
+    assert core.get_corpus("busy").count == 8
