@@ -339,7 +339,7 @@ class MatrixCore:
         dropped: list[RelevanceDrop] = []
         if plan.relevance is not None:
             per_corpus, dropped = _drop_irrelevant(per_corpus, metrics, plan.relevance)
-        hits = fuse(per_corpus, plan.fusion, plan.rrf_k)[: plan.k]
+        hits = fuse(per_corpus, plan.fusion, plan.rrf_k, plan.k)
         return MatrixResult(
             hits=hits,
             corpora=stats,

@@ -11,9 +11,10 @@ chunks that rode along with the hit, e.g. neighbours from the same document).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from lakehouse.api.errors import invalid_field
 from lakehouse.api.matrix import BELOW_MARGIN, BELOW_THRESHOLD, FUSION_RRF, INVALID_RELEVANCE, MatrixHit
@@ -43,12 +44,19 @@ class RelevanceRule:
         ]
 
 
-def fuse(per_corpus: Sequence[Sequence[MatrixHit]], fusion: str, rrf_k: int) -> list[MatrixHit]:
-    """Every hit, best first, with ``fused_score`` set; ``per_corpus`` in request order."""
+def fuse(per_corpus: Sequence[Sequence[MatrixHit]], fusion: str, rrf_k: int, k: int) -> list[MatrixHit]:
+    """The best ``k`` hits of all corpora, with ``fused_score`` set; ``per_corpus`` in
+    request order, each best first."""
     ranked = []
     for order, hits in enumerate(per_corpus):
-        for hit in hits:
+        for position, hit in enumerate(hits):
             fused = 1.0 / (rrf_k + hit.rank_in_corpus) if fusion == FUSION_RRF else hit.score
-            ranked.append((-fused, order, hit.rank_in_corpus, hit, fused))
-    ranked.sort(key=lambda entry: entry[:3])
-    return [replace(hit, fused_score=fused) for *_, hit, fused in ranked]
+            ranked.append((-fused, order, hit.rank_in_corpus, position))
+    best = heapq.nsmallest(k, ranked)
+    return [_fused(per_corpus[order][position], -negative) for negative, order, _, position in best]
+
+
+def _fused(hit: MatrixHit, fused: float) -> MatrixHit:
+    if hit.fused_score == fused:
+        return hit
+    return MatrixHit(hit.corpus, hit.id, hit.score, fused, hit.rank_in_corpus, hit.generation, hit.metadata, hit.text)
