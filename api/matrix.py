@@ -21,6 +21,7 @@ import numpy as np
 from lakehouse.api.remote import Remote
 from lakehouse.api.vector import (
     CorpusInfo,
+    MetadataStructs,
     Query,
     corpus_from_pb,
     corpus_to_pb,
@@ -87,7 +88,7 @@ class MatrixRequest:
     require_all: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built per result on the search path, where frozen costs 3x
 class MatrixHit:
     corpus: str
     id: str
@@ -97,6 +98,7 @@ class MatrixHit:
     generation: int
     metadata: dict[str, Any]
     text: str | None = None
+    row: tuple[int, int] | None = field(default=None, compare=False, repr=False)  # as Hit.row
 
 
 @dataclass(frozen=True)
@@ -252,30 +254,8 @@ def request_from_pb(m: matrix_pb2.MatrixSearchRequest) -> MatrixRequest:
     )
 
 
-def _struct(metadata: dict[str, Any]) -> Any:
-    from google.protobuf import struct_pb2
-
-    out = struct_pb2.Struct()
-    if metadata:
-        out.update(metadata)
-    return out
-
-
-def result_to_pb(r: MatrixResult) -> matrix_pb2.MatrixSearchResponse:
-    return matrix_pb2.MatrixSearchResponse(
-        results=[
-            matrix_pb2.MatrixResult(
-                corpus=h.corpus,
-                id=h.id,
-                score=h.score,
-                fused_score=h.fused_score,
-                rank_in_corpus=h.rank_in_corpus,
-                generation=h.generation,
-                metadata=_struct(h.metadata),
-                text=h.text or "",
-            )
-            for h in r.hits
-        ],
+def result_to_pb(r: MatrixResult, structs: MetadataStructs | None = None) -> matrix_pb2.MatrixSearchResponse:
+    response = matrix_pb2.MatrixSearchResponse(
         corpora=[
             matrix_pb2.CorpusSearchStats(
                 corpus=s.corpus,
@@ -301,6 +281,19 @@ def result_to_pb(r: MatrixResult) -> matrix_pb2.MatrixSearchResponse:
         partial=r.partial,
         sql_selected=r.sql_selected,
     )
+    fill = (structs or MetadataStructs(0)).fill
+    for h in r.hits:
+        result = response.results.add(
+            corpus=h.corpus,
+            id=h.id,
+            score=h.score,
+            fused_score=h.fused_score,
+            rank_in_corpus=h.rank_in_corpus,
+            generation=h.generation,
+            text=h.text or "",
+        )
+        fill(result.metadata, h)
+    return response
 
 
 def result_from_pb(m: matrix_pb2.MatrixSearchResponse) -> MatrixResult:

@@ -73,13 +73,16 @@ class Item:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built per result on the search path, where frozen costs 3x
 class Hit:
     id: str
     # Higher is better: cosine similarity (cosine), inner product (ip), minus the Euclidean distance (l2).
     score: float
     metadata: dict[str, Any]
     text: str | None = None
+    # The stored row this hit is (set by the core, None from a remote): its id, metadata and
+    # text never change, so conversions may cache by it (``MetadataStructs``).
+    row: tuple[int, int] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -340,16 +343,49 @@ def vector_from_pb(values: Sequence[float]) -> np.ndarray | None:
     return np.asarray(values, dtype=np.float32) if len(values) else None
 
 
-def search_result_to_pb(result: SearchResult) -> vector_pb2.SearchResponse:
-    return vector_pb2.SearchResponse(
-        results=[
-            vector_pb2.SearchResult(id=h.id, score=h.score, metadata=_struct(h.metadata), text=h.text or "")
-            for h in result.hits
-        ],
-        generation=result.generation,
-        exact=result.exact,
-        metadata_filter_dropped=result.filtered_out,
+class StoredRow(Protocol):
+    """A result naming the stored row it came from (Hit, MatrixHit)."""
+
+    @property
+    def row(self) -> tuple[int, int] | None: ...
+
+    @property
+    def metadata(self) -> dict[str, Any]: ...
+
+
+class MetadataStructs:
+    """Serialized ``Struct`` of each stored row's metadata, built the first time the row is
+    returned and merged into every later result: building a Struct costs ~3-10 us per hit
+    in Python, merging its bytes ~1 us. Bounded: emptied whenever it reaches ``max_rows``."""
+
+    def __init__(self, max_rows: int) -> None:
+        self._max_rows = max_rows
+        self._bytes: dict[tuple[int, int], bytes] = {}
+
+    def fill(self, target: struct_pb2.Struct, hit: StoredRow) -> None:
+        if hit.row is None or not self._max_rows:
+            if hit.metadata:
+                target.update(hit.metadata)
+            return
+        cached = self._bytes.get(hit.row)
+        if cached is None:
+            if len(self._bytes) >= self._max_rows:
+                self._bytes.clear()
+            cached = self._bytes[hit.row] = _struct(hit.metadata).SerializeToString()
+        target.MergeFromString(cached)
+
+
+_UNCACHED = MetadataStructs(0)
+
+
+def search_result_to_pb(result: SearchResult, structs: MetadataStructs = _UNCACHED) -> vector_pb2.SearchResponse:
+    response = vector_pb2.SearchResponse(
+        generation=result.generation, exact=result.exact, metadata_filter_dropped=result.filtered_out
     )
+    add = response.results.add
+    for h in result.hits:
+        structs.fill(add(id=h.id, score=h.score, text=h.text or "").metadata, h)
+    return response
 
 
 def search_result_from_pb(m: vector_pb2.SearchResponse) -> SearchResult:

@@ -29,7 +29,7 @@ from lakehouse.api.errors import UPSTREAM_NOT_CONFIGURED, Unavailable
 from lakehouse.api.models import ModelsApi, RemoteModels
 from lakehouse.api.query import QueryApi, RemoteQuery
 from lakehouse.api.tracing import tracing_configured
-from lakehouse.api.vector import RemoteVector, VectorApi
+from lakehouse.api.vector import MetadataStructs, RemoteVector, VectorApi
 from lakehouse.servers.admission import AdmissionInterceptor, check_pool
 from lakehouse.servers.interceptors import ErrorInterceptor
 from lakehouse.servers.memory import configure_duckdb_allocator
@@ -155,19 +155,25 @@ class Runtime:
         )
 
     @cached_property
+    def metadata_structs(self) -> MetadataStructs:
+        """The serialized metadata of returned rows, shared by the vector and matrix servicers."""
+        return MetadataStructs(self.settings.vector.metadata_cache_rows)
+
+    @cached_property
     def matrix(self):  # -> MatrixCore
         from lakehouse.servers.matrix.core import MatrixCore
         from lakehouse.servers.matrix.directory import VectorHost
 
         upstreams = self.settings.matrix.vector_upstreams
-        hosts = (
-            [VectorHost(LOCAL_UPSTREAM, self.vector_api)]
-            if not upstreams
-            else [
-                VectorHost(a, self.vector if a == LOCAL_UPSTREAM else RemoteVector(self._channel(a, "vector")))
+        if not upstreams:
+            hosts = [VectorHost(LOCAL_UPSTREAM, self.vector_api, in_process=self.upstream("vector") is None)]
+        else:
+            hosts = [
+                VectorHost(a, self.vector, in_process=True)
+                if a == LOCAL_UPSTREAM
+                else VectorHost(a, RemoteVector(self._channel(a, "vector")))
                 for a in upstreams
             ]
-        )
         return MatrixCore(
             hosts,
             lambda: self.models_api,

@@ -2,8 +2,8 @@
 
 A search is planned once (mode and downgrade gate, routing, the filter checked, the SQL
 gate run, the relevance rule) and then run: the query is embedded once per distinct
-model among the chosen corpora, every corpus is searched concurrently through its
-host's ``VectorApi`` with the filter and the SQL-selected ids applied inside its graph
+model among the chosen corpora, every corpus is searched through its host's ``VectorApi``
+(other processes concurrently) with the filter and the SQL-selected ids applied inside its graph
 walk, and the per-corpus results are fused (``fusion.py``). A corpus that fails is
 reported in its stats and the rest still answer, unless the request says
 ``require_all``.
@@ -274,14 +274,20 @@ class MatrixCore:
         return out
 
     def _run(self, plan: Plan, vectors: Mapping[str, np.ndarray]) -> list[Outcome]:
-        """Every chosen corpus searched at once: all but the last on the pool, the last on
-        this thread (one corpus costs no hand-off)."""
+        """Every chosen corpus searched: those of other processes concurrently on the pool,
+        those of this process one after another on this thread meanwhile (their work holds
+        the GIL, so threads only add hand-offs: DECISIONS D29). Outcomes in route order."""
         if not plan.routes or (plan.allowed_ids is not None and not plan.allowed_ids):
             return []  # nothing to ask (an empty allow-list would mean "no list" on the wire)
-        *others, last = plan.routes
-        futures = [self._pool.submit(self._search_one, plan, r, vectors[r.corpus.name]) for r in others]
-        final = self._search_one(plan, last, vectors[last.corpus.name])
-        return [f.result() for f in futures] + [final]
+        remote = {
+            i: self._pool.submit(self._search_one, plan, r, vectors[r.corpus.name])
+            for i, r in enumerate(plan.routes)
+            if not r.host.in_process
+        }
+        local = {
+            i: self._search_one(plan, r, vectors[r.corpus.name]) for i, r in enumerate(plan.routes) if i not in remote
+        }
+        return [local[i] if i in local else remote[i].result() for i in range(len(plan.routes))]
 
     def _search_one(self, plan: Plan, route: Route, queries: np.ndarray) -> Outcome:
         api, name = route.host.api, route.corpus.name
@@ -329,7 +335,7 @@ class MatrixCore:
                 continue
             result = outcome.results[query]
             hits = [
-                MatrixHit(name, h.id, h.score, h.score, rank, result.generation, h.metadata, h.text)
+                MatrixHit(name, h.id, h.score, h.score, rank, result.generation, h.metadata, h.text, h.row)
                 for rank, h in enumerate(result.hits, start=1)
             ]
             per_corpus.append(hits)

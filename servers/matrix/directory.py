@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 class VectorHost:
     label: str  # host:port, or "local"
     api: VectorApi
+    in_process: bool = False  # a core in this process (searched on the caller's thread)
 
 
 @dataclass(frozen=True)

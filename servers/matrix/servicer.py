@@ -23,12 +23,13 @@ class MatrixServicer(matrix_pb2_grpc.MatrixServiceServicer):
         return listing_to_pb(self._runtime.matrix.list_corpora())
 
     def Search(self, request, context):
-        return result_to_pb(self._runtime.matrix.search(request_from_pb(request)))
+        return result_to_pb(self._runtime.matrix.search(request_from_pb(request)), self._runtime.metadata_structs)
 
     def SearchBatch(self, request, context):
         queries = [query_from_pb(q) for q in request.queries]
         results = self._runtime.matrix.search_batch(request_from_pb(request.options), queries)
-        return matrix_pb2.MatrixSearchBatchResponse(responses=[result_to_pb(r) for r in results])
+        structs = self._runtime.metadata_structs
+        return matrix_pb2.MatrixSearchBatchResponse(responses=[result_to_pb(r, structs) for r in results])
 
     def FilterRelevance(self, request, context):
         verdicts = self._runtime.matrix.filter_relevance(

@@ -97,6 +97,7 @@ def default_tuning(settings: VectorSettings) -> CorpusTuning:
             exact_max_fraction=settings.exact_search_max_fraction,
             gather_max_ids=settings.exact_gather_max_ids,
             filtered_ef_max=settings.filtered_ef_search_max,
+            filtered_ef_exponent=settings.filtered_ef_exponent,
             search_threads=settings.search_threads,
             arrow_lookup_min_ids=settings.arrow_lookup_min_ids,
             filter_cache_entries=settings.filters.cache_entries,

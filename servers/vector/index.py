@@ -14,6 +14,7 @@ Threads: searches share the read side of ``rw`` (FAISS search releases the GIL);
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
@@ -23,6 +24,7 @@ from itertools import repeat
 
 import faiss
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -40,6 +42,8 @@ MIN_CAPACITY = 1024
 NO_LABEL = -1
 
 _threads = threading.local()
+# Tells apart every LiveIndex of the process: (uid, label) names one stored row for good.
+_uids = itertools.count(1)
 
 
 def use_threads(count: int) -> None:
@@ -58,7 +62,8 @@ class SearchTuning:
     exact_max_ids: int  # allowed sets up to this size are searched exactly
     exact_max_fraction: float  # ... and so are allowed sets up to this fraction of the graph
     gather_max_ids: int  # exact over at most this many: gather the rows; above it: scan storage with the bitmap
-    filtered_ef_max: int  # efSearch cap when widening the walk by 1/selectivity
+    filtered_ef_max: int  # efSearch cap when widening the walk for a restricted search
+    filtered_ef_exponent: float  # efSearch widens by (1/selectivity) ** this
     search_threads: int
     # Allow-lists at least this long are matched in Arrow (one C++ pass over the id column)
     # instead of one Python dict lookup per id, which costs more beyond a few thousand ids.
@@ -129,6 +134,7 @@ class LiveIndex:
             raise errors.Internal(f"graph has {index.ntotal} vectors for {len(rows.ids)} rows")
         self.generation = generation
         self.params = params
+        self.uid = next(_uids)  # a row's content never changes: (uid, label) may key caches of it
         self.applied_seq = applied_seq  # the last logged write reflected here
         self.rw = RWLock()
         self._index = index
@@ -377,11 +383,12 @@ class LiveIndex:
         with_text: bool,
     ) -> list[list[Hit]]:
         """HNSW walk with the selector inside it. A selective filter starves the walk of
-        admissible candidates, so efSearch widens by 1/selectivity, up to a cap."""
+        admissible candidates, so efSearch widens by (1/selectivity)^filtered_ef_exponent, up
+        to a cap."""
         if bits is None:
             params = faiss.SearchParametersHNSW(efSearch=max(ef, k))
         else:
-            ef = max(ef, min(tuning.filtered_ef_max, math.ceil(ef * n / allowed)))
+            ef = max(ef, min(tuning.filtered_ef_max, math.ceil(ef * (n / allowed) ** tuning.filtered_ef_exponent)))
             # ``selector`` and ``bits`` are locals on purpose: FAISS holds raw pointers to both,
             # so they must outlive the search call, whatever the wrapper keeps alive itself.
             selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
@@ -424,4 +431,4 @@ class LiveIndex:
 
     def _hit(self, label: int, score: float, with_text: bool) -> Hit:
         text = self._texts[label] if with_text else None
-        return Hit(self._ids[label], score, json.loads(self._metadata[label]), text)
+        return Hit(self._ids[label], score, orjson.loads(self._metadata[label]), text, (self.uid, label))

@@ -7,6 +7,7 @@ from google.protobuf import empty_pb2
 
 from lakehouse.api.vector import (
     DEFAULT_K,
+    MetadataStructs,
     WriteResult,
     corpus_to_pb,
     filter_from_pb,
@@ -30,8 +31,9 @@ def _write_to_pb(result: WriteResult) -> vector_pb2.AddItemsResponse:
 
 
 class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
-    def __init__(self, core) -> None:
+    def __init__(self, core, structs: MetadataStructs) -> None:
         self._core = core
+        self._structs = structs
 
     def CreateCorpus(self, request, context):
         return corpus_to_pb(
@@ -82,7 +84,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
             filter=filter_from_pb(request),
             include_text=include_text_from_pb(request),
         )
-        return search_result_to_pb(result)
+        return search_result_to_pb(result, self._structs)
 
     def SearchBatch(self, request, context):
         results = self._core.search_batch(
@@ -94,7 +96,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
             filter=filter_from_pb(request),
             include_text=include_text_from_pb(request),
         )
-        return vector_pb2.SearchBatchResponse(responses=[search_result_to_pb(r) for r in results])
+        return vector_pb2.SearchBatchResponse(responses=[search_result_to_pb(r, self._structs) for r in results])
 
     def BuildCorpus(self, request, context):
         result = self._core.build_corpus(request.corpus, request.dataset, mapping_from_pb(request))
@@ -115,7 +117,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
 
 
 def register(server: grpc.Server, runtime) -> None:
-    servicer = VectorServicer(_Deferred(runtime, "vector"))
+    servicer = VectorServicer(_Deferred(runtime, "vector"), runtime.metadata_structs)
     vector_pb2_grpc.add_VectorServiceServicer_to_server(servicer, server)
 
 

@@ -294,3 +294,30 @@ def test_get_items_of_an_unknown_corpus_is_not_found(api: VectorApi) -> None:
     with pytest.raises(errors.NotFound) as err:
         api.get_items(_name(), ["a"])
     assert err.value.reason == "CORPUS_NOT_FOUND"
+
+
+def test_an_upsert_returns_the_new_metadata_through_every_cache(api: VectorApi) -> None:
+    name = _name()
+    api.create_corpus(name, dimension=4)
+    api.add(name, [Item("a", vector=QUERY, metadata={"state": "IL", "n": 1})])
+    assert api.search(name, vector=QUERY, k=1).hits[0].metadata == {"state": "IL", "n": 1}
+    api.upsert(name, [Item("a", vector=QUERY, metadata={"state": "WI"})])
+    assert api.search(name, vector=QUERY, k=1).hits[0].metadata == {"state": "WI"}
+
+
+def test_metadata_structs_merge_the_same_struct_they_would_build() -> None:
+    from google.protobuf import struct_pb2
+
+    from lakehouse.api.vector import Hit, MetadataStructs
+
+    structs = MetadataStructs(max_rows=2)
+    rows = [
+        Hit(f"h{i}", 0.5, {"state": s, "certs": ["a", {"b": 1}], "n": i}, None, (1, i)) for i, s in enumerate("ABC")
+    ]
+    for _ in range(2):  # the second round is served from the cache (and past max_rows, rebuilt)
+        for hit in [*rows, Hit("remote", 0.1, {"x": None})]:
+            built, merged = struct_pb2.Struct(), struct_pb2.Struct()
+            built.update(hit.metadata)
+            structs.fill(merged, hit)
+            assert merged == built
+    assert len(structs._bytes) <= 2

@@ -99,8 +99,8 @@ def test_graph_walk_filter_returns_k_allowed_hits_with_exact_recall(
             recalls.append(_recall(ids, exact_top(vectors, query, K, rows)))
         assert np.mean(recalls) >= 0.95
         assert selectors and set(selectors) == {N}
-        # efSearch widened by 1/selectivity (default 64), capped.
-        assert min(ef_used) >= min(int(64 / fraction), 2048) - 1
+        # efSearch widened by (1/selectivity) ** filtered_ef_exponent (default 64 and 0.75), capped.
+        assert min(ef_used) >= min(int(64 * (1 / fraction) ** 0.75), 2048) - 1
     finally:
         env.close()
 
