@@ -13,7 +13,7 @@ is closer in every metric. Scores of one metric are comparable across corpora, s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
 import numpy as np
@@ -256,20 +256,7 @@ def request_from_pb(m: matrix_pb2.MatrixSearchRequest) -> MatrixRequest:
 
 def result_to_pb(r: MatrixResult, structs: MetadataStructs | None = None) -> matrix_pb2.MatrixSearchResponse:
     response = matrix_pb2.MatrixSearchResponse(
-        corpora=[
-            matrix_pb2.CorpusSearchStats(
-                corpus=s.corpus,
-                upstream=s.upstream,
-                searched=s.searched,
-                returned=s.returned,
-                excluded_by_filter=s.excluded_by_filter,
-                latency_ms=s.latency_ms,
-                code=s.code,
-                reason=s.reason,
-                message=s.message,
-            )
-            for s in r.corpora
-        ],
+        corpora=[matrix_pb2.CorpusSearchStats(**asdict(s)) for s in r.corpora],  # the same field names
         metadata_filter_dropped=r.filtered_out,
         mode=r.mode,
         downgraded=r.downgraded,
@@ -313,20 +300,7 @@ def result_from_pb(m: matrix_pb2.MatrixSearchResponse) -> MatrixResult:
             )
             for h in m.results
         ],
-        corpora=[
-            CorpusStats(
-                corpus=s.corpus,
-                upstream=s.upstream,
-                searched=s.searched,
-                returned=s.returned,
-                excluded_by_filter=s.excluded_by_filter,
-                latency_ms=s.latency_ms,
-                code=s.code,
-                reason=s.reason,
-                message=s.message,
-            )
-            for s in m.corpora
-        ],
+        corpora=[CorpusStats(**{f.name: getattr(s, f.name) for f in fields(CorpusStats)}) for s in m.corpora],
         filtered_out=m.metadata_filter_dropped,
         mode=m.mode,
         downgraded=m.downgraded,

@@ -128,6 +128,7 @@ def test_rendered_envoy_config_validates(tmp_path):
         "query": "127.0.0.1:7003",
         "models": "127.0.0.1:7004",
         "vector": "127.0.0.1:7004",
+        "matrix": "127.0.0.1:7005",
     }
     config.write_text(render(GatewayConfig("127.0.0.1", 18080, upstreams, tmp_path / "admin.sock", 32)))
     done = subprocess.run(

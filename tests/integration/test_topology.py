@@ -23,7 +23,10 @@ def cluster(tmp_path):
     try:
         # BuildCorpus reads the dataset through a query core of its own over the shared home.
         catalog_pid, catalog_addr = start_server_process(
-            settings, "catalog,storage,models,vector", name="catalog", extra_env={"LAKEHOUSE_UPSTREAMS__QUERY": "local"}
+            settings,
+            "catalog,storage,models,vector,matrix",
+            name="catalog",
+            extra_env={"LAKEHOUSE_UPSTREAMS__QUERY": "local"},
         )
         pids.append(catalog_pid)
         engine_pid, engine_addr = start_server_process(
@@ -44,6 +47,7 @@ def cluster(tmp_path):
                     "query": engine_addr,
                     "models": catalog_addr,
                     "vector": catalog_addr,
+                    "matrix": catalog_addr,
                 },
                 port=port,
             ),

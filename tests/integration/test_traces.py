@@ -103,7 +103,7 @@ def traced_cluster(tmp_path, receiver):
     try:
         catalog_pid, catalog_addr = start_server_process(
             settings,
-            "catalog,storage,models,vector",
+            "catalog,storage,models,vector,matrix",
             name="catalog",
             extra_env={**tracing_env, "LAKEHOUSE_UPSTREAMS__QUERY": "local"},
         )
@@ -120,7 +120,7 @@ def traced_cluster(tmp_path, receiver):
         )
         pids.append(engine_pid)
         port = free_port()
-        upstreams = {c: catalog_addr for c in ("catalog", "storage", "models", "vector")}
+        upstreams = {c: catalog_addr for c in ("catalog", "storage", "models", "vector", "matrix")}
         upstreams |= {"ingest": engine_addr, "query": engine_addr}
         envoy = start_envoy(GatewayConfig.from_settings(settings, upstreams, port=port), settings.run_dir)
         pids.append(envoy.pid)
