@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
 
+from lakehouse.api.channel import NO_DEADLINE
+from lakehouse.api.protoconv import timestamp
 from lakehouse.api.remote import Remote
 from lakehouse.api.vector import (
     CorpusInfo,
@@ -174,6 +177,84 @@ class Verdict:
     reason: str = ""
 
 
+# Playbooks ------------------------------------------------------------------------
+
+SUCCESS = "success"
+REJECTED = "rejected"
+OUTCOMES = (SUCCESS, REJECTED)
+PLAYBOOK_ENTRY_NOT_FOUND = "PLAYBOOK_ENTRY_NOT_FOUND"
+PLAYBOOK_ENTRY_CONFLICT = "PLAYBOOK_ENTRY_CONFLICT"
+INVALID_PLAYBOOK_ENTRY = "INVALID_PLAYBOOK_ENTRY"
+PLAYBOOK_TIME_IN_FUTURE = "PLAYBOOK_TIME_IN_FUTURE"
+ITEM_NOT_FOUND = "ITEM_NOT_FOUND"
+TOO_MANY_ENTRIES = "TOO_MANY_ENTRIES"
+
+
+@dataclass(frozen=True)
+class PlaybookEntry:
+    """One recorded outcome. ``id`` "" is generated; ``score`` None is 1 for a success;
+    ``time`` None is the moment it is recorded."""
+
+    query: str
+    corpus: str
+    item_id: str
+    outcome: str = SUCCESS
+    score: float | None = None
+    reason: str = ""
+    source: str = ""
+    time: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class EntryError:
+    code: str
+    reason: str
+    message: str
+    field: str = ""
+
+
+@dataclass(frozen=True)
+class EntryResult:
+    index: int
+    id: str = ""
+    error: EntryError | None = None
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    recorded: int
+    failed: int
+    results: list[EntryResult]
+
+
+@dataclass(frozen=True)
+class PlaybookCount:
+    corpus: str
+    outcome: str
+    entries: int
+    items: int
+    newest_age_days: float
+    median_age_days: float
+    oldest_age_days: float
+
+
+@dataclass(frozen=True)
+class PlaybookStats:
+    entries: int
+    counts: list[PlaybookCount]
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    corpus: str = ""
+    item_id: str = ""
+    source: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 class MatrixApi(Protocol):
     """Many corpora searched as one."""
 
@@ -195,6 +276,27 @@ class MatrixApi(Protocol):
         margin: float | None = None,
         embedding_model: str = "",
     ) -> list[Verdict]: ...
+
+    def record_entry(self, entry: PlaybookEntry) -> PlaybookEntry:
+        """Record one outcome (as stored: id, score and time filled in). Recording an id
+        again with the same content returns it; with other content is AlreadyExists."""
+        ...
+
+    def record_entries(self, entries: Sequence[PlaybookEntry]) -> BulkResult:
+        """Record many; each bad entry is reported by index and never stops the others."""
+        ...
+
+    def list_entries(
+        self, where: EntryFilter | None = None, *, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[PlaybookEntry], str]:
+        """Newest first, ANDing the filter's fields; (page, next token, "" on the last)."""
+        ...
+
+    def get_entry(self, entry_id: str) -> PlaybookEntry: ...
+
+    def delete_entries(self, entry_id: str = "", *, corpus: str = "", item_id: str = "") -> int: ...
+
+    def playbook_stats(self) -> PlaybookStats: ...
 
 
 # Conversions ---------------------------------------------------------------------
@@ -340,6 +442,84 @@ def verdicts_to_pb(verdicts: Sequence[Verdict]) -> matrix_pb2.FilterRelevanceRes
     )
 
 
+def entry_to_pb(e: PlaybookEntry) -> matrix_pb2.PlaybookEntry:
+    message = matrix_pb2.PlaybookEntry(
+        id=e.id,
+        query=e.query,
+        corpus=e.corpus,
+        item_id=e.item_id,
+        outcome=e.outcome,
+        score=e.score,
+        reason=e.reason,
+        source=e.source,
+        time=timestamp(e.time) if e.time else None,
+    )
+    if e.metadata:
+        message.metadata.update(e.metadata)
+    return message
+
+
+def entry_from_pb(m: matrix_pb2.PlaybookEntry) -> PlaybookEntry:
+    from google.protobuf import json_format
+
+    return PlaybookEntry(
+        query=m.query,
+        corpus=m.corpus,
+        item_id=m.item_id,
+        outcome=m.outcome or SUCCESS,
+        score=m.score if m.HasField("score") else None,
+        reason=m.reason,
+        source=m.source,
+        time=m.time.ToDatetime(tzinfo=UTC) if m.HasField("time") else None,
+        metadata=json_format.MessageToDict(m.metadata),
+        id=m.id,
+    )
+
+
+def bulk_to_pb(r: BulkResult) -> matrix_pb2.RecordPlaybookEntriesResponse:
+    return matrix_pb2.RecordPlaybookEntriesResponse(
+        recorded=r.recorded,
+        failed=r.failed,
+        results=[
+            matrix_pb2.PlaybookEntryResult(
+                index=x.index, id=x.id, error=matrix_pb2.PlaybookEntryError(**asdict(x.error)) if x.error else None
+            )
+            for x in r.results
+        ],
+    )
+
+
+def bulk_from_pb(m: matrix_pb2.RecordPlaybookEntriesResponse) -> BulkResult:
+    results = [
+        EntryResult(
+            x.index,
+            x.id,
+            EntryError(x.error.code, x.error.reason, x.error.message, x.error.field) if x.HasField("error") else None,
+        )
+        for x in m.results
+    ]
+    return BulkResult(m.recorded, m.failed, results)
+
+
+def entry_filter_from_pb(m: matrix_pb2.ListPlaybookEntriesRequest) -> EntryFilter:
+    return EntryFilter(
+        corpus=m.corpus,
+        item_id=m.item_id,
+        source=m.source,
+        since=m.since.ToDatetime(tzinfo=UTC) if m.HasField("since") else None,
+        until=m.until.ToDatetime(tzinfo=UTC) if m.HasField("until") else None,
+    )
+
+
+def stats_to_pb(s: PlaybookStats) -> matrix_pb2.PlaybookStats:
+    return matrix_pb2.PlaybookStats(entries=s.entries, counts=[matrix_pb2.PlaybookCount(**asdict(c)) for c in s.counts])
+
+
+def stats_from_pb(m: matrix_pb2.PlaybookStats) -> PlaybookStats:
+    names = [f.name for f in fields(PlaybookCount)]
+    return PlaybookStats(m.entries, [PlaybookCount(**{n: getattr(c, n) for n in names}) for c in m.counts])
+
+
 # Remote ----------------------------------------------------------------------------
 
 
@@ -380,3 +560,37 @@ class RemoteMatrix(Remote):
         )
         reply = self._call("FilterRelevance", message, self._channel.settings.embed_timeout_s)
         return [Verdict(v.index, v.kept, v.score, v.reason) for v in reply.verdicts]
+
+    def record_entry(self, entry: PlaybookEntry) -> PlaybookEntry:
+        request = matrix_pb2.RecordPlaybookEntryRequest(entry=entry_to_pb(entry))
+        return entry_from_pb(self._call("RecordPlaybookEntry", request, self._channel.settings.embed_timeout_s))
+
+    def record_entries(self, entries: Sequence[PlaybookEntry]) -> BulkResult:
+        request = matrix_pb2.RecordPlaybookEntriesRequest(entries=[entry_to_pb(e) for e in entries])
+        return bulk_from_pb(self._call("RecordPlaybookEntries", request, NO_DEADLINE))
+
+    def list_entries(
+        self, where: EntryFilter | None = None, *, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[PlaybookEntry], str]:
+        w = where or EntryFilter()
+        request = matrix_pb2.ListPlaybookEntriesRequest(
+            corpus=w.corpus,
+            item_id=w.item_id,
+            source=w.source,
+            since=timestamp(w.since) if w.since else None,
+            until=timestamp(w.until) if w.until else None,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        reply = self._call("ListPlaybookEntries", request)
+        return [entry_from_pb(e) for e in reply.entries], reply.next_page_token
+
+    def get_entry(self, entry_id: str) -> PlaybookEntry:
+        return entry_from_pb(self._call("GetPlaybookEntry", matrix_pb2.GetPlaybookEntryRequest(id=entry_id)))
+
+    def delete_entries(self, entry_id: str = "", *, corpus: str = "", item_id: str = "") -> int:
+        request = matrix_pb2.DeletePlaybookEntriesRequest(id=entry_id, corpus=corpus, item_id=item_id)
+        return self._call("DeletePlaybookEntries", request).deleted
+
+    def playbook_stats(self) -> PlaybookStats:
+        return stats_from_pb(self._call("GetPlaybookStats", matrix_pb2.GetPlaybookStatsRequest()))

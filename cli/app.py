@@ -559,6 +559,140 @@ def search(
             typer.echo(line, err=True)
 
 
+playbook = typer.Typer(help="Recorded outcomes that matrix searches learn from.", no_args_is_help=True)
+app.add_typer(playbook, name="playbook")
+# Entries sent per bulk call: the file is read and sent a chunk at a time.
+PLAYBOOK_CHUNK = 5000
+
+
+@playbook.command("record")
+def playbook_record(
+    query: Annotated[str, typer.Option(help="the query the outcome answers")],
+    corpus: Annotated[str, typer.Option(help="the corpus of the chosen item")],
+    item: Annotated[str, typer.Option(help="the chosen item's id")],
+    outcome: Annotated[str, typer.Option(help="success or rejected")] = "success",
+    score: Annotated[float | None, typer.Option(help="for a success: how good, 0-1 (default 1)")] = None,
+    reason: Annotated[str, typer.Option(help="for a rejection: why")] = "",
+    source: Annotated[str, typer.Option(help="who or what records it")] = "cli",
+    entry_id: Annotated[str, typer.Option("--id", help="makes recording idempotent")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Record one outcome."""
+    entry = {"query": query, "corpus": corpus, "item_id": item, "outcome": outcome, "reason": reason}
+    entry |= {"source": source, "id": entry_id} | ({"score": score} if score is not None else {})
+    try:
+        with _client() as lh:
+            recorded = lh.record_playbook_entry(entry)
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(recorded)
+    else:
+        typer.echo(fmt.playbook_line(recorded))
+
+
+@playbook.command("bulk")
+def playbook_bulk(
+    path: Annotated[Path, typer.Argument(help="entries as NDJSON (one object per line) or a JSON array")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Record every entry of PATH; a bad entry is reported by its position and never stops the rest."""
+    from lakehouse.v1 import matrix_pb2
+
+    try:
+        entries = _read_entries(path)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: {path}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    total = matrix_pb2.RecordPlaybookEntriesResponse()
+    try:
+        with _client() as lh:
+            for start in range(0, len(entries), PLAYBOOK_CHUNK):
+                reply = lh.record_playbook_entries(entries[start : start + PLAYBOOK_CHUNK])
+                total.recorded += reply.recorded
+                total.failed += reply.failed
+                for result in reply.results:
+                    result.index += start
+                    total.results.append(result)
+                typer.echo(f"{start + len(reply.results)}/{len(entries)} entries sent", err=True)
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(total)
+        return
+    typer.echo(f"recorded {total.recorded}, failed {total.failed}")
+    for result in total.results:
+        if result.HasField("error"):
+            e = result.error
+            typer.echo(f"  entry {result.index + 1}: {e.code} {e.reason} {e.field}: {e.message}", err=True)
+    if total.failed:
+        raise typer.Exit(1)
+
+
+def _read_entries(path: Path) -> list[dict]:
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        entries = json.loads(text)
+    else:
+        entries = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if not all(isinstance(e, dict) for e in entries):
+        raise ValueError("every entry must be a JSON object")
+    return entries
+
+
+@playbook.command("list")
+def playbook_list(
+    corpus: Annotated[str, typer.Option(help="only entries about this corpus")] = "",
+    item: Annotated[str, typer.Option(help="only entries about this item (with --corpus)")] = "",
+    source: Annotated[str, typer.Option(help="only entries from this source")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Entries, newest first."""
+    from lakehouse.v1 import matrix_pb2
+
+    try:
+        with _client() as lh:
+            entries = lh.list_playbook_entries(corpus=corpus, item_id=item, source=source)
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(matrix_pb2.ListPlaybookEntriesResponse(entries=entries))
+        return
+    for entry in entries:
+        typer.echo(fmt.playbook_line(entry))
+    if not entries:
+        typer.echo("(no entries)", err=True)
+
+
+@playbook.command("stats")
+def playbook_stats(as_json: JsonFlag = False) -> None:
+    """Entries per corpus and outcome, and how old they are."""
+    try:
+        with _client() as lh:
+            stats = lh.playbook_stats()
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(stats)
+    else:
+        _echo_lines(fmt.playbook_stats_lines(stats))
+
+
+@playbook.command("delete")
+def playbook_delete(
+    entry_id: Annotated[str, typer.Argument(help="the entry's id (or give --corpus and --item)")] = "",
+    corpus: Annotated[str, typer.Option(help="delete every entry about this corpus's --item")] = "",
+    item: Annotated[str, typer.Option(help="the item (with --corpus)")] = "",
+) -> None:
+    """Delete one entry, or everything recorded about an item."""
+    try:
+        with _client() as lh:
+            deleted = lh.delete_playbook_entries(entry_id, corpus=corpus, item_id=item)
+    except LakehouseError as exc:
+        _fail(exc)
+    typer.echo(f"deleted {fmt.plural(deleted, 'entry', 'entries')}")
+
+
 @app.command()
 def embed(
     texts: Annotated[list[str], typer.Argument(help="texts to embed, in order")],

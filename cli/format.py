@@ -39,8 +39,9 @@ def human_bytes(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def plural(n: int, noun: str, many: str = "") -> str:
+    """``many``: the plural when it is not the noun plus "s" (entry, entries)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {many or noun + 's'}"
 
 
 def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
@@ -387,3 +388,20 @@ def status_summary(info: dict[str, Any]) -> str:
     lines = aligned_lines(STATUS_HEADER, rows, _STATUS_RIGHT)
     lines.append(_overall(upstreams, gateway_down))
     return "\n".join(lines)
+
+
+def playbook_line(e: Any) -> str:
+    """One entry: when, outcome (and score), corpus/item, id, query previewed."""
+    when = e.time.ToDatetime().isoformat(timespec="seconds") + "Z" if e.HasField("time") else "-"
+    outcome = f"{e.outcome} {e.score:.2f}" if e.HasField("score") else e.outcome
+    return f"{when}\t{outcome}\t{e.corpus}/{e.item_id}\t{e.id}\t{preview(e.query)}"
+
+
+def playbook_stats_lines(stats: Any) -> list[str]:
+    lines = [f"{plural(stats.entries, 'entry', 'entries')}"]
+    for c in stats.counts:
+        lines.append(
+            f"  {c.corpus}\t{c.outcome}\t{plural(c.entries, 'entry', 'entries')}, {plural(c.items, 'item')}\t"
+            f"age {c.newest_age_days:.1f}-{c.oldest_age_days:.1f} days (median {c.median_age_days:.1f})"
+        )
+    return lines

@@ -26,6 +26,7 @@ from grpc_reflection.v1alpha import reflection
 from lakehouse.api.catalog import CatalogApi
 from lakehouse.api.channel import Channel, open_channel, server_keepalive_options
 from lakehouse.api.errors import UPSTREAM_NOT_CONFIGURED, Unavailable
+from lakehouse.api.ingest import IngestApi, RemoteIngest
 from lakehouse.api.models import ModelsApi, RemoteModels
 from lakehouse.api.query import QueryApi, RemoteQuery
 from lakehouse.api.tracing import tracing_configured
@@ -180,7 +181,14 @@ class Runtime:
             lambda: self.query_api,
             self.settings.matrix,
             self.settings.vector.filters,
+            ingest=lambda: self.ingest_api,
+            paging=self.settings.paging,
         )
+
+    @cached_property
+    def ingest_api(self) -> IngestApi:
+        """What the playbook writes its dataset through: the ingest core, or the ingest upstream."""
+        return self._api("ingest", lambda: self.ingest, lambda a: RemoteIngest(self._channel(a, "ingest")))
 
     @cached_property
     def vector_api(self) -> VectorApi:

@@ -312,6 +312,14 @@ class MatrixSettings(BaseModel):
     search_workers: int = Field(8, gt=0, description="Threads searching corpora concurrently.")
     routing_ttl_s: float = Field(5.0, ge=0, description="How long a listing of the vector upstreams is reused.")
     sql_max_ids: int = Field(1_000_000, gt=0, description="Most ids a SQL gate may select.")
+    # Playbooks (servers/matrix/playbooks.py): the dataset that holds every entry, the corpus
+    # that indexes their queries, and the bounds of a recording call.
+    playbook_dataset: str = "playbooks"
+    playbook_corpus: str = "playbooks"
+    playbook_max_bulk: int = Field(100_000, gt=0, description="Entries one bulk call may carry.")
+    playbook_write_rows: int = Field(2048, gt=0, description="Entries validated and written together.")
+    playbook_clock_skew_s: float = Field(300.0, ge=0, description="How far in the future an entry's time may be.")
+    playbook_max_query_chars: int = Field(4096, gt=0)
 
 
 class RetentionSettings(BaseModel):

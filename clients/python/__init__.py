@@ -439,6 +439,41 @@ class LakehouseClient:
         )
         return self._call(self.matrix.FilterRelevance, request)
 
+    # playbooks ---------------------------------------------------------------
+    def record_playbook_entry(self, entry: dict[str, Any]) -> matrix_pb2.PlaybookEntry:
+        """``entry``: query, corpus, item_id, outcome ("success" | "rejected"), score, reason,
+        source, time (RFC 3339), metadata, id (optional: makes recording idempotent)."""
+        request = matrix_pb2.RecordPlaybookEntryRequest(entry=json_format.ParseDict(entry, matrix_pb2.PlaybookEntry()))
+        return self._call(self.matrix.RecordPlaybookEntry, request)
+
+    def record_playbook_entries(self, entries: Iterable[dict[str, Any]]) -> matrix_pb2.RecordPlaybookEntriesResponse:
+        """Many entries; each bad one is reported in ``results`` and never stops the rest."""
+        request = matrix_pb2.RecordPlaybookEntriesRequest(
+            entries=[json_format.ParseDict(e, matrix_pb2.PlaybookEntry()) for e in entries]
+        )
+        return self._call(self.matrix.RecordPlaybookEntries, request)
+
+    def list_playbook_entries(self, **filters: Any) -> list[matrix_pb2.PlaybookEntry]:
+        """Every entry matching ``filters`` (corpus, item_id, source), newest first."""
+
+        def page(token: str) -> tuple[list[matrix_pb2.PlaybookEntry], str]:
+            reply = self._call(
+                self.matrix.ListPlaybookEntries, matrix_pb2.ListPlaybookEntriesRequest(page_token=token, **filters)
+            )
+            return list(reply.entries), reply.next_page_token
+
+        return list(drain_pages(page))
+
+    def get_playbook_entry(self, entry_id: str) -> matrix_pb2.PlaybookEntry:
+        return self._call(self.matrix.GetPlaybookEntry, matrix_pb2.GetPlaybookEntryRequest(id=entry_id))
+
+    def delete_playbook_entries(self, entry_id: str = "", *, corpus: str = "", item_id: str = "") -> int:
+        request = matrix_pb2.DeletePlaybookEntriesRequest(id=entry_id, corpus=corpus, item_id=item_id)
+        return self._call(self.matrix.DeletePlaybookEntries, request).deleted
+
+    def playbook_stats(self) -> matrix_pb2.PlaybookStats:
+        return self._call(self.matrix.GetPlaybookStats, matrix_pb2.GetPlaybookStatsRequest())
+
     @staticmethod
     def _matrix_request(
         text: str, vector: list[float] | None, corpora: list[str] | None, options: dict[str, Any]

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from lakehouse.api import errors
 from lakehouse.api.errors import invalid_field
+from lakehouse.api.ingest import IngestApi
 from lakehouse.api.matrix import (
     FUSION_SCORE,
     FUSIONS,
@@ -34,21 +35,27 @@ from lakehouse.api.matrix import (
     SQL_GATE_TOO_LARGE,
     SQL_ID_COLUMN,
     TOO_MANY_CORPORA,
+    BulkResult,
     Candidate,
     CorpusListing,
     CorpusStats,
+    EntryFilter,
     MatrixHit,
     MatrixRequest,
     MatrixResult,
+    PlaybookEntry,
+    PlaybookStats,
     RelevanceDrop,
     Verdict,
 )
 from lakehouse.api.models import ModelsApi
+from lakehouse.api.paging import PagingSettings
 from lakehouse.api.query import QueryApi
 from lakehouse.api.vector import DIMENSION_MISMATCH, INVALID_K, INVALID_QUERY, Query, SearchResult
 from lakehouse.servers.matrix.directory import CorpusDirectory, Route, Unrouted, VectorHost
 from lakehouse.servers.matrix.fusion import RelevanceRule, fuse
 from lakehouse.servers.matrix.modes import ModeChoice, choose_mode
+from lakehouse.servers.matrix.playbooks import PLAYBOOK_TAG, ItemCheck, Playbooks
 from lakehouse.servers.settings import FilterSettings, MatrixSettings
 from lakehouse.servers.vector.embedder import ModelsEmbedder
 from lakehouse.servers.vector.filters import parse_filter
@@ -93,14 +100,26 @@ class MatrixCore:
         query: Callable[[], QueryApi],
         settings: MatrixSettings,
         filters: FilterSettings | None = None,
+        *,
+        ingest: Callable[[], IngestApi] | None = None,
+        paging: PagingSettings | None = None,
     ) -> None:
-        """``models`` and ``query`` are resolved on first use (they may live in other processes)."""
+        """``models``, ``query`` and ``ingest`` are resolved on first use (they may live in
+        other processes); the playbook lives on the first host."""
         self._settings = settings
         self._filters = filters or FilterSettings()
         self._models = models
         self._query = query
         self._pool = ThreadPoolExecutor(settings.search_workers, thread_name_prefix="matrix-search")
         self._directory = CorpusDirectory(hosts, settings.routing_ttl_s, self._pool)
+        self.playbooks = Playbooks(
+            ingest or _no_ingest,
+            query,
+            lambda: hosts[0].api,
+            ItemCheck(self._items_in),
+            settings,
+            paging or PagingSettings(),
+        )
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -146,6 +165,34 @@ class MatrixCore:
         scores = self._candidate_scores(text, candidates, embedding_model)
         return [Verdict(i, not why, s, why) for i, (s, why) in enumerate(zip(scores, rule.judge(scores), strict=True))]
 
+    # Playbooks -----------------------------------------------------------------
+
+    def record_entry(self, entry: PlaybookEntry) -> PlaybookEntry:
+        return self.playbooks.record_entry(entry)
+
+    def record_entries(self, entries: Sequence[PlaybookEntry]) -> BulkResult:
+        return self.playbooks.record_entries(entries)
+
+    def list_entries(
+        self, where: EntryFilter | None = None, *, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[PlaybookEntry], str]:
+        return self.playbooks.list_entries(where, page_size=page_size, page_token=page_token)
+
+    def get_entry(self, entry_id: str) -> PlaybookEntry:
+        return self.playbooks.get_entry(entry_id)
+
+    def delete_entries(self, entry_id: str = "", *, corpus: str = "", item_id: str = "") -> int:
+        return self.playbooks.delete_entries(entry_id, corpus=corpus, item_id=item_id)
+
+    def playbook_stats(self) -> PlaybookStats:
+        return self.playbooks.playbook_stats()
+
+    def _items_in(self, corpus: str, ids: Sequence[str]) -> set[str]:
+        found, unrouted = self._directory.resolve([corpus])
+        if unrouted:
+            raise unrouted[0].error
+        return {item.id for item in found[corpus].host.api.get_items(corpus, ids).items}
+
     # Planning ------------------------------------------------------------------
 
     def _plan(self, r: MatrixRequest) -> Plan:
@@ -166,7 +213,8 @@ class MatrixCore:
         if r.filter is not None:
             parse_filter(r.filter, "filter", self._filters)  # refused here once, not by every corpus
         known, _ = self._directory.resolve([])
-        choice = choose_mode(requested, r.mode, r.force_mode, r.model, {n: x.corpus for n, x in known.items()}, s)
+        searchable = {n: x.corpus for n, x in known.items() if PLAYBOOK_TAG not in x.corpus.tags}
+        choice = choose_mode(requested, r.mode, r.force_mode, r.model, searchable, s)
         if not choice.corpora:
             raise errors.FailedPrecondition("no corpora exist to search; create one first", reason=NO_CORPORA)
         found, unrouted = self._directory.resolve(choice.corpora)
@@ -229,9 +277,12 @@ class MatrixCore:
 
     # Running -------------------------------------------------------------------
 
-    def _vectors(self, plan: Plan, queries: Sequence[tuple[Any, str | None]], field: str) -> dict[str, np.ndarray]:
+    def _vectors(
+        self, plan: Plan, queries: Sequence[tuple[Any, str | None]], field: str
+    ) -> dict[str, np.ndarray | errors.LakehouseError]:
         """Per chosen corpus, the (n_queries, d) query matrix: given vectors checked against
-        its dimension, texts embedded once per distinct model."""
+        its dimension (a mismatch refuses the call), texts embedded once per distinct model
+        (a corpus whose dimension the model does not yield gets that error instead)."""
 
         def name(i: int, part: str) -> str:
             return f"{field}[{i}].{part}" if field else part
@@ -264,16 +315,17 @@ class MatrixCore:
                     embedded[model] = ModelsEmbedder(self._models()).embed(list(texts.values()), model)
                 vectors = embedded[model]
                 if vectors.shape[1] != info.dimension:
-                    raise invalid_field(
-                        name(0, "text"),
-                        f"{model!r} yields {vectors.shape[1]} dimensions, corpus {info.name!r} has {info.dimension}",
-                        DIMENSION_MISMATCH,
-                    )
+                    # This corpus cannot take text embedded by its model (a corpus of given vectors):
+                    # it fails alone, the others answer.
+                    shown = model or "the default model"
+                    message = f"{shown} yields {vectors.shape[1]} dimensions, corpus {info.name!r} has {info.dimension}"
+                    out[info.name] = errors.FailedPrecondition(message, reason=DIMENSION_MISMATCH)
+                    continue
                 matrix[list(texts)] = vectors
             out[info.name] = matrix
         return out
 
-    def _run(self, plan: Plan, vectors: Mapping[str, np.ndarray]) -> list[Outcome]:
+    def _run(self, plan: Plan, vectors: Mapping[str, np.ndarray | errors.LakehouseError]) -> list[Outcome]:
         """Every chosen corpus searched: those of other processes concurrently on the pool,
         those of this process one after another on this thread meanwhile (their work holds
         the GIL, so threads only add hand-offs: DECISIONS D29). Outcomes in route order."""
@@ -289,7 +341,9 @@ class MatrixCore:
         }
         return [local[i] if i in local else remote[i].result() for i in range(len(plan.routes))]
 
-    def _search_one(self, plan: Plan, route: Route, queries: np.ndarray) -> Outcome:
+    def _search_one(self, plan: Plan, route: Route, queries: np.ndarray | errors.LakehouseError) -> Outcome:
+        if isinstance(queries, errors.LakehouseError):
+            return Outcome(route, None, queries, 0.0)
         api, name = route.host.api, route.corpus.name
         started = time.perf_counter()
         options = dict(
@@ -393,6 +447,10 @@ class MatrixCore:
                         )
                     scores[i] = float(_unit(np.asarray(item.vector, dtype=np.float32)[None, :])[0] @ query)
         return scores
+
+
+def _no_ingest() -> IngestApi:
+    raise errors.FailedPrecondition("this matrix records no playbook: it was given no ingest service")
 
 
 def _bounded(field: str, value: int, limit: int | None) -> int:

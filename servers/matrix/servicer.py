@@ -5,10 +5,15 @@ from __future__ import annotations
 import grpc
 
 from lakehouse.api.matrix import (
+    bulk_to_pb,
     candidate_from_pb,
+    entry_filter_from_pb,
+    entry_from_pb,
+    entry_to_pb,
     listing_to_pb,
     request_from_pb,
     result_to_pb,
+    stats_to_pb,
     verdicts_to_pb,
 )
 from lakehouse.api.vector import query_from_pb
@@ -40,6 +45,28 @@ class MatrixServicer(matrix_pb2_grpc.MatrixServiceServicer):
             embedding_model=request.embedding_model,
         )
         return verdicts_to_pb(verdicts)
+
+    def RecordPlaybookEntry(self, request, context):
+        return entry_to_pb(self._runtime.matrix.record_entry(entry_from_pb(request.entry)))
+
+    def RecordPlaybookEntries(self, request, context):
+        return bulk_to_pb(self._runtime.matrix.record_entries([entry_from_pb(e) for e in request.entries]))
+
+    def ListPlaybookEntries(self, request, context):
+        entries, token = self._runtime.matrix.list_entries(
+            entry_filter_from_pb(request), page_size=request.page_size, page_token=request.page_token
+        )
+        return matrix_pb2.ListPlaybookEntriesResponse(entries=[entry_to_pb(e) for e in entries], next_page_token=token)
+
+    def GetPlaybookEntry(self, request, context):
+        return entry_to_pb(self._runtime.matrix.get_entry(request.id))
+
+    def DeletePlaybookEntries(self, request, context):
+        deleted = self._runtime.matrix.delete_entries(request.id, corpus=request.corpus, item_id=request.item_id)
+        return matrix_pb2.DeletePlaybookEntriesResponse(deleted=deleted)
+
+    def GetPlaybookStats(self, request, context):
+        return stats_to_pb(self._runtime.matrix.playbook_stats())
 
 
 def register(server: grpc.Server, runtime) -> None:

@@ -124,13 +124,33 @@ def test_up_use_down(tmp_path):
         assert float(hits[0].split("\t")[0]) > 0
         found = json.loads(_cli(env, "search", "notes", "nurse", "--json").stdout)
         assert [r["id"] for r in found["results"]][0] == "b"
+        # Playbook: record, bulk (one bad entry reported, the rest recorded), list, stats, delete.
+        rec = _cli(env, "playbook", "record", "--query", "forklift", "--corpus", "notes", "--item", "a", "--id", "p1")
+        assert "\tsuccess 1.00\tnotes/a\tp1\tforklift" in rec.stdout
+        lines = [
+            {"query": "nurse", "corpus": "notes", "item_id": "b", "id": "p2"},
+            {"query": "x", "corpus": "notes", "item_id": "zz"},
+        ]
+        bulk_file = tmp_path / "entries.ndjson"
+        bulk_file.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+        bulk = _cli(env, "playbook", "bulk", str(bulk_file), check=False)
+        assert bulk.returncode == 1 and "recorded 1, failed 1" in bulk.stdout
+        assert "entry 2: NOT_FOUND ITEM_NOT_FOUND entries[1].item_id" in bulk.stderr
+        assert [line.split("\t")[3] for line in _cli(env, "playbook", "list").stdout.splitlines()] == ["p2", "p1"]
+        assert _cli(env, "playbook", "stats").stdout.startswith("2 entries\n  notes\tsuccess\t2 entries, 2 items")
+        assert _cli(env, "playbook", "delete", "--corpus", "notes", "--item", "a").stdout == "deleted 1 entry\n"
+        bad = _cli(
+            env, "playbook", "record", "--query", "q", "--corpus", "notes", "--item", "a", "--score", "3", check=False
+        )
+        assert bad.returncode == 1 and "INVALID_PLAYBOOK_ENTRY" in bad.stderr
         embedded = _cli(env, "embed", "hello world", "nurse").stdout.splitlines()
         assert embedded[0] == "local/all-MiniLM-L6-v2, 384 dimensions" and len(embedded) == 3
         assert embedded[1].startswith("[") and embedded[1].endswith("...]\thello world")
         vectors = json.loads(_cli(env, "embed", "hello world", "--json").stdout)
         assert vectors["dimension"] == 384 and len(vectors["embeddings"][0]["values"]) == 384
         assert _cli(env, "corpora", "delete", "notes").stdout == "deleted corpus notes\n"
-        assert json.loads(_cli(env, "corpora", "list", "--json").stdout) == {}
+        left = json.loads(_cli(env, "corpora", "list", "--json").stdout)["corpora"]
+        assert [c["name"] for c in left] == ["playbooks"]  # the playbook's own corpus stays
         gone = _cli(env, "corpora", "notes", check=False)
         assert gone.returncode == 1 and "CORPUS_NOT_FOUND" in gone.stderr
     finally:

@@ -223,3 +223,49 @@ def test_one_matrix_search_spans_two_vector_processes(two_hosts):
     assert r.status_code == 503, r.text
     listed = httpx.get(f"{rest}/v1/matrix/corpora", timeout=60).json()
     assert [u["upstream"] for u in listed["unreachable"]] == [b_addr]
+
+
+def test_playbook_over_rest(msystem, corpora):
+    entry = {"id": "rest_1", "query": QUERY, "corpus": "orders", "item_id": "o1", "score": 0.9, "source": "rest"}
+    r = _post(msystem, "/v1/matrix/playbooks", entry)
+    assert r.status_code == 200, r.text
+    assert r.json()["score"] == 0.9 and r.json()["time"].endswith("Z")
+    assert _post(msystem, "/v1/matrix/playbooks", entry).status_code == 200  # the same again: idempotent
+    conflict = _post(msystem, "/v1/matrix/playbooks", {**entry, "item_id": "o2"})
+    assert conflict.status_code == 409 and _info(conflict)["reason"] == "PLAYBOOK_ENTRY_CONFLICT", conflict.text
+    missing = _post(msystem, "/v1/matrix/playbooks", {**entry, "id": "", "item_id": "o404"})
+    assert missing.status_code == 404 and _info(missing)["reason"] == "ITEM_NOT_FOUND", missing.text
+    bad = _post(msystem, "/v1/matrix/playbooks", {**entry, "id": "", "score": 2})
+    assert bad.status_code == 400 and _info(bad)["reason"] == "INVALID_PLAYBOOK_ENTRY", bad.text
+    bulk = _post(
+        msystem,
+        "/v1/matrix/playbooks/bulk",
+        {
+            "entries": [
+                {**entry, "id": "rest_2"},
+                {**entry, "id": "rest_3", "outcome": "rejected", "score": None},
+                {**entry, "id": "", "query": ""},
+            ]
+        },
+    )
+    assert bulk.status_code == 200, bulk.text
+    body = bulk.json()
+    assert (body["recorded"], body["failed"]) == (2, 1)
+    assert body["results"][2]["error"]["field"] == "entries[2].query"
+    got = httpx.get(f"{msystem.rest}/v1/matrix/playbooks/rest_3", timeout=60).json()
+    assert got["outcome"] == "rejected" and "score" not in got
+    listed = httpx.get(
+        f"{msystem.rest}/v1/matrix/playbooks", params={"source": "rest", "page_size": 2}, timeout=60
+    ).json()
+    assert len(listed["entries"]) == 2 and listed["next_page_token"]
+    stats = httpx.get(f"{msystem.rest}/v1/matrix/playbooks:stats", timeout=60).json()
+    assert stats["entries"] == "3"
+    assert httpx.delete(f"{msystem.rest}/v1/matrix/playbooks/rest_2", timeout=60).json()["deleted"] == "1"
+    by_item = _post(msystem, "/v1/matrix/playbooks:delete", {"corpus": "orders", "item_id": "o1"})
+    assert by_item.status_code == 200 and by_item.json()["deleted"] == "2", by_item.text
+    gone = httpx.get(f"{msystem.rest}/v1/matrix/playbooks/rest_1", timeout=60)
+    assert gone.status_code == 404
+    # The playbook's own corpus is never searched as one of "all corpora".
+    r = _post(msystem, "/v1/matrix/search", {"text": QUERY, "k": 20, "fusion": "rrf"})
+    assert r.status_code == 200, r.text
+    assert "playbooks" not in {c["corpus"] for c in r.json()["corpora"]}, r.text

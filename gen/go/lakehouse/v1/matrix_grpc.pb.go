@@ -23,6 +23,18 @@ type MatrixServiceClient interface {
 	Search(ctx context.Context, in *MatrixSearchRequest, opts ...grpc.CallOption) (*MatrixSearchResponse, error)
 	// Many queries over the same corpora and options, one batched search per corpus.
 	SearchBatch(ctx context.Context, in *MatrixSearchBatchRequest, opts ...grpc.CallOption) (*MatrixSearchBatchResponse, error)
+	// Records one outcome in the playbook (idempotent by the entry's id).
+	RecordPlaybookEntry(ctx context.Context, in *RecordPlaybookEntryRequest, opts ...grpc.CallOption) (*PlaybookEntry, error)
+	// Records many outcomes; a bad entry fails alone, never the batch.
+	RecordPlaybookEntries(ctx context.Context, in *RecordPlaybookEntriesRequest, opts ...grpc.CallOption) (*RecordPlaybookEntriesResponse, error)
+	// Lists entries, newest first, filtered and paged.
+	ListPlaybookEntries(ctx context.Context, in *ListPlaybookEntriesRequest, opts ...grpc.CallOption) (*ListPlaybookEntriesResponse, error)
+	// One entry by id.
+	GetPlaybookEntry(ctx context.Context, in *GetPlaybookEntryRequest, opts ...grpc.CallOption) (*PlaybookEntry, error)
+	// Deletes entries by id, or every entry about an item (corpus and item_id).
+	DeletePlaybookEntries(ctx context.Context, in *DeletePlaybookEntriesRequest, opts ...grpc.CallOption) (*DeletePlaybookEntriesResponse, error)
+	// Counts per corpus and outcome, and how old the entries are.
+	GetPlaybookStats(ctx context.Context, in *GetPlaybookStatsRequest, opts ...grpc.CallOption) (*PlaybookStats, error)
 	// Which candidates are relevant to a query: an absolute floor and a margin
 	// below the best candidate, with each candidate's score and reason.
 	FilterRelevance(ctx context.Context, in *FilterRelevanceRequest, opts ...grpc.CallOption) (*FilterRelevanceResponse, error)
@@ -63,6 +75,60 @@ func (c *matrixServiceClient) SearchBatch(ctx context.Context, in *MatrixSearchB
 	return out, nil
 }
 
+func (c *matrixServiceClient) RecordPlaybookEntry(ctx context.Context, in *RecordPlaybookEntryRequest, opts ...grpc.CallOption) (*PlaybookEntry, error) {
+	out := new(PlaybookEntry)
+	err := c.cc.Invoke(ctx, "/lakehouse.v1.MatrixService/RecordPlaybookEntry", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *matrixServiceClient) RecordPlaybookEntries(ctx context.Context, in *RecordPlaybookEntriesRequest, opts ...grpc.CallOption) (*RecordPlaybookEntriesResponse, error) {
+	out := new(RecordPlaybookEntriesResponse)
+	err := c.cc.Invoke(ctx, "/lakehouse.v1.MatrixService/RecordPlaybookEntries", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *matrixServiceClient) ListPlaybookEntries(ctx context.Context, in *ListPlaybookEntriesRequest, opts ...grpc.CallOption) (*ListPlaybookEntriesResponse, error) {
+	out := new(ListPlaybookEntriesResponse)
+	err := c.cc.Invoke(ctx, "/lakehouse.v1.MatrixService/ListPlaybookEntries", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *matrixServiceClient) GetPlaybookEntry(ctx context.Context, in *GetPlaybookEntryRequest, opts ...grpc.CallOption) (*PlaybookEntry, error) {
+	out := new(PlaybookEntry)
+	err := c.cc.Invoke(ctx, "/lakehouse.v1.MatrixService/GetPlaybookEntry", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *matrixServiceClient) DeletePlaybookEntries(ctx context.Context, in *DeletePlaybookEntriesRequest, opts ...grpc.CallOption) (*DeletePlaybookEntriesResponse, error) {
+	out := new(DeletePlaybookEntriesResponse)
+	err := c.cc.Invoke(ctx, "/lakehouse.v1.MatrixService/DeletePlaybookEntries", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *matrixServiceClient) GetPlaybookStats(ctx context.Context, in *GetPlaybookStatsRequest, opts ...grpc.CallOption) (*PlaybookStats, error) {
+	out := new(PlaybookStats)
+	err := c.cc.Invoke(ctx, "/lakehouse.v1.MatrixService/GetPlaybookStats", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *matrixServiceClient) FilterRelevance(ctx context.Context, in *FilterRelevanceRequest, opts ...grpc.CallOption) (*FilterRelevanceResponse, error) {
 	out := new(FilterRelevanceResponse)
 	err := c.cc.Invoke(ctx, "/lakehouse.v1.MatrixService/FilterRelevance", in, out, opts...)
@@ -82,6 +148,18 @@ type MatrixServiceServer interface {
 	Search(context.Context, *MatrixSearchRequest) (*MatrixSearchResponse, error)
 	// Many queries over the same corpora and options, one batched search per corpus.
 	SearchBatch(context.Context, *MatrixSearchBatchRequest) (*MatrixSearchBatchResponse, error)
+	// Records one outcome in the playbook (idempotent by the entry's id).
+	RecordPlaybookEntry(context.Context, *RecordPlaybookEntryRequest) (*PlaybookEntry, error)
+	// Records many outcomes; a bad entry fails alone, never the batch.
+	RecordPlaybookEntries(context.Context, *RecordPlaybookEntriesRequest) (*RecordPlaybookEntriesResponse, error)
+	// Lists entries, newest first, filtered and paged.
+	ListPlaybookEntries(context.Context, *ListPlaybookEntriesRequest) (*ListPlaybookEntriesResponse, error)
+	// One entry by id.
+	GetPlaybookEntry(context.Context, *GetPlaybookEntryRequest) (*PlaybookEntry, error)
+	// Deletes entries by id, or every entry about an item (corpus and item_id).
+	DeletePlaybookEntries(context.Context, *DeletePlaybookEntriesRequest) (*DeletePlaybookEntriesResponse, error)
+	// Counts per corpus and outcome, and how old the entries are.
+	GetPlaybookStats(context.Context, *GetPlaybookStatsRequest) (*PlaybookStats, error)
 	// Which candidates are relevant to a query: an absolute floor and a margin
 	// below the best candidate, with each candidate's score and reason.
 	FilterRelevance(context.Context, *FilterRelevanceRequest) (*FilterRelevanceResponse, error)
@@ -100,6 +178,24 @@ func (UnimplementedMatrixServiceServer) Search(context.Context, *MatrixSearchReq
 }
 func (UnimplementedMatrixServiceServer) SearchBatch(context.Context, *MatrixSearchBatchRequest) (*MatrixSearchBatchResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SearchBatch not implemented")
+}
+func (UnimplementedMatrixServiceServer) RecordPlaybookEntry(context.Context, *RecordPlaybookEntryRequest) (*PlaybookEntry, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RecordPlaybookEntry not implemented")
+}
+func (UnimplementedMatrixServiceServer) RecordPlaybookEntries(context.Context, *RecordPlaybookEntriesRequest) (*RecordPlaybookEntriesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RecordPlaybookEntries not implemented")
+}
+func (UnimplementedMatrixServiceServer) ListPlaybookEntries(context.Context, *ListPlaybookEntriesRequest) (*ListPlaybookEntriesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListPlaybookEntries not implemented")
+}
+func (UnimplementedMatrixServiceServer) GetPlaybookEntry(context.Context, *GetPlaybookEntryRequest) (*PlaybookEntry, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetPlaybookEntry not implemented")
+}
+func (UnimplementedMatrixServiceServer) DeletePlaybookEntries(context.Context, *DeletePlaybookEntriesRequest) (*DeletePlaybookEntriesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeletePlaybookEntries not implemented")
+}
+func (UnimplementedMatrixServiceServer) GetPlaybookStats(context.Context, *GetPlaybookStatsRequest) (*PlaybookStats, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetPlaybookStats not implemented")
 }
 func (UnimplementedMatrixServiceServer) FilterRelevance(context.Context, *FilterRelevanceRequest) (*FilterRelevanceResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method FilterRelevance not implemented")
@@ -171,6 +267,114 @@ func _MatrixService_SearchBatch_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MatrixService_RecordPlaybookEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordPlaybookEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MatrixServiceServer).RecordPlaybookEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/lakehouse.v1.MatrixService/RecordPlaybookEntry",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MatrixServiceServer).RecordPlaybookEntry(ctx, req.(*RecordPlaybookEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MatrixService_RecordPlaybookEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordPlaybookEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MatrixServiceServer).RecordPlaybookEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/lakehouse.v1.MatrixService/RecordPlaybookEntries",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MatrixServiceServer).RecordPlaybookEntries(ctx, req.(*RecordPlaybookEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MatrixService_ListPlaybookEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPlaybookEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MatrixServiceServer).ListPlaybookEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/lakehouse.v1.MatrixService/ListPlaybookEntries",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MatrixServiceServer).ListPlaybookEntries(ctx, req.(*ListPlaybookEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MatrixService_GetPlaybookEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPlaybookEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MatrixServiceServer).GetPlaybookEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/lakehouse.v1.MatrixService/GetPlaybookEntry",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MatrixServiceServer).GetPlaybookEntry(ctx, req.(*GetPlaybookEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MatrixService_DeletePlaybookEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeletePlaybookEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MatrixServiceServer).DeletePlaybookEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/lakehouse.v1.MatrixService/DeletePlaybookEntries",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MatrixServiceServer).DeletePlaybookEntries(ctx, req.(*DeletePlaybookEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MatrixService_GetPlaybookStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPlaybookStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MatrixServiceServer).GetPlaybookStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/lakehouse.v1.MatrixService/GetPlaybookStats",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MatrixServiceServer).GetPlaybookStats(ctx, req.(*GetPlaybookStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _MatrixService_FilterRelevance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(FilterRelevanceRequest)
 	if err := dec(in); err != nil {
@@ -204,6 +408,30 @@ var _MatrixService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SearchBatch",
 			Handler:    _MatrixService_SearchBatch_Handler,
+		},
+		{
+			MethodName: "RecordPlaybookEntry",
+			Handler:    _MatrixService_RecordPlaybookEntry_Handler,
+		},
+		{
+			MethodName: "RecordPlaybookEntries",
+			Handler:    _MatrixService_RecordPlaybookEntries_Handler,
+		},
+		{
+			MethodName: "ListPlaybookEntries",
+			Handler:    _MatrixService_ListPlaybookEntries_Handler,
+		},
+		{
+			MethodName: "GetPlaybookEntry",
+			Handler:    _MatrixService_GetPlaybookEntry_Handler,
+		},
+		{
+			MethodName: "DeletePlaybookEntries",
+			Handler:    _MatrixService_DeletePlaybookEntries_Handler,
+		},
+		{
+			MethodName: "GetPlaybookStats",
+			Handler:    _MatrixService_GetPlaybookStats_Handler,
 		},
 		{
 			MethodName: "FilterRelevance",

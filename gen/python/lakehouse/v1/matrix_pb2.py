@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from lakehouse.v1 import vector_pb2 as lakehouse_dot_v1_dot_vector__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19lakehouse/v1/matrix.proto\x12\x0clakehouse.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19lakehouse/v1/vector.proto\"\x1a\n\x18ListMatrixCorporaRequest\"F\n\x0cMatrixCorpus\x12$\n\x06\x63orpus\x18\x01 \x01(\x0b\x32\x14.lakehouse.v1.Corpus\x12\x10\n\x08upstream\x18\x02 \x01(\t\"P\n\rUpstreamError\x12\x10\n\x08upstream\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"z\n\x19ListMatrixCorporaResponse\x12+\n\x07\x63orpora\x18\x01 \x03(\x0b\x32\x1a.lakehouse.v1.MatrixCorpus\x12\x30\n\x0bunreachable\x18\x02 \x03(\x0b\x32\x1b.lakehouse.v1.UpstreamError\"z\n\x10RelevanceOptions\x12\x14\n\x07\x65nabled\x18\x01 \x01(\x08H\x00\x88\x01\x01\x12\x16\n\tthreshold\x18\x02 \x01(\x02H\x01\x88\x01\x01\x12\x13\n\x06margin\x18\x03 \x01(\x02H\x02\x88\x01\x01\x42\n\n\x08_enabledB\x0c\n\n_thresholdB\t\n\x07_margin\"\xf3\x02\n\x13MatrixSearchRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0e\n\x06vector\x18\x02 \x03(\x02\x12\x0f\n\x07\x63orpora\x18\x03 \x03(\t\x12\x14\n\x0ck_per_corpus\x18\x04 \x01(\x05\x12\t\n\x01k\x18\x05 \x01(\x05\x12\x0e\n\x06\x66usion\x18\x06 \x01(\t\x12\r\n\x05rrf_k\x18\x07 \x01(\x05\x12\'\n\x06\x66ilter\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0b\n\x03sql\x18\t \x01(\t\x12\x15\n\rsql_id_column\x18\n \x01(\t\x12\x31\n\trelevance\x18\x0b \x01(\x0b\x32\x1e.lakehouse.v1.RelevanceOptions\x12\r\n\x05model\x18\x0c \x01(\t\x12\x0c\n\x04mode\x18\r \x01(\t\x12\x12\n\nforce_mode\x18\x0e \x01(\t\x12\x14\n\x0cinclude_text\x18\x0f \x01(\x08\x12\x11\n\tef_search\x18\x10 \x01(\x05\x12\x13\n\x0brequire_all\x18\x11 \x01(\x08\"\xb3\x01\n\x0cMatrixResult\x12\x0e\n\x06\x63orpus\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x13\n\x0b\x66used_score\x18\x04 \x01(\x02\x12\x16\n\x0erank_in_corpus\x18\x05 \x01(\x05\x12\x12\n\ngeneration\x18\x06 \x01(\x03\x12)\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04text\x18\x08 \x01(\t\"\xb8\x01\n\x11\x43orpusSearchStats\x12\x0e\n\x06\x63orpus\x18\x01 \x01(\t\x12\x10\n\x08searched\x18\x02 \x01(\x08\x12\x10\n\x08returned\x18\x03 \x01(\x05\x12\x1a\n\x12\x65xcluded_by_filter\x18\x04 \x01(\x03\x12\x12\n\nlatency_ms\x18\x05 \x01(\x01\x12\x0c\n\x04\x63ode\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x0f\n\x07message\x18\x08 \x01(\t\x12\x10\n\x08upstream\x18\t \x01(\t\"J\n\rRelevanceDrop\x12\x0e\n\x06\x63orpus\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xac\x02\n\x14MatrixSearchResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.lakehouse.v1.MatrixResult\x12\x30\n\x07\x63orpora\x18\x02 \x03(\x0b\x32\x1f.lakehouse.v1.CorpusSearchStats\x12\x1f\n\x17metadata_filter_dropped\x18\x03 \x01(\x03\x12\x0c\n\x04mode\x18\x04 \x01(\t\x12\x12\n\ndowngraded\x18\x05 \x01(\x08\x12\x13\n\x0bmode_reason\x18\x06 \x01(\t\x12\x36\n\x11relevance_dropped\x18\x07 \x03(\x0b\x32\x1b.lakehouse.v1.RelevanceDrop\x12\x0f\n\x07partial\x18\x08 \x01(\x08\x12\x14\n\x0csql_selected\x18\t \x01(\x03\"z\n\x18MatrixSearchBatchRequest\x12\x32\n\x07options\x18\x01 \x01(\x0b\x32!.lakehouse.v1.MatrixSearchRequest\x12*\n\x07queries\x18\x02 \x03(\x0b\x32\x19.lakehouse.v1.SearchQuery\"R\n\x19MatrixSearchBatchResponse\x12\x35\n\tresponses\x18\x01 \x03(\x0b\x32\".lakehouse.v1.MatrixSearchResponse\">\n\x12RelevanceCandidate\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0e\n\x06\x63orpus\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\"\xc1\x01\n\x16\x46ilterRelevanceRequest\x12\x12\n\x04text\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x34\n\ncandidates\x18\x02 \x03(\x0b\x32 .lakehouse.v1.RelevanceCandidate\x12\x16\n\tthreshold\x18\x03 \x01(\x02H\x00\x88\x01\x01\x12\x13\n\x06margin\x18\x04 \x01(\x02H\x01\x88\x01\x01\x12\x17\n\x0f\x65mbedding_model\x18\x05 \x01(\tB\x0c\n\n_thresholdB\t\n\x07_margin\"N\n\x10RelevanceVerdict\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04kept\x18\x02 \x01(\x08\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x0e\n\x06reason\x18\x04 \x01(\t\"K\n\x17\x46ilterRelevanceResponse\x12\x30\n\x08verdicts\x18\x01 \x03(\x0b\x32\x1e.lakehouse.v1.RelevanceVerdict2\x9a\x04\n\rMatrixService\x12z\n\x0bListCorpora\x12&.lakehouse.v1.ListMatrixCorporaRequest\x1a\'.lakehouse.v1.ListMatrixCorporaResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/matrix/corpora\x12\x86\x01\n\x06Search\x12!.lakehouse.v1.MatrixSearchRequest\x1a\".lakehouse.v1.MatrixSearchResponse\"5\x82\xd3\xe4\x93\x02/\"\x11/v1/matrix/search:\x01*Z\x17\"\x12/v1/vectors/hybrid:\x01*\x12\x82\x01\n\x0bSearchBatch\x12&.lakehouse.v1.MatrixSearchBatchRequest\x1a\'.lakehouse.v1.MatrixSearchBatchResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/matrix/search:batch:\x01*\x12\x7f\n\x0f\x46ilterRelevance\x12$.lakehouse.v1.FilterRelevanceRequest\x1a%.lakehouse.v1.FilterRelevanceResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/matrix/relevance:\x01*B+Z)lakehouse/gen/go/lakehouse/v1;lakehousev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19lakehouse/v1/matrix.proto\x12\x0clakehouse.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19lakehouse/v1/vector.proto\"\x1a\n\x18ListMatrixCorporaRequest\"F\n\x0cMatrixCorpus\x12$\n\x06\x63orpus\x18\x01 \x01(\x0b\x32\x14.lakehouse.v1.Corpus\x12\x10\n\x08upstream\x18\x02 \x01(\t\"P\n\rUpstreamError\x12\x10\n\x08upstream\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"z\n\x19ListMatrixCorporaResponse\x12+\n\x07\x63orpora\x18\x01 \x03(\x0b\x32\x1a.lakehouse.v1.MatrixCorpus\x12\x30\n\x0bunreachable\x18\x02 \x03(\x0b\x32\x1b.lakehouse.v1.UpstreamError\"z\n\x10RelevanceOptions\x12\x14\n\x07\x65nabled\x18\x01 \x01(\x08H\x00\x88\x01\x01\x12\x16\n\tthreshold\x18\x02 \x01(\x02H\x01\x88\x01\x01\x12\x13\n\x06margin\x18\x03 \x01(\x02H\x02\x88\x01\x01\x42\n\n\x08_enabledB\x0c\n\n_thresholdB\t\n\x07_margin\"\xf3\x02\n\x13MatrixSearchRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0e\n\x06vector\x18\x02 \x03(\x02\x12\x0f\n\x07\x63orpora\x18\x03 \x03(\t\x12\x14\n\x0ck_per_corpus\x18\x04 \x01(\x05\x12\t\n\x01k\x18\x05 \x01(\x05\x12\x0e\n\x06\x66usion\x18\x06 \x01(\t\x12\r\n\x05rrf_k\x18\x07 \x01(\x05\x12\'\n\x06\x66ilter\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0b\n\x03sql\x18\t \x01(\t\x12\x15\n\rsql_id_column\x18\n \x01(\t\x12\x31\n\trelevance\x18\x0b \x01(\x0b\x32\x1e.lakehouse.v1.RelevanceOptions\x12\r\n\x05model\x18\x0c \x01(\t\x12\x0c\n\x04mode\x18\r \x01(\t\x12\x12\n\nforce_mode\x18\x0e \x01(\t\x12\x14\n\x0cinclude_text\x18\x0f \x01(\x08\x12\x11\n\tef_search\x18\x10 \x01(\x05\x12\x13\n\x0brequire_all\x18\x11 \x01(\x08\"\xb3\x01\n\x0cMatrixResult\x12\x0e\n\x06\x63orpus\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x13\n\x0b\x66used_score\x18\x04 \x01(\x02\x12\x16\n\x0erank_in_corpus\x18\x05 \x01(\x05\x12\x12\n\ngeneration\x18\x06 \x01(\x03\x12)\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04text\x18\x08 \x01(\t\"\xb8\x01\n\x11\x43orpusSearchStats\x12\x0e\n\x06\x63orpus\x18\x01 \x01(\t\x12\x10\n\x08searched\x18\x02 \x01(\x08\x12\x10\n\x08returned\x18\x03 \x01(\x05\x12\x1a\n\x12\x65xcluded_by_filter\x18\x04 \x01(\x03\x12\x12\n\nlatency_ms\x18\x05 \x01(\x01\x12\x0c\n\x04\x63ode\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x0f\n\x07message\x18\x08 \x01(\t\x12\x10\n\x08upstream\x18\t \x01(\t\"J\n\rRelevanceDrop\x12\x0e\n\x06\x63orpus\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xac\x02\n\x14MatrixSearchResponse\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.lakehouse.v1.MatrixResult\x12\x30\n\x07\x63orpora\x18\x02 \x03(\x0b\x32\x1f.lakehouse.v1.CorpusSearchStats\x12\x1f\n\x17metadata_filter_dropped\x18\x03 \x01(\x03\x12\x0c\n\x04mode\x18\x04 \x01(\t\x12\x12\n\ndowngraded\x18\x05 \x01(\x08\x12\x13\n\x0bmode_reason\x18\x06 \x01(\t\x12\x36\n\x11relevance_dropped\x18\x07 \x03(\x0b\x32\x1b.lakehouse.v1.RelevanceDrop\x12\x0f\n\x07partial\x18\x08 \x01(\x08\x12\x14\n\x0csql_selected\x18\t \x01(\x03\"z\n\x18MatrixSearchBatchRequest\x12\x32\n\x07options\x18\x01 \x01(\x0b\x32!.lakehouse.v1.MatrixSearchRequest\x12*\n\x07queries\x18\x02 \x03(\x0b\x32\x19.lakehouse.v1.SearchQuery\"R\n\x19MatrixSearchBatchResponse\x12\x35\n\tresponses\x18\x01 \x03(\x0b\x32\".lakehouse.v1.MatrixSearchResponse\">\n\x12RelevanceCandidate\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0e\n\x06\x63orpus\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\"\xc1\x01\n\x16\x46ilterRelevanceRequest\x12\x12\n\x04text\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x34\n\ncandidates\x18\x02 \x03(\x0b\x32 .lakehouse.v1.RelevanceCandidate\x12\x16\n\tthreshold\x18\x03 \x01(\x02H\x00\x88\x01\x01\x12\x13\n\x06margin\x18\x04 \x01(\x02H\x01\x88\x01\x01\x12\x17\n\x0f\x65mbedding_model\x18\x05 \x01(\tB\x0c\n\n_thresholdB\t\n\x07_margin\"N\n\x10RelevanceVerdict\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04kept\x18\x02 \x01(\x08\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x0e\n\x06reason\x18\x04 \x01(\t\"K\n\x17\x46ilterRelevanceResponse\x12\x30\n\x08verdicts\x18\x01 \x03(\x0b\x32\x1e.lakehouse.v1.RelevanceVerdict\"\xef\x01\n\rPlaybookEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\x0e\n\x06\x63orpus\x18\x03 \x01(\t\x12\x0f\n\x07item_id\x18\x04 \x01(\t\x12\x0f\n\x07outcome\x18\x05 \x01(\t\x12\x12\n\x05score\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x0e\n\x06source\x18\x08 \x01(\t\x12(\n\x04time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x08metadata\x18\n \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_score\"H\n\x1aRecordPlaybookEntryRequest\x12*\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x1b.lakehouse.v1.PlaybookEntry\"L\n\x1cRecordPlaybookEntriesRequest\x12,\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1b.lakehouse.v1.PlaybookEntry\"a\n\x13PlaybookEntryResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\n\n\x02id\x18\x02 \x01(\t\x12/\n\x05\x65rror\x18\x03 \x01(\x0b\x32 .lakehouse.v1.PlaybookEntryError\"R\n\x12PlaybookEntryError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\"u\n\x1dRecordPlaybookEntriesResponse\x12\x10\n\x08recorded\x18\x01 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x02 \x01(\x05\x12\x32\n\x07results\x18\x03 \x03(\x0b\x32!.lakehouse.v1.PlaybookEntryResult\"\xca\x01\n\x1aListPlaybookEntriesRequest\x12\x0e\n\x06\x63orpus\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"d\n\x1bListPlaybookEntriesResponse\x12,\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1b.lakehouse.v1.PlaybookEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x17GetPlaybookEntryRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"K\n\x1c\x44\x65letePlaybookEntriesRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x63orpus\x18\x02 \x01(\t\x12\x0f\n\x07item_id\x18\x03 \x01(\t\"0\n\x1d\x44\x65letePlaybookEntriesResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x03\"\x19\n\x17GetPlaybookStatsRequest\"\x9b\x01\n\rPlaybookCount\x12\x0e\n\x06\x63orpus\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\x0f\n\x07\x65ntries\x18\x03 \x01(\x03\x12\r\n\x05items\x18\x04 \x01(\x03\x12\x17\n\x0fnewest_age_days\x18\x05 \x01(\x01\x12\x17\n\x0fmedian_age_days\x18\x06 \x01(\x01\x12\x17\n\x0foldest_age_days\x18\x07 \x01(\x01\"M\n\rPlaybookStats\x12\x0f\n\x07\x65ntries\x18\x01 \x01(\x03\x12+\n\x06\x63ounts\x18\x02 \x03(\x0b\x32\x1b.lakehouse.v1.PlaybookCount2\xf1\n\n\rMatrixService\x12z\n\x0bListCorpora\x12&.lakehouse.v1.ListMatrixCorporaRequest\x1a\'.lakehouse.v1.ListMatrixCorporaResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/matrix/corpora\x12\x86\x01\n\x06Search\x12!.lakehouse.v1.MatrixSearchRequest\x1a\".lakehouse.v1.MatrixSearchResponse\"5\x82\xd3\xe4\x93\x02/\"\x11/v1/matrix/search:\x01*Z\x17\"\x12/v1/vectors/hybrid:\x01*\x12\x82\x01\n\x0bSearchBatch\x12&.lakehouse.v1.MatrixSearchBatchRequest\x1a\'.lakehouse.v1.MatrixSearchBatchResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/matrix/search:batch:\x01*\x12\x81\x01\n\x13RecordPlaybookEntry\x12(.lakehouse.v1.RecordPlaybookEntryRequest\x1a\x1b.lakehouse.v1.PlaybookEntry\"#\x82\xd3\xe4\x93\x02\x1d\"\x14/v1/matrix/playbooks:\x05\x65ntry\x12\x96\x01\n\x15RecordPlaybookEntries\x12*.lakehouse.v1.RecordPlaybookEntriesRequest\x1a+.lakehouse.v1.RecordPlaybookEntriesResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/matrix/playbooks/bulk:\x01*\x12\x88\x01\n\x13ListPlaybookEntries\x12(.lakehouse.v1.ListPlaybookEntriesRequest\x1a).lakehouse.v1.ListPlaybookEntriesResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/matrix/playbooks\x12y\n\x10GetPlaybookEntry\x12%.lakehouse.v1.GetPlaybookEntryRequest\x1a\x1b.lakehouse.v1.PlaybookEntry\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/matrix/playbooks/{id}\x12\xb5\x01\n\x15\x44\x65letePlaybookEntries\x12*.lakehouse.v1.DeletePlaybookEntriesRequest\x1a+.lakehouse.v1.DeletePlaybookEntriesResponse\"C\x82\xd3\xe4\x93\x02=*\x19/v1/matrix/playbooks/{id}Z \"\x1b/v1/matrix/playbooks:delete:\x01*\x12z\n\x10GetPlaybookStats\x12%.lakehouse.v1.GetPlaybookStatsRequest\x1a\x1b.lakehouse.v1.PlaybookStats\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/matrix/playbooks:stats\x12\x7f\n\x0f\x46ilterRelevance\x12$.lakehouse.v1.FilterRelevanceRequest\x1a%.lakehouse.v1.FilterRelevanceResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/matrix/relevance:\x01*B+Z)lakehouse/gen/go/lakehouse/v1;lakehousev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,46 +39,88 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'Z)lakehouse/gen/go/lakehouse/v1;lakehousev1'
   _globals['_FILTERRELEVANCEREQUEST'].fields_by_name['text']._loaded_options = None
   _globals['_FILTERRELEVANCEREQUEST'].fields_by_name['text']._serialized_options = b'\342A\001\002'
+  _globals['_GETPLAYBOOKENTRYREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_GETPLAYBOOKENTRYREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
   _globals['_MATRIXSERVICE'].methods_by_name['ListCorpora']._loaded_options = None
   _globals['_MATRIXSERVICE'].methods_by_name['ListCorpora']._serialized_options = b'\202\323\344\223\002\024\022\022/v1/matrix/corpora'
   _globals['_MATRIXSERVICE'].methods_by_name['Search']._loaded_options = None
   _globals['_MATRIXSERVICE'].methods_by_name['Search']._serialized_options = b'\202\323\344\223\002/\"\021/v1/matrix/search:\001*Z\027\"\022/v1/vectors/hybrid:\001*'
   _globals['_MATRIXSERVICE'].methods_by_name['SearchBatch']._loaded_options = None
   _globals['_MATRIXSERVICE'].methods_by_name['SearchBatch']._serialized_options = b'\202\323\344\223\002\034\"\027/v1/matrix/search:batch:\001*'
+  _globals['_MATRIXSERVICE'].methods_by_name['RecordPlaybookEntry']._loaded_options = None
+  _globals['_MATRIXSERVICE'].methods_by_name['RecordPlaybookEntry']._serialized_options = b'\202\323\344\223\002\035\"\024/v1/matrix/playbooks:\005entry'
+  _globals['_MATRIXSERVICE'].methods_by_name['RecordPlaybookEntries']._loaded_options = None
+  _globals['_MATRIXSERVICE'].methods_by_name['RecordPlaybookEntries']._serialized_options = b'\202\323\344\223\002\036\"\031/v1/matrix/playbooks/bulk:\001*'
+  _globals['_MATRIXSERVICE'].methods_by_name['ListPlaybookEntries']._loaded_options = None
+  _globals['_MATRIXSERVICE'].methods_by_name['ListPlaybookEntries']._serialized_options = b'\202\323\344\223\002\026\022\024/v1/matrix/playbooks'
+  _globals['_MATRIXSERVICE'].methods_by_name['GetPlaybookEntry']._loaded_options = None
+  _globals['_MATRIXSERVICE'].methods_by_name['GetPlaybookEntry']._serialized_options = b'\202\323\344\223\002\033\022\031/v1/matrix/playbooks/{id}'
+  _globals['_MATRIXSERVICE'].methods_by_name['DeletePlaybookEntries']._loaded_options = None
+  _globals['_MATRIXSERVICE'].methods_by_name['DeletePlaybookEntries']._serialized_options = b'\202\323\344\223\002=*\031/v1/matrix/playbooks/{id}Z \"\033/v1/matrix/playbooks:delete:\001*'
+  _globals['_MATRIXSERVICE'].methods_by_name['GetPlaybookStats']._loaded_options = None
+  _globals['_MATRIXSERVICE'].methods_by_name['GetPlaybookStats']._serialized_options = b'\202\323\344\223\002\034\022\032/v1/matrix/playbooks:stats'
   _globals['_MATRIXSERVICE'].methods_by_name['FilterRelevance']._loaded_options = None
   _globals['_MATRIXSERVICE'].methods_by_name['FilterRelevance']._serialized_options = b'\202\323\344\223\002\031\"\024/v1/matrix/relevance:\001*'
-  _globals['_LISTMATRIXCORPORAREQUEST']._serialized_start=163
-  _globals['_LISTMATRIXCORPORAREQUEST']._serialized_end=189
-  _globals['_MATRIXCORPUS']._serialized_start=191
-  _globals['_MATRIXCORPUS']._serialized_end=261
-  _globals['_UPSTREAMERROR']._serialized_start=263
-  _globals['_UPSTREAMERROR']._serialized_end=343
-  _globals['_LISTMATRIXCORPORARESPONSE']._serialized_start=345
-  _globals['_LISTMATRIXCORPORARESPONSE']._serialized_end=467
-  _globals['_RELEVANCEOPTIONS']._serialized_start=469
-  _globals['_RELEVANCEOPTIONS']._serialized_end=591
-  _globals['_MATRIXSEARCHREQUEST']._serialized_start=594
-  _globals['_MATRIXSEARCHREQUEST']._serialized_end=965
-  _globals['_MATRIXRESULT']._serialized_start=968
-  _globals['_MATRIXRESULT']._serialized_end=1147
-  _globals['_CORPUSSEARCHSTATS']._serialized_start=1150
-  _globals['_CORPUSSEARCHSTATS']._serialized_end=1334
-  _globals['_RELEVANCEDROP']._serialized_start=1336
-  _globals['_RELEVANCEDROP']._serialized_end=1410
-  _globals['_MATRIXSEARCHRESPONSE']._serialized_start=1413
-  _globals['_MATRIXSEARCHRESPONSE']._serialized_end=1713
-  _globals['_MATRIXSEARCHBATCHREQUEST']._serialized_start=1715
-  _globals['_MATRIXSEARCHBATCHREQUEST']._serialized_end=1837
-  _globals['_MATRIXSEARCHBATCHRESPONSE']._serialized_start=1839
-  _globals['_MATRIXSEARCHBATCHRESPONSE']._serialized_end=1921
-  _globals['_RELEVANCECANDIDATE']._serialized_start=1923
-  _globals['_RELEVANCECANDIDATE']._serialized_end=1985
-  _globals['_FILTERRELEVANCEREQUEST']._serialized_start=1988
-  _globals['_FILTERRELEVANCEREQUEST']._serialized_end=2181
-  _globals['_RELEVANCEVERDICT']._serialized_start=2183
-  _globals['_RELEVANCEVERDICT']._serialized_end=2261
-  _globals['_FILTERRELEVANCERESPONSE']._serialized_start=2263
-  _globals['_FILTERRELEVANCERESPONSE']._serialized_end=2338
-  _globals['_MATRIXSERVICE']._serialized_start=2341
-  _globals['_MATRIXSERVICE']._serialized_end=2879
+  _globals['_LISTMATRIXCORPORAREQUEST']._serialized_start=196
+  _globals['_LISTMATRIXCORPORAREQUEST']._serialized_end=222
+  _globals['_MATRIXCORPUS']._serialized_start=224
+  _globals['_MATRIXCORPUS']._serialized_end=294
+  _globals['_UPSTREAMERROR']._serialized_start=296
+  _globals['_UPSTREAMERROR']._serialized_end=376
+  _globals['_LISTMATRIXCORPORARESPONSE']._serialized_start=378
+  _globals['_LISTMATRIXCORPORARESPONSE']._serialized_end=500
+  _globals['_RELEVANCEOPTIONS']._serialized_start=502
+  _globals['_RELEVANCEOPTIONS']._serialized_end=624
+  _globals['_MATRIXSEARCHREQUEST']._serialized_start=627
+  _globals['_MATRIXSEARCHREQUEST']._serialized_end=998
+  _globals['_MATRIXRESULT']._serialized_start=1001
+  _globals['_MATRIXRESULT']._serialized_end=1180
+  _globals['_CORPUSSEARCHSTATS']._serialized_start=1183
+  _globals['_CORPUSSEARCHSTATS']._serialized_end=1367
+  _globals['_RELEVANCEDROP']._serialized_start=1369
+  _globals['_RELEVANCEDROP']._serialized_end=1443
+  _globals['_MATRIXSEARCHRESPONSE']._serialized_start=1446
+  _globals['_MATRIXSEARCHRESPONSE']._serialized_end=1746
+  _globals['_MATRIXSEARCHBATCHREQUEST']._serialized_start=1748
+  _globals['_MATRIXSEARCHBATCHREQUEST']._serialized_end=1870
+  _globals['_MATRIXSEARCHBATCHRESPONSE']._serialized_start=1872
+  _globals['_MATRIXSEARCHBATCHRESPONSE']._serialized_end=1954
+  _globals['_RELEVANCECANDIDATE']._serialized_start=1956
+  _globals['_RELEVANCECANDIDATE']._serialized_end=2018
+  _globals['_FILTERRELEVANCEREQUEST']._serialized_start=2021
+  _globals['_FILTERRELEVANCEREQUEST']._serialized_end=2214
+  _globals['_RELEVANCEVERDICT']._serialized_start=2216
+  _globals['_RELEVANCEVERDICT']._serialized_end=2294
+  _globals['_FILTERRELEVANCERESPONSE']._serialized_start=2296
+  _globals['_FILTERRELEVANCERESPONSE']._serialized_end=2371
+  _globals['_PLAYBOOKENTRY']._serialized_start=2374
+  _globals['_PLAYBOOKENTRY']._serialized_end=2613
+  _globals['_RECORDPLAYBOOKENTRYREQUEST']._serialized_start=2615
+  _globals['_RECORDPLAYBOOKENTRYREQUEST']._serialized_end=2687
+  _globals['_RECORDPLAYBOOKENTRIESREQUEST']._serialized_start=2689
+  _globals['_RECORDPLAYBOOKENTRIESREQUEST']._serialized_end=2765
+  _globals['_PLAYBOOKENTRYRESULT']._serialized_start=2767
+  _globals['_PLAYBOOKENTRYRESULT']._serialized_end=2864
+  _globals['_PLAYBOOKENTRYERROR']._serialized_start=2866
+  _globals['_PLAYBOOKENTRYERROR']._serialized_end=2948
+  _globals['_RECORDPLAYBOOKENTRIESRESPONSE']._serialized_start=2950
+  _globals['_RECORDPLAYBOOKENTRIESRESPONSE']._serialized_end=3067
+  _globals['_LISTPLAYBOOKENTRIESREQUEST']._serialized_start=3070
+  _globals['_LISTPLAYBOOKENTRIESREQUEST']._serialized_end=3272
+  _globals['_LISTPLAYBOOKENTRIESRESPONSE']._serialized_start=3274
+  _globals['_LISTPLAYBOOKENTRIESRESPONSE']._serialized_end=3374
+  _globals['_GETPLAYBOOKENTRYREQUEST']._serialized_start=3376
+  _globals['_GETPLAYBOOKENTRYREQUEST']._serialized_end=3419
+  _globals['_DELETEPLAYBOOKENTRIESREQUEST']._serialized_start=3421
+  _globals['_DELETEPLAYBOOKENTRIESREQUEST']._serialized_end=3496
+  _globals['_DELETEPLAYBOOKENTRIESRESPONSE']._serialized_start=3498
+  _globals['_DELETEPLAYBOOKENTRIESRESPONSE']._serialized_end=3546
+  _globals['_GETPLAYBOOKSTATSREQUEST']._serialized_start=3548
+  _globals['_GETPLAYBOOKSTATSREQUEST']._serialized_end=3573
+  _globals['_PLAYBOOKCOUNT']._serialized_start=3576
+  _globals['_PLAYBOOKCOUNT']._serialized_end=3731
+  _globals['_PLAYBOOKSTATS']._serialized_start=3733
+  _globals['_PLAYBOOKSTATS']._serialized_end=3810
+  _globals['_MATRIXSERVICE']._serialized_start=3813
+  _globals['_MATRIXSERVICE']._serialized_end=5206
 # @@protoc_insertion_point(module_scope)

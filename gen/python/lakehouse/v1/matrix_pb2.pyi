@@ -1,6 +1,9 @@
+import datetime
+
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from lakehouse.v1 import vector_pb2 as _vector_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -221,3 +224,149 @@ class FilterRelevanceResponse(_message.Message):
     VERDICTS_FIELD_NUMBER: _ClassVar[int]
     verdicts: _containers.RepeatedCompositeFieldContainer[RelevanceVerdict]
     def __init__(self, verdicts: _Optional[_Iterable[_Union[RelevanceVerdict, _Mapping]]] = ...) -> None: ...
+
+class PlaybookEntry(_message.Message):
+    __slots__ = ("id", "query", "corpus", "item_id", "outcome", "score", "reason", "source", "time", "metadata")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    CORPUS_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    query: str
+    corpus: str
+    item_id: str
+    outcome: str
+    score: float
+    reason: str
+    source: str
+    time: _timestamp_pb2.Timestamp
+    metadata: _struct_pb2.Struct
+    def __init__(self, id: _Optional[str] = ..., query: _Optional[str] = ..., corpus: _Optional[str] = ..., item_id: _Optional[str] = ..., outcome: _Optional[str] = ..., score: _Optional[float] = ..., reason: _Optional[str] = ..., source: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class RecordPlaybookEntryRequest(_message.Message):
+    __slots__ = ("entry",)
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    entry: PlaybookEntry
+    def __init__(self, entry: _Optional[_Union[PlaybookEntry, _Mapping]] = ...) -> None: ...
+
+class RecordPlaybookEntriesRequest(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[PlaybookEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[PlaybookEntry, _Mapping]]] = ...) -> None: ...
+
+class PlaybookEntryResult(_message.Message):
+    __slots__ = ("index", "id", "error")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    id: str
+    error: PlaybookEntryError
+    def __init__(self, index: _Optional[int] = ..., id: _Optional[str] = ..., error: _Optional[_Union[PlaybookEntryError, _Mapping]] = ...) -> None: ...
+
+class PlaybookEntryError(_message.Message):
+    __slots__ = ("code", "reason", "message", "field")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    reason: str
+    message: str
+    field: str
+    def __init__(self, code: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
+
+class RecordPlaybookEntriesResponse(_message.Message):
+    __slots__ = ("recorded", "failed", "results")
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    recorded: int
+    failed: int
+    results: _containers.RepeatedCompositeFieldContainer[PlaybookEntryResult]
+    def __init__(self, recorded: _Optional[int] = ..., failed: _Optional[int] = ..., results: _Optional[_Iterable[_Union[PlaybookEntryResult, _Mapping]]] = ...) -> None: ...
+
+class ListPlaybookEntriesRequest(_message.Message):
+    __slots__ = ("corpus", "item_id", "source", "since", "until", "page_size", "page_token")
+    CORPUS_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    corpus: str
+    item_id: str
+    source: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, corpus: _Optional[str] = ..., item_id: _Optional[str] = ..., source: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPlaybookEntriesResponse(_message.Message):
+    __slots__ = ("entries", "next_page_token")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[PlaybookEntry]
+    next_page_token: str
+    def __init__(self, entries: _Optional[_Iterable[_Union[PlaybookEntry, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetPlaybookEntryRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class DeletePlaybookEntriesRequest(_message.Message):
+    __slots__ = ("id", "corpus", "item_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CORPUS_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    corpus: str
+    item_id: str
+    def __init__(self, id: _Optional[str] = ..., corpus: _Optional[str] = ..., item_id: _Optional[str] = ...) -> None: ...
+
+class DeletePlaybookEntriesResponse(_message.Message):
+    __slots__ = ("deleted",)
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    deleted: int
+    def __init__(self, deleted: _Optional[int] = ...) -> None: ...
+
+class GetPlaybookStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PlaybookCount(_message.Message):
+    __slots__ = ("corpus", "outcome", "entries", "items", "newest_age_days", "median_age_days", "oldest_age_days")
+    CORPUS_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_AGE_DAYS_FIELD_NUMBER: _ClassVar[int]
+    MEDIAN_AGE_DAYS_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_AGE_DAYS_FIELD_NUMBER: _ClassVar[int]
+    corpus: str
+    outcome: str
+    entries: int
+    items: int
+    newest_age_days: float
+    median_age_days: float
+    oldest_age_days: float
+    def __init__(self, corpus: _Optional[str] = ..., outcome: _Optional[str] = ..., entries: _Optional[int] = ..., items: _Optional[int] = ..., newest_age_days: _Optional[float] = ..., median_age_days: _Optional[float] = ..., oldest_age_days: _Optional[float] = ...) -> None: ...
+
+class PlaybookStats(_message.Message):
+    __slots__ = ("entries", "counts")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    entries: int
+    counts: _containers.RepeatedCompositeFieldContainer[PlaybookCount]
+    def __init__(self, entries: _Optional[int] = ..., counts: _Optional[_Iterable[_Union[PlaybookCount, _Mapping]]] = ...) -> None: ...

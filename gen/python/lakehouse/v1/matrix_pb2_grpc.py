@@ -53,6 +53,36 @@ class MatrixServiceStub:
                 request_serializer=lakehouse_dot_v1_dot_matrix__pb2.MatrixSearchBatchRequest.SerializeToString,
                 response_deserializer=lakehouse_dot_v1_dot_matrix__pb2.MatrixSearchBatchResponse.FromString,
                 _registered_method=True)
+        self.RecordPlaybookEntry = channel.unary_unary(
+                '/lakehouse.v1.MatrixService/RecordPlaybookEntry',
+                request_serializer=lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntryRequest.SerializeToString,
+                response_deserializer=lakehouse_dot_v1_dot_matrix__pb2.PlaybookEntry.FromString,
+                _registered_method=True)
+        self.RecordPlaybookEntries = channel.unary_unary(
+                '/lakehouse.v1.MatrixService/RecordPlaybookEntries',
+                request_serializer=lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesRequest.SerializeToString,
+                response_deserializer=lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesResponse.FromString,
+                _registered_method=True)
+        self.ListPlaybookEntries = channel.unary_unary(
+                '/lakehouse.v1.MatrixService/ListPlaybookEntries',
+                request_serializer=lakehouse_dot_v1_dot_matrix__pb2.ListPlaybookEntriesRequest.SerializeToString,
+                response_deserializer=lakehouse_dot_v1_dot_matrix__pb2.ListPlaybookEntriesResponse.FromString,
+                _registered_method=True)
+        self.GetPlaybookEntry = channel.unary_unary(
+                '/lakehouse.v1.MatrixService/GetPlaybookEntry',
+                request_serializer=lakehouse_dot_v1_dot_matrix__pb2.GetPlaybookEntryRequest.SerializeToString,
+                response_deserializer=lakehouse_dot_v1_dot_matrix__pb2.PlaybookEntry.FromString,
+                _registered_method=True)
+        self.DeletePlaybookEntries = channel.unary_unary(
+                '/lakehouse.v1.MatrixService/DeletePlaybookEntries',
+                request_serializer=lakehouse_dot_v1_dot_matrix__pb2.DeletePlaybookEntriesRequest.SerializeToString,
+                response_deserializer=lakehouse_dot_v1_dot_matrix__pb2.DeletePlaybookEntriesResponse.FromString,
+                _registered_method=True)
+        self.GetPlaybookStats = channel.unary_unary(
+                '/lakehouse.v1.MatrixService/GetPlaybookStats',
+                request_serializer=lakehouse_dot_v1_dot_matrix__pb2.GetPlaybookStatsRequest.SerializeToString,
+                response_deserializer=lakehouse_dot_v1_dot_matrix__pb2.PlaybookStats.FromString,
+                _registered_method=True)
         self.FilterRelevance = channel.unary_unary(
                 '/lakehouse.v1.MatrixService/FilterRelevance',
                 request_serializer=lakehouse_dot_v1_dot_matrix__pb2.FilterRelevanceRequest.SerializeToString,
@@ -88,6 +118,48 @@ class MatrixServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordPlaybookEntry(self, request, context):
+        """Records one outcome in the playbook (idempotent by the entry's id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordPlaybookEntries(self, request, context):
+        """Records many outcomes; a bad entry fails alone, never the batch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPlaybookEntries(self, request, context):
+        """Lists entries, newest first, filtered and paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPlaybookEntry(self, request, context):
+        """One entry by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePlaybookEntries(self, request, context):
+        """Deletes entries by id, or every entry about an item (corpus and item_id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPlaybookStats(self, request, context):
+        """Counts per corpus and outcome, and how old the entries are.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def FilterRelevance(self, request, context):
         """Which candidates are relevant to a query: an absolute floor and a margin
         below the best candidate, with each candidate's score and reason.
@@ -113,6 +185,36 @@ def add_MatrixServiceServicer_to_server(servicer, server):
                     servicer.SearchBatch,
                     request_deserializer=lakehouse_dot_v1_dot_matrix__pb2.MatrixSearchBatchRequest.FromString,
                     response_serializer=lakehouse_dot_v1_dot_matrix__pb2.MatrixSearchBatchResponse.SerializeToString,
+            ),
+            'RecordPlaybookEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordPlaybookEntry,
+                    request_deserializer=lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntryRequest.FromString,
+                    response_serializer=lakehouse_dot_v1_dot_matrix__pb2.PlaybookEntry.SerializeToString,
+            ),
+            'RecordPlaybookEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordPlaybookEntries,
+                    request_deserializer=lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesRequest.FromString,
+                    response_serializer=lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesResponse.SerializeToString,
+            ),
+            'ListPlaybookEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPlaybookEntries,
+                    request_deserializer=lakehouse_dot_v1_dot_matrix__pb2.ListPlaybookEntriesRequest.FromString,
+                    response_serializer=lakehouse_dot_v1_dot_matrix__pb2.ListPlaybookEntriesResponse.SerializeToString,
+            ),
+            'GetPlaybookEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPlaybookEntry,
+                    request_deserializer=lakehouse_dot_v1_dot_matrix__pb2.GetPlaybookEntryRequest.FromString,
+                    response_serializer=lakehouse_dot_v1_dot_matrix__pb2.PlaybookEntry.SerializeToString,
+            ),
+            'DeletePlaybookEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePlaybookEntries,
+                    request_deserializer=lakehouse_dot_v1_dot_matrix__pb2.DeletePlaybookEntriesRequest.FromString,
+                    response_serializer=lakehouse_dot_v1_dot_matrix__pb2.DeletePlaybookEntriesResponse.SerializeToString,
+            ),
+            'GetPlaybookStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPlaybookStats,
+                    request_deserializer=lakehouse_dot_v1_dot_matrix__pb2.GetPlaybookStatsRequest.FromString,
+                    response_serializer=lakehouse_dot_v1_dot_matrix__pb2.PlaybookStats.SerializeToString,
             ),
             'FilterRelevance': grpc.unary_unary_rpc_method_handler(
                     servicer.FilterRelevance,
@@ -205,6 +307,168 @@ class MatrixService:
             '/lakehouse.v1.MatrixService/SearchBatch',
             lakehouse_dot_v1_dot_matrix__pb2.MatrixSearchBatchRequest.SerializeToString,
             lakehouse_dot_v1_dot_matrix__pb2.MatrixSearchBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordPlaybookEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lakehouse.v1.MatrixService/RecordPlaybookEntry',
+            lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntryRequest.SerializeToString,
+            lakehouse_dot_v1_dot_matrix__pb2.PlaybookEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordPlaybookEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lakehouse.v1.MatrixService/RecordPlaybookEntries',
+            lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesRequest.SerializeToString,
+            lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPlaybookEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lakehouse.v1.MatrixService/ListPlaybookEntries',
+            lakehouse_dot_v1_dot_matrix__pb2.ListPlaybookEntriesRequest.SerializeToString,
+            lakehouse_dot_v1_dot_matrix__pb2.ListPlaybookEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPlaybookEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lakehouse.v1.MatrixService/GetPlaybookEntry',
+            lakehouse_dot_v1_dot_matrix__pb2.GetPlaybookEntryRequest.SerializeToString,
+            lakehouse_dot_v1_dot_matrix__pb2.PlaybookEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePlaybookEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lakehouse.v1.MatrixService/DeletePlaybookEntries',
+            lakehouse_dot_v1_dot_matrix__pb2.DeletePlaybookEntriesRequest.SerializeToString,
+            lakehouse_dot_v1_dot_matrix__pb2.DeletePlaybookEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPlaybookStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lakehouse.v1.MatrixService/GetPlaybookStats',
+            lakehouse_dot_v1_dot_matrix__pb2.GetPlaybookStatsRequest.SerializeToString,
+            lakehouse_dot_v1_dot_matrix__pb2.PlaybookStats.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,471 @@
+"""Playbooks: recorded outcomes (a query, the item it chose, how that went), durable and
+searchable.
+
+Two stores, one of them the truth. The catalog dataset ``matrix.playbook_dataset`` holds
+every entry (upserted by id, so recording is idempotent and SQL sees it like any
+dataset); the corpus ``matrix.playbook_corpus`` holds each entry's query embedded, with the
+entry as metadata, so entries can be found by query similarity. An entry is acknowledged
+once both are written; the dataset is written first, and a corpus that lacks entries the
+dataset has (a crash between the two) is rebuilt from the dataset (``reconcile``).
+
+Bulk calls are taken ``matrix.playbook_write_rows`` entries at a time: each chunk is
+validated, checked against the corpora and the entries already recorded, and written
+(one dataset version, one corpus upsert), so memory stays bounded however long the call.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lakehouse.api import errors
+from lakehouse.api.catalog import WriteMode
+from lakehouse.api.errors import invalid_field
+from lakehouse.api.ingest import IngestApi, IngestSpec
+from lakehouse.api.matrix import (
+    INVALID_PLAYBOOK_ENTRY,
+    ITEM_NOT_FOUND,
+    OUTCOMES,
+    PLAYBOOK_ENTRY_CONFLICT,
+    PLAYBOOK_ENTRY_NOT_FOUND,
+    PLAYBOOK_TIME_IN_FUTURE,
+    SUCCESS,
+    TOO_MANY_ENTRIES,
+    BulkResult,
+    EntryError,
+    EntryFilter,
+    EntryResult,
+    PlaybookCount,
+    PlaybookEntry,
+    PlaybookStats,
+)
+from lakehouse.api.paging import PagingSettings, bad_page_token
+from lakehouse.api.query import QueryApi
+from lakehouse.api.vector import ColumnMapping, Item, VectorApi
+from lakehouse.servers.settings import MatrixSettings
+from lakehouse.servers.vector.model import MAX_ID_CHARS, validate_corpus_name
+from lakehouse.servers.vector.vectors import encode_metadata
+
+PLAYBOOK_TAG = "playbook"
+KEY = ("id",)
+SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("query", pa.string()),
+        ("corpus", pa.string()),
+        ("item_id", pa.string()),
+        ("outcome", pa.string()),
+        ("score", pa.float64()),
+        ("reason", pa.string()),
+        ("source", pa.string()),
+        ("time", pa.timestamp("us", tz="UTC")),
+        ("metadata", pa.string()),
+    ]
+)
+# What the corpus keeps of an entry (its query is the item text).
+CORPUS_FIELDS = ("corpus", "item_id", "outcome", "score", "reason", "source", "time", "metadata")
+DAY_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class ItemCheck:
+    """Which of ``ids`` exist in ``corpus``: the matrix routes the question to its host."""
+
+    exists: Callable[[str, Sequence[str]], set[str]]
+
+
+class Playbooks:
+    def __init__(
+        self,
+        ingest: Callable[[], IngestApi],
+        query: Callable[[], QueryApi],
+        vector: Callable[[], VectorApi],
+        items: ItemCheck,
+        settings: MatrixSettings,
+        paging: PagingSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._ingest = ingest
+        self._query = query
+        self._vector = vector
+        self._items = items
+        self._settings = settings
+        self._paging = paging
+        self._clock = clock
+        self._reconciled = threading.Event()
+        self._reconcile_lock = threading.Lock()
+
+    def _ready(self) -> None:
+        """Once per process, before the first use: a corpus that lacks entries the dataset
+        holds (a crash between the two writes) is rebuilt from the dataset."""
+        if self._reconciled.is_set():
+            return
+        with self._reconcile_lock:
+            if self._reconciled.is_set():
+                return
+            table = self._read(f"SELECT count(*) AS n FROM {self._settings.playbook_dataset}")  # noqa: S608
+            recorded = 0 if table is None else table.column("n")[0].as_py()
+            if recorded:
+                try:
+                    indexed = self._vector().get_corpus(self._settings.playbook_corpus).count
+                except errors.NotFound:
+                    indexed = 0
+                if indexed < recorded:
+                    self.reconcile()
+            self._reconciled.set()
+
+    # Recording -----------------------------------------------------------------
+
+    def record_entry(self, entry: PlaybookEntry) -> PlaybookEntry:
+        result = self.record_entries([entry], field="entry").results[0]
+        if result.error is not None:
+            raise _error(result.error)
+        return self.get_entry(result.id)
+
+    def record_entries(self, entries: Sequence[PlaybookEntry], *, field: str = "entries") -> BulkResult:
+        self._ready()
+        if len(entries) > self._settings.playbook_max_bulk:
+            message = f"at most {self._settings.playbook_max_bulk} per call, got {len(entries)}"
+            raise invalid_field(field, message, TOO_MANY_ENTRIES)
+        results: list[EntryResult] = []
+        chunk = self._settings.playbook_write_rows
+        for start in range(0, len(entries), chunk):
+            results.extend(self._record_chunk(entries[start : start + chunk], start, field))
+        failed = sum(1 for r in results if r.error is not None)
+        return BulkResult(len(results) - failed, failed, results)
+
+    def _record_chunk(self, entries: Sequence[PlaybookEntry], offset: int, field: str) -> list[EntryResult]:
+        now = self._clock()
+        results: dict[int, EntryResult] = {}
+        ready: dict[int, PlaybookEntry] = {}
+        for i, entry in enumerate(entries, start=offset):
+            path = f"{field}[{i}]" if field == "entries" else field
+            try:
+                ready[i] = self._checked(entry, now, path)
+            except errors.LakehouseError as exc:
+                results[i] = EntryResult(i, error=_entry_error(exc))
+        self._check_items(ready, results, field)
+        self._check_ids(ready, results, field)
+        fresh = {i: e for i, e in ready.items() if i not in results}
+        if fresh:
+            self._write(list(fresh.values()))
+        for i, entry in ready.items():
+            results.setdefault(i, EntryResult(i, id=entry.id))
+        return [results[i] for i in sorted(results)]
+
+    def _checked(self, entry: PlaybookEntry, now: datetime, path: str) -> PlaybookEntry:
+        """The entry as it will be stored, or the first thing wrong with it."""
+        query = entry.query.strip() if isinstance(entry.query, str) else ""
+        if not query:
+            raise invalid_field(f"{path}.query", "required: the query the outcome answers", INVALID_PLAYBOOK_ENTRY)
+        if len(query) > self._settings.playbook_max_query_chars:
+            limit = self._settings.playbook_max_query_chars
+            raise invalid_field(f"{path}.query", f"longer than {limit} characters", INVALID_PLAYBOOK_ENTRY)
+        validate_corpus_name(entry.corpus, f"{path}.corpus")
+        for name, value in (("item_id", entry.item_id), ("id", entry.id)):
+            if name == "id" and value == "":
+                continue  # generated
+            if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_CHARS:
+                raise invalid_field(f"{path}.{name}", f"must be 1-{MAX_ID_CHARS} characters", INVALID_PLAYBOOK_ENTRY)
+        if entry.outcome not in OUTCOMES:
+            message = f"must be one of {', '.join(OUTCOMES)}, got {entry.outcome!r}"
+            raise invalid_field(f"{path}.outcome", message, INVALID_PLAYBOOK_ENTRY)
+        score = entry.score
+        if entry.outcome == SUCCESS:
+            score = 1.0 if score is None else score
+            if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+                raise invalid_field(
+                    f"{path}.score", f"must be a number in [0, 1], got {score!r}", INVALID_PLAYBOOK_ENTRY
+                )
+            if not 0.0 <= score <= 1.0:
+                raise invalid_field(f"{path}.score", f"must be in [0, 1], got {score}", INVALID_PLAYBOOK_ENTRY)
+        elif score is not None:
+            raise invalid_field(f"{path}.score", "a rejected entry has no score", INVALID_PLAYBOOK_ENTRY)
+        when = entry.time or now
+        if when.tzinfo is None:
+            raise invalid_field(f"{path}.time", "must carry a time zone", INVALID_PLAYBOOK_ENTRY)
+        if (when - now).total_seconds() > self._settings.playbook_clock_skew_s:
+            raise invalid_field(f"{path}.time", f"{when.isoformat()} is in the future", PLAYBOOK_TIME_IN_FUTURE)
+        encode_metadata(entry.metadata, f"{path}.metadata")
+        return replace(
+            entry,
+            query=query,
+            score=None if score is None else float(score),
+            time=when.astimezone(UTC),
+            metadata=dict(entry.metadata or {}),
+            id=entry.id or uuid.uuid4().hex,
+        )
+
+    def _check_items(self, ready: dict[int, PlaybookEntry], results: dict[int, EntryResult], field: str) -> None:
+        """Every entry names an item its corpus has (one lookup per corpus)."""
+        by_corpus: dict[str, list[int]] = {}
+        for i, entry in ready.items():
+            by_corpus.setdefault(entry.corpus, []).append(i)
+        for corpus, indexes in by_corpus.items():
+            try:
+                found = self._items.exists(corpus, list(dict.fromkeys(ready[i].item_id for i in indexes)))
+            except errors.LakehouseError as exc:
+                for i in indexes:
+                    results[i] = EntryResult(i, error=_entry_error(exc, _path(field, i, "corpus")))
+                continue
+            for i in indexes:
+                if ready[i].item_id not in found:
+                    message = f"corpus {corpus!r} has no item {ready[i].item_id!r}"
+                    results[i] = EntryResult(
+                        i, error=EntryError("NOT_FOUND", ITEM_NOT_FOUND, message, _path(field, i, "item_id"))
+                    )
+
+    def _check_ids(self, ready: dict[int, PlaybookEntry], results: dict[int, EntryResult], field: str) -> None:
+        """An id recorded before (or earlier in this call) must carry the same content."""
+        ids = [e.id for i, e in ready.items() if i not in results]
+        stored = {e.id: e for e in self._stored(ids)}
+        seen: dict[str, PlaybookEntry] = {}
+        for i, entry in ready.items():
+            if i in results:
+                continue
+            before = stored.get(entry.id) or seen.get(entry.id)
+            if before is not None and _content(before) != _content(entry):
+                message = f"playbook entry {entry.id!r} was recorded with other content"
+                results[i] = EntryResult(
+                    i, error=EntryError("ALREADY_EXISTS", PLAYBOOK_ENTRY_CONFLICT, message, _path(field, i, "id"))
+                )
+            elif before is not None:
+                results[i] = EntryResult(i, id=entry.id)  # already recorded: nothing to write
+            seen.setdefault(entry.id, entry)
+
+    def _write(self, entries: list[PlaybookEntry]) -> None:
+        """Dataset first (the truth), then the corpus."""
+        unique = list({e.id: e for e in entries}.values())
+        self._ingest().ingest(
+            IngestSpec(self._settings.playbook_dataset, format="parquet", mode=WriteMode.UPSERT, primary_key=KEY),
+            [_parquet(unique)],
+        )
+        self._ensure_corpus()
+        self._vector().upsert(self._settings.playbook_corpus, [_item(e) for e in unique])
+
+    def _ensure_corpus(self) -> None:
+        vector = self._vector()
+        try:
+            vector.get_corpus(self._settings.playbook_corpus)
+        except errors.NotFound:
+            try:
+                vector.create_corpus(
+                    self._settings.playbook_corpus,
+                    description="recorded outcomes: each entry's query, with the entry as metadata",
+                    tags=[PLAYBOOK_TAG],
+                )
+            except errors.AlreadyExists:
+                pass  # created meanwhile
+
+    def reconcile(self) -> int:
+        """Upsert every dataset entry into the corpus (after a crash between the two
+        writes); returns the entries indexed."""
+        self._ensure_corpus()
+        mapping = ColumnMapping("id", ("query",), CORPUS_FIELDS)
+        return (
+            self._vector().build_corpus(self._settings.playbook_corpus, self._settings.playbook_dataset, mapping).items
+        )
+
+    # Reading -------------------------------------------------------------------
+
+    def _stored(self, ids: Sequence[str]) -> list[PlaybookEntry]:
+        if not ids:
+            return []
+        try:
+            found = self._vector().get_items(self._settings.playbook_corpus, list(dict.fromkeys(ids)))
+        except errors.NotFound:
+            return []  # nothing recorded yet
+        return [_entry(item.id, item.text or "", item.metadata) for item in found.items]
+
+    def get_entry(self, entry_id: str) -> PlaybookEntry:
+        self._ready()
+        if not entry_id:
+            raise invalid_field("id", "required", INVALID_PLAYBOOK_ENTRY)
+        found = self._stored([entry_id])
+        if not found:
+            message = f"playbook entry {entry_id!r} not found"
+            raise errors.NotFound(message, reason=PLAYBOOK_ENTRY_NOT_FOUND, metadata={"id": entry_id})
+        return found[0]
+
+    def list_entries(
+        self, where: EntryFilter | None = None, *, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[PlaybookEntry], str]:
+        """Newest first; the token is the offset of the next page."""
+        size = self._paging.size(page_size)
+        offset = _offset(page_token)
+        clauses, dataset = self._where(where or EntryFilter()), self._settings.playbook_dataset
+        sql = f"SELECT * FROM {dataset}{clauses} ORDER BY time DESC, id LIMIT {size + 1} OFFSET {offset}"  # noqa: S608
+        table = self._read(sql)
+        if table is None:
+            return [], ""
+        rows = table.to_pylist()
+        entries = [_row_entry(r) for r in rows[:size]]
+        return entries, str(offset + size) if len(rows) > size else ""
+
+    def _where(self, where: EntryFilter) -> str:
+        clauses = []
+        for column, value in (("corpus", where.corpus), ("item_id", where.item_id), ("source", where.source)):
+            if value:
+                clauses.append(f"{column} = {_quote(value)}")
+        if where.since is not None:
+            clauses.append(f"time >= {_quote(where.since.astimezone(UTC).isoformat())}::TIMESTAMPTZ")
+        if where.until is not None:
+            clauses.append(f"time < {_quote(where.until.astimezone(UTC).isoformat())}::TIMESTAMPTZ")
+        return " WHERE " + " AND ".join(clauses) if clauses else ""
+
+    def _read(self, sql: str) -> pa.Table | None:
+        """The result, or None while the playbook dataset does not exist yet."""
+        try:
+            return self._query().stream(sql).read_all()
+        except errors.NotFound:
+            return None
+
+    def delete_entries(self, entry_id: str = "", *, corpus: str = "", item_id: str = "") -> int:
+        if bool(entry_id) == bool(corpus or item_id) or (not entry_id and not (corpus and item_id)):
+            raise invalid_field("id", "give an id, or a corpus and an item_id", INVALID_PLAYBOOK_ENTRY)
+        if entry_id:
+            ids = [e.id for e in self._stored([entry_id])]
+        else:
+            table = self._read(
+                f"SELECT id FROM {self._settings.playbook_dataset} "  # noqa: S608
+                f"WHERE corpus = {_quote(corpus)} AND item_id = {_quote(item_id)}"
+            )
+            ids = [] if table is None else table.column("id").to_pylist()
+        if not ids:
+            return 0
+        keys = pq_bytes(pa.table({"id": pa.array(ids, pa.string())}))
+        self._ingest().ingest(
+            IngestSpec(self._settings.playbook_dataset, format="parquet", mode=WriteMode.DELETE, primary_key=KEY),
+            [keys],
+        )
+        return self._vector().delete(self._settings.playbook_corpus, ids).changed
+
+    def playbook_stats(self) -> PlaybookStats:
+        now = _quote(self._clock().astimezone(UTC).isoformat())
+        age = f"epoch({now}::TIMESTAMPTZ) - epoch(time)"
+        table = self._read(
+            f"SELECT corpus, outcome, count(*) AS entries, count(DISTINCT item_id) AS items, "  # noqa: S608
+            f"min({age}) AS newest, median({age}) AS median, max({age}) AS oldest "
+            f"FROM {self._settings.playbook_dataset} GROUP BY corpus, outcome ORDER BY corpus, outcome"
+        )
+        rows = [] if table is None else table.to_pylist()
+        counts = [
+            PlaybookCount(
+                r["corpus"],
+                r["outcome"],
+                r["entries"],
+                r["items"],
+                r["newest"] / DAY_S,
+                r["median"] / DAY_S,
+                r["oldest"] / DAY_S,
+            )
+            for r in rows
+        ]
+        return PlaybookStats(sum(c.entries for c in counts), counts)
+
+
+# Encoding --------------------------------------------------------------------------
+
+
+def pq_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def _parquet(entries: Iterable[PlaybookEntry]) -> bytes:
+    rows = [
+        {
+            "id": e.id,
+            "query": e.query,
+            "corpus": e.corpus,
+            "item_id": e.item_id,
+            "outcome": e.outcome,
+            "score": e.score,
+            "reason": e.reason,
+            "source": e.source,
+            "time": e.time,
+            "metadata": json.dumps(e.metadata, separators=(",", ":"), ensure_ascii=False),
+        }
+        for e in entries
+    ]
+    return pq_bytes(pa.Table.from_pylist(rows, schema=SCHEMA))
+
+
+def _item(entry: PlaybookEntry) -> Item:
+    metadata = {
+        "corpus": entry.corpus,
+        "item_id": entry.item_id,
+        "outcome": entry.outcome,
+        "score": entry.score,
+        "reason": entry.reason,
+        "source": entry.source,
+        "time": entry.time.isoformat() if entry.time else "",
+        "metadata": json.dumps(entry.metadata, separators=(",", ":"), ensure_ascii=False),
+    }
+    return Item(entry.id, text=entry.query, metadata=metadata)
+
+
+def _entry(entry_id: str, query: str, m: dict[str, Any]) -> PlaybookEntry:
+    raw = m.get("metadata") or "{}"
+    return PlaybookEntry(
+        query=query,
+        corpus=m.get("corpus", ""),
+        item_id=m.get("item_id", ""),
+        outcome=m.get("outcome", ""),
+        score=m.get("score"),
+        reason=m.get("reason") or "",
+        source=m.get("source") or "",
+        time=datetime.fromisoformat(m["time"]) if m.get("time") else None,
+        metadata=json.loads(raw) if isinstance(raw, str) else dict(raw),
+        id=entry_id,
+    )
+
+
+def _row_entry(r: dict[str, Any]) -> PlaybookEntry:
+    return _entry(r["id"], r["query"], {**r, "time": r["time"].isoformat() if r.get("time") else ""})
+
+
+def _content(e: PlaybookEntry) -> tuple:
+    """What must agree for an id recorded twice (not the time: a retry without one gets a new default)."""
+    return (e.query, e.corpus, e.item_id, e.outcome, e.score, e.reason, e.source, e.metadata)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _offset(token: str) -> int:
+    if not token:
+        return 0
+    if not token.isdigit():
+        raise bad_page_token()
+    return int(token)
+
+
+def _path(field: str, index: int, name: str) -> str:
+    return f"{field}[{index}].{name}" if field == "entries" else f"{field}.{name}"
+
+
+def _entry_error(exc: errors.LakehouseError, default_field: str = "") -> EntryError:
+    named = exc.violations[0].field if exc.violations else default_field
+    return EntryError(exc.code, exc.reason, exc.message, named)
+
+
+_ERRORS = {cls.code: cls for cls in (errors.InvalidArgument, errors.NotFound, errors.AlreadyExists, errors.Unavailable)}
+
+
+def _error(e: EntryError) -> errors.LakehouseError:
+    cls = _ERRORS.get(e.code, errors.Internal)
+    violations = [errors.FieldViolation(e.field, e.message)] if e.field and cls is errors.InvalidArgument else []
+    return cls(e.message, reason=e.reason, violations=violations)
