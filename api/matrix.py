@@ -89,6 +89,21 @@ class MatrixRequest:
     include_text: bool = False
     ef_search: int = 0
     require_all: bool = False
+    use_playbook: bool = False  # past outcomes of similar queries boost, demote or bring in items
+    as_of: datetime | None = None  # the playbook's decay counts from here (default: now)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One past outcome behind a result's playbook boost."""
+
+    entry_id: str
+    query: str
+    outcome: str
+    score: float
+    similarity: float
+    age_days: float
+    weight: float  # similarity x time decay
 
 
 @dataclass(slots=True)  # not frozen: built per result on the search path, where frozen costs 3x
@@ -102,6 +117,8 @@ class MatrixHit:
     metadata: dict[str, Any]
     text: str | None = None
     row: tuple[int, int] | None = field(default=None, compare=False, repr=False)  # as Hit.row
+    playbook_boost: float = 0.0
+    evidence: tuple[Evidence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,6 +155,7 @@ class MatrixResult:
     relevance_dropped: list[RelevanceDrop]
     partial: bool  # some chosen corpus could not be searched
     sql_selected: int = 0
+    playbook_excluded: list[RelevanceDrop] = field(default_factory=list)  # reason "rejected"
 
 
 @dataclass(frozen=True)
@@ -328,6 +346,8 @@ def request_to_pb(r: MatrixRequest) -> matrix_pb2.MatrixSearchRequest:
         include_text=r.include_text,
         ef_search=r.ef_search,
         require_all=r.require_all,
+        use_playbook=r.use_playbook,
+        as_of=timestamp(r.as_of) if r.as_of else None,
     )
 
 
@@ -353,6 +373,8 @@ def request_from_pb(m: matrix_pb2.MatrixSearchRequest) -> MatrixRequest:
         include_text=m.include_text,
         ef_search=m.ef_search,
         require_all=m.require_all,
+        use_playbook=m.use_playbook,
+        as_of=m.as_of.ToDatetime(tzinfo=UTC) if m.HasField("as_of") else None,
     )
 
 
@@ -369,6 +391,10 @@ def result_to_pb(r: MatrixResult, structs: MetadataStructs | None = None) -> mat
         ],
         partial=r.partial,
         sql_selected=r.sql_selected,
+        playbook_excluded=[
+            matrix_pb2.RelevanceDrop(corpus=d.corpus, id=d.id, score=d.score, reason=d.reason)
+            for d in r.playbook_excluded
+        ],
     )
     fill = (structs or MetadataStructs(0)).fill
     for h in r.hits:
@@ -380,6 +406,8 @@ def result_to_pb(r: MatrixResult, structs: MetadataStructs | None = None) -> mat
             rank_in_corpus=h.rank_in_corpus,
             generation=h.generation,
             text=h.text or "",
+            playbook_boost=h.playbook_boost,
+            evidence=[matrix_pb2.PlaybookEvidence(**asdict(e)) for e in h.evidence],
         )
         fill(result.metadata, h)
     return response
@@ -399,6 +427,8 @@ def result_from_pb(m: matrix_pb2.MatrixSearchResponse) -> MatrixResult:
                 generation=h.generation,
                 metadata=json_format.MessageToDict(h.metadata),
                 text=h.text or None,
+                playbook_boost=h.playbook_boost,
+                evidence=tuple(Evidence(**{f.name: getattr(e, f.name) for f in fields(Evidence)}) for e in h.evidence),
             )
             for h in m.results
         ],
@@ -410,6 +440,7 @@ def result_from_pb(m: matrix_pb2.MatrixSearchResponse) -> MatrixResult:
         relevance_dropped=[RelevanceDrop(d.corpus, d.id, d.score, d.reason) for d in m.relevance_dropped],
         partial=m.partial,
         sql_selected=m.sql_selected,
+        playbook_excluded=[RelevanceDrop(d.corpus, d.id, d.score, d.reason) for d in m.playbook_excluded],
     )
 
 

@@ -320,6 +320,19 @@ class MatrixSettings(BaseModel):
     playbook_write_rows: int = Field(2048, gt=0, description="Entries validated and written together.")
     playbook_clock_skew_s: float = Field(300.0, ge=0, description="How far in the future an entry's time may be.")
     playbook_max_query_chars: int = Field(4096, gt=0)
+    # use_playbook: the past queries most like this one (at least this similar) count, each
+    # weighted by its similarity and by time decay (halved every half-life); an item's boost
+    # is playbook_weight x the sum of weight x outcome (a success's score, or minus
+    # playbook_rejection_weight), within +-playbook_weight; rejections weighing
+    # playbook_exclude_weight or more exclude it, and items boosted by at least
+    # playbook_fetch_min_boost are fetched by id when the vector search missed them.
+    playbook_neighbors: int = Field(50, gt=0)
+    playbook_similarity_floor: float = Field(0.6, ge=-1, le=1)
+    playbook_half_life_days: float = Field(30.0, gt=0)
+    playbook_weight: float = Field(0.5, ge=0)
+    playbook_rejection_weight: float = Field(1.0, ge=0)
+    playbook_exclude_weight: float = Field(1.5, gt=0)
+    playbook_fetch_min_boost: float = Field(0.05, ge=0)
 
 
 class RetentionSettings(BaseModel):

@@ -15,7 +15,8 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -55,12 +56,13 @@ from lakehouse.api.vector import DIMENSION_MISMATCH, INVALID_K, INVALID_QUERY, Q
 from lakehouse.servers.matrix.directory import CorpusDirectory, Route, Unrouted, VectorHost
 from lakehouse.servers.matrix.fusion import RelevanceRule, fuse
 from lakehouse.servers.matrix.modes import ModeChoice, choose_mode
-from lakehouse.servers.matrix.playbooks import PLAYBOOK_TAG, ItemCheck, Playbooks
+from lakehouse.servers.matrix.playbooks import PLAYBOOK_TAG, ItemCheck, Learned, Playbooks
 from lakehouse.servers.settings import FilterSettings, MatrixSettings
 from lakehouse.servers.vector.embedder import ModelsEmbedder
 from lakehouse.servers.vector.filters import parse_filter
 
 SQL_SELECTED_NOTHING = "the SQL gate selected no ids"
+PLAYBOOK_REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
@@ -130,18 +132,75 @@ class MatrixCore:
         return self._directory.listing(fresh=True)
 
     def search(self, request: MatrixRequest) -> MatrixResult:
-        plan = self._plan(request)
-        vectors = self._vectors(plan, [(request.vector, request.text)], "")
-        outcomes = self._run(plan, vectors)
-        return self._assemble(plan, outcomes, 0)
+        return self._search(request, [Query(request.vector, request.text)], "")[0]
 
     def search_batch(self, request: MatrixRequest, queries: Sequence[Query]) -> list[MatrixResult]:
         if isinstance(queries, str | bytes) or not queries:
             raise invalid_field("queries", "give at least one query", INVALID_QUERY)
+        return self._search(request, queries, "queries")
+
+    def _search(self, request: MatrixRequest, queries: Sequence[Query], field: str) -> list[MatrixResult]:
         plan = self._plan(request)
-        vectors = self._vectors(plan, [(q.vector, q.text) for q in queries], "queries")
+        vectors = self._vectors(plan, [(q.vector, q.text) for q in queries], field)
         outcomes = self._run(plan, vectors)
-        return [self._assemble(plan, outcomes, i) for i in range(len(queries))]
+        learned: list[dict[tuple[str, str], Learned]] = [{} for _ in queries]
+        if request.use_playbook:
+            learned = self._learn(request, plan, queries, field)
+            outcomes = self._fetch_learned(plan, outcomes, vectors, learned)
+        return [self._assemble(plan, outcomes, i, learned[i]) for i in range(len(queries))]
+
+    def _learn(
+        self, request: MatrixRequest, plan: Plan, queries: Sequence[Query], field: str
+    ) -> list[dict[tuple[str, str], Learned]]:
+        as_of = request.as_of or datetime.now(UTC)
+        if as_of.tzinfo is None:
+            raise invalid_field("as_of", "must carry a time zone", INVALID_QUERY)
+        names = [r.corpus.name for r in plan.routes]
+        out = []
+        for i, query in enumerate(queries):
+            if not query.text:
+                where = f"{field}[{i}].text" if field else "text"
+                raise invalid_field(
+                    where, "use_playbook needs the query text (past queries are matched by it)", INVALID_QUERY
+                )
+            out.append(self.playbooks.learn(query.text, names, as_of) if names else {})
+        return out
+
+    def _fetch_learned(
+        self,
+        plan: Plan,
+        outcomes: list[Outcome],
+        vectors: Mapping[str, np.ndarray | errors.LakehouseError],
+        learned: list[dict[tuple[str, str], Learned]],
+    ) -> list[Outcome]:
+        """Items the playbook boosts that a corpus's vector search did not return are
+        searched for by id (the filter and the SQL gate still apply), so they can surface."""
+        s, gate = self._settings, None if plan.allowed_ids is None else set(plan.allowed_ids)
+        fetched = []
+        for outcome in outcomes:
+            if outcome.results is None:
+                fetched.append(outcome)
+                continue
+            name, results = outcome.route.corpus.name, list(outcome.results)
+            for q, result in enumerate(results):
+                have = {h.id for h in result.hits}
+                wanted = [
+                    item
+                    for (corpus, item), entry in learned[q].items()
+                    if corpus == name
+                    and item not in have
+                    and entry.boost >= s.playbook_fetch_min_boost
+                    and (gate is None or item in gate)
+                ]
+                if not wanted:
+                    continue
+                one = replace(plan, allowed_ids=wanted, k_per_corpus=min(len(wanted), s.max_k))
+                extra = self._search_one(one, outcome.route, vectors[name][q : q + 1])
+                if extra.results:
+                    hits = [*result.hits, *extra.results[0].hits]
+                    results[q] = SearchResult(hits, result.exact, result.generation, result.filtered_out)
+            fetched.append(Outcome(outcome.route, results, None, outcome.latency_ms))
+        return fetched
 
     def filter_relevance(
         self,
@@ -364,7 +423,9 @@ class MatrixCore:
 
     # Assembling ------------------------------------------------------------------
 
-    def _assemble(self, plan: Plan, outcomes: Sequence[Outcome], query: int) -> MatrixResult:
+    def _assemble(
+        self, plan: Plan, outcomes: Sequence[Outcome], query: int, learned: Mapping[tuple[str, str], Learned]
+    ) -> MatrixResult:
         failures = [(u.name, u.error) for u in plan.unrouted] + [
             (o.route.corpus.name, o.error) for o in outcomes if o.error is not None
         ]
@@ -372,7 +433,7 @@ class MatrixCore:
             raise failures[0][1]
         by_name = {o.route.corpus.name: o for o in outcomes}
         unrouted = {u.name: u for u in plan.unrouted}
-        stats, per_corpus, metrics, filtered_out = [], [], [], 0
+        stats, per_corpus, metrics, filtered_out, excluded = [], [], [], 0, []
         for name in plan.choice.corpora:
             if name in unrouted:
                 error = unrouted[name].error
@@ -388,10 +449,7 @@ class MatrixCore:
                 stats.append(CorpusStats(name, upstream, False, 0, 0, outcome.latency_ms, e.code, e.reason, e.message))
                 continue
             result = outcome.results[query]
-            hits = [
-                MatrixHit(name, h.id, h.score, h.score, rank, result.generation, h.metadata, h.text, h.row)
-                for rank, h in enumerate(result.hits, start=1)
-            ]
+            hits = _with_learning(name, result, learned, excluded)
             per_corpus.append(hits)
             metrics.append(outcome.route.corpus.metric)
             filtered_out += result.filtered_out
@@ -410,6 +468,7 @@ class MatrixCore:
             relevance_dropped=dropped,
             partial=bool(failures),
             sql_selected=len(plan.allowed_ids) if plan.allowed_ids is not None else 0,
+            playbook_excluded=excluded,
         )
 
     # Relevance of free candidates --------------------------------------------------
@@ -447,6 +506,27 @@ class MatrixCore:
                         )
                     scores[i] = float(_unit(np.asarray(item.vector, dtype=np.float32)[None, :])[0] @ query)
         return scores
+
+
+def _with_learning(
+    corpus: str, result: SearchResult, learned: Mapping[tuple[str, str], Learned], excluded: list[RelevanceDrop]
+) -> list[MatrixHit]:
+    """A corpus's hits as matrix hits, re-ranked by score + playbook boost; items the
+    playbook excludes go to ``excluded``."""
+    scored = []
+    for h in result.hits:
+        entry = learned.get((corpus, h.id))
+        if entry is not None and entry.excluded:
+            excluded.append(RelevanceDrop(corpus, h.id, h.score, PLAYBOOK_REJECTED))
+            continue
+        scored.append((h, entry.boost if entry else 0.0, tuple(entry.evidence) if entry else ()))
+    scored.sort(key=lambda x: -(x[0].score + x[1]))
+    return [
+        MatrixHit(
+            corpus, h.id, h.score, h.score + boost, rank, result.generation, h.metadata, h.text, h.row, boost, evidence
+        )
+        for rank, (h, boost, evidence) in enumerate(scored, start=1)
+    ]
 
 
 def _no_ingest() -> IngestApi:

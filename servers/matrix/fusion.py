@@ -50,7 +50,7 @@ def fuse(per_corpus: Sequence[Sequence[MatrixHit]], fusion: str, rrf_k: int, k: 
     ranked = []
     for order, hits in enumerate(per_corpus):
         for position, hit in enumerate(hits):
-            fused = 1.0 / (rrf_k + hit.rank_in_corpus) if fusion == FUSION_RRF else hit.score
+            fused = 1.0 / (rrf_k + hit.rank_in_corpus) if fusion == FUSION_RRF else hit.score + hit.playbook_boost
             ranked.append((-fused, order, hit.rank_in_corpus, position))
     best = heapq.nsmallest(k, ranked)
     return [_fused(per_corpus[order][position], -negative) for negative, order, _, position in best]

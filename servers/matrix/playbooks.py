@@ -21,7 +21,7 @@ import math
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +45,7 @@ from lakehouse.api.matrix import (
     EntryError,
     EntryFilter,
     EntryResult,
+    Evidence,
     PlaybookCount,
     PlaybookEntry,
     PlaybookStats,
@@ -75,6 +76,17 @@ SCHEMA = pa.schema(
 # What the corpus keeps of an entry (its query is the item text).
 CORPUS_FIELDS = ("corpus", "item_id", "outcome", "score", "reason", "source", "time", "metadata")
 DAY_S = 86_400.0
+
+
+@dataclass
+class Learned:
+    """What the playbook says about one item for one query."""
+
+    total: float = 0.0  # sum of weight x outcome value
+    rejected: float = 0.0  # sum of the weights of rejections
+    boost: float = 0.0
+    excluded: bool = False
+    evidence: list[Evidence] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -275,6 +287,43 @@ class Playbooks:
         return (
             self._vector().build_corpus(self._settings.playbook_corpus, self._settings.playbook_dataset, mapping).items
         )
+
+    # Learning ------------------------------------------------------------------
+
+    def learn(self, text: str, corpora: Sequence[str], as_of: datetime) -> dict[tuple[str, str], Learned]:
+        """What past outcomes say about items of ``corpora`` for a query like ``text``: the
+        recorded queries most similar to it (at least the similarity floor), each weighted by
+        similarity x 0.5 ** (age / half-life); entries recorded after ``as_of`` do not count."""
+        self._ready()
+        s = self._settings
+        try:
+            found = self._vector().search(
+                s.playbook_corpus, text=text, k=s.playbook_neighbors, filter={"corpus": {"in": list(corpora)}}
+            )
+        except errors.NotFound:
+            return {}  # nothing recorded yet
+        learned: dict[tuple[str, str], Learned] = {}
+        for hit in found.hits:
+            if hit.score < s.playbook_similarity_floor:
+                break  # best first
+            m = hit.metadata
+            when = datetime.fromisoformat(m["time"])
+            age = (as_of - when).total_seconds() / DAY_S
+            if age < 0:
+                continue
+            weight = hit.score * 0.5 ** (age / s.playbook_half_life_days)
+            success = m["outcome"] == SUCCESS
+            value = float(m["score"]) if success else -s.playbook_rejection_weight
+            entry = learned.setdefault((m["corpus"], m["item_id"]), Learned())
+            entry.total += weight * value
+            entry.rejected += 0.0 if success else weight
+            entry.evidence.append(
+                Evidence(hit.id, hit.text or "", m["outcome"], float(m["score"] or 0.0), hit.score, age, weight)
+            )
+        for entry in learned.values():
+            entry.boost = max(-s.playbook_weight, min(s.playbook_weight, s.playbook_weight * entry.total))
+            entry.excluded = entry.rejected >= s.playbook_exclude_weight and entry.total < 0
+        return learned
 
     # Reading -------------------------------------------------------------------
 

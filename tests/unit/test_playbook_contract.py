@@ -191,3 +191,81 @@ def test_entries_survive_a_restart_and_a_lost_index(tmp_path) -> None:
         assert again.runtime.vector.get_corpus("playbooks").count == 1
     finally:
         again.stop(0)
+
+
+TEXTS = "pb_texts"
+ROLES = [f"role {i}: " + " ".join(f"skill{(i * 7 + j) % 97}" for j in range(6)) for i in range(40)]
+
+
+@pytest.fixture(scope="module")
+def texts(server) -> str:
+    server.runtime.vector.create_corpus(TEXTS)  # the configured hash model embeds the texts
+    server.runtime.vector.add(TEXTS, [Item(f"t{i}", text=role) for i, role in enumerate(ROLES)])
+    return TEXTS
+
+
+def _ranked(api: MatrixApi, query: str, **options) -> list[str]:
+    from lakehouse.api.matrix import MatrixRequest
+
+    result = api.search(MatrixRequest(text=query, corpora=(TEXTS,), k=40, k_per_corpus=40, **options))
+    return [h.id for h in result.hits]
+
+
+def test_every_recorded_entry_surfaces_on_a_requery_g3_7_b(api: MatrixApi, texts: str) -> None:
+    source = _unique()
+    query = f"{source} night shift forklift lead"
+    plain = _ranked(api, query)[:10]
+    chosen = [f"t{i}" for i in range(40) if f"t{i}" not in plain][:3]  # items a top-10 search does not return
+    result = api.record_entries([_entry(query=query, corpus=TEXTS, item_id=item, source=source) for item in chosen])
+    assert result.failed == 0
+    from lakehouse.api.matrix import MatrixRequest
+
+    learned = api.search(MatrixRequest(text=query, corpora=(TEXTS,), k=10, k_per_corpus=10, use_playbook=True))
+    top = [h.id for h in learned.hits]
+    assert set(chosen) <= set(top[:3])  # fetched by id and boosted to the top
+    hit = next(h for h in learned.hits if h.id == chosen[0])
+    assert hit.playbook_boost > 0 and hit.evidence[0].outcome == "success" and hit.evidence[0].similarity > 0.99
+    assert hit.evidence[0].entry_id in {r.id for r in result.results}
+
+
+def test_a_rejection_demotes_and_repeated_rejections_exclude(api: MatrixApi, texts: str) -> None:
+    source = _unique()
+    best = f"t{next(_ids) % 40}"  # its own role each run: entries of similar queries would count too
+    query = f"{source} " + ROLES[int(best[1:])]
+    assert _ranked(api, query)[0] == best
+    api.record_entry(_entry(query=query, corpus=TEXTS, item_id=best, outcome=REJECTED, source=source))
+    demoted = _ranked(api, query, use_playbook=True)
+    assert demoted.index(best) > 0
+    api.record_entry(_entry(query=query, corpus=TEXTS, item_id=best, outcome=REJECTED, source=source, reason="again"))
+    from lakehouse.api.matrix import MatrixRequest
+
+    gone = api.search(MatrixRequest(text=query, corpora=(TEXTS,), k=40, k_per_corpus=40, use_playbook=True))
+    assert best not in [h.id for h in gone.hits] and [d.id for d in gone.playbook_excluded] == [best]
+
+
+def test_an_old_entry_has_almost_no_effect(api: MatrixApi, texts: str) -> None:
+    from lakehouse.api.matrix import MatrixRequest
+
+    source = _unique()
+    query = f"{source} welding inspector"
+    api.record_entry(
+        _entry(query=query, corpus=TEXTS, item_id="t9", source=source, time=datetime(2026, 1, 1, tzinfo=UTC))
+    )
+    fresh = MatrixRequest(
+        text=query, corpora=(TEXTS,), k=40, k_per_corpus=40, use_playbook=True, as_of=datetime(2026, 1, 2, tzinfo=UTC)
+    )
+    later = MatrixRequest(
+        text=query, corpora=(TEXTS,), k=40, k_per_corpus=40, use_playbook=True, as_of=datetime(2027, 1, 1, tzinfo=UTC)
+    )
+    before = MatrixRequest(
+        text=query, corpora=(TEXTS,), k=40, k_per_corpus=40, use_playbook=True, as_of=datetime(2025, 12, 1, tzinfo=UTC)
+    )
+    boost = {
+        name: next(h.playbook_boost for h in api.search(r).hits if h.id == "t9")
+        for name, r in (("fresh", fresh), ("later", later), ("before", before))
+    }
+    assert boost["fresh"] > 0.3 and 0 < boost["later"] < 0.01 * boost["fresh"] * 10  # 12 half-lives later
+    assert boost["before"] == 0  # not recorded yet at that moment
+    with pytest.raises(errors.InvalidArgument) as err:
+        api.search(MatrixRequest(vector=np.ones(4, np.float32), corpora=(WORKERS,), use_playbook=True))
+    assert err.value.violations[0].field == "text"

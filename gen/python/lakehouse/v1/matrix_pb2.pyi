@@ -56,7 +56,7 @@ class RelevanceOptions(_message.Message):
     def __init__(self, enabled: _Optional[bool] = ..., threshold: _Optional[float] = ..., margin: _Optional[float] = ...) -> None: ...
 
 class MatrixSearchRequest(_message.Message):
-    __slots__ = ("text", "vector", "corpora", "k_per_corpus", "k", "fusion", "rrf_k", "filter", "sql", "sql_id_column", "relevance", "model", "mode", "force_mode", "include_text", "ef_search", "require_all")
+    __slots__ = ("text", "vector", "corpora", "k_per_corpus", "k", "fusion", "rrf_k", "filter", "sql", "sql_id_column", "relevance", "model", "mode", "force_mode", "include_text", "ef_search", "require_all", "use_playbook", "as_of")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     CORPORA_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,8 @@ class MatrixSearchRequest(_message.Message):
     INCLUDE_TEXT_FIELD_NUMBER: _ClassVar[int]
     EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
     REQUIRE_ALL_FIELD_NUMBER: _ClassVar[int]
+    USE_PLAYBOOK_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     text: str
     vector: _containers.RepeatedScalarFieldContainer[float]
     corpora: _containers.RepeatedScalarFieldContainer[str]
@@ -91,10 +93,30 @@ class MatrixSearchRequest(_message.Message):
     include_text: bool
     ef_search: int
     require_all: bool
-    def __init__(self, text: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., corpora: _Optional[_Iterable[str]] = ..., k_per_corpus: _Optional[int] = ..., k: _Optional[int] = ..., fusion: _Optional[str] = ..., rrf_k: _Optional[int] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., sql: _Optional[str] = ..., sql_id_column: _Optional[str] = ..., relevance: _Optional[_Union[RelevanceOptions, _Mapping]] = ..., model: _Optional[str] = ..., mode: _Optional[str] = ..., force_mode: _Optional[str] = ..., include_text: _Optional[bool] = ..., ef_search: _Optional[int] = ..., require_all: _Optional[bool] = ...) -> None: ...
+    use_playbook: bool
+    as_of: _timestamp_pb2.Timestamp
+    def __init__(self, text: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ..., corpora: _Optional[_Iterable[str]] = ..., k_per_corpus: _Optional[int] = ..., k: _Optional[int] = ..., fusion: _Optional[str] = ..., rrf_k: _Optional[int] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., sql: _Optional[str] = ..., sql_id_column: _Optional[str] = ..., relevance: _Optional[_Union[RelevanceOptions, _Mapping]] = ..., model: _Optional[str] = ..., mode: _Optional[str] = ..., force_mode: _Optional[str] = ..., include_text: _Optional[bool] = ..., ef_search: _Optional[int] = ..., require_all: _Optional[bool] = ..., use_playbook: _Optional[bool] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PlaybookEvidence(_message.Message):
+    __slots__ = ("entry_id", "query", "outcome", "score", "similarity", "age_days", "weight")
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    AGE_DAYS_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    entry_id: str
+    query: str
+    outcome: str
+    score: float
+    similarity: float
+    age_days: float
+    weight: float
+    def __init__(self, entry_id: _Optional[str] = ..., query: _Optional[str] = ..., outcome: _Optional[str] = ..., score: _Optional[float] = ..., similarity: _Optional[float] = ..., age_days: _Optional[float] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class MatrixResult(_message.Message):
-    __slots__ = ("corpus", "id", "score", "fused_score", "rank_in_corpus", "generation", "metadata", "text")
+    __slots__ = ("corpus", "id", "score", "fused_score", "rank_in_corpus", "generation", "metadata", "text", "playbook_boost", "evidence")
     CORPUS_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -103,6 +125,8 @@ class MatrixResult(_message.Message):
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    PLAYBOOK_BOOST_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
     corpus: str
     id: str
     score: float
@@ -111,7 +135,9 @@ class MatrixResult(_message.Message):
     generation: int
     metadata: _struct_pb2.Struct
     text: str
-    def __init__(self, corpus: _Optional[str] = ..., id: _Optional[str] = ..., score: _Optional[float] = ..., fused_score: _Optional[float] = ..., rank_in_corpus: _Optional[int] = ..., generation: _Optional[int] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., text: _Optional[str] = ...) -> None: ...
+    playbook_boost: float
+    evidence: _containers.RepeatedCompositeFieldContainer[PlaybookEvidence]
+    def __init__(self, corpus: _Optional[str] = ..., id: _Optional[str] = ..., score: _Optional[float] = ..., fused_score: _Optional[float] = ..., rank_in_corpus: _Optional[int] = ..., generation: _Optional[int] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., text: _Optional[str] = ..., playbook_boost: _Optional[float] = ..., evidence: _Optional[_Iterable[_Union[PlaybookEvidence, _Mapping]]] = ...) -> None: ...
 
 class CorpusSearchStats(_message.Message):
     __slots__ = ("corpus", "searched", "returned", "excluded_by_filter", "latency_ms", "code", "reason", "message", "upstream")
@@ -148,7 +174,7 @@ class RelevanceDrop(_message.Message):
     def __init__(self, corpus: _Optional[str] = ..., id: _Optional[str] = ..., score: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class MatrixSearchResponse(_message.Message):
-    __slots__ = ("results", "corpora", "metadata_filter_dropped", "mode", "downgraded", "mode_reason", "relevance_dropped", "partial", "sql_selected")
+    __slots__ = ("results", "corpora", "metadata_filter_dropped", "mode", "downgraded", "mode_reason", "relevance_dropped", "partial", "sql_selected", "playbook_excluded")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     CORPORA_FIELD_NUMBER: _ClassVar[int]
     METADATA_FILTER_DROPPED_FIELD_NUMBER: _ClassVar[int]
@@ -158,6 +184,7 @@ class MatrixSearchResponse(_message.Message):
     RELEVANCE_DROPPED_FIELD_NUMBER: _ClassVar[int]
     PARTIAL_FIELD_NUMBER: _ClassVar[int]
     SQL_SELECTED_FIELD_NUMBER: _ClassVar[int]
+    PLAYBOOK_EXCLUDED_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[MatrixResult]
     corpora: _containers.RepeatedCompositeFieldContainer[CorpusSearchStats]
     metadata_filter_dropped: int
@@ -167,7 +194,8 @@ class MatrixSearchResponse(_message.Message):
     relevance_dropped: _containers.RepeatedCompositeFieldContainer[RelevanceDrop]
     partial: bool
     sql_selected: int
-    def __init__(self, results: _Optional[_Iterable[_Union[MatrixResult, _Mapping]]] = ..., corpora: _Optional[_Iterable[_Union[CorpusSearchStats, _Mapping]]] = ..., metadata_filter_dropped: _Optional[int] = ..., mode: _Optional[str] = ..., downgraded: _Optional[bool] = ..., mode_reason: _Optional[str] = ..., relevance_dropped: _Optional[_Iterable[_Union[RelevanceDrop, _Mapping]]] = ..., partial: _Optional[bool] = ..., sql_selected: _Optional[int] = ...) -> None: ...
+    playbook_excluded: _containers.RepeatedCompositeFieldContainer[RelevanceDrop]
+    def __init__(self, results: _Optional[_Iterable[_Union[MatrixResult, _Mapping]]] = ..., corpora: _Optional[_Iterable[_Union[CorpusSearchStats, _Mapping]]] = ..., metadata_filter_dropped: _Optional[int] = ..., mode: _Optional[str] = ..., downgraded: _Optional[bool] = ..., mode_reason: _Optional[str] = ..., relevance_dropped: _Optional[_Iterable[_Union[RelevanceDrop, _Mapping]]] = ..., partial: _Optional[bool] = ..., sql_selected: _Optional[int] = ..., playbook_excluded: _Optional[_Iterable[_Union[RelevanceDrop, _Mapping]]] = ...) -> None: ...
 
 class MatrixSearchBatchRequest(_message.Message):
     __slots__ = ("options", "queries")
