@@ -326,7 +326,7 @@ class MatrixSettings(BaseModel):
     # playbook_rejection_weight), within +-playbook_weight; rejections weighing
     # playbook_exclude_weight or more exclude it, and items boosted by at least
     # playbook_fetch_min_boost are fetched by id when the vector search missed them.
-    playbook_neighbors: int = Field(50, gt=0)
+    playbook_neighbors: int = Field(20, gt=0)
     playbook_similarity_floor: float = Field(0.6, ge=-1, le=1)
     playbook_half_life_days: float = Field(30.0, gt=0)
     playbook_weight: float = Field(0.5, ge=0)

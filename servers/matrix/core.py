@@ -141,17 +141,20 @@ class MatrixCore:
 
     def _search(self, request: MatrixRequest, queries: Sequence[Query], field: str) -> list[MatrixResult]:
         plan = self._plan(request)
-        vectors = self._vectors(plan, [(q.vector, q.text) for q in queries], field)
+        embedded: dict[str, np.ndarray] = {}
+        vectors = self._vectors(plan, [(q.vector, q.text) for q in queries], field, embedded)
         outcomes = self._run(plan, vectors)
         learned: list[dict[tuple[str, str], Learned]] = [{} for _ in queries]
         if request.use_playbook:
-            learned = self._learn(request, plan, queries, field)
+            learned = self._learn(request, plan, queries, field, embedded)
             outcomes = self._fetch_learned(plan, outcomes, vectors, learned)
         return [self._assemble(plan, outcomes, i, learned[i]) for i in range(len(queries))]
 
     def _learn(
-        self, request: MatrixRequest, plan: Plan, queries: Sequence[Query], field: str
+        self, request: MatrixRequest, plan: Plan, queries: Sequence[Query], field: str, embedded: dict[str, np.ndarray]
     ) -> list[dict[tuple[str, str], Learned]]:
+        """The playbook's word on each query; a query already embedded by the playbook
+        corpus's model is not embedded again."""
         as_of = request.as_of or datetime.now(UTC)
         if as_of.tzinfo is None:
             raise invalid_field("as_of", "must carry a time zone", INVALID_QUERY)
@@ -163,7 +166,11 @@ class MatrixCore:
                 raise invalid_field(
                     where, "use_playbook needs the query text (past queries are matched by it)", INVALID_QUERY
                 )
-            out.append(self.playbooks.learn(query.text, names, as_of) if names else {})
+        model = self.playbooks.model() if names else None
+        reuse = embedded.get(model) if model is not None else None
+        for i, query in enumerate(queries):
+            vector = reuse[i] if reuse is not None else None
+            out.append(self.playbooks.learn(query.text, names, as_of, vector) if names else {})
         return out
 
     def _fetch_learned(
@@ -184,14 +191,17 @@ class MatrixCore:
             name, results = outcome.route.corpus.name, list(outcome.results)
             for q, result in enumerate(results):
                 have = {h.id for h in result.hits}
-                wanted = [
-                    item
-                    for (corpus, item), entry in learned[q].items()
-                    if corpus == name
-                    and item not in have
-                    and entry.boost >= s.playbook_fetch_min_boost
-                    and (gate is None or item in gate)
-                ]
+                boosted = sorted(
+                    (
+                        (-entry.boost, item)
+                        for (corpus, item), entry in learned[q].items()
+                        if corpus == name
+                        and item not in have
+                        and entry.boost >= s.playbook_fetch_min_boost
+                        and (gate is None or item in gate)
+                    )
+                )
+                wanted = [item for _, item in boosted[: plan.k]]  # no more than can be kept
                 if not wanted:
                     continue
                 one = replace(plan, allowed_ids=wanted, k_per_corpus=min(len(wanted), s.max_k))
@@ -337,7 +347,7 @@ class MatrixCore:
     # Running -------------------------------------------------------------------
 
     def _vectors(
-        self, plan: Plan, queries: Sequence[tuple[Any, str | None]], field: str
+        self, plan: Plan, queries: Sequence[tuple[Any, str | None]], field: str, embedded: dict[str, np.ndarray]
     ) -> dict[str, np.ndarray | errors.LakehouseError]:
         """Per chosen corpus, the (n_queries, d) query matrix: given vectors checked against
         its dimension (a mismatch refuses the call), texts embedded once per distinct model
@@ -355,7 +365,6 @@ class MatrixCore:
                 given[i] = np.asarray(vector, dtype=np.float32)
             else:
                 texts[i] = str(text)
-        embedded: dict[str, np.ndarray] = {}
         out = {}
         for route in plan.routes:
             info = route.corpus

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -114,6 +115,7 @@ class Playbooks:
         self._settings = settings
         self._paging = paging
         self._clock = clock
+        self._model: str | None = None
         self._reconciled = threading.Event()
         self._reconcile_lock = threading.Lock()
 
@@ -290,15 +292,28 @@ class Playbooks:
 
     # Learning ------------------------------------------------------------------
 
-    def learn(self, text: str, corpora: Sequence[str], as_of: datetime) -> dict[tuple[str, str], Learned]:
-        """What past outcomes say about items of ``corpora`` for a query like ``text``: the
-        recorded queries most similar to it (at least the similarity floor), each weighted by
-        similarity x 0.5 ** (age / half-life); entries recorded after ``as_of`` do not count."""
+    def model(self) -> str | None:
+        """The model that embeds the recorded queries (None before anything is recorded)."""
+        if self._model is None:
+            try:
+                self._model = self._vector().get_corpus(self._settings.playbook_corpus).embedding_model
+            except errors.NotFound:
+                return None
+        return self._model
+
+    def learn(
+        self, text: str, corpora: Sequence[str], as_of: datetime, vector: np.ndarray | None = None
+    ) -> dict[tuple[str, str], Learned]:
+        """What past outcomes say about items of ``corpora`` for a query like ``text`` (or its
+        ``vector``, embedded by ``model()`` already): the recorded queries most similar to it (at
+        least the similarity floor), each weighted by similarity x 0.5 ** (age / half-life);
+        entries recorded after ``as_of`` do not count."""
         self._ready()
         s = self._settings
+        query = {"vector": vector} if vector is not None else {"text": text}
         try:
             found = self._vector().search(
-                s.playbook_corpus, text=text, k=s.playbook_neighbors, filter={"corpus": {"in": list(corpora)}}
+                s.playbook_corpus, **query, k=s.playbook_neighbors, filter={"corpus": {"in": list(corpora)}}
             )
         except errors.NotFound:
             return {}  # nothing recorded yet
