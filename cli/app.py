@@ -526,6 +526,9 @@ def search(
     sql: Annotated[str, typer.Option(help="SQL gate: only the ids this read-only query selects")] = "",
     fusion: Annotated[str, typer.Option(help="matrix fusion: score or rrf (default: the server's)")] = "",
     model: Annotated[str, typer.Option(help="the model that will read the results (downgrade gate)")] = "",
+    use_playbook: Annotated[
+        bool, typer.Option("--use-playbook", help="learn from recorded outcomes of similar queries (the matrix)")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Nearest items to TEXT, best first: in one CORPUS (`search CORPUS TEXT`), or across
@@ -536,12 +539,13 @@ def search(
         raise typer.Exit(2)
     where = _json_option(filter_json, "--filter")
     corpus, text = (args[0], args[1]) if len(args) == 2 else ("", args[0])
-    matrix = not corpus or bool(corpora_list or sql or fusion or model)
+    matrix = not corpus or bool(corpora_list or sql or fusion or model or use_playbook)
     try:
         with _client() as lh:
             if matrix:
                 names = [c for c in corpora_list.split(",") if c and c != "all"] + ([corpus] if corpus else [])
                 options = {"k": k, "sql": sql, "fusion": fusion, "model": model, "include_text": True}
+                options["use_playbook"] = use_playbook
                 resp = lh.matrix_search(text, corpora=list(dict.fromkeys(names)), filter=where, **options)
             else:
                 resp = lh.search(corpus, text=text, k=k, filter=where)

@@ -245,8 +245,9 @@ def hit_line(hit: Any) -> str:
 
 
 def matrix_hit_line(hit: Any) -> str:
-    """One matrix result: score, corpus, id, and its text (or metadata) previewed."""
-    return f"{hit.score:.4f}\t{hit.corpus}\t{hit_line(hit).split(chr(9), 1)[1]}"
+    """One matrix result: score (with its playbook boost), corpus, id, and its text previewed."""
+    score = f"{hit.score:.4f}" + (f" {hit.playbook_boost:+.2f}" if hit.playbook_boost else "")
+    return f"{score}\t{hit.corpus}\t{hit_line(hit).split(chr(9), 1)[1]}"
 
 
 def matrix_notes(resp: Any) -> list[str]:

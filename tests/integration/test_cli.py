@@ -137,6 +137,8 @@ def test_up_use_down(tmp_path):
         assert bulk.returncode == 1 and "recorded 1, failed 1" in bulk.stdout
         assert "entry 2: NOT_FOUND ITEM_NOT_FOUND entries[1].item_id" in bulk.stderr
         assert [line.split("\t")[3] for line in _cli(env, "playbook", "list").stdout.splitlines()] == ["p2", "p1"]
+        learned = _cli(env, "search", "nurse", "--corpora", "notes", "--use-playbook", "--k", "1").stdout
+        assert learned.split("\t")[1:3] == ["notes", "b"] and learned.split("\t")[0].endswith("+0.50")
         assert _cli(env, "playbook", "stats").stdout.startswith("2 entries\n  notes\tsuccess\t2 entries, 2 items")
         assert _cli(env, "playbook", "delete", "--corpus", "notes", "--item", "a").stdout == "deleted 1 entry\n"
         bad = _cli(
