@@ -206,6 +206,7 @@ INVALID_PLAYBOOK_ENTRY = "INVALID_PLAYBOOK_ENTRY"
 PLAYBOOK_TIME_IN_FUTURE = "PLAYBOOK_TIME_IN_FUTURE"
 ITEM_NOT_FOUND = "ITEM_NOT_FOUND"
 TOO_MANY_ENTRIES = "TOO_MANY_ENTRIES"
+INVALID_IMPORT_MAPPING = "INVALID_IMPORT_MAPPING"
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,24 @@ class PlaybookStats:
 
 
 @dataclass(frozen=True)
+class ImportMapping:
+    """Which columns of a dataset make a playbook entry (ImportPlaybook)."""
+
+    dataset: str
+    query_column: str
+    item_id_column: str
+    corpus_column: str = ""
+    corpus: str = ""  # for every row, instead of corpus_column
+    outcome_column: str = ""  # default: every row a success
+    score_column: str = ""
+    reason_column: str = ""
+    time_column: str = ""
+    id_column: str = ""  # default: a hash of the row's fields
+    metadata_columns: tuple[str, ...] = ()
+    source: str = ""  # default: "import:<dataset>"
+
+
+@dataclass(frozen=True)
 class EntryFilter:
     corpus: str = ""
     item_id: str = ""
@@ -302,6 +321,10 @@ class MatrixApi(Protocol):
 
     def record_entries(self, entries: Sequence[PlaybookEntry]) -> BulkResult:
         """Record many; each bad entry is reported by index and never stops the others."""
+        ...
+
+    def import_entries(self, mapping: ImportMapping) -> BulkResult:
+        """One entry per row of the dataset; ``results`` are indexed by row."""
         ...
 
     def list_entries(
@@ -550,6 +573,29 @@ def bulk_from_pb(m: matrix_pb2.RecordPlaybookEntriesResponse) -> BulkResult:
     return BulkResult(m.recorded, m.failed, results)
 
 
+def mapping_from_pb(m: matrix_pb2.ImportPlaybookRequest) -> ImportMapping:
+    return ImportMapping(
+        dataset=m.dataset,
+        query_column=m.query_column,
+        item_id_column=m.item_id_column,
+        corpus_column=m.corpus_column,
+        corpus=m.corpus,
+        outcome_column=m.outcome_column,
+        score_column=m.score_column,
+        reason_column=m.reason_column,
+        time_column=m.time_column,
+        id_column=m.id_column,
+        metadata_columns=tuple(m.metadata_columns),
+        source=m.source,
+    )
+
+
+def mapping_to_pb(m: ImportMapping) -> matrix_pb2.ImportPlaybookRequest:
+    return matrix_pb2.ImportPlaybookRequest(
+        **{**_fields(m, ImportMapping), "metadata_columns": list(m.metadata_columns)}
+    )
+
+
 def entry_filter_from_pb(m: matrix_pb2.ListPlaybookEntriesRequest) -> EntryFilter:
     return EntryFilter(
         corpus=m.corpus,
@@ -618,6 +664,9 @@ class RemoteMatrix(Remote):
     def record_entries(self, entries: Sequence[PlaybookEntry]) -> BulkResult:
         request = matrix_pb2.RecordPlaybookEntriesRequest(entries=[entry_to_pb(e) for e in entries])
         return bulk_from_pb(self._call("RecordPlaybookEntries", request, NO_DEADLINE))
+
+    def import_entries(self, mapping: ImportMapping) -> BulkResult:
+        return bulk_from_pb(self._call("ImportPlaybook", mapping_to_pb(mapping), NO_DEADLINE))
 
     def list_entries(
         self, where: EntryFilter | None = None, *, page_size: int = 0, page_token: str = ""

@@ -621,15 +621,56 @@ def playbook_bulk(
                 typer.echo(f"{start + len(reply.results)}/{len(entries)} entries sent", err=True)
     except LakehouseError as exc:
         _fail(exc)
+    _echo_bulk(total, as_json)
+
+
+@playbook.command("import")
+def playbook_import(
+    dataset: Annotated[str, typer.Argument(help="catalog dataset of past outcomes, one per row")],
+    query_column: Annotated[str, typer.Option(help="column of the query text")],
+    item_column: Annotated[str, typer.Option(help="column of the chosen item's id")],
+    corpus: Annotated[str, typer.Option(help="the corpus of every row (or --corpus-column)")] = "",
+    corpus_column: Annotated[str, typer.Option(help="column of each row's corpus")] = "",
+    outcome_column: Annotated[str, typer.Option(help="column of success/rejected (default: all successes)")] = "",
+    score_column: Annotated[str, typer.Option(help="column of the score")] = "",
+    reason_column: Annotated[str, typer.Option(help="column of the rejection reason")] = "",
+    time_column: Annotated[str, typer.Option(help="column of the outcome's date or time")] = "",
+    id_column: Annotated[str, typer.Option(help="column of entry ids (default: a hash of the row)")] = "",
+    metadata_column: Annotated[list[str] | None, typer.Option(help="a column copied into metadata (repeat)")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Record one entry per row of DATASET (e.g. a SQL table of past placements)."""
+    mapping = {
+        "query_column": query_column,
+        "item_id_column": item_column,
+        "corpus": corpus,
+        "corpus_column": corpus_column,
+        "outcome_column": outcome_column,
+        "score_column": score_column,
+        "reason_column": reason_column,
+        "time_column": time_column,
+        "id_column": id_column,
+        "metadata_columns": metadata_column or [],
+    }
+    try:
+        with _client() as lh:
+            reply = lh.import_playbook(dataset, **mapping)
+    except LakehouseError as exc:
+        _fail(exc)
+    _echo_bulk(reply, as_json)
+
+
+def _echo_bulk(reply, as_json: bool) -> None:
+    """A bulk result: counts, then each failed entry (1-based) on stderr; exit 1 if any failed."""
     if as_json:
-        _echo_json(total)
+        _echo_json(reply)
         return
-    typer.echo(f"recorded {total.recorded}, failed {total.failed}")
-    for result in total.results:
+    typer.echo(f"recorded {reply.recorded}, failed {reply.failed}")
+    for result in reply.results:
         if result.HasField("error"):
             e = result.error
             typer.echo(f"  entry {result.index + 1}: {e.code} {e.reason} {e.field}: {e.message}", err=True)
-    if total.failed:
+    if reply.failed:
         raise typer.Exit(1)
 
 

@@ -453,6 +453,12 @@ class LakehouseClient:
         )
         return self._call(self.matrix.RecordPlaybookEntries, request)
 
+    def import_playbook(self, dataset: str, **mapping: Any) -> matrix_pb2.RecordPlaybookEntriesResponse:
+        """One entry per row of ``dataset``: ``mapping`` names the columns (query_column,
+        item_id_column, corpus or corpus_column, outcome_column, score_column, ...)."""
+        request = matrix_pb2.ImportPlaybookRequest(dataset=dataset, **mapping)
+        return self._call(self.matrix.ImportPlaybook, request)
+
     def list_playbook_entries(self, **filters: Any) -> list[matrix_pb2.PlaybookEntry]:
         """Every entry matching ``filters`` (corpus, item_id, source), newest first."""
 

@@ -41,6 +41,7 @@ from lakehouse.api.matrix import (
     CorpusListing,
     CorpusStats,
     EntryFilter,
+    ImportMapping,
     MatrixHit,
     MatrixRequest,
     MatrixResult,
@@ -241,6 +242,9 @@ class MatrixCore:
 
     def record_entries(self, entries: Sequence[PlaybookEntry]) -> BulkResult:
         return self.playbooks.record_entries(entries)
+
+    def import_entries(self, mapping: ImportMapping) -> BulkResult:
+        return self.playbooks.import_entries(mapping)
 
     def list_entries(
         self, where: EntryFilter | None = None, *, page_size: int = 0, page_token: str = ""

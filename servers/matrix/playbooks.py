@@ -15,6 +15,7 @@ validated, checked against the corpora and the entries already recorded, and wri
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -22,7 +23,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -31,9 +32,10 @@ import pyarrow.parquet as pq
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import WriteMode
-from lakehouse.api.errors import invalid_field
+from lakehouse.api.errors import UNKNOWN_COLUMN, invalid_field
 from lakehouse.api.ingest import IngestApi, IngestSpec
 from lakehouse.api.matrix import (
+    INVALID_IMPORT_MAPPING,
     INVALID_PLAYBOOK_ENTRY,
     ITEM_NOT_FOUND,
     OUTCOMES,
@@ -47,6 +49,7 @@ from lakehouse.api.matrix import (
     EntryFilter,
     EntryResult,
     Evidence,
+    ImportMapping,
     PlaybookCount,
     PlaybookEntry,
     PlaybookStats,
@@ -59,6 +62,7 @@ from lakehouse.servers.vector.model import MAX_ID_CHARS, validate_corpus_name
 from lakehouse.servers.vector.vectors import encode_metadata
 
 PLAYBOOK_TAG = "playbook"
+SINGLE = "entry"  # the field of RecordPlaybookEntry; bulk fields are indexed (entries[3], rows[3])
 KEY = ("id",)
 SCHEMA = pa.schema(
     [
@@ -141,7 +145,7 @@ class Playbooks:
     # Recording -----------------------------------------------------------------
 
     def record_entry(self, entry: PlaybookEntry) -> PlaybookEntry:
-        result = self.record_entries([entry], field="entry").results[0]
+        result = self.record_entries([entry], field=SINGLE).results[0]
         if result.error is not None:
             raise _error(result.error)
         return self.get_entry(result.id)
@@ -158,12 +162,18 @@ class Playbooks:
         failed = sum(1 for r in results if r.error is not None)
         return BulkResult(len(results) - failed, failed, results)
 
-    def _record_chunk(self, entries: Sequence[PlaybookEntry], offset: int, field: str) -> list[EntryResult]:
+    def _record_chunk(
+        self, entries: Sequence[PlaybookEntry | errors.LakehouseError], offset: int, field: str
+    ) -> list[EntryResult]:
+        """``entries`` may hold the error a row already failed with (an import's unreadable value)."""
         now = self._clock()
         results: dict[int, EntryResult] = {}
         ready: dict[int, PlaybookEntry] = {}
         for i, entry in enumerate(entries, start=offset):
-            path = f"{field}[{i}]" if field == "entries" else field
+            path = field if field == SINGLE else f"{field}[{i}]"
+            if isinstance(entry, errors.LakehouseError):
+                results[i] = EntryResult(i, error=_entry_error(entry))
+                continue
             try:
                 ready[i] = self._checked(entry, now, path)
             except errors.LakehouseError as exc:
@@ -289,6 +299,64 @@ class Playbooks:
         return (
             self._vector().build_corpus(self._settings.playbook_corpus, self._settings.playbook_dataset, mapping).items
         )
+
+    # Importing -----------------------------------------------------------------
+
+    def import_entries(self, mapping: ImportMapping) -> BulkResult:
+        """One entry per row of ``mapping.dataset``, read as Arrow batches and recorded a
+        chunk at a time (bounded memory); a bad row fails alone, reported by its row number."""
+        self._ready()
+        columns = self._mapped_columns(mapping)
+        reader = self._query().stream(f"SELECT {', '.join(_ident(c) for c in columns)} FROM {_ident(mapping.dataset)}")
+        results: list[EntryResult] = []
+        pending: list[PlaybookEntry] = []
+        row = 0
+        for batch in reader:
+            for values in batch.to_pylist():
+                try:
+                    pending.append(_imported(mapping, values))
+                except errors.InvalidArgument as exc:
+                    exc.violations = [
+                        errors.FieldViolation(f"rows[{row}].{v.field}", v.description) for v in exc.violations
+                    ]
+                    pending.append(exc)
+                row += 1
+                if len(pending) >= self._settings.playbook_write_rows:
+                    results.extend(self._record_chunk(pending, row - len(pending), "rows"))
+                    pending = []
+        if pending:
+            results.extend(self._record_chunk(pending, row - len(pending), "rows"))
+        failed = sum(1 for r in results if r.error is not None)
+        return BulkResult(len(results) - failed, failed, results)
+
+    def _mapped_columns(self, m: ImportMapping) -> list[str]:
+        """The dataset columns the mapping reads; a missing or unknown one is refused by field."""
+        for name in ("dataset", "query_column", "item_id_column"):
+            if not getattr(m, name):
+                raise invalid_field(name, "required", INVALID_IMPORT_MAPPING)
+        if bool(m.corpus) == bool(m.corpus_column):
+            raise invalid_field("corpus", "give corpus (every row) or corpus_column, not both", INVALID_IMPORT_MAPPING)
+        wanted = {
+            "query_column": m.query_column,
+            "item_id_column": m.item_id_column,
+            "corpus_column": m.corpus_column,
+            "outcome_column": m.outcome_column,
+            "score_column": m.score_column,
+            "reason_column": m.reason_column,
+            "time_column": m.time_column,
+            "id_column": m.id_column,
+        }
+        wanted |= {f"metadata_columns[{i}]": c for i, c in enumerate(m.metadata_columns)}
+        available = self._query().stream(f"SELECT * FROM {_ident(m.dataset)} LIMIT 0").schema.names
+        missing = [(field_name, c) for field_name, c in wanted.items() if c and c not in available]
+        if missing:
+            raise errors.InvalidArgument(
+                f"columns {[c for _, c in missing]} are not in dataset {m.dataset!r} (it has {available})",
+                reason=UNKNOWN_COLUMN,
+                metadata={"columns": ",".join(c for _, c in missing)},
+                violations=[errors.FieldViolation(f, f"{c!r} is not a column of {m.dataset!r}") for f, c in missing],
+            )
+        return list(dict.fromkeys(c for c in wanted.values() if c))
 
     # Learning ------------------------------------------------------------------
 
@@ -441,6 +509,65 @@ class Playbooks:
 # Encoding --------------------------------------------------------------------------
 
 
+def _imported(m: ImportMapping, row: dict[str, Any]) -> PlaybookEntry:
+    """A row as an entry; values that are not what the entry wants are left for the entry's
+    own checks to refuse (by row)."""
+
+    def text(column: str) -> str:
+        value = row.get(column) if column else None
+        return "" if value is None else str(value)
+
+    when = _time(row.get(m.time_column)) if m.time_column else None
+    score = row.get(m.score_column) if m.score_column else None
+    outcome = text(m.outcome_column) or SUCCESS
+    metadata = {c: _jsonable(row.get(c)) for c in m.metadata_columns}
+    entry = PlaybookEntry(
+        query=text(m.query_column),
+        corpus=m.corpus or text(m.corpus_column),
+        item_id=text(m.item_id_column),
+        outcome=outcome,
+        score=None if score is None or outcome != SUCCESS else score,
+        reason=text(m.reason_column),
+        source=m.source or f"import:{m.dataset}",
+        time=when,
+        metadata=metadata,
+        id=text(m.id_column),
+    )
+    if not entry.id:
+        digest = hashlib.blake2b(repr(_content(entry) + (entry.time,)).encode(), digest_size=12).hexdigest()
+        entry = replace(entry, id=f"imp-{digest}")
+    return entry
+
+
+def _time(value: Any) -> datetime | None:
+    """A time column's value: a timestamp (naive ones read as UTC), a date (its midnight,
+    UTC) or ISO text; anything else fails the row."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise invalid_field("time", f"{value!r} is not an ISO date or timestamp", INVALID_PLAYBOOK_ENTRY) from None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise invalid_field("time", f"{value!r} is not a date or timestamp", INVALID_PLAYBOOK_ENTRY)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def pq_bytes(table: pa.Table) -> bytes:
     sink = io.BytesIO()
     pq.write_table(table, sink)
@@ -518,7 +645,7 @@ def _offset(token: str) -> int:
 
 
 def _path(field: str, index: int, name: str) -> str:
-    return f"{field}[{index}].{name}" if field == "entries" else f"{field}.{name}"
+    return f"{field}.{name}" if field == SINGLE else f"{field}[{index}].{name}"
 
 
 def _entry_error(exc: errors.LakehouseError, default_field: str = "") -> EntryError:

@@ -11,6 +11,7 @@ from lakehouse.api.matrix import (
     entry_from_pb,
     entry_to_pb,
     listing_to_pb,
+    mapping_from_pb,
     request_from_pb,
     result_to_pb,
     stats_to_pb,
@@ -51,6 +52,9 @@ class MatrixServicer(matrix_pb2_grpc.MatrixServiceServicer):
 
     def RecordPlaybookEntries(self, request, context):
         return bulk_to_pb(self._runtime.matrix.record_entries([entry_from_pb(e) for e in request.entries]))
+
+    def ImportPlaybook(self, request, context):
+        return bulk_to_pb(self._runtime.matrix.import_entries(mapping_from_pb(request)))
 
     def ListPlaybookEntries(self, request, context):
         entries, token = self._runtime.matrix.list_entries(

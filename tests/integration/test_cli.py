@@ -140,7 +140,39 @@ def test_up_use_down(tmp_path):
         learned = _cli(env, "search", "nurse", "--corpora", "notes", "--use-playbook", "--k", "1").stdout
         assert learned.split("\t")[1:3] == ["notes", "b"] and learned.split("\t")[0].endswith("+0.50")
         assert _cli(env, "playbook", "stats").stdout.startswith("2 entries\n  notes\tsuccess\t2 entries, 2 items")
-        assert _cli(env, "playbook", "delete", "--corpus", "notes", "--item", "a").stdout == "deleted 1 entry\n"
+        past = tmp_path / "past.csv"
+        past.write_text("who,need,n\na,forklift driver,1\nb,night nurse,2\nzz,welder,3\n")
+        _cli(env, "ingest", "past", str(past))
+        imported = _cli(
+            env,
+            "playbook",
+            "import",
+            "past",
+            "--query-column",
+            "need",
+            "--item-column",
+            "who",
+            "--corpus",
+            "notes",
+            check=False,
+        )
+        assert imported.returncode == 1 and "recorded 2, failed 1" in imported.stdout
+        assert "entry 3: NOT_FOUND ITEM_NOT_FOUND rows[2].item_id" in imported.stderr
+        bad_map = _cli(
+            env,
+            "playbook",
+            "import",
+            "past",
+            "--query-column",
+            "need",
+            "--item-column",
+            "nobody",
+            "--corpus",
+            "notes",
+            check=False,
+        )
+        assert bad_map.returncode == 1 and "UNKNOWN_COLUMN" in bad_map.stderr
+        assert _cli(env, "playbook", "delete", "--corpus", "notes", "--item", "a").stdout == "deleted 2 entries\n"
         bad = _cli(
             env, "playbook", "record", "--query", "q", "--corpus", "notes", "--item", "a", "--score", "3", check=False
         )

@@ -265,6 +265,29 @@ def test_playbook_over_rest(msystem, corpora):
     assert by_item.status_code == 200 and by_item.json()["deleted"] == "2", by_item.text
     gone = httpx.get(f"{msystem.rest}/v1/matrix/playbooks/rest_1", timeout=60)
     assert gone.status_code == 404
+    # A dataset of past placements feeds the loop directly.
+    csv = b"order,need,rating\no2,ICU nurse nights,0.8\no9,welder,1.0\n"
+    up = httpx.post(
+        f"{msystem.rest}/v1/datasets/pb_past:ingest",
+        params={"format": "csv", "mode": "create"},
+        content=csv,
+        timeout=60,
+    )
+    assert up.status_code == 200, up.text
+    mapping = {
+        "dataset": "pb_past",
+        "query_column": "need",
+        "item_id_column": "order",
+        "corpus": "orders",
+        "score_column": "rating",
+    }
+    imported = _post(msystem, "/v1/matrix/playbooks:import", mapping)
+    assert imported.status_code == 200 and (imported.json()["recorded"], imported.json()["failed"]) == (1, 1), (
+        imported.text
+    )
+    assert imported.json()["results"][1]["error"]["reason"] == "ITEM_NOT_FOUND"
+    unknown = _post(msystem, "/v1/matrix/playbooks:import", {**mapping, "score_column": "stars"})
+    assert unknown.status_code == 400 and _info(unknown)["reason"] == "UNKNOWN_COLUMN", unknown.text
     # The playbook's own corpus is never searched as one of "all corpora".
     r = _post(msystem, "/v1/matrix/search", {"text": QUERY, "k": 20, "fusion": "rrf"})
     assert r.status_code == 200, r.text

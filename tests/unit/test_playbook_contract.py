@@ -269,3 +269,78 @@ def test_an_old_entry_has_almost_no_effect(api: MatrixApi, texts: str) -> None:
     with pytest.raises(errors.InvalidArgument) as err:
         api.search(MatrixRequest(vector=np.ones(4, np.float32), corpora=(WORKERS,), use_playbook=True))
     assert err.value.violations[0].field == "text"
+
+
+@pytest.fixture(scope="module")
+def placements(server) -> str:
+    from lakehouse.api.catalog import WriteMode
+    from lakehouse.api.ingest import IngestSpec
+
+    rows = (
+        "candidate,role_query,result,rating,placed_on,client\n"
+        "w1,forklift lead nights,success,0.9,2026-10-01,acme\n"
+        "w2,forklift lead nights,rejected,,2026-10-02,acme\n"
+        "w999,forklift lead nights,success,1.0,2026-10-03,acme\n"  # no such worker
+        "w3,ICU nurse,maybe,1.0,2026-10-04,mercy\n"  # not an outcome
+        "w4,ICU nurse,success,3.5,2026-10-05,mercy\n"  # score out of range
+        "w5,ICU nurse,success,1.0,2026-10-06,mercy\n"
+    )
+    server.runtime.ingest.ingest(IngestSpec("pb_placements", mode=WriteMode.REPLACE), [rows.encode()])
+    return "pb_placements"
+
+
+def test_import_a_dataset_of_past_placements(api: MatrixApi, placements: str) -> None:
+    from lakehouse.api.matrix import ImportMapping
+
+    mapping = ImportMapping(
+        dataset=placements,
+        query_column="role_query",
+        item_id_column="candidate",
+        corpus=WORKERS,
+        outcome_column="result",
+        score_column="rating",
+        time_column="placed_on",
+        metadata_columns=("client",),
+    )
+    result = api.import_entries(mapping)
+    assert (result.recorded, result.failed) == (3, 3)
+    errors_by_row = {r.index: (r.error.reason, r.error.field) for r in result.results if r.error}
+    assert errors_by_row == {
+        2: ("ITEM_NOT_FOUND", "rows[2].item_id"),
+        3: ("INVALID_PLAYBOOK_ENTRY", "rows[3].outcome"),
+        4: ("INVALID_PLAYBOOK_ENTRY", "rows[4].score"),
+    }
+    first = api.get_entry(result.results[0].id)
+    assert (first.query, first.item_id, first.score, first.metadata) == (
+        "forklift lead nights",
+        "w1",
+        0.9,
+        {"client": "acme"},
+    )
+    assert first.source == f"import:{placements}" and first.time == datetime(2026, 10, 1, tzinfo=UTC)
+    assert api.get_entry(result.results[1].id).outcome == REJECTED
+    again = api.import_entries(mapping)  # the same rows again: the same ids, nothing doubled
+    assert [r.id for r in again.results] == [r.id for r in result.results] and again.recorded == 3
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason", "field"),
+    [
+        ({"score_column": "stars"}, "UNKNOWN_COLUMN", "score_column"),
+        ({"metadata_columns": ("client", "nope")}, "UNKNOWN_COLUMN", "metadata_columns[1]"),
+        ({"query_column": ""}, "INVALID_IMPORT_MAPPING", "query_column"),
+        ({"corpus_column": "client"}, "INVALID_IMPORT_MAPPING", "corpus"),
+    ],
+    ids=["unknown column", "unknown metadata column", "no query column", "corpus twice"],
+)
+def test_a_malformed_import_mapping_is_refused(api: MatrixApi, placements: str, changes, reason, field) -> None:
+    from dataclasses import replace
+
+    from lakehouse.api.matrix import ImportMapping
+
+    mapping = ImportMapping(dataset=placements, query_column="role_query", item_id_column="candidate", corpus=WORKERS)
+    with pytest.raises(errors.InvalidArgument) as err:
+        api.import_entries(replace(mapping, **changes))
+    assert err.value.reason == reason and err.value.violations[0].field == field
+    with pytest.raises(errors.NotFound):
+        api.import_entries(replace(mapping, dataset="pb_no_such_dataset"))

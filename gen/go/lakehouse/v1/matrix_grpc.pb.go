@@ -27,6 +27,8 @@ type MatrixServiceClient interface {
 	RecordPlaybookEntry(ctx context.Context, in *RecordPlaybookEntryRequest, opts ...grpc.CallOption) (*PlaybookEntry, error)
 	// Records many outcomes; a bad entry fails alone, never the batch.
 	RecordPlaybookEntries(ctx context.Context, in *RecordPlaybookEntriesRequest, opts ...grpc.CallOption) (*RecordPlaybookEntriesResponse, error)
+	// Records one entry per row of a catalog dataset (past placements), by a column mapping.
+	ImportPlaybook(ctx context.Context, in *ImportPlaybookRequest, opts ...grpc.CallOption) (*RecordPlaybookEntriesResponse, error)
 	// Lists entries, newest first, filtered and paged.
 	ListPlaybookEntries(ctx context.Context, in *ListPlaybookEntriesRequest, opts ...grpc.CallOption) (*ListPlaybookEntriesResponse, error)
 	// One entry by id.
@@ -93,6 +95,15 @@ func (c *matrixServiceClient) RecordPlaybookEntries(ctx context.Context, in *Rec
 	return out, nil
 }
 
+func (c *matrixServiceClient) ImportPlaybook(ctx context.Context, in *ImportPlaybookRequest, opts ...grpc.CallOption) (*RecordPlaybookEntriesResponse, error) {
+	out := new(RecordPlaybookEntriesResponse)
+	err := c.cc.Invoke(ctx, "/lakehouse.v1.MatrixService/ImportPlaybook", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *matrixServiceClient) ListPlaybookEntries(ctx context.Context, in *ListPlaybookEntriesRequest, opts ...grpc.CallOption) (*ListPlaybookEntriesResponse, error) {
 	out := new(ListPlaybookEntriesResponse)
 	err := c.cc.Invoke(ctx, "/lakehouse.v1.MatrixService/ListPlaybookEntries", in, out, opts...)
@@ -152,6 +163,8 @@ type MatrixServiceServer interface {
 	RecordPlaybookEntry(context.Context, *RecordPlaybookEntryRequest) (*PlaybookEntry, error)
 	// Records many outcomes; a bad entry fails alone, never the batch.
 	RecordPlaybookEntries(context.Context, *RecordPlaybookEntriesRequest) (*RecordPlaybookEntriesResponse, error)
+	// Records one entry per row of a catalog dataset (past placements), by a column mapping.
+	ImportPlaybook(context.Context, *ImportPlaybookRequest) (*RecordPlaybookEntriesResponse, error)
 	// Lists entries, newest first, filtered and paged.
 	ListPlaybookEntries(context.Context, *ListPlaybookEntriesRequest) (*ListPlaybookEntriesResponse, error)
 	// One entry by id.
@@ -184,6 +197,9 @@ func (UnimplementedMatrixServiceServer) RecordPlaybookEntry(context.Context, *Re
 }
 func (UnimplementedMatrixServiceServer) RecordPlaybookEntries(context.Context, *RecordPlaybookEntriesRequest) (*RecordPlaybookEntriesResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RecordPlaybookEntries not implemented")
+}
+func (UnimplementedMatrixServiceServer) ImportPlaybook(context.Context, *ImportPlaybookRequest) (*RecordPlaybookEntriesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ImportPlaybook not implemented")
 }
 func (UnimplementedMatrixServiceServer) ListPlaybookEntries(context.Context, *ListPlaybookEntriesRequest) (*ListPlaybookEntriesResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListPlaybookEntries not implemented")
@@ -303,6 +319,24 @@ func _MatrixService_RecordPlaybookEntries_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MatrixService_ImportPlaybook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportPlaybookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MatrixServiceServer).ImportPlaybook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/lakehouse.v1.MatrixService/ImportPlaybook",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MatrixServiceServer).ImportPlaybook(ctx, req.(*ImportPlaybookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _MatrixService_ListPlaybookEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListPlaybookEntriesRequest)
 	if err := dec(in); err != nil {
@@ -416,6 +450,10 @@ var _MatrixService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RecordPlaybookEntries",
 			Handler:    _MatrixService_RecordPlaybookEntries_Handler,
+		},
+		{
+			MethodName: "ImportPlaybook",
+			Handler:    _MatrixService_ImportPlaybook_Handler,
 		},
 		{
 			MethodName: "ListPlaybookEntries",

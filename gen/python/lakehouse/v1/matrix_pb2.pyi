@@ -398,3 +398,31 @@ class PlaybookStats(_message.Message):
     entries: int
     counts: _containers.RepeatedCompositeFieldContainer[PlaybookCount]
     def __init__(self, entries: _Optional[int] = ..., counts: _Optional[_Iterable[_Union[PlaybookCount, _Mapping]]] = ...) -> None: ...
+
+class ImportPlaybookRequest(_message.Message):
+    __slots__ = ("dataset", "query_column", "item_id_column", "corpus_column", "corpus", "outcome_column", "score_column", "reason_column", "time_column", "id_column", "metadata_columns", "source")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    QUERY_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    CORPUS_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    CORPUS_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    SCORE_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    REASON_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    TIME_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    ID_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    METADATA_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    query_column: str
+    item_id_column: str
+    corpus_column: str
+    corpus: str
+    outcome_column: str
+    score_column: str
+    reason_column: str
+    time_column: str
+    id_column: str
+    metadata_columns: _containers.RepeatedScalarFieldContainer[str]
+    source: str
+    def __init__(self, dataset: _Optional[str] = ..., query_column: _Optional[str] = ..., item_id_column: _Optional[str] = ..., corpus_column: _Optional[str] = ..., corpus: _Optional[str] = ..., outcome_column: _Optional[str] = ..., score_column: _Optional[str] = ..., reason_column: _Optional[str] = ..., time_column: _Optional[str] = ..., id_column: _Optional[str] = ..., metadata_columns: _Optional[_Iterable[str]] = ..., source: _Optional[str] = ...) -> None: ...

@@ -63,6 +63,11 @@ class MatrixServiceStub:
                 request_serializer=lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesRequest.SerializeToString,
                 response_deserializer=lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesResponse.FromString,
                 _registered_method=True)
+        self.ImportPlaybook = channel.unary_unary(
+                '/lakehouse.v1.MatrixService/ImportPlaybook',
+                request_serializer=lakehouse_dot_v1_dot_matrix__pb2.ImportPlaybookRequest.SerializeToString,
+                response_deserializer=lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesResponse.FromString,
+                _registered_method=True)
         self.ListPlaybookEntries = channel.unary_unary(
                 '/lakehouse.v1.MatrixService/ListPlaybookEntries',
                 request_serializer=lakehouse_dot_v1_dot_matrix__pb2.ListPlaybookEntriesRequest.SerializeToString,
@@ -132,6 +137,13 @@ class MatrixServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportPlaybook(self, request, context):
+        """Records one entry per row of a catalog dataset (past placements), by a column mapping.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListPlaybookEntries(self, request, context):
         """Lists entries, newest first, filtered and paged.
         """
@@ -194,6 +206,11 @@ def add_MatrixServiceServicer_to_server(servicer, server):
             'RecordPlaybookEntries': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordPlaybookEntries,
                     request_deserializer=lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesRequest.FromString,
+                    response_serializer=lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesResponse.SerializeToString,
+            ),
+            'ImportPlaybook': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportPlaybook,
+                    request_deserializer=lakehouse_dot_v1_dot_matrix__pb2.ImportPlaybookRequest.FromString,
                     response_serializer=lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesResponse.SerializeToString,
             ),
             'ListPlaybookEntries': grpc.unary_unary_rpc_method_handler(
@@ -360,6 +377,33 @@ class MatrixService:
             target,
             '/lakehouse.v1.MatrixService/RecordPlaybookEntries',
             lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesRequest.SerializeToString,
+            lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportPlaybook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lakehouse.v1.MatrixService/ImportPlaybook',
+            lakehouse_dot_v1_dot_matrix__pb2.ImportPlaybookRequest.SerializeToString,
             lakehouse_dot_v1_dot_matrix__pb2.RecordPlaybookEntriesResponse.FromString,
             options,
             channel_credentials,
