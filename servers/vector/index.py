@@ -311,6 +311,11 @@ class LiveIndex:
                 rows = self._filter_rows(where, n, tuning)
                 dropped = self.count - rows.count
                 mask = rows.mask
+                if allowed is None and dropped == 0:  # the filter keeps every live row: search as without it
+                    bits = self._live_bitmap(n)
+                    return Found(
+                        self._graph_search(queries, k, ef_search, bits, self.count, n, tuning, with_text), False, 0
+                    )
             if allowed is not None:
                 by_id = self._allowed_mask(allowed, n, tuning)
                 mask = by_id if mask is None else by_id & mask

@@ -321,3 +321,11 @@ def test_metadata_structs_merge_the_same_struct_they_would_build() -> None:
             structs.fill(merged, hit)
             assert merged == built
     assert len(structs._bytes) <= 2
+
+
+def test_a_filter_that_keeps_every_row_searches_like_no_filter(api: VectorApi) -> None:
+    name = _staff_corpus(api)
+    api.delete(name, ["w5"])  # the one row without a state
+    every = api.search(name, vector=QUERY, k=5, filter={"state": {"exists": True}})
+    plain = api.search(name, vector=QUERY, k=5)
+    assert [h.id for h in every.hits] == [h.id for h in plain.hits] and every.filtered_out == 0
