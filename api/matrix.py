@@ -18,11 +18,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
+from google.protobuf import json_format
 
 from lakehouse.api.channel import NO_DEADLINE
 from lakehouse.api.protoconv import timestamp
 from lakehouse.api.remote import Remote
 from lakehouse.api.vector import (
+    UNCACHED,
     CorpusInfo,
     MetadataStructs,
     Query,
@@ -406,7 +408,7 @@ def request_from_pb(m: matrix_pb2.MatrixSearchRequest) -> MatrixRequest:
     )
 
 
-def result_to_pb(r: MatrixResult, structs: MetadataStructs | None = None) -> matrix_pb2.MatrixSearchResponse:
+def result_to_pb(r: MatrixResult, structs: MetadataStructs = UNCACHED) -> matrix_pb2.MatrixSearchResponse:
     response = matrix_pb2.MatrixSearchResponse(
         corpora=[matrix_pb2.CorpusSearchStats(**_fields(s, CorpusStats)) for s in r.corpora],  # the same names
         metadata_filter_dropped=r.filtered_out,
@@ -424,7 +426,7 @@ def result_to_pb(r: MatrixResult, structs: MetadataStructs | None = None) -> mat
             for d in r.playbook_excluded
         ],
     )
-    fill = (structs or MetadataStructs(0)).fill
+    fill = structs.fill
     for h in r.hits:
         result = response.results.add(
             corpus=h.corpus,
@@ -453,8 +455,6 @@ def result_to_pb(r: MatrixResult, structs: MetadataStructs | None = None) -> mat
 
 
 def result_from_pb(m: matrix_pb2.MatrixSearchResponse) -> MatrixResult:
-    from google.protobuf import json_format
-
     return MatrixResult(
         hits=[
             MatrixHit(
@@ -530,8 +530,6 @@ def entry_to_pb(e: PlaybookEntry) -> matrix_pb2.PlaybookEntry:
 
 
 def entry_from_pb(m: matrix_pb2.PlaybookEntry) -> PlaybookEntry:
-    from google.protobuf import json_format
-
     return PlaybookEntry(
         query=m.query,
         corpus=m.corpus,

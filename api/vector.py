@@ -375,10 +375,10 @@ class MetadataStructs:
         target.MergeFromString(cached)
 
 
-_UNCACHED = MetadataStructs(0)
+UNCACHED = MetadataStructs(0)  # build every Struct anew
 
 
-def search_result_to_pb(result: SearchResult, structs: MetadataStructs = _UNCACHED) -> vector_pb2.SearchResponse:
+def search_result_to_pb(result: SearchResult, structs: MetadataStructs = UNCACHED) -> vector_pb2.SearchResponse:
     response = vector_pb2.SearchResponse(
         generation=result.generation, exact=result.exact, metadata_filter_dropped=result.filtered_out
     )

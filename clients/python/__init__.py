@@ -65,6 +65,11 @@ def _chunks(source: str | os.PathLike | bytes | Iterable[bytes]) -> Iterator[byt
         yield from source
 
 
+def _search_query(query: str | list[float]) -> vector_pb2.SearchQuery:
+    """A text, or a vector."""
+    return vector_pb2.SearchQuery(text=query) if isinstance(query, str) else vector_pb2.SearchQuery(vector=query)
+
+
 class LakehouseClient:
     """``timeout_s``: the deadline of every call (None: none; ingests and corpus builds
     can take long). ``settings``: how the channel is built (lakehouse.api.config)."""
@@ -387,10 +392,7 @@ class LakehouseClient:
         """Many searches in one call: each query a text or a vector."""
         request = vector_pb2.SearchBatchRequest(
             corpus=corpus,
-            queries=[
-                vector_pb2.SearchQuery(text=q) if isinstance(q, str) else vector_pb2.SearchQuery(vector=q)
-                for q in queries
-            ],
+            queries=[_search_query(q) for q in queries],
             k=k,
             ef_search=ef_search,
             filter=filter_to_pb(filter),
@@ -422,10 +424,7 @@ class LakehouseClient:
     ) -> list[matrix_pb2.MatrixSearchResponse]:
         request = matrix_pb2.MatrixSearchBatchRequest(
             options=self._matrix_request("", None, corpora, options),
-            queries=[
-                vector_pb2.SearchQuery(text=q) if isinstance(q, str) else vector_pb2.SearchQuery(vector=q)
-                for q in queries
-            ],
+            queries=[_search_query(q) for q in queries],
         )
         return list(self._call(self.matrix.SearchBatch, request).responses)
 

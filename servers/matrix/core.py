@@ -31,6 +31,7 @@ from lakehouse.api.matrix import (
     FUSIONS,
     INVALID_CANDIDATE,
     INVALID_FUSION,
+    ITEM_NOT_FOUND,
     MIXED_METRICS,
     NO_CORPORA,
     SQL_GATE_TOO_LARGE,
@@ -57,7 +58,7 @@ from lakehouse.api.vector import DIMENSION_MISMATCH, INVALID_K, INVALID_QUERY, Q
 from lakehouse.servers.matrix.directory import CorpusDirectory, Route, Unrouted, VectorHost
 from lakehouse.servers.matrix.fusion import RelevanceRule, fuse
 from lakehouse.servers.matrix.modes import ModeChoice, choose_mode
-from lakehouse.servers.matrix.playbooks import PLAYBOOK_TAG, ItemCheck, Learned, Playbooks
+from lakehouse.servers.matrix.playbooks import PLAYBOOK_TAG, ItemCheck, Learned, Playbooks, alone_or_pair
 from lakehouse.servers.settings import FilterSettings, MatrixSettings
 from lakehouse.servers.vector.embedder import ModelsEmbedder
 from lakehouse.servers.vector.filters import parse_filter
@@ -445,6 +446,7 @@ class MatrixCore:
         if plan.require_all and failures:
             raise failures[0][1]
         by_name = {o.route.corpus.name: o for o in outcomes}
+        upstreams = {r.corpus.name: r.host.label for r in plan.routes}
         unrouted = {u.name: u for u in plan.unrouted}
         stats, per_corpus, metrics, filtered_out, excluded = [], [], [], 0, []
         for name in plan.choice.corpora:
@@ -453,7 +455,7 @@ class MatrixCore:
                 stats.append(CorpusStats(name, "", False, code=error.code, reason=error.reason, message=error.message))
                 continue
             outcome = by_name.get(name)
-            upstream = next(r.host.label for r in plan.routes if r.corpus.name == name)
+            upstream = upstreams[name]
             if outcome is None:
                 stats.append(CorpusStats(name, upstream, False, message=SQL_SELECTED_NOTHING))
                 continue
@@ -491,7 +493,7 @@ class MatrixCore:
         texts = {i: c.text for i, c in enumerate(candidates) if c.text}
         items: dict[str, list[int]] = {}
         for i, c in enumerate(candidates):
-            if bool(c.text) == bool(c.corpus or c.id) or (not c.text and not (c.corpus and c.id)):
+            if not alone_or_pair(c.text or "", c.corpus, c.id):
                 raise invalid_field(f"candidates[{i}]", "give a text, or a corpus and an id", INVALID_CANDIDATE)
             if not c.text:
                 items.setdefault(c.corpus, []).append(i)
@@ -514,7 +516,7 @@ class MatrixCore:
                     if item is None:
                         raise errors.NotFound(
                             f"candidates[{i}]: corpus {corpus!r} has no item {candidates[i].id!r}",
-                            reason="ITEM_NOT_FOUND",
+                            reason=ITEM_NOT_FOUND,
                             metadata={"corpus": corpus, "id": candidates[i].id},
                         )
                     scores[i] = float(_unit(np.asarray(item.vector, dtype=np.float32)[None, :])[0] @ query)

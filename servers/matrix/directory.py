@@ -57,6 +57,7 @@ class CorpusDirectory:
         self._clock = clock
         self._lock = threading.Lock()
         self._known: dict[str, list[CorpusInfo]] = {h.label: [] for h in self._hosts}
+        self._routes: dict[str, Route] = {}  # derived from _known at each refresh, replaced whole
         self._failed: dict[str, UpstreamError] = {}
         self._listed_at: float | None = None
 
@@ -65,8 +66,7 @@ class CorpusDirectory:
         if fresh or self._stale():
             self._refresh()
         with self._lock:
-            routes = self._routes()
-            failed = list(self._failed.values())
+            routes, failed = self._routes, list(self._failed.values())
         corpora = [HostedCorpus(r.corpus, r.host.label) for _, r in sorted(routes.items())]
         return CorpusListing(corpora, failed)
 
@@ -76,16 +76,12 @@ class CorpusDirectory:
         refreshed = self._stale()
         if refreshed:
             self._refresh()
-        with self._lock:
-            routes = self._routes()
-        if any(n not in routes for n in names) and not refreshed:
+        if any(n not in self._routes for n in names) and not refreshed:
             self._refresh()  # created since the last listing, perhaps
-            with self._lock:
-                routes = self._routes()
+        with self._lock:
+            routes, failed = self._routes, list(self._failed.values())
         if not names:
             return routes, []
-        with self._lock:
-            failed = list(self._failed.values())
         found, unrouted = {}, []
         for name in names:
             if name in routes:
@@ -110,21 +106,6 @@ class CorpusDirectory:
         listed = self._listed_at
         return listed is None or self._clock() - listed > self._ttl_s
 
-    def _routes(self) -> dict[str, Route]:
-        routes: dict[str, Route] = {}
-        for host in self._hosts:
-            for info in self._known[host.label]:
-                if info.name in routes:
-                    log.warning(
-                        "corpus %s is on %s and %s; using the first",
-                        info.name,
-                        routes[info.name].host.label,
-                        host.label,
-                    )
-                    continue
-                routes[info.name] = Route(info, host)
-        return routes
-
     def _refresh(self) -> None:
         listed = {host.label: self._pool.submit(host.api.list_corpora) for host in self._hosts}
         known, failed = {}, {}
@@ -135,5 +116,17 @@ class CorpusDirectory:
                 failed[host.label] = UpstreamError(host.label, exc.code, exc.reason, exc.message)
         with self._lock:
             self._known.update(known)
+            self._routes = self._route_table()
             self._failed = failed
             self._listed_at = self._clock()
+
+    def _route_table(self) -> dict[str, Route]:
+        routes: dict[str, Route] = {}
+        for host in self._hosts:
+            for info in self._known[host.label]:
+                if info.name in routes:
+                    first = routes[info.name].host.label
+                    log.warning("corpus %s is on %s and %s; using the first", info.name, first, host.label)
+                    continue
+                routes[info.name] = Route(info, host)
+        return routes

@@ -15,20 +15,15 @@ validated, checked against the corpora and the entries already recorded, and wri
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import math
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from lakehouse.api import errors
 from lakehouse.api.catalog import WriteMode
@@ -56,30 +51,25 @@ from lakehouse.api.matrix import (
 )
 from lakehouse.api.paging import PagingSettings, bad_page_token
 from lakehouse.api.query import QueryApi
-from lakehouse.api.vector import ColumnMapping, Item, VectorApi
+from lakehouse.api.vector import ColumnMapping, VectorApi
+from lakehouse.servers.matrix.entries import (
+    CORPUS_FIELDS,
+    content_of,
+    entry_of,
+    entry_of_row,
+    imported_entry,
+    item_of,
+    parquet_of,
+    pq_bytes,
+)
 from lakehouse.servers.settings import MatrixSettings
+from lakehouse.servers.sql import quote_ident, string_literal
 from lakehouse.servers.vector.model import MAX_ID_CHARS, validate_corpus_name
 from lakehouse.servers.vector.vectors import encode_metadata
 
 PLAYBOOK_TAG = "playbook"
 SINGLE = "entry"  # the field of RecordPlaybookEntry; bulk fields are indexed (entries[3], rows[3])
 KEY = ("id",)
-SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("query", pa.string()),
-        ("corpus", pa.string()),
-        ("item_id", pa.string()),
-        ("outcome", pa.string()),
-        ("score", pa.float64()),
-        ("reason", pa.string()),
-        ("source", pa.string()),
-        ("time", pa.timestamp("us", tz="UTC")),
-        ("metadata", pa.string()),
-    ]
-)
-# What the corpus keeps of an entry (its query is the item text).
-CORPUS_FIELDS = ("corpus", "item_id", "outcome", "score", "reason", "source", "time", "metadata")
 DAY_S = 86_400.0
 
 
@@ -170,7 +160,7 @@ class Playbooks:
         results: dict[int, EntryResult] = {}
         ready: dict[int, PlaybookEntry] = {}
         for i, entry in enumerate(entries, start=offset):
-            path = field if field == SINGLE else f"{field}[{i}]"
+            path = _entry_path(field, i)
             if isinstance(entry, errors.LakehouseError):
                 results[i] = EntryResult(i, error=_entry_error(entry))
                 continue
@@ -258,7 +248,7 @@ class Playbooks:
             if i in results:
                 continue
             before = stored.get(entry.id) or seen.get(entry.id)
-            if before is not None and _content(before) != _content(entry):
+            if before is not None and content_of(before) != content_of(entry):
                 message = f"playbook entry {entry.id!r} was recorded with other content"
                 results[i] = EntryResult(
                     i, error=EntryError("ALREADY_EXISTS", PLAYBOOK_ENTRY_CONFLICT, message, _path(field, i, "id"))
@@ -272,10 +262,10 @@ class Playbooks:
         unique = list({e.id: e for e in entries}.values())
         self._ingest().ingest(
             IngestSpec(self._settings.playbook_dataset, format="parquet", mode=WriteMode.UPSERT, primary_key=KEY),
-            [_parquet(unique)],
+            [parquet_of(unique)],
         )
         self._ensure_corpus()
-        self._vector().upsert(self._settings.playbook_corpus, [_item(e) for e in unique])
+        self._vector().upsert(self._settings.playbook_corpus, [item_of(e) for e in unique])
 
     def _ensure_corpus(self) -> None:
         vector = self._vector()
@@ -307,14 +297,16 @@ class Playbooks:
         chunk at a time (bounded memory); a bad row fails alone, reported by its row number."""
         self._ready()
         columns = self._mapped_columns(mapping)
-        reader = self._query().stream(f"SELECT {', '.join(_ident(c) for c in columns)} FROM {_ident(mapping.dataset)}")
+        reader = self._query().stream(
+            f"SELECT {', '.join(quote_ident(c) for c in columns)} FROM {quote_ident(mapping.dataset)}"
+        )
         results: list[EntryResult] = []
         pending: list[PlaybookEntry] = []
         row = 0
         for batch in reader:
             for values in batch.to_pylist():
                 try:
-                    pending.append(_imported(mapping, values))
+                    pending.append(imported_entry(mapping, values))
                 except errors.InvalidArgument as exc:
                     exc.violations = [
                         errors.FieldViolation(f"rows[{row}].{v.field}", v.description) for v in exc.violations
@@ -347,7 +339,7 @@ class Playbooks:
             "id_column": m.id_column,
         }
         wanted |= {f"metadata_columns[{i}]": c for i, c in enumerate(m.metadata_columns)}
-        available = self._query().stream(f"SELECT * FROM {_ident(m.dataset)} LIMIT 0").schema.names
+        available = self._query().stream(f"SELECT * FROM {quote_ident(m.dataset)} LIMIT 0").schema.names
         missing = [(field_name, c) for field_name, c in wanted.items() if c and c not in available]
         if missing:
             raise errors.InvalidArgument(
@@ -417,7 +409,7 @@ class Playbooks:
             found = self._vector().get_items(self._settings.playbook_corpus, list(dict.fromkeys(ids)))
         except errors.NotFound:
             return []  # nothing recorded yet
-        return [_entry(item.id, item.text or "", item.metadata) for item in found.items]
+        return [entry_of(item.id, item.text or "", item.metadata) for item in found.items]
 
     def get_entry(self, entry_id: str) -> PlaybookEntry:
         self._ready()
@@ -441,18 +433,18 @@ class Playbooks:
         if table is None:
             return [], ""
         rows = table.to_pylist()
-        entries = [_row_entry(r) for r in rows[:size]]
+        entries = [entry_of_row(r) for r in rows[:size]]
         return entries, str(offset + size) if len(rows) > size else ""
 
     def _where(self, where: EntryFilter) -> str:
         clauses = []
         for column, value in (("corpus", where.corpus), ("item_id", where.item_id), ("source", where.source)):
             if value:
-                clauses.append(f"{column} = {_quote(value)}")
+                clauses.append(f"{column} = {string_literal(value)}")
         if where.since is not None:
-            clauses.append(f"time >= {_quote(where.since.astimezone(UTC).isoformat())}::TIMESTAMPTZ")
+            clauses.append(f"time >= {string_literal(where.since.astimezone(UTC).isoformat())}::TIMESTAMPTZ")
         if where.until is not None:
-            clauses.append(f"time < {_quote(where.until.astimezone(UTC).isoformat())}::TIMESTAMPTZ")
+            clauses.append(f"time < {string_literal(where.until.astimezone(UTC).isoformat())}::TIMESTAMPTZ")
         return " WHERE " + " AND ".join(clauses) if clauses else ""
 
     def _read(self, sql: str) -> pa.Table | None:
@@ -463,14 +455,14 @@ class Playbooks:
             return None
 
     def delete_entries(self, entry_id: str = "", *, corpus: str = "", item_id: str = "") -> int:
-        if bool(entry_id) == bool(corpus or item_id) or (not entry_id and not (corpus and item_id)):
+        if not alone_or_pair(entry_id, corpus, item_id):
             raise invalid_field("id", "give an id, or a corpus and an item_id", INVALID_PLAYBOOK_ENTRY)
         if entry_id:
             ids = [e.id for e in self._stored([entry_id])]
         else:
             table = self._read(
                 f"SELECT id FROM {self._settings.playbook_dataset} "  # noqa: S608
-                f"WHERE corpus = {_quote(corpus)} AND item_id = {_quote(item_id)}"
+                f"WHERE corpus = {string_literal(corpus)} AND item_id = {string_literal(item_id)}"
             )
             ids = [] if table is None else table.column("id").to_pylist()
         if not ids:
@@ -483,7 +475,7 @@ class Playbooks:
         return self._vector().delete(self._settings.playbook_corpus, ids).changed
 
     def playbook_stats(self) -> PlaybookStats:
-        now = _quote(self._clock().astimezone(UTC).isoformat())
+        now = string_literal(self._clock().astimezone(UTC).isoformat())
         age = f"epoch({now}::TIMESTAMPTZ) - epoch(time)"
         table = self._read(
             f"SELECT corpus, outcome, count(*) AS entries, count(DISTINCT item_id) AS items, "  # noqa: S608
@@ -506,136 +498,6 @@ class Playbooks:
         return PlaybookStats(sum(c.entries for c in counts), counts)
 
 
-# Encoding --------------------------------------------------------------------------
-
-
-def _imported(m: ImportMapping, row: dict[str, Any]) -> PlaybookEntry:
-    """A row as an entry; values that are not what the entry wants are left for the entry's
-    own checks to refuse (by row)."""
-
-    def text(column: str) -> str:
-        value = row.get(column) if column else None
-        return "" if value is None else str(value)
-
-    when = _time(row.get(m.time_column)) if m.time_column else None
-    score = row.get(m.score_column) if m.score_column else None
-    outcome = text(m.outcome_column) or SUCCESS
-    metadata = {c: _jsonable(row.get(c)) for c in m.metadata_columns}
-    entry = PlaybookEntry(
-        query=text(m.query_column),
-        corpus=m.corpus or text(m.corpus_column),
-        item_id=text(m.item_id_column),
-        outcome=outcome,
-        score=None if score is None or outcome != SUCCESS else score,
-        reason=text(m.reason_column),
-        source=m.source or f"import:{m.dataset}",
-        time=when,
-        metadata=metadata,
-        id=text(m.id_column),
-    )
-    if not entry.id:
-        digest = hashlib.blake2b(repr(_content(entry) + (entry.time,)).encode(), digest_size=12).hexdigest()
-        entry = replace(entry, id=f"imp-{digest}")
-    return entry
-
-
-def _time(value: Any) -> datetime | None:
-    """A time column's value: a timestamp (naive ones read as UTC), a date (its midnight,
-    UTC) or ISO text; anything else fails the row."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise invalid_field("time", f"{value!r} is not an ISO date or timestamp", INVALID_PLAYBOOK_ENTRY) from None
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise invalid_field("time", f"{value!r} is not a date or timestamp", INVALID_PLAYBOOK_ENTRY)
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, str | bool | int | float):
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def pq_bytes(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
-    return sink.getvalue()
-
-
-def _parquet(entries: Iterable[PlaybookEntry]) -> bytes:
-    rows = [
-        {
-            "id": e.id,
-            "query": e.query,
-            "corpus": e.corpus,
-            "item_id": e.item_id,
-            "outcome": e.outcome,
-            "score": e.score,
-            "reason": e.reason,
-            "source": e.source,
-            "time": e.time,
-            "metadata": json.dumps(e.metadata, separators=(",", ":"), ensure_ascii=False),
-        }
-        for e in entries
-    ]
-    return pq_bytes(pa.Table.from_pylist(rows, schema=SCHEMA))
-
-
-def _item(entry: PlaybookEntry) -> Item:
-    metadata = {
-        "corpus": entry.corpus,
-        "item_id": entry.item_id,
-        "outcome": entry.outcome,
-        "score": entry.score,
-        "reason": entry.reason,
-        "source": entry.source,
-        "time": entry.time.isoformat() if entry.time else "",
-        "metadata": json.dumps(entry.metadata, separators=(",", ":"), ensure_ascii=False),
-    }
-    return Item(entry.id, text=entry.query, metadata=metadata)
-
-
-def _entry(entry_id: str, query: str, m: dict[str, Any]) -> PlaybookEntry:
-    raw = m.get("metadata") or "{}"
-    return PlaybookEntry(
-        query=query,
-        corpus=m.get("corpus", ""),
-        item_id=m.get("item_id", ""),
-        outcome=m.get("outcome", ""),
-        score=m.get("score"),
-        reason=m.get("reason") or "",
-        source=m.get("source") or "",
-        time=datetime.fromisoformat(m["time"]) if m.get("time") else None,
-        metadata=json.loads(raw) if isinstance(raw, str) else dict(raw),
-        id=entry_id,
-    )
-
-
-def _row_entry(r: dict[str, Any]) -> PlaybookEntry:
-    return _entry(r["id"], r["query"], {**r, "time": r["time"].isoformat() if r.get("time") else ""})
-
-
-def _content(e: PlaybookEntry) -> tuple:
-    """What must agree for an id recorded twice (not the time: a retry without one gets a new default)."""
-    return (e.query, e.corpus, e.item_id, e.outcome, e.score, e.reason, e.source, e.metadata)
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _offset(token: str) -> int:
     if not token:
         return 0
@@ -644,8 +506,17 @@ def _offset(token: str) -> int:
     return int(token)
 
 
+def _entry_path(field: str, index: int) -> str:
+    return field if field == SINGLE else f"{field}[{index}]"
+
+
 def _path(field: str, index: int, name: str) -> str:
-    return f"{field}.{name}" if field == SINGLE else f"{field}[{index}].{name}"
+    return f"{_entry_path(field, index)}.{name}"
+
+
+def alone_or_pair(single: str, first: str, second: str) -> bool:
+    """``single`` given alone, or else ``first`` and ``second`` both (an id, or a corpus and an item)."""
+    return bool(single) and not (first or second) or not single and bool(first and second)
 
 
 def _entry_error(exc: errors.LakehouseError, default_field: str = "") -> EntryError:
