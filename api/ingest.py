@@ -60,6 +60,17 @@ PRIMARY_KEY_REQUIRED = "PRIMARY_KEY_REQUIRED"
 PRIMARY_KEY_MISMATCH = "PRIMARY_KEY_MISMATCH"
 RESERVED_COLUMN = "RESERVED_COLUMN"
 EMBEDDING_NOT_AVAILABLE = "EMBEDDING_NOT_AVAILABLE"
+# Documents (format=pdf / zip).
+NOT_A_PDF = "NOT_A_PDF"
+PDF_ENCRYPTED = "PDF_ENCRYPTED"
+MALFORMED_PDF = "MALFORMED_PDF"
+DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
+DUPLICATE_DOCUMENT = "DUPLICATE_DOCUMENT"
+NO_DOCUMENTS = "NO_DOCUMENTS"  # an archive none of whose members could be ingested
+MALFORMED_ARCHIVE = "MALFORMED_ARCHIVE"
+UNSAFE_ARCHIVE_PATH = "UNSAFE_ARCHIVE_PATH"
+ARCHIVE_TOO_LARGE = "ARCHIVE_TOO_LARGE"  # a zip bomb: too many members, bytes or too high a ratio
+NO_TEXT = "no_text"  # text_status of a document with no text layer
 # The ingest (or compaction) itself.
 CANCELLED = "CANCELLED"
 SPOOL_UNAVAILABLE = "SPOOL_UNAVAILABLE"
@@ -68,8 +79,10 @@ INGEST_FAILED = "INGEST_FAILED"
 COMPACTION_FAILED = "COMPACTION_FAILED"
 INGEST_NO_RESULT = "INGEST_NO_RESULT"  # the stream ended without a result (set client-side)
 
-Format = Literal["auto", "csv", "tsv", "json", "ndjson", "parquet", "xlsx"]
-FORMATS: tuple[str, ...] = ("auto", "csv", "tsv", "json", "ndjson", "parquet", "xlsx")
+Format = Literal["auto", "csv", "tsv", "json", "ndjson", "parquet", "xlsx", "pdf", "zip"]
+FORMATS: tuple[str, ...] = ("auto", "csv", "tsv", "json", "ndjson", "parquet", "xlsx", "pdf", "zip")
+# Formats whose upload is documents (one row each), not a table.
+DOCUMENT_FORMATS: tuple[str, ...] = ("pdf", "zip")
 # Default dataset name of each sheet with ``sheet=*``.
 DEFAULT_SHEET_DATASET_PATTERN = "{dataset}_{sheet}"
 
@@ -147,6 +160,7 @@ class IngestSpec:
     # before anything is written.
     required_columns: tuple[str, ...] = ()
     read: ReadSpec = field(default_factory=ReadSpec)
+    file_name: str = ""  # pdf: the document's name (its row's file_name)
 
 
 @dataclass(frozen=True)
@@ -178,6 +192,17 @@ class IngestResult:
     renames: tuple[Rename, ...] = ()
     sheets: tuple[IngestResult, ...] = ()  # sheet=*: one result per sheet dataset
     embedded: int = 0  # items written to the embed-on-ingest corpus
+    rejected_files: tuple[RejectedFile, ...] = ()  # archive members not ingested (the rest landed)
+    warnings: tuple[str, ...] = ()  # e.g. a document with no text layer
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    """An archive member that was not ingested, and why."""
+
+    file_name: str
+    reason: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -205,19 +230,30 @@ class EmbedTarget:
         """What the upload must carry: a delete only the ids, anything else every mapped column."""
         return (self.mapping.id_column,) if mode == WriteMode.DELETE else tuple(self.mapping.columns)
 
+    @property
+    def for_documents(self) -> bool:
+        """No columns named: documents bring their own (doc_id and chunks)."""
+        m = self.mapping
+        return not (m.id_column or m.text_columns or m.metadata_columns)
+
+    def check_table(self) -> None:
+        """A table upload must name the columns that make an item."""
+        if not self.mapping.id_column:
+            raise invalid_field("embed_id_column", "required with embed_corpus (except for pdf and zip documents)")
+        if not self.mapping.text_columns:
+            raise invalid_field("embed_text_columns", "required with embed_corpus (except for pdf and zip documents)")
+
 
 def embed_target(
     corpus: str, id_column: str, text_columns: tuple[str, ...], metadata_columns: tuple[str, ...]
 ) -> EmbedTarget | None:
-    """The request's embed options as a target (None: no embedding), naming a missing field."""
+    """The request's embed options as a target (None: no embedding), naming a missing field.
+    Which columns are required depends on the format, so the core checks them
+    (``EmbedTarget.check_table``) once it is known."""
     if not corpus:
         if id_column or text_columns or metadata_columns:
             raise invalid_field("embed_corpus", "required when embed columns are given")
         return None
-    if not id_column:
-        raise invalid_field("embed_id_column", "required with embed_corpus")
-    if not text_columns:
-        raise invalid_field("embed_text_columns", "required with embed_corpus")
     mapping = ColumnMapping(id_column=id_column, text_columns=text_columns, metadata_columns=metadata_columns)
     return EmbedTarget(corpus, mapping)
 
@@ -272,6 +308,7 @@ def first_request(spec: IngestSpec, embed: EmbedTarget | None) -> ingest_pb2.Ing
         mode=spec.mode.value if isinstance(spec.mode, WriteMode) else str(spec.mode),
         primary_key=list(spec.primary_key),
         schema=spec.schema,
+        file_name=spec.file_name,
         **read_spec_to_pb(spec.read),
     )
     if embed is not None:
@@ -296,6 +333,7 @@ def spec_from_pb(first: ingest_pb2.IngestRequest) -> tuple[IngestSpec, EmbedTarg
         primary_key=tuple(first.primary_key),
         schema=first.schema,
         read=read_spec_from_pb(first),
+        file_name=first.file_name,
     )
     return spec, target
 
@@ -368,6 +406,10 @@ def result_to_pb(r: IngestResult) -> ingest_pb2.IngestResult:
         reasoning=r.reasoning,
         renames=[ingest_pb2.ColumnRename(index=n.index, original=n.original, name=n.name) for n in r.renames],
         sheets=[result_to_pb(sheet) for sheet in r.sheets],
+        rejected_files=[
+            ingest_pb2.RejectedFile(file_name=f.file_name, reason=f.reason, message=f.message) for f in r.rejected_files
+        ],
+        warnings=list(r.warnings),
     )
 
 
@@ -390,6 +432,8 @@ def result_from_pb(m: ingest_pb2.IngestResult) -> IngestResult:
         renames=tuple(Rename(index=n.index, original=n.original, name=n.name) for n in m.renames),
         sheets=tuple(result_from_pb(sheet) for sheet in m.sheets),
         embedded=m.embedded,
+        rejected_files=tuple(RejectedFile(f.file_name, f.reason, f.message) for f in m.rejected_files),
+        warnings=tuple(m.warnings),
     )
 
 

@@ -117,14 +117,18 @@ class ColumnMapping:
     text_columns: tuple[str, ...]
     metadata_columns: tuple[str, ...] = ()
     vector_column: str = ""  # precomputed vectors: nothing is embedded
+    # A list<struct<page, text>> column: one item per chunk ("<id>#<n>"), not per row.
+    chunk_column: str = ""
 
     def validate(self, available: Iterable[str]) -> None:
         if not self.id_column:
             raise invalid_field("id_column", "required")
-        if not self.text_columns and not self.vector_column:
-            raise invalid_field("text_columns", "give at least one text column, or a vector column")
+        if not self.text_columns and not self.vector_column and not self.chunk_column:
+            raise invalid_field("text_columns", "give at least one text column, a vector column or a chunk column")
+        if self.chunk_column and (self.text_columns or self.vector_column):
+            raise invalid_field("chunk_column", "a chunk column replaces text and vector columns; give only one")
         have = set(available)
-        wanted = (self.id_column, *self.text_columns, *self.metadata_columns, *filter(None, [self.vector_column]))
+        wanted = self.columns
         missing = [c for c in wanted if c not in have]
         if missing:
             raise InvalidArgument(
@@ -135,7 +139,8 @@ class ColumnMapping:
 
     @property
     def columns(self) -> list[str]:
-        names = (self.id_column, *self.text_columns, *self.metadata_columns, *filter(None, [self.vector_column]))
+        extra = filter(None, [self.vector_column, self.chunk_column])
+        names = (self.id_column, *self.text_columns, *self.metadata_columns, *extra)
         return list(dict.fromkeys(names))
 
 
@@ -309,6 +314,7 @@ def build_request_to_pb(name: str, dataset: str, mapping: ColumnMapping) -> vect
         text_columns=list(mapping.text_columns),
         metadata_columns=list(mapping.metadata_columns),
         vector_column=mapping.vector_column,
+        chunk_column=mapping.chunk_column,
     )
 
 
@@ -318,6 +324,7 @@ def mapping_from_pb(m: vector_pb2.BuildCorpusRequest) -> ColumnMapping:
         text_columns=tuple(m.text_columns),
         metadata_columns=tuple(m.metadata_columns),
         vector_column=m.vector_column,
+        chunk_column=m.chunk_column,
     )
 
 

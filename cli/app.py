@@ -178,7 +178,9 @@ def gateway(
 def ingest(
     dataset: str,
     file: Path,
-    format: Annotated[str, typer.Option(help="csv, tsv, json, ndjson, parquet, xlsx (default: detect)")] = "",
+    format: Annotated[
+        str, typer.Option(help="csv, tsv, json, ndjson, parquet, xlsx, pdf, zip (default: detect; a folder: zip)")
+    ] = "",
     mode: Annotated[str, typer.Option(help="create, append, replace, upsert, delete")] = "append",
     primary_key: Annotated[list[str], typer.Option("--primary-key", "-k", help="key column, repeatable")] = [],  # noqa: B006
     schema: Annotated[str, typer.Option(help='explicit schema, e.g. "id:int64,name:string"')] = "",
@@ -196,12 +198,32 @@ def ingest(
     sheet_dataset_pattern: Annotated[
         str, typer.Option(help="with --sheet '*': dataset per sheet, e.g. '{dataset}_{sheet}'")
     ] = "",
+    embed_corpus: Annotated[
+        str, typer.Option(help="embed-on-ingest into this corpus (documents: one item per chunk)")
+    ] = "",
+    embed_id_column: Annotated[str, typer.Option(help="tables: the column of item ids")] = "",
+    embed_text_column: Annotated[
+        list[str], typer.Option("--embed-text-column", help="tables: a column to embed, repeatable")
+    ] = [],  # noqa: B006
+    embed_metadata_column: Annotated[
+        list[str], typer.Option("--embed-metadata-column", help="tables: a column copied to metadata, repeatable")
+    ] = [],  # noqa: B006
     as_json: JsonFlag = False,
 ) -> None:
     """Upload FILE into DATASET (streamed), with progress on stderr and a summary.
 
+    FILE may be a folder: every PDF below it goes up as one archive of résumés, and
+    each file that cannot be read is listed by name while the rest land.
     --json prints the whole result instead, with the schema and every read option."""
     started = time.monotonic()
+    embed = None
+    if embed_corpus or embed_id_column or embed_text_column or embed_metadata_column:
+        embed = {
+            "embed_corpus": embed_corpus,
+            "embed_id_column": embed_id_column,
+            "embed_text_columns": embed_text_column,
+            "embed_metadata_columns": embed_metadata_column,
+        }
     try:
         with _client() as lh:
             result = lh.ingest(
@@ -224,6 +246,7 @@ def ingest(
                 columns=columns,
                 sheet=sheet,
                 sheet_dataset_pattern=sheet_dataset_pattern,
+                embed=embed,
             )
     except LakehouseError as exc:
         _fail(exc)

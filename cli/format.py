@@ -180,6 +180,12 @@ def ingest_lines(r: Any, seconds: float) -> list[str]:
     if r.renames:
         renamed = ", ".join(f"{x.original!r} -> {x.name!r} (column {x.index})" for x in r.renames)
         lines.append(f"  renamed {renamed}")
+    if r.embedded:
+        lines.append(f"  embedded {plural(r.embedded, 'item')}")
+    for rejected in r.rejected_files:
+        lines.append(f"  rejected {rejected.file_name}: {rejected.reason}: {rejected.message}")
+    for warning in r.warnings:
+        lines.append(f"  warning: {warning}")
     for sheet in r.sheets:
         name = sheet.read_options.sheet
         if sheet.version:

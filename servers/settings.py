@@ -138,6 +138,144 @@ class IngestSettings(BaseModel):
     xlsx_max_cells: int = 50_000_000
 
 
+_STATES = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "FL": "Florida", "GA": "Georgia",
+    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa", "KS": "Kansas",
+    "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts",
+    "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri", "MT": "Montana",
+    "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico",
+    "NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
+    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina",
+    "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
+    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
+    "DC": "District of Columbia",
+}  # fmt: skip
+_CITIES = {
+    "Chicago": "IL", "Joliet": "IL", "Aurora": "IL", "Rockford": "IL", "Naperville": "IL", "Peoria": "IL",
+    "Milwaukee": "WI", "Madison": "WI", "Indianapolis": "IN", "Gary": "IN", "Detroit": "MI",
+    "Grand Rapids": "MI", "Columbus": "OH", "Cleveland": "OH", "Cincinnati": "OH", "St. Louis": "MO",
+    "Kansas City": "MO", "Minneapolis": "MN", "Dallas": "TX", "Houston": "TX", "Austin": "TX",
+    "San Antonio": "TX", "Atlanta": "GA", "Phoenix": "AZ", "Denver": "CO", "Los Angeles": "CA",
+    "Sacramento": "CA", "Seattle": "WA", "Portland": "OR", "Nashville": "TN", "Memphis": "TN",
+    "Louisville": "KY", "Charlotte": "NC", "Newark": "NJ", "Philadelphia": "PA", "Pittsburgh": "PA",
+    "Reno": "NV", "Las Vegas": "NV", "Salt Lake City": "UT", "Omaha": "NE", "Des Moines": "IA",
+}  # fmt: skip
+
+
+class VocabularySettings(BaseModel):
+    """The staffing vocabulary: what résumé parsing extracts (servers/vocabulary.py) and what
+    Ask reads out of a question as a filter, so both speak the same terms. Each canonical
+    term maps to the phrases that mean it (matched case-insensitively, on word boundaries)."""
+
+    states: dict[str, str] = Field(default_factory=lambda: dict(_STATES))
+    # State codes that are also English words: taken as a state only after "City, " or
+    # before a ZIP code, so "IN" in a heading or "OR" in a sentence is not a state.
+    ambiguous_state_codes: list[str] = Field(default_factory=lambda: ["IN", "OR", "ME", "OK", "HI"])
+    cities: dict[str, str] = Field(default_factory=lambda: dict(_CITIES))
+    certifications: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "OSHA-10": ["OSHA-10", "OSHA 10", "OSHA10", "OSHA 10-hour", "OSHA 10 hour"],
+            "OSHA-30": ["OSHA-30", "OSHA 30", "OSHA30", "OSHA 30-hour", "OSHA 30 hour"],
+            "Forklift": ["forklift certification", "forklift certified", "certified forklift", "forklift license",
+                         "powered industrial truck"],
+            "CDL-A": ["CDL-A", "CDL A", "Class A CDL", "CDL Class A"],
+            "CDL-B": ["CDL-B", "CDL B", "Class B CDL", "CDL Class B"],
+            "First Aid": ["First Aid"],
+            "CPR": ["CPR"],
+            "HAZMAT": ["HAZMAT", "hazardous materials endorsement"],
+            "AWS Welding": ["AWS certified welder", "AWS D1.1", "AWS welding"],
+            "ServSafe": ["ServSafe"],
+        }
+    )  # fmt: skip
+    roles: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "forklift operator": ["forklift operator", "forklift driver", "reach truck operator"],
+            "warehouse associate": ["warehouse associate", "warehouse worker", "warehouse clerk"],
+            "picker packer": ["picker packer", "order picker", "picker/packer", "packer"],
+            "machine operator": ["machine operator", "production operator"],
+            "cnc machinist": ["CNC machinist", "CNC operator"],
+            "welder": ["welder", "welding technician"],
+            "truck driver": ["truck driver", "CDL driver", "delivery driver"],
+            "assembler": ["assembler", "assembly technician", "line worker"],
+            "maintenance technician": ["maintenance technician", "maintenance mechanic"],
+            "shipping clerk": ["shipping clerk", "receiving clerk", "shipping and receiving"],
+            "general laborer": ["general laborer", "general labor", "laborer"],
+            "quality inspector": ["quality inspector", "QC inspector", "quality control inspector"],
+        }
+    )  # fmt: skip
+    skills: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "pallet jack": ["pallet jack", "electric pallet jack"],
+            "rf scanner": ["RF scanner", "RF scanning", "barcode scanner"],
+            "inventory control": ["inventory control", "inventory management", "cycle counting", "cycle count"],
+            "wms": ["WMS", "warehouse management system"],
+            "shipping": ["shipping", "receiving"],
+            "blueprint reading": ["blueprint reading", "blueprints"],
+            "mig welding": ["MIG welding", "MIG"],
+            "tig welding": ["TIG welding", "TIG"],
+            "preventive maintenance": ["preventive maintenance", "PM program"],
+            "lean manufacturing": ["lean manufacturing", "5S", "six sigma"],
+            "bilingual spanish": ["bilingual Spanish", "bilingual", "Spanish"],
+        }
+    )  # fmt: skip
+    email_pattern: str = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
+    phone_pattern: str = r"(?:\+?1[\s.\-]?)?\(?\d{3}\)?[\s.\-]?\d{3}[\s.\-]\d{4}"
+    # "7 years", "7+ years of experience", "10 yrs": the largest such figure is the experience.
+    years_pattern: str = r"(\d{1,2})\+?\s*(?:years?|yrs?)\b"
+    max_years: int = 60
+
+
+class DocumentSettings(BaseModel):
+    """Résumé PDFs and archives of them (format=pdf / format=zip, servers/ingest/documents/)."""
+
+    # Largest single PDF accepted (as uploaded, or as unpacked from an archive).
+    max_file_bytes: int = 256 * MiB
+    # Most pages read from one document; past it the document is rejected, not truncated.
+    max_pages: int = 20_000
+    # Text kept per document; past it the document is rejected (DOCUMENT_TOO_LARGE).
+    max_text_bytes: int = 64 * MiB
+    # Chunks for retrieval: characters per chunk and carried over between neighbours.
+    # A chunk never spans pages, so every search hit can cite its page.
+    chunk_chars: int = Field(1200, ge=50)
+    chunk_overlap_chars: int = Field(150, ge=0)
+    # Rows (documents) per written batch.
+    batch_documents: int = Field(256, ge=1)
+    # Archives: the most members, the most bytes they may unpack to in all, and the
+    # largest expansion ratio a member may have (zip-bomb guards; sizes are also counted
+    # while unpacking, since the archive's own size fields can lie).
+    zip_max_members: int = 100_000
+    zip_max_uncompressed_bytes: int = 16 * 1024 * MiB
+    zip_max_ratio: int = 200
+    # Pages whose text is shorter than this count as having no text layer.
+    min_text_chars: int = 1
+
+
+class SourcesSettings(BaseModel):
+    """PostgreSQL sources and pulls (servers/sources/)."""
+
+    # Directory of the registry and of the passwords file. None: <home>/sources.
+    dir: Path | None = None
+    # The registry (name, host, port, database, user), and the passwords (mode 0600).
+    registry_file: str = "registry.json"
+    secrets_file: str = "secrets.json"
+    # libpq connect_timeout: whole seconds for the connection and sign-in (libpq treats
+    # less than 2 as 2), after which the pull fails UNAVAILABLE.
+    connect_timeout_s: int = Field(10, ge=2)
+    # How many Arrow bytes the driver puts in one batch (adbc.postgresql.batch_size_hint_bytes):
+    # with the Parquet row group, what bounds a pull's memory.
+    batch_size_hint_bytes: int = Field(16 * MiB, gt=0)
+    # statement_timeout of each statement of a pull on the source; the COPY that streams
+    # a whole table is one statement. 0: none.
+    statement_timeout_s: float = Field(3600.0, ge=0)
+    # libpq sslmode for every source.
+    ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    # application_name of the pull's connection (shown in pg_stat_activity).
+    application_name: str = "lakehouse-pull"
+    # Versions of a dataset searched, newest first, for the last incremental pull's watermark.
+    watermark_scan_versions: int = Field(1000, gt=0)
+
+
 class QuerySettings(BaseModel):
     """Query engine limits."""
 
@@ -460,6 +598,9 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    documents: DocumentSettings = Field(default_factory=DocumentSettings)
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
+    vocabulary: VocabularySettings = Field(default_factory=VocabularySettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     vector: VectorSettings = Field(default_factory=VectorSettings)

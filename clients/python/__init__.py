@@ -26,6 +26,7 @@ from lakehouse.api.errors import LakehouseError
 from lakehouse.api.paging import drain_pages
 from lakehouse.api.query import QueryApi, RemoteQuery, Rows, duration_to_pb
 from lakehouse.api.vector import filter_to_pb
+from lakehouse.client._folder import folder_archive
 from lakehouse.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
@@ -164,11 +165,32 @@ class LakehouseClient:
         columns: Iterable[str] = (),
         sheet: str = "",
         sheet_dataset_pattern: str = "",
+        file_name: str = "",
     ) -> ingest_pb2.IngestResult:
         """``embed``: embed-on-ingest options, e.g. {"embed_corpus": "workers",
-        "embed_id_column": "id", "embed_text_columns": ["bio"]}. The read options
+        "embed_id_column": "id", "embed_text_columns": ["bio"]}; for documents (pdf,
+        zip) just {"embed_corpus": "resumes"}: each chunk becomes an item. The read options
         (``delimiter`` ... ``sheet_dataset_pattern``) are detected when left empty; the
-        result's ``read_options``, ``header`` and ``reasoning`` say what was decided."""
+        result's ``read_options``, ``header`` and ``reasoning`` say what was decided.
+
+        ``source`` may be a folder: every PDF below it goes up as one ZIP (format=zip),
+        each named by its path in the folder. A single PDF's ``file_name`` defaults to
+        its file's name."""
+        if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
+            with folder_archive(source) as (archive, _):
+                return self.ingest(
+                    dataset,
+                    archive,
+                    format=format or "zip",
+                    mode=mode,
+                    primary_key=primary_key,
+                    schema=schema,
+                    on_progress=on_progress,
+                    embed=embed,
+                    compression=compression,
+                )
+        if isinstance(source, (str, os.PathLike)) and not file_name and str(source).lower().endswith(".pdf"):
+            file_name = os.path.basename(source)
         read = {
             "delimiter": delimiter,
             "quote": quote,
@@ -181,6 +203,7 @@ class LakehouseClient:
             "columns": list(columns),
             "sheet": sheet,
             "sheet_dataset_pattern": sheet_dataset_pattern,
+            "file_name": file_name,
         }
         if skip is not None:
             read["skip"] = skip

@@ -26,6 +26,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Protocol
 
 import pyarrow as pa
@@ -42,17 +43,21 @@ from lakehouse.api.catalog import (
 from lakehouse.api.errors import EMPTY_INPUT, INVALID_KEY, UNKNOWN_COLUMN
 from lakehouse.api.ingest import (
     CANCELLED,
+    DOCUMENT_FORMATS,
     EMBEDDING_NOT_AVAILABLE,
     EMPTY_SHEET,
     INGEST_FAILED,
     SPOOL_UNAVAILABLE,
     EmbedTarget,
+    RejectedFile,
 )
+from lakehouse.api.vector import ColumnMapping
 from lakehouse.servers.ingest import layout, xlsx
 from lakehouse.servers.ingest.compact import Compactor, EngineLimits
+from lakehouse.servers.ingest.documents import rows as documents
 from lakehouse.servers.ingest.embed import EmbedOnIngest
 from lakehouse.servers.ingest.formats import parse_schema
-from lakehouse.servers.ingest.json_keys import renamed_columns
+from lakehouse.servers.ingest.json_keys import KeyReport, renamed_columns
 from lakehouse.servers.ingest.model import (
     DEFAULT_SHEET_DATASET_PATTERN,
     FORMATS,
@@ -80,12 +85,15 @@ from lakehouse.servers.memory import memory_bytes
 from lakehouse.servers.settings import Settings
 from lakehouse.servers.storage.cleanup import delete_keys
 from lakehouse.servers.storage.model import ObjectStore
+from lakehouse.servers.vocabulary import Vocabulary
 
 __all__ = ["IngestCore", "IngestProgress", "IngestResult", "IngestSpec"]
 
 log = logging.getLogger(__name__)
 
 JOURNAL_OPERATION = "ingest"
+# One journal entry per archive member that was not ingested (the rest landed).
+DOCUMENT_JOURNAL_OPERATION = "ingest.document"
 # First read, then at most one widening of the type sample and one of the line buffer.
 MAX_READ_ATTEMPTS = 3
 DUCKDB_TEMP_SUBDIR = "duckdb-tmp"
@@ -125,6 +133,28 @@ class TableSource(Protocol):
         self, batch_rows: int, columns: list[str] | None = None
     ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]: ...
     def key_problem(self, key: tuple[str, ...], unique: bool) -> str | None: ...
+
+
+class Origin(Protocol):
+    """Where a version's rows came from, as the commit and the journal name it: an
+    upload (``source.Prepared``) or a table read from elsewhere (``TableOrigin``)."""
+
+    @property
+    def source_key(self) -> str: ...
+    @property
+    def bytes_in(self) -> int: ...
+    @property
+    def json_keys(self) -> KeyReport | None: ...
+
+
+@dataclass(frozen=True)
+class TableOrigin:
+    """A table that did not arrive as an upload (a database pull): its identity, and the
+    bytes read to get it (0 when unknown)."""
+
+    source_key: str
+    bytes_in: int = 0
+    json_keys: None = None
 
 
 class _CommitUnknown(Exception):
@@ -193,11 +223,15 @@ class IngestCore:
                 raise errors.Unimplemented("this ingest service cannot embed", reason=EMBEDDING_NOT_AVAILABLE)
             if spec.read.sheet == xlsx.SHEET_ALL:
                 raise errors.invalid_field("sheet", "embed-on-ingest reads one sheet; name it instead of '*'")
+            if spec.format not in ("auto", *DOCUMENT_FORMATS):
+                embed.check_table()
             self._embedder.check_reachable()
             spec = replace(spec, required_columns=embed.required_columns(_write_mode(spec.mode)))
-        result = self._ingest(spec, chunks, on_progress, cancelled)
+        result = self._ingest(spec, chunks, on_progress, cancelled, embed)
         if embed is None:
             return result
+        if result.read is not None and result.read.format in DOCUMENT_FORMATS:
+            embed = replace(embed, mapping=document_mapping())
         return replace(result, embedded=self._embedder.embed(result, embed))
 
     def _ingest(
@@ -206,6 +240,7 @@ class IngestCore:
         chunks: Iterable[bytes],
         on_progress: Callable[[IngestProgress], None] | None,
         cancelled: Callable[[], bool] | None,
+        embed: EmbedTarget | None = None,
     ) -> IngestResult:
         spec, explicit = _validated(spec)
         report = on_progress or _ignore
@@ -214,6 +249,17 @@ class IngestCore:
             with prepare(spec, chunks, self._settings, report, is_cancelled, self._known_names(spec)) as prepared:
                 if not prepared.upload.has_content:
                     raise errors.InvalidArgument("the upload is empty", reason=EMPTY_INPUT)
+                if prepared.fmt.documents:
+                    if embed is not None and not embed.for_documents:
+                        raise errors.invalid_field(
+                            "embed_id_column",
+                            "documents (pdf, zip) bring their own item columns (doc_id, chunks): leave the"
+                            " embed columns empty",
+                        )
+                    with self._dataset_lock(spec.dataset):
+                        return self._ingest_documents(spec, explicit, prepared, report, is_cancelled)
+                if embed is not None and embed.for_documents:
+                    embed.check_table()
                 if prepared.fmt.kind == "xlsx":
                     return self._ingest_workbook(spec, explicit, prepared, report, is_cancelled)
                 with self._dataset_lock(spec.dataset):
@@ -224,6 +270,22 @@ class IngestCore:
             raise errors.Unavailable(
                 f"cannot spool the upload: {exc.strerror or type(exc).__name__}", reason=SPOOL_UNAVAILABLE
             ) from exc
+
+    def ingest_table(
+        self,
+        spec: IngestSpec,
+        open_source: Callable[[], TableSource],
+        origin: TableOrigin,
+        on_progress: Callable[[IngestProgress], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> IngestResult:
+        """Commit rows that arrive as a table rather than an upload (a database pull) as a
+        new version, with every guarantee of an upload: the dataset's lock, its write plan
+        and schema rules, no catalog version unless every file was written."""
+        spec, explicit = _validated(spec)
+        with self._dataset_lock(spec.dataset):
+            plan = self._plan(spec, self._existing(spec.dataset))
+            return self._attempt(plan, explicit, open_source, origin, on_progress or _ignore, cancelled or _never)
 
     def compact(self, dataset: str, cancelled: Callable[[], bool] | None = None) -> IngestResult:
         """Fold the current version's deltas into new base files, committed as a new
@@ -291,6 +353,63 @@ class IngestCore:
                 read = replace(read, line_size=self._settings.ingest.max_line_bytes)
         result = self._attempt(plan, explicit, self._reader(prepared, read), prepared, report, cancelled)
         return replace(result, **reading)
+
+    def _ingest_documents(
+        self,
+        spec: IngestSpec,
+        explicit: dict[str, pa.DataType],
+        prepared: Prepared,
+        report: Callable[[IngestProgress], None],
+        cancelled: Callable[[], bool],
+    ) -> IngestResult:
+        """One row per document, upserted by doc_id (an append is an upsert: a document is
+        never in a dataset twice). Rejected archive members are journaled by name."""
+        if explicit:
+            raise errors.invalid_field("schema", "documents (pdf, zip) have a fixed schema; leave schema empty")
+        if spec.mode == WriteMode.DELETE:
+            raise errors.invalid_field("mode", "documents are added (upsert, create, replace), not deleted by upload")
+        mode = WriteMode.UPSERT if spec.mode == WriteMode.APPEND else spec.mode
+        spec = replace(spec, mode=mode, primary_key=(documents.DOC_ID,))
+        options = prepared.read_options()
+        existing = self._existing(spec.dataset)
+        if (found := self._already_ingested(spec, prepared, existing)) is not None:
+            return replace(found, read=options, reasoning="these bytes were already ingested: nothing was written")
+        plan = self._plan(spec, existing)
+        source = documents.DocumentSource(
+            prepared.upload.path,
+            archive=prepared.fmt.kind == "zip",
+            file_name=spec.file_name,
+            limits=self._settings.documents,
+            vocabulary=self._vocabulary,
+            spool_dir=self._settings.spool_dir,
+        )
+        result = self._attempt(plan, explicit, lambda: source, prepared, report, cancelled)
+        for rejected in source.rejected:
+            self._journal_rejected(spec.dataset, result.version, rejected)
+        why = f"{source.documents} document(s) read"
+        if source.rejected:
+            why += f", {len(source.rejected)} file(s) rejected"
+        return replace(
+            result,
+            read=options,
+            reasoning=why,
+            rejected_files=tuple(source.rejected),
+            warnings=tuple(source.warnings),
+        )
+
+    def _journal_rejected(self, dataset: str, version: int, rejected: RejectedFile) -> None:
+        if self._journal is None:
+            return
+        error = errors.InvalidArgument(f"{rejected.file_name}: {rejected.message}", reason=rejected.reason)
+        context = {"dataset": dataset, "version": str(version), "file_name": rejected.file_name}
+        try:
+            self._journal.record(DOCUMENT_JOURNAL_OPERATION, error, context)
+        except Exception:
+            log.exception("could not journal a rejected document of %s", dataset)
+
+    @cached_property
+    def _vocabulary(self) -> Vocabulary:
+        return Vocabulary(self._settings.vocabulary)
 
     def _ingest_workbook(
         self,
@@ -396,7 +515,7 @@ class IngestCore:
         plan: Plan,
         explicit: dict[str, pa.DataType],
         open_source: Callable[[], TableSource],
-        prepared: Prepared,
+        prepared: Origin,
         report: Callable[[IngestProgress], None],
         cancelled: Callable[[], bool],
     ) -> IngestResult:
@@ -414,7 +533,7 @@ class IngestCore:
         plan: Plan,
         explicit: dict[str, pa.DataType],
         source: TableSource,
-        prepared: Prepared,
+        prepared: Origin,
         report: Callable[[IngestProgress], None],
         cancelled: Callable[[], bool],
     ) -> IngestResult:
@@ -505,7 +624,7 @@ class IngestCore:
                 return slot  # it did commit
             raise  # another writer holds the version: ours can never commit
 
-    def _fail(self, exc: BaseException, attempt: _Attempt, plan: Plan, prepared: Prepared) -> None:
+    def _fail(self, exc: BaseException, attempt: _Attempt, plan: Plan, prepared: Origin) -> None:
         """Clean up after a failed attempt, journal it, and raise the client-facing error."""
         for writer in attempt.writers:
             writer.abort()
@@ -526,7 +645,7 @@ class IngestCore:
         self,
         error: errors.LakehouseError,
         plan: Plan,
-        prepared: Prepared,
+        prepared: Origin,
         attempt: _Attempt,
         keys: list[str],
         left: list[str],
@@ -549,6 +668,16 @@ class IngestCore:
             self._journal.record(JOURNAL_OPERATION, error, context)
         except Exception:
             log.exception("could not journal a failed ingest into %s", plan.dataset)
+
+
+def document_mapping() -> ColumnMapping:
+    """Embed-on-ingest of documents: one item per chunk, with the parsed fields."""
+    return ColumnMapping(
+        id_column=documents.DOC_ID,
+        text_columns=(),
+        metadata_columns=documents.ITEM_METADATA,
+        chunk_column=documents.CHUNKS,
+    )
 
 
 def _client_error(exc: BaseException) -> errors.LakehouseError | BaseException:

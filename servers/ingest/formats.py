@@ -1,7 +1,8 @@
 """Which reader an upload needs, and the small type vocabulary ingest speaks.
 
 Format sniffing looks only at the first (decompressed) bytes: Parquet starts
-with ``PAR1``; an .xlsx workbook is a ZIP archive (``PK\x03\x04``); a JSON array
+with ``PAR1``; a PDF holds ``%PDF-`` in its first KiB; an .xlsx workbook is a ZIP
+archive (``PK\x03\x04``; an archive of PDFs needs format=zip); a JSON array
 with ``[``; JSON objects (NDJSON, or concatenated pretty-printed objects) with
 ``{``; anything else is delimited text whose dialect ``dialect.sniff`` decides.
 """
@@ -16,7 +17,8 @@ import pyarrow as pa
 
 from lakehouse.api import errors
 from lakehouse.api.errors import EMPTY_INPUT
-from lakehouse.api.ingest import INVALID_SCHEMA, MALFORMED_INPUT
+from lakehouse.api.ingest import INVALID_SCHEMA, MALFORMED_ARCHIVE, MALFORMED_INPUT, NOT_A_PDF
+from lakehouse.servers.ingest.documents.pdf import looks_like_pdf
 from lakehouse.servers.ingest.model import FORMATS
 
 PARQUET_MAGIC = b"PAR1"
@@ -69,7 +71,7 @@ _DUCKDB_TIMESTAMP = {"s": "TIMESTAMP_S", "ms": "TIMESTAMP_MS", "us": "TIMESTAMP"
 
 @dataclass(frozen=True)
 class SourceFormat:
-    kind: Literal["csv", "json", "parquet", "xlsx"]
+    kind: Literal["csv", "json", "parquet", "xlsx", "pdf", "zip"]
     tsv: bool = False  # csv only: format=tsv (tab-delimited, unquoted unless told otherwise)
     json_format: str = ""  # json only: JSON_ARRAY | JSON_LINES | JSON_AUTO
 
@@ -83,6 +85,11 @@ class SourceFormat:
         """Whether the upload is text (decoded, then sniffed) rather than a binary container."""
         return self.kind in ("csv", "json")
 
+    @property
+    def documents(self) -> bool:
+        """Whether the upload is documents (one row each) rather than a table."""
+        return self.kind in ("pdf", "zip")
+
 
 def _first_byte(head: bytes) -> bytes:
     body = head.removeprefix(UTF8_BOM)
@@ -92,6 +99,22 @@ def _first_byte(head: bytes) -> bytes:
 def resolve_format(requested: str, head: bytes) -> SourceFormat:
     if requested not in FORMATS:
         raise errors.invalid_field("format", f"unknown format {requested!r}; use one of {list(FORMATS)}")
+    if requested == "pdf" or (requested == "auto" and looks_like_pdf(head)):
+        if not looks_like_pdf(head):
+            raise errors.InvalidArgument(
+                "the upload is not a PDF (it does not start with %PDF-)",
+                reason=NOT_A_PDF,
+                metadata={"parameters": "format"},
+            )
+        return SourceFormat("pdf")
+    if requested == "zip":
+        if not head.startswith(ZIP_MAGIC):
+            raise errors.InvalidArgument(
+                "the upload is not a ZIP archive (it does not start with PK\\x03\\x04)",
+                reason=MALFORMED_ARCHIVE,
+                metadata={"parameters": "format"},
+            )
+        return SourceFormat("zip")
     if requested == "parquet" or (requested == "auto" and head.startswith(PARQUET_MAGIC)):
         return SourceFormat("parquet")
     if requested == "xlsx" or (requested == "auto" and head.startswith(ZIP_MAGIC)):

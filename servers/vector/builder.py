@@ -49,8 +49,33 @@ def _vectors(column: pa.Array, name: str) -> np.ndarray:
     return flat.reshape(len(column), int(lengths[0]) if len(lengths) else 0)
 
 
+CHUNK_ID_SEPARATOR = "#"
+
+
+def chunk_items(batch: pa.RecordBatch, mapping: ColumnMapping) -> list[Item]:
+    """One item per chunk (``mapping.chunk_column``, a list of {page, text}): id
+    ``<id>#<n>``, the chunk's text, and metadata naming the row id, page and chunk."""
+    ids = batch.column(mapping.id_column).to_pylist()
+    chunks = batch.column(mapping.chunk_column).to_pylist()
+    meta_batch = batch.select(list(mapping.metadata_columns)) if mapping.metadata_columns else None
+    meta_rows = jsonvalues.rows(meta_batch) if meta_batch is not None else [[] for _ in ids]
+    items: dict[str, Item] = {}
+    for row, raw_id in enumerate(ids):
+        if raw_id is None:
+            raise InvalidArgument(f"row {row} has no {mapping.id_column!r}: every item needs an id", reason=MISSING_ID)
+        shared = dict(zip(mapping.metadata_columns, meta_rows[row], strict=True))
+        for n, chunk in enumerate(chunks[row] or ()):
+            item_id = f"{raw_id}{CHUNK_ID_SEPARATOR}{n}"
+            metadata = {mapping.id_column: str(raw_id), "page": chunk.get("page"), "chunk": n, **shared}
+            items[item_id] = Item(id=item_id, vector=None, text=chunk.get("text") or None, metadata=metadata)
+    return list(items.values())
+
+
 def items_from_batch(batch: pa.RecordBatch, mapping: ColumnMapping) -> list[Item]:
-    """One item per row; the last row wins when an id repeats within the batch."""
+    """One item per row (or, with a chunk column, per chunk); the last row wins when an
+    id repeats within the batch."""
+    if mapping.chunk_column:
+        return chunk_items(batch, mapping)
     ids = batch.column(mapping.id_column).to_pylist()
     vectors = _vectors(batch.column(mapping.vector_column), mapping.vector_column) if mapping.vector_column else None
     texts = [batch.column(c).to_pylist() for c in mapping.text_columns]

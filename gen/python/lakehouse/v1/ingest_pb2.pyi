@@ -17,7 +17,7 @@ class CompactDatasetRequest(_message.Message):
     def __init__(self, dataset: _Optional[str] = ...) -> None: ...
 
 class IngestRequest(_message.Message):
-    __slots__ = ("dataset", "format", "mode", "primary_key", "schema", "body", "embed_corpus", "embed_id_column", "embed_text_columns", "embed_metadata_columns", "delimiter", "quote", "escape", "header", "skip", "comment", "null", "encoding", "compression", "columns", "sheet", "sheet_dataset_pattern")
+    __slots__ = ("dataset", "format", "mode", "primary_key", "schema", "body", "embed_corpus", "embed_id_column", "embed_text_columns", "embed_metadata_columns", "delimiter", "quote", "escape", "header", "skip", "comment", "null", "encoding", "compression", "columns", "sheet", "sheet_dataset_pattern", "file_name")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,7 @@ class IngestRequest(_message.Message):
     COLUMNS_FIELD_NUMBER: _ClassVar[int]
     SHEET_FIELD_NUMBER: _ClassVar[int]
     SHEET_DATASET_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     format: str
     mode: str
@@ -62,7 +63,8 @@ class IngestRequest(_message.Message):
     columns: _containers.RepeatedScalarFieldContainer[str]
     sheet: str
     sheet_dataset_pattern: str
-    def __init__(self, dataset: _Optional[str] = ..., format: _Optional[str] = ..., mode: _Optional[str] = ..., primary_key: _Optional[_Iterable[str]] = ..., schema: _Optional[str] = ..., body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ..., embed_corpus: _Optional[str] = ..., embed_id_column: _Optional[str] = ..., embed_text_columns: _Optional[_Iterable[str]] = ..., embed_metadata_columns: _Optional[_Iterable[str]] = ..., delimiter: _Optional[str] = ..., quote: _Optional[str] = ..., escape: _Optional[str] = ..., header: _Optional[str] = ..., skip: _Optional[int] = ..., comment: _Optional[str] = ..., null: _Optional[_Iterable[str]] = ..., encoding: _Optional[str] = ..., compression: _Optional[str] = ..., columns: _Optional[_Iterable[str]] = ..., sheet: _Optional[str] = ..., sheet_dataset_pattern: _Optional[str] = ...) -> None: ...
+    file_name: str
+    def __init__(self, dataset: _Optional[str] = ..., format: _Optional[str] = ..., mode: _Optional[str] = ..., primary_key: _Optional[_Iterable[str]] = ..., schema: _Optional[str] = ..., body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ..., embed_corpus: _Optional[str] = ..., embed_id_column: _Optional[str] = ..., embed_text_columns: _Optional[_Iterable[str]] = ..., embed_metadata_columns: _Optional[_Iterable[str]] = ..., delimiter: _Optional[str] = ..., quote: _Optional[str] = ..., escape: _Optional[str] = ..., header: _Optional[str] = ..., skip: _Optional[int] = ..., comment: _Optional[str] = ..., null: _Optional[_Iterable[str]] = ..., encoding: _Optional[str] = ..., compression: _Optional[str] = ..., columns: _Optional[_Iterable[str]] = ..., sheet: _Optional[str] = ..., sheet_dataset_pattern: _Optional[str] = ..., file_name: _Optional[str] = ...) -> None: ...
 
 class ReadOptions(_message.Message):
     __slots__ = ("format", "delimiter", "quote", "escape", "header", "skip", "comment", "null", "encoding", "compression", "sheet", "header_rows", "json_format")
@@ -115,7 +117,7 @@ class IngestProgress(_message.Message):
     def __init__(self, phase: _Optional[str] = ..., bytes_done: _Optional[int] = ..., rows_done: _Optional[int] = ...) -> None: ...
 
 class IngestResult(_message.Message):
-    __slots__ = ("dataset", "version", "mode", "rows", "bytes_in", "bytes_written", "files", "source_hash", "deduplicated", "schema", "embedded", "header", "skipped_lines", "read_options", "reasoning", "renames", "sheets")
+    __slots__ = ("dataset", "version", "mode", "rows", "bytes_in", "bytes_written", "files", "source_hash", "deduplicated", "schema", "embedded", "header", "skipped_lines", "read_options", "reasoning", "renames", "sheets", "rejected_files", "warnings")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +135,8 @@ class IngestResult(_message.Message):
     REASONING_FIELD_NUMBER: _ClassVar[int]
     RENAMES_FIELD_NUMBER: _ClassVar[int]
     SHEETS_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FILES_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     version: int
     mode: str
@@ -150,7 +154,19 @@ class IngestResult(_message.Message):
     reasoning: str
     renames: _containers.RepeatedCompositeFieldContainer[ColumnRename]
     sheets: _containers.RepeatedCompositeFieldContainer[IngestResult]
-    def __init__(self, dataset: _Optional[str] = ..., version: _Optional[int] = ..., mode: _Optional[str] = ..., rows: _Optional[int] = ..., bytes_in: _Optional[int] = ..., bytes_written: _Optional[int] = ..., files: _Optional[int] = ..., source_hash: _Optional[str] = ..., deduplicated: _Optional[bool] = ..., schema: _Optional[_Union[_catalog_pb2.Schema, _Mapping]] = ..., embedded: _Optional[int] = ..., header: _Optional[str] = ..., skipped_lines: _Optional[int] = ..., read_options: _Optional[_Union[ReadOptions, _Mapping]] = ..., reasoning: _Optional[str] = ..., renames: _Optional[_Iterable[_Union[ColumnRename, _Mapping]]] = ..., sheets: _Optional[_Iterable[_Union[IngestResult, _Mapping]]] = ...) -> None: ...
+    rejected_files: _containers.RepeatedCompositeFieldContainer[RejectedFile]
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, dataset: _Optional[str] = ..., version: _Optional[int] = ..., mode: _Optional[str] = ..., rows: _Optional[int] = ..., bytes_in: _Optional[int] = ..., bytes_written: _Optional[int] = ..., files: _Optional[int] = ..., source_hash: _Optional[str] = ..., deduplicated: _Optional[bool] = ..., schema: _Optional[_Union[_catalog_pb2.Schema, _Mapping]] = ..., embedded: _Optional[int] = ..., header: _Optional[str] = ..., skipped_lines: _Optional[int] = ..., read_options: _Optional[_Union[ReadOptions, _Mapping]] = ..., reasoning: _Optional[str] = ..., renames: _Optional[_Iterable[_Union[ColumnRename, _Mapping]]] = ..., sheets: _Optional[_Iterable[_Union[IngestResult, _Mapping]]] = ..., rejected_files: _Optional[_Iterable[_Union[RejectedFile, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RejectedFile(_message.Message):
+    __slots__ = ("file_name", "reason", "message")
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    file_name: str
+    reason: str
+    message: str
+    def __init__(self, file_name: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class IngestEvent(_message.Message):
     __slots__ = ("progress", "result")

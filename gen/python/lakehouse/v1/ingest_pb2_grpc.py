@@ -27,7 +27,8 @@ if _version_not_supported:
 
 class IngestServiceStub:
     """IngestService turns uploaded files (CSV, TSV, JSON array, NDJSON, Parquet,
-    XLSX; optionally gzip- or zstd-compressed) into zstd Parquet on the lake and commits them to the catalog. Uploads are
+    XLSX; optionally gzip- or zstd-compressed; PDF documents, one or a ZIP archive
+    of them) into zstd Parquet on the lake and commits them to the catalog. Uploads are
     streamed in chunks; the same bytes ingested twice make no second version.
     """
 
@@ -56,7 +57,8 @@ class IngestServiceStub:
 
 class IngestServiceServicer:
     """IngestService turns uploaded files (CSV, TSV, JSON array, NDJSON, Parquet,
-    XLSX; optionally gzip- or zstd-compressed) into zstd Parquet on the lake and commits them to the catalog. Uploads are
+    XLSX; optionally gzip- or zstd-compressed; PDF documents, one or a ZIP archive
+    of them) into zstd Parquet on the lake and commits them to the catalog. Uploads are
     streamed in chunks; the same bytes ingested twice make no second version.
     """
 
@@ -113,7 +115,8 @@ def add_IngestServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class IngestService:
     """IngestService turns uploaded files (CSV, TSV, JSON array, NDJSON, Parquet,
-    XLSX; optionally gzip- or zstd-compressed) into zstd Parquet on the lake and commits them to the catalog. Uploads are
+    XLSX; optionally gzip- or zstd-compressed; PDF documents, one or a ZIP archive
+    of them) into zstd Parquet on the lake and commits them to the catalog. Uploads are
     streamed in chunks; the same bytes ingested twice make no second version.
     """
 

@@ -230,20 +230,22 @@ class SearchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[SearchResult, _Mapping]]] = ..., generation: _Optional[int] = ..., exact: _Optional[bool] = ..., metadata_filter_dropped: _Optional[int] = ...) -> None: ...
 
 class BuildCorpusRequest(_message.Message):
-    __slots__ = ("corpus", "dataset", "id_column", "text_columns", "metadata_columns", "vector_column")
+    __slots__ = ("corpus", "dataset", "id_column", "text_columns", "metadata_columns", "vector_column", "chunk_column")
     CORPUS_FIELD_NUMBER: _ClassVar[int]
     DATASET_FIELD_NUMBER: _ClassVar[int]
     ID_COLUMN_FIELD_NUMBER: _ClassVar[int]
     TEXT_COLUMNS_FIELD_NUMBER: _ClassVar[int]
     METADATA_COLUMNS_FIELD_NUMBER: _ClassVar[int]
     VECTOR_COLUMN_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_COLUMN_FIELD_NUMBER: _ClassVar[int]
     corpus: str
     dataset: str
     id_column: str
     text_columns: _containers.RepeatedScalarFieldContainer[str]
     metadata_columns: _containers.RepeatedScalarFieldContainer[str]
     vector_column: str
-    def __init__(self, corpus: _Optional[str] = ..., dataset: _Optional[str] = ..., id_column: _Optional[str] = ..., text_columns: _Optional[_Iterable[str]] = ..., metadata_columns: _Optional[_Iterable[str]] = ..., vector_column: _Optional[str] = ...) -> None: ...
+    chunk_column: str
+    def __init__(self, corpus: _Optional[str] = ..., dataset: _Optional[str] = ..., id_column: _Optional[str] = ..., text_columns: _Optional[_Iterable[str]] = ..., metadata_columns: _Optional[_Iterable[str]] = ..., vector_column: _Optional[str] = ..., chunk_column: _Optional[str] = ...) -> None: ...
 
 class BuildCorpusResponse(_message.Message):
     __slots__ = ("corpus", "items")
