@@ -226,7 +226,8 @@ class IngestCore:
             if spec.format not in ("auto", *DOCUMENT_FORMATS):
                 embed.check_table()
             self._embedder.check_reachable()
-            spec = replace(spec, required_columns=embed.required_columns(_write_mode(spec.mode)))
+            if not embed.for_documents:
+                spec = replace(spec, required_columns=embed.required_columns(_write_mode(spec.mode)))
         result = self._ingest(spec, chunks, on_progress, cancelled, embed)
         if embed is None:
             return result
