@@ -29,7 +29,7 @@ UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
 CALL_CANCELLED = "CALL_CANCELLED"
 # How the gateway names the component it could not reach (gateway_envoy/config.py UPSTREAM_REPLY_TEXT).
 _UPSTREAM_RE = re.compile(r"\(upstream: ([a-z_]+)\)")
-_SERVICE_MODULES = ("catalog", "storage", "ingest", "query", "models", "vector", "matrix", "system")
+_SERVICE_MODULES = ("catalog", "storage", "ingest", "sources", "query", "models", "vector", "matrix", "system")
 
 
 @functools.cache

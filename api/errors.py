@@ -45,6 +45,10 @@ class LakehouseError(Exception):
     reason: str = DEFAULT_REASON
     metadata: dict[str, str] = field(default_factory=dict)
     violations: list[FieldViolation] = field(default_factory=list)
+    # Protobuf messages the status carries beside ErrorInfo: what the call still produced
+    # (e.g. Ask's extractive answer when its chat provider is down). Restored client-side
+    # as ``google.protobuf.Any`` messages, to unpack by type.
+    attachments: list = field(default_factory=list)
 
     # gRPC status code name (grpc.StatusCode member name); subclasses override.
     code = "UNKNOWN"

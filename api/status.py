@@ -34,6 +34,7 @@ def to_status(exc: LakehouseError) -> grpc.Status:
                 ]
             )
         )
+    details.extend(exc.attachments)
     packed = []
     for detail in details:
         any_msg = any_pb2.Any()
@@ -57,6 +58,7 @@ def from_rpc_error(err: grpc.RpcError) -> LakehouseError:
     cls = _ERROR_CLASSES.get(code, Internal)
     reason, metadata = code, {}
     violations: list[FieldViolation] = []
+    attachments: list[any_pb2.Any] = []
     if status is not None:
         for detail in status.details:
             info = error_details_pb2.ErrorInfo()
@@ -65,7 +67,9 @@ def from_rpc_error(err: grpc.RpcError) -> LakehouseError:
                 reason, metadata = info.reason, dict(info.metadata)
             elif detail.Is(bad.DESCRIPTOR) and detail.Unpack(bad):
                 violations = [FieldViolation(v.field, v.description) for v in bad.field_violations]
-    exc = cls(details, reason=reason, metadata=metadata, violations=violations)
+            else:
+                attachments.append(detail)
+    exc = cls(details, reason=reason, metadata=metadata, violations=violations, attachments=attachments)
     exc.code = code  # keep codes that have no class of their own (OUT_OF_RANGE, DATA_LOSS ...)
     return exc
 

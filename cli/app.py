@@ -586,6 +586,237 @@ def search(
             typer.echo(line, err=True)
 
 
+@app.command()
+def demo(
+    workers: Annotated[int, typer.Option(help="workers in the PostgreSQL table pulled in")] = 500_000,
+    resumes: Annotated[int, typer.Option(help="résumé PDFs generated and ingested")] = 15_000,
+    seed: Annotated[int, typer.Option(help="the world's seed (the same seed, the same people)")] = 0,
+    postgres: Annotated[
+        bool, typer.Option("--postgres/--no-postgres", help="pull workers from a throwaway PostgreSQL")
+    ] = True,
+) -> None:
+    """Load the staffing demo into the running system (`lakehouse up` first): workers
+    pulled from PostgreSQL, résumé PDFs with every chunk searchable, job orders,
+    placements in the playbook and labelled questions. Then prints what to try."""
+    from lakehouse.demo.loader import DemoLoader
+    from lakehouse.demo.world import SEED, World
+
+    world = World(seed or SEED, workers=workers, resumes=resumes)
+    try:
+        with _client() as lh:
+            report = DemoLoader(lh, world, lambda line: typer.echo(line, err=True), use_postgres=postgres).run()
+    except LakehouseError as exc:
+        _fail(exc)
+    typer.echo(f"demo loaded in {report.seconds:.1f}s. Try:")
+    first = report.questions[0] if report.questions else "Forklift operator with OSHA-30 in IL"
+    _echo_lines(fmt.demo_next_steps(first))
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="the question, in words", show_default=False)],
+    corpora_list: Annotated[str, typer.Option("--corpora", help="retrieve from these corpora (comma list)")] = "",
+    filter_json: Annotated[
+        str, typer.Option("--filter", help="metadata filter as JSON; replaces the derived one ('{}': none)")
+    ] = "",
+    sql: Annotated[str, typer.Option(help="SQL gate: only the ids this read-only query selects")] = "",
+    k: Annotated[int, typer.Option("--k", "-k", help="chunks retrieved and numbered (default: the server's)")] = 0,
+    use_playbook: Annotated[bool, typer.Option("--use-playbook", help="learn from recorded outcomes")] = False,
+    provider: Annotated[str, typer.Option(help="chat provider (ollama, openai, anthropic): a generative answer")] = "",
+    model: Annotated[str, typer.Option(help="chat model: a generative answer")] = "",
+    extractive: Annotated[bool, typer.Option("--extractive", help="answer without a model")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Answer QUESTION from retrieved chunks only, citing each by its number (\\[n]): streamed to the
+    terminal as it is written, then the sources. With no chat model configured the answer
+    is extractive: the best candidates with their matching sentences."""
+    from lakehouse.api.ask import fallback_of
+
+    options = {
+        "corpora": [c for c in corpora_list.split(",") if c],
+        "filter": _json_option(filter_json, "--filter"),
+        "sql": sql,
+        "k": k,
+        "use_playbook": use_playbook,
+        "provider": provider,
+        "model": model,
+        "extractive": extractive,
+    }
+    answer = None
+    try:
+        with _client() as lh:
+            if as_json:
+                _echo_json(lh.ask(question, **options))
+                return
+            streamed = False
+            for event in lh.ask_stream(question, **options):
+                kind = event.WhichOneof("event")
+                if kind == "retrieval":
+                    typer.echo(fmt.retrieval_line(event.retrieval), err=True)
+                elif kind == "token":
+                    typer.echo(event.token, nl=False)
+                    streamed = True
+                else:
+                    answer = event.answer
+            if answer is not None:
+                if not streamed:
+                    typer.echo(answer.answer, nl=False)
+                typer.echo()
+    except LakehouseError as exc:
+        fallback = fallback_of(exc)
+        if fallback is None:
+            _fail(exc)
+        typer.echo(f"error: {exc.code} {exc.reason}: {exc.message}", err=True)
+        typer.echo(fallback.answer)
+        _echo_lines(fmt.citation_lines(fallback.citations))
+        raise typer.Exit(1) from None
+    if answer is not None:
+        _echo_lines(fmt.answer_notes(answer))
+
+
+sources = typer.Typer(
+    invoke_without_command=True,
+    help="PostgreSQL sources to pull from: list (the default), add, show, delete.",
+)
+app.add_typer(sources, name="sources")
+
+
+@sources.callback()
+def sources_default(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="with no command: print the list as JSON")] = False,
+) -> None:
+    """List sources (never their passwords)."""
+    if ctx.invoked_subcommand is None:
+        sources_list(as_json)
+
+
+@sources.command("list")
+def sources_list(as_json: JsonFlag = False) -> None:
+    """One line per source: name, user@host:port/database, whether a password is stored."""
+    from lakehouse.v1 import sources_pb2
+
+    try:
+        with _client() as lh:
+            listed = lh.list_sources()
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(sources_pb2.ListSourcesResponse(sources=listed))
+        return
+    for s in listed:
+        typer.echo(fmt.source_line(s))
+    if not listed:
+        typer.echo("(no sources)", err=True)
+
+
+@sources.command("add")
+def sources_add(
+    name: str,
+    host: Annotated[str, typer.Option(help="PostgreSQL host name or IP address")],
+    database: Annotated[str, typer.Option(help="database name")],
+    user: Annotated[str, typer.Option(help="user name")],
+    port: Annotated[int, typer.Option(help="TCP port")] = 5432,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from the first line of stdin")
+    ] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="replace an existing source of this name")] = False,
+    check: Annotated[bool, typer.Option("--check", help="sign in once before registering")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Register a source. The password is asked for (not echoed) unless --password-stdin;
+    the server keeps it in a file only its user can read and never shows it again."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", default="", hide_input=True, show_default=False)
+    try:
+        with _client() as lh:
+            created = lh.create_source(
+                name,
+                host=host,
+                port=port,
+                database=database,
+                user=user,
+                password=password,
+                replace=replace,
+                check_connection=check,
+            )
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(created)
+    else:
+        typer.echo(("replaced " if replace else "added ") + fmt.source_line(created))
+
+
+@sources.command("show")
+def sources_show(name: str, as_json: JsonFlag = False) -> None:
+    """One source."""
+    try:
+        with _client() as lh:
+            source = lh.get_source(name)
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(source)
+    else:
+        typer.echo(fmt.source_line(source))
+
+
+@sources.command("delete")
+def sources_delete(name: str, as_json: JsonFlag = False) -> None:
+    """Forget a source and its password (datasets pulled from it stay)."""
+    try:
+        with _client() as lh:
+            lh.delete_source(name)
+    except LakehouseError as exc:
+        _fail(exc)
+    typer.echo("{}" if as_json else f"deleted source {name}")
+
+
+@app.command()
+def pull(
+    dataset: str,
+    source: Annotated[str, typer.Option(help="a registered source (lakehouse sources)")],
+    table: Annotated[str, typer.Option(help="table or schema.table to pull")] = "",
+    query: Annotated[str, typer.Option(help="a read-only query whose rows to pull (instead of --table)")] = "",
+    mode: Annotated[
+        str, typer.Option(help="replace, append or upsert (default: replace; append with --incremental-column)")
+    ] = "",
+    key: Annotated[list[str] | None, typer.Option("--key", "-k", help="key column for upsert, repeatable")] = None,
+    incremental_column: Annotated[
+        str, typer.Option(help="read only rows past the last pull's largest value of this column")
+    ] = "",
+    reset_watermark: Annotated[
+        bool, typer.Option("--reset-watermark", help="ignore the remembered watermark: read every row")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Pull a PostgreSQL table (or a read-only query's rows) into DATASET as a new version."""
+    if bool(table) == bool(query):
+        typer.echo("error: give --table or --query (one of them)", err=True)
+        raise typer.Exit(2)
+    try:
+        with _client() as lh:
+            result = lh.pull(
+                dataset,
+                source,
+                table=table,
+                query=query,
+                mode=mode,
+                key=key or [],
+                incremental_column=incremental_column,
+                reset_watermark=reset_watermark,
+            )
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(result)
+    else:
+        _echo_lines(fmt.pull_lines(result))
+
+
 playbook = typer.Typer(help="Recorded outcomes that matrix searches learn from.", no_args_is_help=True)
 app.add_typer(playbook, name="playbook")
 # Entries sent per bulk call: the file is read and sent a chunk at a time.

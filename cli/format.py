@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+from google.protobuf import json_format
 
 NULL = "NULL"
 # Characters that would break a table row, shown escaped.
@@ -412,3 +413,59 @@ def playbook_stats_lines(stats: Any) -> list[str]:
             f"age {c.newest_age_days:.1f}-{c.oldest_age_days:.1f} days (median {c.median_age_days:.1f})"
         )
     return lines
+
+
+def source_line(s: Any) -> str:
+    """One source: name, user@host:port/database, whether a password is stored."""
+    secret = "password stored" if s.has_password else "no password"
+    return f"{s.name}\t{s.user}@{s.host}:{s.port}/{s.database}\t{secret}"
+
+
+def pull_lines(r: Any) -> list[str]:
+    """A PullResult: what was committed, and the watermark of an incremental pull."""
+    seconds = r.elapsed.ToTimedelta().total_seconds()
+    if r.unchanged:
+        lines = [f"{r.dataset} v{r.version}: nothing past the watermark, unchanged, {seconds:.2f}s"]
+    else:
+        done = f"{plural(r.rows, 'row')}, {human_bytes(r.bytes_read)} read -> {human_bytes(r.bytes_written)} written"
+        lines = [f"{r.dataset} v{r.version} ({r.mode}): {done}, {plural(r.files, 'file')}, {seconds:.2f}s"]
+    if r.incremental_column:
+        before = r.watermark_before or "(none: every row)"
+        lines.append(f"  {r.incremental_column}: {before} -> {r.watermark_after or '(no value)'}")
+    return lines
+
+
+def retrieval_line(r: Any) -> str:
+    """How Ask found its chunks: the filter (and where it came from), counts, mode."""
+    flt = json_format.MessageToDict(r.filter) if r.HasField("filter") else None
+    where = f"filter ({r.filter_source}): {json.dumps(flt)}" if flt else "no filter"
+    dropped = f", {r.relevance_dropped} dropped as irrelevant" if r.relevance_dropped else ""
+    return f"retrieved {plural(r.retrieved, 'chunk')} ({where}; mode {r.search_mode}{dropped}, {r.latency_ms:.0f} ms)"
+
+
+def citation_lines(citations: Any) -> list[str]:
+    lines = []
+    for c in citations:
+        where = ", ".join(x for x in (c.file_name or c.id, f"p.{c.page}" if c.page else "") if x)
+        snippet = " ".join(c.snippet.split())
+        lines.append(f"  [{c.n}] {where} ({c.corpus}, {c.score:.3f}): {snippet}")
+    return lines
+
+
+def answer_notes(a: Any) -> list[str]:
+    """After the answer: its sources, and any citation that names none."""
+    lines = [f"sources ({a.mode}):", *citation_lines(a.citations)] if a.citations else []
+    if a.ungrounded_citations:
+        cited = ", ".join(f"[{n}]" for n in a.ungrounded_citations)
+        lines.append(f"warning: the answer cites {cited}, which no retrieved chunk has: not grounded")
+    return lines
+
+
+def demo_next_steps(question: str) -> list[str]:
+    return [
+        f'  lakehouse ask "{question}"',
+        f'  lakehouse ask "{question}" --use-playbook',
+        '  lakehouse search "forklift operator OSHA-30" --corpora resumes --filter \'{"state": "IL"}\'',
+        '  lakehouse sql "SELECT state, count(*) AS workers FROM workers GROUP BY state ORDER BY workers DESC"',
+        '  lakehouse sql "SELECT question, len(relevant) AS answers FROM demo_questions"',
+    ]

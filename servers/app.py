@@ -125,6 +125,12 @@ class Runtime:
         return IngestCore(self.catalog, lake, journal, self.settings, embedder)
 
     @cached_property
+    def sources(self):  # -> SourcesCore (hosted with ingest: a pull writes through the ingest core)
+        from lakehouse.servers.sources.core import SourcesCore
+
+        return SourcesCore(self.settings, self.ingest, self.catalog)
+
+    @cached_property
     def query(self):  # -> QueryCore
         from lakehouse.servers.query.core import QueryCore
 
@@ -183,6 +189,15 @@ class Runtime:
             self.settings.vector.filters,
             ingest=lambda: self.ingest_api,
             paging=self.settings.paging,
+        )
+
+    @cached_property
+    def ask(self):  # -> AskCore (hosted with matrix: it retrieves through the matrix core)
+        from lakehouse.servers.ask.core import AskCore
+        from lakehouse.servers.vocabulary import Vocabulary
+
+        return AskCore(
+            lambda: self.matrix, lambda: self.models_api, self.settings.ask, Vocabulary(self.settings.vocabulary)
         )
 
     @cached_property
@@ -284,7 +299,7 @@ def build_server(settings: Settings, services: str | None = None) -> LakehouseSe
     hosted = ["lakehouse.v1.SystemService"]
     for spec in SERVICES:
         if spec.component in components:
-            importlib.import_module(f"lakehouse.servers.{spec.component}.servicer").register(server, runtime)
+            importlib.import_module(spec.servicer_module).register(server, runtime)
             hosted.append(spec.full_name)
     from lakehouse.servers import system
 

@@ -25,11 +25,10 @@ from lakehouse.api.system import (
     ServiceHealth,
     overall,
 )
-from lakehouse.servers.services import SERVICES
+from lakehouse.servers.services import SERVICES, ServiceSpec
 from lakehouse.servers.settings import LOCAL_UPSTREAM
 
 _COMPONENT_OF = {s.full_name: s.component for s in SERVICES}
-_SERVICE_OF = {s.component: s.full_name for s in SERVICES}
 
 
 class _NoCallContext:
@@ -57,12 +56,13 @@ class HealthCore:
         self._health = health_servicer
         self._hosted = hosted
         hosted_components = {_COMPONENT_OF.get(name) for name in hosted}
-        # Address -> the components used there, in SERVICES order (a stable listing).
-        self._remote: dict[str, list[str]] = {}
+        # Address -> the services of the components used there, in SERVICES order (a stable
+        # listing; a component may have several services, e.g. ingest's SourceService).
+        self._remote: dict[str, list[ServiceSpec]] = {}
         for spec in SERVICES:
             address = upstreams.get(spec.component, LOCAL_UPSTREAM)
             if spec.component not in hosted_components and address != LOCAL_UPSTREAM:
-                self._remote.setdefault(address, []).append(spec.component)
+                self._remote.setdefault(address, []).append(spec)
         self._open = opener
         self._version = version
 
@@ -90,18 +90,18 @@ class HealthCore:
 
     def _upstream(self, address: str) -> list[ServiceHealth]:
         """The services of the components used at ``address``, as that process reports them."""
-        components = self._remote[address]
+        specs = self._remote[address]
         channel = self._open(address)  # a fresh channel: no reconnect backoff left from an earlier outage
         try:
             reported = {s.service: s for s in RemoteSystem(channel).health(local_only=True).services}
         except LakehouseError as exc:
             detail = f"unreachable: {exc.code}: {exc}"
-            return [ServiceHealth(_SERVICE_OF[c], UNREACHABLE, c, address, detail) for c in components]
+            return [ServiceHealth(s.full_name, UNREACHABLE, s.component, address, detail) for s in specs]
         finally:
             channel.close()
         out = []
-        for component in components:
-            name = _SERVICE_OF[component]
+        for spec in specs:
+            name, component = spec.full_name, spec.component
             found = reported.get(name)
             if found is None:
                 out.append(ServiceHealth(name, NOT_SERVING, component, address, f"{address} does not host {component}"))

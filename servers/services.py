@@ -10,20 +10,31 @@ class ServiceSpec:
     component: str  # name used by `lakehouse serve --services`
     full_name: str  # fully-qualified gRPC service name
     pb2_module: str  # module whose DESCRIPTOR defines it
+    # Package under lakehouse.servers whose servicer.register() serves it ("": the component's).
+    package: str = ""
+
+    @property
+    def servicer_module(self) -> str:
+        return f"lakehouse.servers.{self.package or self.component}.servicer"
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("storage", "lakehouse.v1.StorageService", "lakehouse.v1.storage_pb2"),
     ServiceSpec("catalog", "lakehouse.v1.CatalogService", "lakehouse.v1.catalog_pb2"),
     ServiceSpec("ingest", "lakehouse.v1.IngestService", "lakehouse.v1.ingest_pb2"),
+    # Pulls write through the ingest core of the same process.
+    ServiceSpec("ingest", "lakehouse.v1.SourceService", "lakehouse.v1.sources_pb2", package="sources"),
     ServiceSpec("query", "lakehouse.v1.QueryService", "lakehouse.v1.query_pb2"),
     ServiceSpec("models", "lakehouse.v1.ModelService", "lakehouse.v1.models_pb2"),
     ServiceSpec("vector", "lakehouse.v1.VectorService", "lakehouse.v1.vector_pb2"),
     ServiceSpec("matrix", "lakehouse.v1.MatrixService", "lakehouse.v1.matrix_pb2"),
+    # Answers retrieve through the matrix core of the same process.
+    ServiceSpec("matrix", "lakehouse.v1.AskService", "lakehouse.v1.ask_pb2", package="ask"),
     ServiceSpec("system", "lakehouse.v1.SystemService", "lakehouse.v1.system_pb2"),
 )
 
-COMPONENTS: tuple[str, ...] = tuple(s.component for s in SERVICES if s.component != "system")
+# Each once, in SERVICES order (a component may host several services).
+COMPONENTS: tuple[str, ...] = tuple(dict.fromkeys(s.component for s in SERVICES if s.component != "system"))
 
 # Long calls by full gRPC method name -> the admission kind whose cap they share
 # (servers/admission.py; the kinds are the AdmissionSettings fields). Every method not
@@ -34,9 +45,13 @@ LONG_CALLS: dict[str, str] = {
     "/lakehouse.v1.StorageService/PutObject": "uploads",
     "/lakehouse.v1.QueryService/ExecuteQuery": "queries",
     "/lakehouse.v1.QueryService/Sql": "queries",
+    # A generative answer holds its thread while the model writes.
+    "/lakehouse.v1.AskService/Ask": "queries",
+    "/lakehouse.v1.AskService/AskStream": "queries",
     "/lakehouse.v1.VectorService/BuildCorpus": "builds",
     "/lakehouse.v1.VectorService/RebuildCorpus": "builds",
     "/lakehouse.v1.IngestService/CompactDataset": "builds",
+    "/lakehouse.v1.SourceService/PullDataset": "builds",
     "/lakehouse.v1.CatalogService/VacuumDatasets": "builds",
     "/lakehouse.v1.CatalogService/VerifyDatasets": "builds",
 }

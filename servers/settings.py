@@ -473,6 +473,38 @@ class MatrixSettings(BaseModel):
     playbook_fetch_min_boost: float = Field(0.05, ge=0)
 
 
+class AskSettings(BaseModel):
+    """Grounded answers (AskService, servers/ask/)."""
+
+    # Corpora retrieved from when a request names none (empty: every corpus).
+    corpora: list[str] = Field(default_factory=list)
+    # Chunks numbered for the answer, and matrix results per corpus before fusion.
+    k: int = Field(8, ge=1, le=100)
+    k_per_corpus: int = Field(12, ge=1, le=1000)
+    # Chat provider that writes answers when the request names none; "" answers
+    # extractively (no model needed). A request's provider or model overrides it.
+    provider: str = ""
+    model: str = ""
+    max_tokens: int = Field(512, ge=1)
+    temperature: float = Field(0.0, ge=0, le=2)
+    # Characters of each chunk shown as a citation's snippet.
+    snippet_chars: int = Field(320, ge=20)
+    # Extractive answers: candidates listed, sentences quoted per candidate, and the
+    # least share of the question a sentence must add (words not yet covered) to be quoted.
+    candidates: int = Field(5, ge=1)
+    sentences_per_candidate: int = Field(3, ge=1)
+    min_sentence_overlap: float = Field(0.15, ge=0, le=1)
+    # The instructions the model is given (the numbered chunks follow them).
+    system_prompt: str = (
+        "You answer questions about job candidates using only the numbered sources below. "
+        "Cite every claim with the number of its source in square brackets, like [2]. "
+        "If the sources do not answer the question, say that no matching candidates were found "
+        "and name no one."
+    )
+    # Said when nothing relevant was retrieved (no candidate is named).
+    nothing_found: str = "No matching candidates were found for this question."
+
+
 class RetentionSettings(BaseModel):
     """Which dataset versions VacuumDatasets keeps (a request's fields override these)."""
 
@@ -605,6 +637,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     vector: VectorSettings = Field(default_factory=VectorSettings)
     matrix: MatrixSettings = Field(default_factory=MatrixSettings)
+    ask: AskSettings = Field(default_factory=AskSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     janitor: JanitorSettings = Field(default_factory=JanitorSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)

@@ -51,7 +51,16 @@ def _phrase_pattern(
                 canonical.setdefault(_norm(phrase), (kind, term))
     ordered = sorted(canonical, key=len, reverse=True)
     body = "|".join(_flexible(p) for p in ordered)
-    return re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE), canonical
+    # A plural ("welders", "forklift operators") means its term too.
+    return re.compile(rf"(?<![\w-])(?:{body})(?:e?s)?(?![\w-])", re.IGNORECASE), canonical
+
+
+def _singular(canonical: dict[str, tuple[str, str]], phrase: str) -> tuple[str, str]:
+    """The term of a matched phrase, its plural ending dropped when the phrase has none."""
+    for candidate in (phrase, phrase[:-1], phrase[:-2]):
+        if candidate in canonical:
+            return canonical[candidate]
+    raise KeyError(phrase)  # the pattern only matches listed phrases (plus a plural ending)
 
 
 def _norm(phrase: str) -> str:
@@ -119,7 +128,7 @@ class Vocabulary:
         regex, canonical = self._terms
         found: dict[str, dict[str, None]] = {kind: {} for kind in _KINDS}
         for m in regex.finditer(text):
-            kind, term = canonical[_norm(m.group(0))]
+            kind, term = _singular(canonical, _norm(m.group(0)))
             found[kind][term] = None
         return {kind: tuple(terms) for kind, terms in found.items()}
 

@@ -28,6 +28,8 @@ from lakehouse.api.query import QueryApi, RemoteQuery, Rows, duration_to_pb
 from lakehouse.api.vector import filter_to_pb
 from lakehouse.client._folder import folder_archive
 from lakehouse.v1 import (
+    ask_pb2,
+    ask_pb2_grpc,
     catalog_pb2,
     catalog_pb2_grpc,
     ingest_pb2,
@@ -37,6 +39,8 @@ from lakehouse.v1 import (
     models_pb2,
     models_pb2_grpc,
     query_pb2_grpc,
+    sources_pb2,
+    sources_pb2_grpc,
     storage_pb2,
     storage_pb2_grpc,
     system_pb2,
@@ -90,6 +94,8 @@ class LakehouseClient:
         self.models = models_pb2_grpc.ModelServiceStub(self.channel)
         self.vector = vector_pb2_grpc.VectorServiceStub(self.channel)
         self.matrix = matrix_pb2_grpc.MatrixServiceStub(self.channel)
+        self.ask_stub = ask_pb2_grpc.AskServiceStub(self.channel)
+        self.sources_stub = sources_pb2_grpc.SourceServiceStub(self.channel)
         # The services' own APIs (lakehouse.api), over this channel.
         self.queries: QueryApi = RemoteQuery(self._channel)
 
@@ -284,6 +290,73 @@ class LakehouseClient:
         """Fold the current version's deltas into new base files (a new version)."""
         return self._call(self.ingest_stub.CompactDataset, ingest_pb2.CompactDatasetRequest(dataset=dataset))
 
+    # sources -----------------------------------------------------------------
+    def create_source(
+        self,
+        name: str,
+        *,
+        host: str,
+        database: str,
+        user: str,
+        password: str = "",
+        port: int = 0,
+        replace: bool = False,
+        check_connection: bool = False,
+    ) -> sources_pb2.Source:
+        """Register a PostgreSQL source (port 0: 5432). The password is stored by the server
+        and never returned (``has_password``); ``check_connection`` signs in first."""
+        request = sources_pb2.CreateSourceRequest(
+            name=name,
+            host=host,
+            port=port,
+            database=database,
+            user=user,
+            password=password,
+            replace=replace,
+            check_connection=check_connection,
+        )
+        return self._call(self.sources_stub.CreateSource, request)
+
+    def list_sources(self) -> list[sources_pb2.Source]:
+        def page(token: str) -> tuple[list[sources_pb2.Source], str]:
+            resp = self._call(self.sources_stub.ListSources, sources_pb2.ListSourcesRequest(page_token=token))
+            return list(resp.sources), resp.next_page_token
+
+        return list(drain_pages(page))
+
+    def get_source(self, name: str) -> sources_pb2.Source:
+        return self._call(self.sources_stub.GetSource, sources_pb2.GetSourceRequest(name=name))
+
+    def delete_source(self, name: str) -> None:
+        self._call(self.sources_stub.DeleteSource, sources_pb2.DeleteSourceRequest(name=name))
+
+    def pull(
+        self,
+        dataset: str,
+        source: str,
+        *,
+        table: str = "",
+        query: str = "",
+        mode: str = "",
+        key: Iterable[str] = (),
+        incremental_column: str = "",
+        reset_watermark: bool = False,
+    ) -> sources_pb2.PullResult:
+        """Pull a table (or a read-only query's rows) from ``source`` into a new version of
+        ``dataset``. ``mode``: replace (default), append (default with ``incremental_column``)
+        or upsert (with ``key``)."""
+        request = sources_pb2.PullDatasetRequest(
+            dataset=dataset,
+            source=source,
+            table=table,
+            query=query,
+            mode=mode,
+            key=list(key),
+            incremental_column=incremental_column,
+            reset_watermark=reset_watermark,
+        )
+        return self._call(self.sources_stub.PullDataset, request)
+
     # storage -----------------------------------------------------------------
     def put_object(self, bucket: str, key: str, source: Any, content_type: str = "") -> storage_pb2.ObjectInfo:
         def requests() -> Iterator[storage_pb2.PutObjectRequest]:
@@ -460,6 +533,34 @@ class LakehouseClient:
             text=text, candidates=[matrix_pb2.RelevanceCandidate(**c) for c in candidates], **options
         )
         return self._call(self.matrix.FilterRelevance, request)
+
+    # ask ---------------------------------------------------------------------
+    @staticmethod
+    def _ask_request(question: str, options: dict[str, Any]) -> ask_pb2.AskRequest:
+        flt = options.pop("filter", None)
+        request = ask_pb2.AskRequest(question=question, **options)
+        if flt is not None:
+            request.filter.update(flt)
+            request.filter.SetInParent()  # {} is a filter too: it turns the derived one off
+        return request
+
+    def ask(self, question: str, **options: Any) -> ask_pb2.AskResponse:
+        """A grounded answer: the chunks retrieved are numbered and the answer cites them
+        as [n] (``citations``; ``ungrounded_citations`` lists any that name no chunk).
+        ``options``: corpora, filter (a dict; replaces the one derived from the question,
+        {} turns it off), sql, sql_id_column, k, use_playbook, provider, model (either
+        makes it generative), extractive, max_tokens. A chat provider that is down raises
+        Unavailable (reason CHAT_PROVIDER_DOWN); ``lakehouse.api.ask.fallback_of(exc)``
+        is then the extractive answer."""
+        return self._call(self.ask_stub.Ask, self._ask_request(question, options))
+
+    def ask_stream(self, question: str, **options: Any) -> Iterator[ask_pb2.AskEvent]:
+        """As ``ask``, streamed: the retrieval, the answer's tokens, then the answer."""
+        request = self._ask_request(question, options)
+        try:
+            yield from self.ask_stub.AskStream(request, timeout=self.timeout_s)
+        except grpc.RpcError as err:
+            raise self._channel.error(err) from None
 
     # playbooks ---------------------------------------------------------------
     def record_playbook_entry(self, entry: dict[str, Any]) -> matrix_pb2.PlaybookEntry:

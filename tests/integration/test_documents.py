@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from lakehouse.api.errors import InvalidArgument
-from lakehouse.servers.demo.resumes import render_encrypted, render_scan
+from lakehouse.demo.resumes import render_encrypted, render_scan
 from tests.support.documents import ANA, JOHN, MARIA, pdf, zip_of
 from tests.support.system import System
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from lakehouse.servers.demo.resumes import Resume, render
+from lakehouse.demo.resumes import Resume, render
 
 MARIA = Resume(
     name="Maria Lopez",

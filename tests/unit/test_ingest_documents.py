@@ -4,7 +4,6 @@ vocabulary's fields, page-bounded chunks, and every kind of bad file named."""
 from __future__ import annotations
 
 import tracemalloc
-import zipfile
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,7 +12,7 @@ import pytest
 from lakehouse.api import errors
 from lakehouse.api.catalog import WriteMode
 from lakehouse.api.ingest import IngestSpec
-from lakehouse.servers.demo.resumes import many_pages, render_encrypted, render_scan
+from lakehouse.demo.resumes import many_pages, render_encrypted, render_scan
 from lakehouse.servers.ingest.core import DOCUMENT_JOURNAL_OPERATION
 from lakehouse.servers.ingest.documents.chunks import page_chunks
 from lakehouse.servers.settings import DocumentSettings, Settings

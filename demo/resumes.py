@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from fpdf import FPDF
 
@@ -17,6 +18,8 @@ LAYOUTS = ("classic", "sidebar", "compact")
 FONT = "helvetica"
 LINE_MM = 6
 SCAN_DPI_SCALE = 3  # pixels per mm of the scanned page image
+# Every file says it was made then, so the same résumé is the same bytes (and doc_id) on every run.
+CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ _RENDERERS = {"classic": _classic, "sidebar": _sidebar, "compact": _compact}
 
 def _document(r: Resume) -> FPDF:
     pdf = FPDF(format="Letter")
+    pdf.set_creation_date(CREATED)
     pdf.set_title(_safe(f"Resume - {r.name}"))
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
@@ -146,6 +150,7 @@ def render_scan(r: Resume) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     pdf = FPDF(format="Letter")
+    pdf.set_creation_date(CREATED)
     pdf.add_page()
     pdf.image(io.BytesIO(buffer.getvalue()), x=0, y=0, w=216, h=279)
     return bytes(pdf.output())
@@ -156,6 +161,7 @@ def many_pages(pages: int) -> bytes:
     import pypdf
 
     pdf = FPDF(format="Letter")
+    pdf.set_creation_date(CREATED)
     pdf.add_page()
     _line(pdf, "Appendix page: forklift operator logbook, Joliet, IL")
     page = pypdf.PdfReader(io.BytesIO(bytes(pdf.output()))).pages[0]
