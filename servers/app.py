@@ -226,7 +226,7 @@ class Runtime:
         return channel
 
     def close(self) -> None:
-        for name in ("matrix", "vector_api", "vector", "models", "query", "catalog"):
+        for name in ("matrix", "vector_api", "vector", "models", "query", "ingest", "catalog"):
             core = self.__dict__.get(name)
             if core is not None and hasattr(core, "close"):
                 core.close()

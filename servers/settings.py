@@ -241,6 +241,10 @@ class DocumentSettings(BaseModel):
     chunk_overlap_chars: int = Field(150, ge=0)
     # Rows (documents) per written batch.
     batch_documents: int = Field(256, ge=1)
+    # Worker processes that read an archive's documents (0: one per CPU, at most 4;
+    # 1: the ingest process itself), and documents queued per worker.
+    workers: int = Field(0, ge=0)
+    in_flight_per_worker: int = Field(4, ge=1)
     # Archives: the most members, the most bytes they may unpack to in all, and the
     # largest expansion ratio a member may have (zip-bomb guards; sizes are also counted
     # while unpacking, since the archive's own size fields can lie).

@@ -55,6 +55,7 @@ from lakehouse.api.vector import ColumnMapping
 from lakehouse.servers.ingest import layout, xlsx
 from lakehouse.servers.ingest.compact import Compactor, EngineLimits
 from lakehouse.servers.ingest.documents import rows as documents
+from lakehouse.servers.ingest.documents.pool import DocumentParser
 from lakehouse.servers.ingest.embed import EmbedOnIngest
 from lakehouse.servers.ingest.formats import parse_schema
 from lakehouse.servers.ingest.json_keys import KeyReport, renamed_columns
@@ -85,7 +86,6 @@ from lakehouse.servers.memory import memory_bytes
 from lakehouse.servers.settings import Settings
 from lakehouse.servers.storage.cleanup import delete_keys
 from lakehouse.servers.storage.model import ObjectStore
-from lakehouse.servers.vocabulary import Vocabulary
 
 __all__ = ["IngestCore", "IngestProgress", "IngestResult", "IngestSpec"]
 
@@ -381,7 +381,7 @@ class IngestCore:
             archive=prepared.fmt.kind == "zip",
             file_name=spec.file_name,
             limits=self._settings.documents,
-            vocabulary=self._vocabulary,
+            parser=self._document_parser,
             spool_dir=self._settings.spool_dir,
         )
         result = self._attempt(plan, explicit, lambda: source, prepared, report, cancelled)
@@ -409,8 +409,14 @@ class IngestCore:
             log.exception("could not journal a rejected document of %s", dataset)
 
     @cached_property
-    def _vocabulary(self) -> Vocabulary:
-        return Vocabulary(self._settings.vocabulary)
+    def _document_parser(self) -> DocumentParser:
+        return DocumentParser(self._settings.documents, self._settings.vocabulary)
+
+    def close(self) -> None:
+        """Stop the document worker processes, if any were started."""
+        parser = self.__dict__.get("_document_parser")
+        if parser is not None:
+            parser.close()
 
     def _ingest_workbook(
         self,

@@ -199,3 +199,26 @@ def test_the_vocabulary_reads_a_question_and_a_resume_the_same_way():
     fields = vocabulary.fields(text)
     assert fields.states == ("IN", "WI") and fields.city == "Gary"  # ambiguous codes only as "City, IN"
     assert fields.years_experience == 12 and fields.certifications == ("OSHA-10",)
+
+
+def test_worker_processes_and_the_ingest_process_read_an_archive_alike(tmp_path):
+    members = {f"{n:02d}-{r.name}.pdf": pdf(r) for n, r in enumerate((MARIA, JOHN, ANA) * 3)}
+    members["bad.pdf"] = b"%PDF-1.4 not really"
+    results = {}
+    for workers in (1, 2):
+        env = Env(tmp_path / f"w{workers}")
+        env.settings = Settings(home=tmp_path / f"w{workers}" / "home", documents=DocumentSettings(workers=workers))
+        env.core = type(env.core)(env.catalog, env.store, env.journal, env.settings)
+        try:
+            result = _ingest(env, "resumes", zip_of(members), "zip")
+            results[workers] = (
+                result.rows,
+                [(r.file_name, r.reason) for r in result.rejected_files],
+                _rows(env, "resumes"),
+            )
+        finally:
+            env.core.close()
+    assert results[1] == results[2]
+    rows, rejected, stored = results[2]
+    assert rows == 3 and len(rejected) == 7  # six copies and one broken file, in archive order
+    assert rejected[-1] == ("bad.pdf", "MALFORMED_PDF")

@@ -10,7 +10,6 @@ is reported by name and the rest go on.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import zipfile
@@ -33,9 +32,15 @@ _IGNORED_PREFIXES = ("__MACOSX/",)
 
 @dataclass(frozen=True)
 class Member:
+    """A member as unpacked: its spool file belongs to whoever holds it (``release``)."""
+
     name: str
     path: Path | None  # the unpacked file; None when rejected
     rejection: DocumentRejected | None = None
+
+    def release(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 def _unsafe(name: str) -> bool:
@@ -107,37 +112,36 @@ class Archive:
                 )
 
     def members(self) -> Iterator[Member]:
-        """Each member unpacked to a spool file that lives until the next member is asked for."""
+        """Each member unpacked to a spool file, which the caller releases when done with it
+        (so several can be read at once while the next is unpacked)."""
         for info in self._infos:
             if info.flag_bits & ENCRYPTED_FLAG:
                 yield Member(
                     info.filename, None, DocumentRejected(PDF_ENCRYPTED, "is password-protected in the archive")
                 )
                 continue
-            with self._unpacked(info) as member:
-                yield member
+            yield self._unpack(info)
 
-    @contextlib.contextmanager
-    def _unpacked(self, info: zipfile.ZipInfo) -> Iterator[Member]:
-        limit = min(info.file_size, self._limits.max_file_bytes)
+    def _unpack(self, info: zipfile.ZipInfo) -> Member:
+        if info.file_size > self._limits.max_file_bytes:
+            rejection = DocumentRejected(
+                ARCHIVE_TOO_LARGE,
+                f"is {info.file_size} bytes; at most {self._limits.max_file_bytes} (documents.max_file_bytes)",
+            )
+            return Member(info.filename, None, rejection)
         fd, name = tempfile.mkstemp(prefix="member-", suffix=".pdf", dir=self._spool)
         path = Path(name)
         try:
-            rejection = None
-            if info.file_size > self._limits.max_file_bytes:
-                rejection = DocumentRejected(
-                    ARCHIVE_TOO_LARGE,
-                    f"is {info.file_size} bytes; at most {self._limits.max_file_bytes} (documents.max_file_bytes)",
-                )
-            else:
-                rejection = self._copy(info, fd, limit)
-            os.close(fd)
-            fd = -1
-            yield Member(info.filename, None if rejection else path, rejection)
-        finally:
-            if fd >= 0:
-                os.close(fd)
+            rejection = self._copy(info, fd, min(info.file_size, self._limits.max_file_bytes))
+        except BaseException:
             path.unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(fd)
+        if rejection is not None:
+            path.unlink(missing_ok=True)
+            return Member(info.filename, None, rejection)
+        return Member(info.filename, path)
 
     def _copy(self, info: zipfile.ZipInfo, fd: int, limit: int) -> DocumentRejected | None:
         written = 0
