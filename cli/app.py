@@ -66,6 +66,22 @@ def _echo_lines(lines: list[str]) -> None:
         typer.echo(line)
 
 
+def _echo_listing(fetch, as_response, line, plural_name: str, as_json: bool) -> None:
+    """A list command: one line per entry (a note on stderr when there is none), or --json."""
+    try:
+        with _client() as lh:
+            listed = fetch(lh)
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(as_response(listed))
+        return
+    for entry in listed:
+        typer.echo(line(entry))
+    if not listed:
+        typer.echo(f"(no {plural_name})", err=True)
+
+
 @app.command()
 def up(services: Annotated[str, typer.Option(help="'all' or a comma list")] = "all") -> None:
     """Start the system (one server process + Envoy) and return once it is ready."""
@@ -464,18 +480,13 @@ def corpora_list(as_json: JsonFlag = False) -> None:
     """One line per corpus: name, items, embedding model, dimension and metric."""
     from lakehouse.v1 import vector_pb2
 
-    try:
-        with _client() as lh:
-            listed = lh.list_corpora()
-    except LakehouseError as exc:
-        _fail(exc)
-    if as_json:
-        _echo_json(vector_pb2.ListCorporaResponse(corpora=listed))
-        return
-    for c in listed:
-        typer.echo(fmt.corpus_line(c))
-    if not listed:
-        typer.echo("(no corpora)", err=True)
+    _echo_listing(
+        lambda lh: lh.list_corpora(),
+        lambda x: vector_pb2.ListCorporaResponse(corpora=x),
+        fmt.corpus_line,
+        "corpora",
+        as_json,
+    )
 
 
 @corpora.command("show")
@@ -696,18 +707,13 @@ def sources_list(as_json: JsonFlag = False) -> None:
     """One line per source: name, user@host:port/database, whether a password is stored."""
     from lakehouse.v1 import sources_pb2
 
-    try:
-        with _client() as lh:
-            listed = lh.list_sources()
-    except LakehouseError as exc:
-        _fail(exc)
-    if as_json:
-        _echo_json(sources_pb2.ListSourcesResponse(sources=listed))
-        return
-    for s in listed:
-        typer.echo(fmt.source_line(s))
-    if not listed:
-        typer.echo("(no sources)", err=True)
+    _echo_listing(
+        lambda lh: lh.list_sources(),
+        lambda x: sources_pb2.ListSourcesResponse(sources=x),
+        fmt.source_line,
+        "sources",
+        as_json,
+    )
 
 
 @sources.command("add")

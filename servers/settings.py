@@ -169,8 +169,9 @@ class VocabularySettings(BaseModel):
     term maps to the phrases that mean it (matched case-insensitively, on word boundaries)."""
 
     states: dict[str, str] = Field(default_factory=lambda: dict(_STATES))
-    # State codes that are also English words: taken as a state only after "City, " or
-    # before a ZIP code, so "IN" in a heading or "OR" in a sentence is not a state.
+    # State codes that are also English words: taken as a state only after "City, ", before
+    # a ZIP code, or after "in"/"from"/"near" ("a welder in IN"), so "IN" in a heading or
+    # "OR" in a sentence is not a state.
     ambiguous_state_codes: list[str] = Field(default_factory=lambda: ["IN", "OR", "ME", "OK", "HI"])
     cities: dict[str, str] = Field(default_factory=lambda: dict(_CITIES))
     certifications: dict[str, list[str]] = Field(
@@ -184,7 +185,7 @@ class VocabularySettings(BaseModel):
             "First Aid": ["First Aid"],
             "CPR": ["CPR"],
             "HAZMAT": ["HAZMAT", "hazardous materials endorsement"],
-            "AWS Welding": ["AWS certified welder", "AWS D1.1", "AWS welding"],
+            "AWS Welding": ["AWS certified welder", "AWS D1.1", "AWS welding", "AWS certification", "AWS certified"],
             "ServSafe": ["ServSafe"],
         }
     )  # fmt: skip

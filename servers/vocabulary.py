@@ -4,7 +4,8 @@ names exactly the values ingest stored.
 
 Terms match case-insensitively on word boundaries, longest phrase first (so "OSHA 30
 hour" is one mention, not "OSHA 30" and a stray word). State codes match only in
-capitals; the ambiguous ones ("IN", "OR") only as "City, IN" or before a ZIP code.
+capitals; the ambiguous ones ("IN", "OR") only as "City, IN", before a ZIP code, or
+after "in", "from" or "near" ("a welder in IN").
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class Vocabulary:
             rf"(?P<city>\b(?:{cities})\b)(?:,? +(?P<city_state>{codes})\b)?"
             rf"|\b[A-Z][a-zA-Z.]+(?: [A-Z][a-zA-Z.]+)?, +(?P<cs_state>{codes})\b"
             rf"|\b(?P<zip_state>{codes})\s+{_ZIP}\b"
+            rf"|(?:(?<=\bin )|(?<=\bfrom )|(?<=\bnear ))(?P<after_word>{codes})\b"
             rf"|(?<![\w-])(?P<code>{'|'.join(plain)})(?![\w-])"
             rf"|(?i:\b(?P<name>{names})\b)"
         )
@@ -112,7 +114,9 @@ class Vocabulary:
         city: str | None = None
         states: list[str] = []
         for m in self._locations.finditer(text):
-            state = m.group("city_state") or m.group("cs_state") or m.group("zip_state") or m.group("code")
+            state = next(
+                (m.group(g) for g in ("city_state", "cs_state", "zip_state", "after_word", "code") if m.group(g)), None
+            )
             if m.group("city"):
                 name = self._city(m.group("city"))
                 city = city or name

@@ -57,6 +57,13 @@ def test_the_demo_loads_every_part_and_says_what_to_try(loaded):
         )
         assert counts == {"workers": WORKERS, "questions": 10}
         assert lh.get_corpus("resumes").count > RESUMES * 0.9
+        # G3.1.A from a real source: one row of the pulled table, with the world's schema.
+        first = lh.sql("SELECT * FROM workers ORDER BY worker_id LIMIT 1")
+        expected = World(workers=1, resumes=0).workers_table(0, 1)
+        assert [name for name, _ in first.columns] == expected.schema.names
+        row = dict(zip(expected.schema.names, first.rows[0], strict=True))
+        assert row["worker_id"] == 0 and row["name"] == expected.column("name")[0].as_py()
+        assert row["certifications"] == expected.column("certifications")[0].as_py()
         assert lh.playbook_stats().entries == 4701
 
 

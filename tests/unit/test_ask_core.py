@@ -69,6 +69,12 @@ def test_the_derived_filter_requires_each_certification_and_allows_any_state():
             {"roles": "welder"},
         ]
     }
+    assert derive_filter(VOCABULARY, "Machine operator with First Aid in IN") == {
+        "$and": [{"state": "IN"}, {"certifications": "First Aid"}, {"roles": "machine operator"}]
+    }  # an ambiguous code after "in" is a state
+    assert derive_filter(VOCABULARY, "Welder with AWS certification in TX")["$and"][1] == {
+        "certifications": "AWS Welding"
+    }
     assert derive_filter(VOCABULARY, "who is good at talking to people?") is None
 
 
