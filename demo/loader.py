@@ -32,6 +32,9 @@ SOURCE = "demo_postgres"
 WORKERS_TABLE = "workers"
 # Workers generated and sent to Postgres per batch (bounded memory for 500K rows).
 WORKER_BATCH = 50_000
+# Résumés per upload: one archive's ingest and embedding stays far inside the gateway's
+# stream idle timeout (300 s) even on a small, busy machine.
+RESUME_BATCH = 1_000
 
 
 @dataclass
@@ -113,20 +116,34 @@ class DemoLoader:
         return f"{pulled.rows} workers pulled from PostgreSQL into {WORKERS_TABLE} v{pulled.version}"
 
     def _resumes(self, resumes: list) -> str:
+        """In archives of RESUME_BATCH: each call stays well inside the gateway's idle
+        timeout while its chunks are embedded, and progress shows between them."""
+        rows = embedded = refused = no_text = 0
+        batch: list = []
+        pending = self._world.resumes()
+        while True:
+            batch = [r for _, r in zip(range(RESUME_BATCH), pending, strict=False)]
+            if not batch:
+                break
+            result = self._ingest_resumes(batch)
+            resumes.extend(batch)
+            rows, embedded = rows + result.rows, embedded + result.embedded
+            refused, no_text = refused + len(result.rejected_files), no_text + len(result.warnings)
+            self._say(f"  {len(resumes)} résumés sent")
+        return (
+            f"{rows} résumés in dataset resumes, {embedded} chunks in corpus {RESUME_CORPUS};"
+            f" {refused} refused (locked), {no_text} without a text layer"
+        )
+
+    def _ingest_resumes(self, batch: list):
         with tempfile.TemporaryDirectory(prefix="lakehouse-demo-") as tmp:
             archive = Path(tmp) / "resumes.zip"
             with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
-                for resume in self._world.resumes():
+                for resume in batch:
                     zf.writestr(resume.file_name, resume.data)
-                    resumes.append(resume)
-            result = self._lh.ingest(
+            return self._lh.ingest(
                 "resumes", archive, format="zip", mode="upsert", embed={"embed_corpus": RESUME_CORPUS}
             )
-        refused = len(result.rejected_files)
-        return (
-            f"{result.rows} résumés in dataset resumes, {result.embedded} chunks in corpus {RESUME_CORPUS};"
-            f" {refused} refused (locked), {len(result.warnings)} without a text layer"
-        )
 
     def _placements(self, resumes: list) -> str:
         world = self._world
