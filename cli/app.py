@@ -1019,6 +1019,203 @@ def embed(
         _echo_lines(fmt.embed_lines(resp, texts))
 
 
+def _since(text: str):
+    """--since: a duration back from now ("15m", "2h", "7d") or an ISO 8601 time (UTC when
+    it names no zone)."""
+    from datetime import UTC, datetime, timedelta
+
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.now(UTC) - timedelta(seconds=_duration_s(text))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@app.command()
+def ops(
+    service: Annotated[str, typer.Option(help="service, full or short name (QueryService)")] = "",
+    method: Annotated[str, typer.Option(help="method name (Sql)")] = "",
+    source: Annotated[str, typer.Option(help="grpc, rest, workflow, mcp or ui")] = "",
+    status: Annotated[str, typer.Option(help='a status code name (NOT_FOUND), or "error" for every failure')] = "",
+    since: Annotated[str, typer.Option(help="only ops since: a duration back (15m, 2h) or an ISO time")] = "",
+    limit: Annotated[int, typer.Option(help="at most this many (0: the server's default)")] = 0,
+    run_id: Annotated[str, typer.Option(help="only the ops of this workflow run")] = "",
+    tail: Annotated[bool, typer.Option("--tail", help="follow new ops until Ctrl-C (filters apply)")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the response as JSON (--tail: one op per line)")
+    ] = False,
+) -> None:
+    """Recorded operations, newest first: time, source, method, status, latency, sizes, key fields."""
+    from lakehouse.api.observer import op_to_pb, page_to_pb
+
+    try:
+        with _client() as lh:
+            if tail:
+                ops_iter = lh.tail_ops(service=service, method=method, source=source, status=status, run_id=run_id)
+                try:
+                    for op in ops_iter:
+                        if as_json:
+                            typer.echo(
+                                json_format.MessageToJson(op_to_pb(op), preserving_proto_field_name=True, indent=None)
+                            )
+                        else:
+                            typer.echo(fmt.op_line(op))
+                except KeyboardInterrupt:
+                    pass
+                finally:
+                    ops_iter.close()
+                return
+            page = lh.list_ops(
+                service=service,
+                method=method,
+                source=source,
+                status=status,
+                since=_since(since),
+                limit=limit,
+                run_id=run_id,
+            )
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(page_to_pb(page))
+        return
+    if page.ops:
+        _echo_lines(fmt.ops_lines(page.ops))
+    else:
+        typer.echo("(no ops)", err=True)
+    if page.partial:
+        typer.echo("note: the journal could not be read; only the server's recent ops are listed", err=True)
+
+
+@app.command()
+def stats(
+    window: Annotated[str, typer.Option(help="how far back: 90s, 15m, 2h (default: the server's)")] = "",
+    service: Annotated[str, typer.Option(help="only this service (full or short name)")] = "",
+    source: Annotated[str, typer.Option(help="only this source")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Calls, errors by code and p50/p95/p99 latency per method and source, over a window."""
+    from lakehouse.api.observer import stats_to_pb
+
+    window_s = int(_duration_s(window)) if window else 0
+    try:
+        with _client() as lh:
+            result = lh.observer_stats(window_s, service=service, source=source)
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(stats_to_pb(result), always_print_fields_with_no_presence=True)
+    else:
+        _echo_lines(fmt.stats_lines(result))
+
+
+workflow = typer.Typer(no_args_is_help=True, help="Workflows: list, run FILE_OR_NAME, show RUN_ID, cancel RUN_ID.")
+app.add_typer(workflow, name="workflow")
+# Exit code of `workflow run` / `show` when the run did not succeed (failed or cancelled).
+RUN_NOT_SUCCEEDED_EXIT = 1
+
+
+def _input_values(pairs: list[str]) -> dict:
+    """--input k=v: a JSON value when v parses as one (5, true, [1, 2]), else the text."""
+    values: dict = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--input")
+        try:
+            values[key] = json.loads(raw)
+        except ValueError:
+            values[key] = raw
+    return values
+
+
+@workflow.command("list")
+def workflow_list(as_json: JsonFlag = False) -> None:
+    """Known workflows: LAKEHOUSE_HOME/workflows/*.yaml and the shipped examples."""
+    from lakehouse.api.workflows import listing_to_pb
+
+    try:
+        with _client() as lh:
+            listing = lh.list_workflows()
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_json:
+        _echo_json(listing_to_pb(listing))
+    elif listing.workflows or listing.invalid:
+        _echo_lines(fmt.workflow_lines(listing))
+    else:
+        typer.echo("(no workflows)", err=True)
+
+
+def _echo_run(run, as_json: bool) -> None:
+    from lakehouse.api.workflows import SUCCEEDED, run_to_pb
+
+    if as_json:
+        _echo_json(run_to_pb(run))
+    else:
+        _echo_lines(fmt.run_lines(run))
+    if run.status != SUCCEEDED:
+        raise typer.Exit(RUN_NOT_SUCCEEDED_EXIT)
+
+
+@workflow.command("run")
+def workflow_run(
+    source: Annotated[str, typer.Argument(help="a YAML file, or the name of a known workflow")],
+    inputs: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="NAME=VALUE (VALUE as JSON when it parses), repeatable")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run a workflow, node events on stderr as they happen, then the run (exit 1 unless
+    it succeeded). Ctrl-C cancels the run."""
+    from lakehouse.api.workflows import NodeEvent
+
+    values = _input_values(inputs or [])
+    run = None
+    try:
+        with _client() as lh:
+            events = lh.run_workflow_stream(source, inputs=values)
+            try:
+                for event in events:
+                    if isinstance(event, NodeEvent):
+                        typer.echo(fmt.node_event_line(event.node), err=True)
+                    else:
+                        run = event.run
+            except KeyboardInterrupt:
+                typer.echo("cancelled", err=True)
+                raise typer.Exit(130) from None
+            finally:
+                events.close()
+    except LakehouseError as exc:
+        _fail(exc)
+    if run is not None:
+        _echo_run(run, as_json)
+
+
+@workflow.command("show")
+def workflow_show(run_id: str, as_json: JsonFlag = False) -> None:
+    """A past (or running) run: every node's result and the ops it produced."""
+    try:
+        with _client() as lh:
+            run = lh.get_workflow_run(run_id)
+    except LakehouseError as exc:
+        _fail(exc)
+    _echo_run(run, as_json)
+
+
+@workflow.command("cancel")
+def workflow_cancel(run_id: str, as_json: JsonFlag = False) -> None:
+    """Cancel a running run (running nodes are stopped, pending ones skipped)."""
+    try:
+        with _client() as lh:
+            run = lh.cancel_workflow_run(run_id)
+    except LakehouseError as exc:
+        _fail(exc)
+    _echo_run(run, as_json)
+
+
 def main() -> None:
     app()
 

@@ -469,3 +469,120 @@ def demo_next_steps(question: str) -> list[str]:
         '  lakehouse sql "SELECT state, count(*) AS workers FROM workers GROUP BY state ORDER BY workers DESC"',
         '  lakehouse sql "SELECT question, len(relevant) AS answers FROM demo_questions"',
     ]
+
+
+# Recorded ops (`lakehouse ops`, `lakehouse stats`) ----------------------------------
+
+OP_ATTRIBUTE_CHARS = 60
+OPS_HEADER = ("time", "source", "method", "status", "ms", "in", "out", "attributes")
+STATS_HEADER = ("method", "source", "calls", "errors", "p50 ms", "p95 ms", "p99 ms")
+
+
+def _short_service(service: str) -> str:
+    """lakehouse.v1.QueryService -> QueryService."""
+    return service.rsplit(".", 1)[-1]
+
+
+def _op_cells(op: Any) -> list[str]:
+    status = op.code if not op.reason else f"{op.code} {op.reason}"
+    attributes = " ".join(f"{k}={v}" for k, v in sorted(op.attributes.items()))
+    return [
+        op.time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+        op.source,
+        f"{_short_service(op.service)}.{op.method}",
+        status,
+        f"{op.latency_ms:.2f}",
+        human_bytes(op.request_bytes),
+        human_bytes(op.response_bytes),
+        preview(attributes, OP_ATTRIBUTE_CHARS),
+    ]
+
+
+def ops_lines(ops: Sequence[Any]) -> list[str]:
+    """Recorded ops (lakehouse.api.observer.ObservedOp) as a table, in the order given."""
+    right = [False, False, False, False, True, True, True, False]
+    return aligned_lines(OPS_HEADER, [_op_cells(op) for op in ops], right)
+
+
+def op_line(op: Any) -> str:
+    """One op on one line (`ops --tail`)."""
+    return "  ".join(_op_cells(op)).rstrip()
+
+
+def stats_lines(stats: Any) -> list[str]:
+    """GetStats (lakehouse.api.observer.OpStats): a row per method and source, then the
+    recorder's counters."""
+    rows = [
+        [
+            f"{_short_service(m.service)}.{m.method}",
+            m.source,
+            str(m.count),
+            " ".join(f"{code}={n}" for code, n in sorted(m.errors.items())) or "-",
+            f"{m.p50_ms:.2f}",
+            f"{m.p95_ms:.2f}",
+            f"{m.p99_ms:.2f}",
+        ]
+        for m in stats.methods
+    ]
+    lines = aligned_lines(STATS_HEADER, rows, [False, False, True, False, True, True, True]) if rows else []
+    lines.append(
+        f"window {stats.window_s}s; recorded {stats.recorded}, journaled {stats.journaled}, pending {stats.pending},"
+        f" journal failures {stats.journal_failures}, dropped {stats.dropped}"
+    )
+    return lines
+
+
+# Workflows ---------------------------------------------------------------------------
+
+WORKFLOWS_HEADER = ["NAME", "ORIGIN", "NODES", "INPUTS", "DESCRIPTION"]
+RUN_NODES_HEADER = ["NODE", "KIND", "STATUS", "ATTEMPTS", "MS", "WHY"]
+OUTPUT_CHARS = 2000
+
+
+def workflow_lines(listing: Any) -> list[str]:
+    """ListWorkflows (lakehouse.api.workflows.WorkflowListing): a row per workflow, then the
+    files that do not load."""
+    rows = [[i.name, i.origin, str(len(i.nodes)), ", ".join(i.inputs) or "-", i.description] for i in listing.workflows]
+    lines = aligned_lines(WORKFLOWS_HEADER, rows, [False, False, True, False, False]) if rows else []
+    lines += [f"invalid: {why}" for why in listing.invalid]
+    return lines
+
+
+def node_event_line(node: Any) -> str:
+    """One node event of a running workflow (stderr of `workflow run`)."""
+    line = f"  {node.node_id}: {node.status}"
+    if node.status == "running":
+        return f"{line} ({node.kind})"
+    if node.latency_ms:
+        line += f" in {node.latency_ms:.0f} ms"
+    if node.attempts > 1:
+        line += f" after {node.attempts} attempts"
+    if node.reason:
+        line += f" - {node.reason}: {node.error}"
+    elif node.output_summary:
+        line += f": {preview(node.output_summary)}"
+    return line
+
+
+def run_lines(run: Any) -> list[str]:
+    """A workflow run: its status, a row per node, and the output of the last node that
+    succeeded (a prompt's text as it is)."""
+    took = ""
+    if run.finished is not None:
+        took = f" in {(run.finished - run.started).total_seconds() * 1000:.0f} ms"
+    lines = [f"run {run.run_id} of {run.workflow}: {run.status}{took}"]
+    if run.error:
+        lines.append(f"  {run.error}")
+    rows = [
+        [n.node_id, n.kind, n.status, str(n.attempts), f"{n.latency_ms:.1f}", f"{n.reason} {n.error}".strip() or "-"]
+        for n in run.nodes
+    ]
+    lines += aligned_lines(RUN_NODES_HEADER, rows, [False, False, False, True, True, False])
+    last = next((n for n in reversed(run.nodes) if n.status == "succeeded" and n.output is not None), None)
+    if last is not None:
+        lines += ["", f"output of {last.node_id}:"]
+        output = dict(last.output)
+        text = output["text"] if set(output) == {"text"} else json.dumps(output, indent=2, ensure_ascii=False)
+        lines.append(text if len(text) <= OUTPUT_CHARS else text[: OUTPUT_CHARS - 1] + "\u2026")
+    lines.append(f"({len(run.ops)} ops recorded)")
+    return lines

@@ -132,6 +132,7 @@ class Runtime:
 
     @cached_property
     def query(self):  # -> QueryCore
+        from lakehouse.servers.observer.journal import system_datasets
         from lakehouse.servers.query.core import QueryCore
 
         return QueryCore(
@@ -139,6 +140,7 @@ class Runtime:
             self.storage.lake(),
             self.settings.query,
             temp_dir=self.settings.query_temp_dir,
+            system_datasets=system_datasets(),
             on_health=lambda serving: self.query_health(serving) if self.query_health else None,
         )
 
@@ -201,6 +203,40 @@ class Runtime:
         )
 
     @cached_property
+    def recorder(self):  # -> RingRecorder (every process: the interceptor records each call into it)
+        from lakehouse.servers.observer.recorder import RingRecorder
+
+        return RingRecorder(self.storage.lake(), self.storage.journal, self.settings.observer)
+
+    @cached_property
+    def observer(self):  # -> ObserverCore (hosted with matrix: ObserverService's reads)
+        from lakehouse.servers.observer.core import ObserverCore
+        from lakehouse.servers.services import COMPONENTS
+
+        return ObserverCore(
+            self.recorder,
+            self.settings.observer,
+            lambda: self.query_api,
+            sole_writer=set(self.components) >= set(COMPONENTS),
+        )
+
+    @cached_property
+    def workflows(self):  # -> WorkflowsCore (hosted with matrix: modes call the APIs below in-process)
+        from lakehouse.servers.vocabulary import Vocabulary
+        from lakehouse.servers.workflows.core import WorkflowsCore
+        from lakehouse.servers.workflows.modes import Services
+
+        services = Services(
+            matrix=lambda: self.matrix,
+            models=lambda: self.models_api,
+            query=lambda: self.query_api,
+            vector=lambda: self.vector_api,
+            vocabulary=Vocabulary(self.settings.vocabulary),
+            settings=self.settings,
+        )
+        return WorkflowsCore(self.settings, services, self.recorder)
+
+    @cached_property
     def ingest_api(self) -> IngestApi:
         """What the playbook writes its dataset through: the ingest core, or the ingest upstream."""
         return self._api("ingest", lambda: self.ingest, lambda a: RemoteIngest(self._channel(a, "ingest")))
@@ -226,12 +262,15 @@ class Runtime:
         return channel
 
     def close(self) -> None:
-        for name in ("matrix", "vector_api", "vector", "models", "query", "ingest", "catalog"):
+        for name in ("workflows", "matrix", "vector_api", "vector", "models", "query", "ingest", "catalog"):
             core = self.__dict__.get(name)
             if core is not None and hasattr(core, "close"):
                 core.close()
         for channel in self._channels:
             channel.close()
+        recorder = self.__dict__.get("recorder")
+        if recorder is not None:
+            recorder.close()  # last: what the calls above recorded is flushed too
 
 
 @dataclass
@@ -249,18 +288,27 @@ class LakehouseServer:
     def stop(self, grace: float | None = None) -> None:
         for name in self.hosted:
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.runtime.recorder.end_tails()  # they follow forever: end them, not the grace period
         self.server.stop(self.runtime.settings.server.grace_s if grace is None else grace).wait()
         self.runtime.close()
         shutdown_tracing()  # the last calls' spans are still queued for export
 
 
-def server_interceptors(settings: Settings, traced: bool) -> list[grpc.ServerInterceptor]:
+def server_interceptors(settings: Settings, traced: bool, recorder=None) -> list[grpc.ServerInterceptor]:
     """Every call's interceptors, outermost first. The tracing interceptor only when a
     tracer provider is set (``traced``: ours from ``tracing.otlp_endpoint``, or an embedding
     application's): without one its spans are no-ops, and it costs every call its wrapping
-    and attribute work."""
+    and attribute work. The recording interceptor when a ``recorder`` is given and
+    ``observer.enabled``."""
     # Admission inside the error interceptor, so its refusals are mapped like any domain error.
     interceptors: list[grpc.ServerInterceptor] = [ErrorInterceptor(), AdmissionInterceptor(settings)]
+    if recorder is not None and settings.observer.enabled:
+        from lakehouse.servers.observer.interceptor import RecordingInterceptor
+
+        # Outside the error interceptor, so it records the status the call really ended with.
+        interceptors.insert(
+            0, RecordingInterceptor(recorder, settings.observer, traced=settings.server.tracing and traced)
+        )
     if settings.server.tracing and traced:
         from opentelemetry.instrumentation.grpc import server_interceptor
 
@@ -282,7 +330,7 @@ def build_server(settings: Settings, services: str | None = None) -> LakehouseSe
     opts = settings.server
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=opts.max_workers, thread_name_prefix="lakehouse-rpc"),
-        interceptors=server_interceptors(settings, tracing_configured()),
+        interceptors=server_interceptors(settings, tracing_configured(), runtime.recorder),
         options=[
             ("grpc.max_receive_message_length", opts.max_message_bytes),
             ("grpc.max_send_message_length", opts.max_message_bytes),

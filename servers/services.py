@@ -30,6 +30,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("matrix", "lakehouse.v1.MatrixService", "lakehouse.v1.matrix_pb2"),
     # Answers retrieve through the matrix core of the same process.
     ServiceSpec("matrix", "lakehouse.v1.AskService", "lakehouse.v1.ask_pb2", package="ask"),
+    # Recorded ops and workflows: workflow modes reach matrix, vector, query, models in-process.
+    ServiceSpec("matrix", "lakehouse.v1.ObserverService", "lakehouse.v1.observer_pb2", package="observer"),
     ServiceSpec("system", "lakehouse.v1.SystemService", "lakehouse.v1.system_pb2"),
 )
 
@@ -48,6 +50,9 @@ LONG_CALLS: dict[str, str] = {
     # A generative answer holds its thread while the model writes.
     "/lakehouse.v1.AskService/Ask": "queries",
     "/lakehouse.v1.AskService/AskStream": "queries",
+    # A workflow run holds its thread while its nodes run.
+    "/lakehouse.v1.ObserverService/RunWorkflow": "queries",
+    "/lakehouse.v1.ObserverService/RunWorkflowStream": "queries",
     "/lakehouse.v1.VectorService/BuildCorpus": "builds",
     "/lakehouse.v1.VectorService/RebuildCorpus": "builds",
     "/lakehouse.v1.IngestService/CompactDataset": "builds",

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -510,6 +510,40 @@ class AskSettings(BaseModel):
     nothing_found: str = "No matching candidates were found for this question."
 
 
+class WorkflowSettings(BaseModel):
+    """Workflows (servers/workflows/): the limits of a definition and of a run, and how many
+    runs are remembered."""
+
+    # Nodes one workflow may have; a larger one is refused before anything runs.
+    max_nodes: int = Field(256, ge=1)
+    # Largest YAML text accepted (bytes).
+    max_yaml_bytes: int = Field(1 * MiB, ge=1)
+    # A node attempt that makes no progress for this long fails NODE_TIMEOUT (a node's
+    # idle_timeout overrides it). Progress: a prompt's streamed token; a mode's return.
+    default_idle_timeout_ms: int = Field(300_000, ge=1)
+    # Nodes of one run executing at once (a layer wider than this runs in turns).
+    max_concurrent_nodes: int = Field(8, ge=1)
+    # Runs executing at once in this process; one more is RESOURCE_EXHAUSTED.
+    max_running_runs: int = Field(16, ge=1)
+    # Finished runs kept in memory for GetWorkflowRun (oldest dropped first) ...
+    runs_kept: int = Field(200, ge=1)
+    # ... and as JSON files under <home>/workflow_runs/ (so GET works after a restart);
+    # 0 writes none.
+    runs_persisted: int = Field(1000, ge=0)
+    # Retries a node may ask for (retry.max_attempts, after the first attempt) and the
+    # longest first delay (Archon's bounds are 1-5 and 1000-60000 ms; shorter delays are
+    # allowed here).
+    max_retry_attempts: int = Field(5, ge=0)
+    max_retry_delay_ms: int = Field(60_000, ge=0)
+    # Characters of a node's input and output summaries (ops and events).
+    summary_chars: int = Field(240, ge=16)
+    # Prompt nodes and llm.chat: the reply's token cap and temperature when the node names none.
+    prompt_max_tokens: int = Field(1024, ge=1)
+    prompt_temperature: float = Field(0.0, ge=0, le=2)
+    # sql.query: rows returned when the node names no max_rows.
+    sql_max_rows: int = Field(1000, ge=1)
+
+
 class RetentionSettings(BaseModel):
     """Which dataset versions VacuumDatasets keeps (a request's fields override these)."""
 
@@ -603,6 +637,73 @@ class AdmissionSettings(BaseModel):
     upload_max_s: float = Field(6 * 3600.0, gt=0)
 
 
+# Methods never recorded: health checks and reflection (polled constantly), and the
+# observer's own reads (recording them would feed what they read). An entry ending in
+# "/" names a whole service.
+DEFAULT_UNRECORDED = [
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/lakehouse.v1.SystemService/GetHealth",
+    "/lakehouse.v1.ObserverService/ListOps",
+    "/lakehouse.v1.ObserverService/TailOps",
+    "/lakehouse.v1.ObserverService/GetStats",
+]
+# Request and response fields whose names match are never recorded as attributes.
+DEFAULT_SECRET_FIELDS = r"pass(word|phrase)?|secret|token|api_?key|credential|authori[sz]ation|private|cookie|dsn"
+
+
+class ObserverSettings(BaseModel):
+    """Recorded operations (servers/observer/): the ring each process keeps, the journal it
+    flushes to the lake (``_journal/<date>/<seq>.parquet``, the SQL dataset ``_ops``), and
+    the reads of ObserverService."""
+
+    # Record every RPC (the server interceptor). Off: only ops handed to the recorder
+    # directly (workflow nodes) are recorded.
+    enabled: bool = True
+    # Recent ops kept in memory per process (ListOps, TailOps and GetStats read them).
+    ring_size: int = Field(20_000, ge=16)
+    # The journal is written at least this often while ops arrive: a crash loses at most
+    # the ops of the last interval (plus the write in flight); a clean stop loses none.
+    flush_interval_s: float = Field(2.0, gt=0)
+    # ... and as soon as this many ops wait (one Parquet file per flush and date).
+    flush_max_ops: int = Field(2_000, ge=1)
+    # Write the journal at all (off: the ring only, nothing survives a restart).
+    journal: bool = True
+    # ListOps: ops returned when the request names no limit, and the most it may ask for.
+    list_default: int = Field(100, ge=1)
+    list_max: int = Field(5_000, ge=1)
+    # ListOps also reads older ops (and those of other processes) from the journal
+    # through the query engine.
+    read_journal: bool = True
+    # ... giving up on the journal (the answer is then marked partial) after this long.
+    journal_read_timeout_s: float = Field(10.0, gt=0)
+    # GetStats: the window when the request names none, and the longest it may ask for.
+    stats_window_s: int = Field(300, ge=1)
+    stats_max_window_s: int = Field(7 * 24 * 3600, ge=1)
+    # TailOps: a quiet tail checks this often whether its caller is still there ...
+    tail_heartbeat_s: float = Field(1.0, gt=0)
+    # ... and at most this many tails run at once per process (each holds a worker thread).
+    max_tails: int = Field(4, ge=1)
+    # Attributes of an op: at most this many key fields, each value cut to this length.
+    attribute_max_count: int = Field(16, ge=0)
+    attribute_max_chars: int = Field(96, ge=8)
+    # Fields never recorded (a regular expression matched against each field's name).
+    secret_fields: str = DEFAULT_SECRET_FIELDS
+    # Full method names not recorded (see DEFAULT_UNRECORDED).
+    unrecorded: list[str] = Field(default_factory=lambda: list(DEFAULT_UNRECORDED))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ObserverSettings:
+        if self.flush_max_ops > self.ring_size:
+            raise ValueError("observer.flush_max_ops must not exceed observer.ring_size")
+        if self.list_default > self.list_max:
+            raise ValueError("observer.list_default must not exceed observer.list_max")
+        if self.stats_window_s > self.stats_max_window_s:
+            raise ValueError("observer.stats_window_s must not exceed observer.stats_max_window_s")
+        re.compile(self.secret_fields)
+        return self
+
+
 class Settings(BaseSettings):
     """Root settings: one instance per process."""
 
@@ -646,6 +747,8 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     janitor: JanitorSettings = Field(default_factory=JanitorSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    observer: ObserverSettings = Field(default_factory=ObserverSettings)
+    workflows: WorkflowSettings = Field(default_factory=WorkflowSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -23,9 +24,18 @@ from google.protobuf import json_format
 from lakehouse.api.channel import open_channel
 from lakehouse.api.config import ChannelSettings
 from lakehouse.api.errors import LakehouseError
+from lakehouse.api.observer import ObservedOp, ObserverApi, OpsFilter, OpsPage, OpStats, RemoteObserver
 from lakehouse.api.paging import drain_pages
 from lakehouse.api.query import QueryApi, RemoteQuery, Rows, duration_to_pb
 from lakehouse.api.vector import filter_to_pb
+from lakehouse.api.workflows import (
+    RemoteWorkflows,
+    RunRequest,
+    WorkflowEvent,
+    WorkflowListing,
+    WorkflowRun,
+    WorkflowsApi,
+)
 from lakehouse.client._folder import folder_archive
 from lakehouse.v1 import (
     ask_pb2,
@@ -98,6 +108,8 @@ class LakehouseClient:
         self.sources_stub = sources_pb2_grpc.SourceServiceStub(self.channel)
         # The services' own APIs (lakehouse.api), over this channel.
         self.queries: QueryApi = RemoteQuery(self._channel)
+        self.observer_api: ObserverApi = RemoteObserver(self._channel)
+        self.workflows: WorkflowsApi = RemoteWorkflows(self._channel)
 
     # lifecycle ---------------------------------------------------------------
     def close(self) -> None:
@@ -399,6 +411,63 @@ class LakehouseClient:
 
     def list_errors(self, page_size: int = 0) -> list[storage_pb2.ErrorRecord]:
         return list(self._call(self.storage.ListErrors, storage_pb2.ListErrorsRequest(page_size=page_size)).errors)
+
+    # observer ----------------------------------------------------------------
+    def list_ops(
+        self,
+        *,
+        service: str = "",
+        method: str = "",
+        source: str = "",
+        status: str = "",
+        since: datetime | None = None,
+        limit: int = 0,
+        run_id: str = "",
+    ) -> OpsPage:
+        """Recorded ops, newest first (``status``: a code name or "error"; ``service``: full
+        or short name). ``partial`` is set when the server could not read its journal."""
+        where = OpsFilter(service, method, source, status, since, run_id)
+        return self.observer_api.list_ops(where, limit)
+
+    def tail_ops(
+        self, *, service: str = "", method: str = "", source: str = "", status: str = "", run_id: str = ""
+    ) -> Iterator[ObservedOp]:
+        """New ops as they are recorded; close the iterator (or stop reading and drop it) to end."""
+        return self.observer_api.tail_ops(OpsFilter(service, method, source, status, None, run_id))
+
+    def observer_stats(self, window_s: int = 0, *, service: str = "", source: str = "") -> OpStats:
+        """Calls, errors by code and latency percentiles per method and source over the window."""
+        return self.observer_api.stats(window_s, service, source)
+
+    # workflows ---------------------------------------------------------------
+    @staticmethod
+    def _workflow_request(workflow: str, yaml: str, inputs: dict[str, Any] | None) -> RunRequest:
+        """``workflow``: a known workflow's name, or a path to a YAML file (read here)."""
+        if workflow and not yaml and os.path.isfile(workflow):
+            with open(workflow, encoding="utf-8") as fh:
+                return RunRequest(yaml=fh.read(), inputs=inputs or {})
+        return RunRequest(yaml=yaml, name="" if yaml else workflow, inputs=inputs or {})
+
+    def run_workflow(self, workflow: str = "", *, yaml: str = "", inputs: dict[str, Any] | None = None) -> WorkflowRun:
+        """Run to the end: every node's result and the ops the run produced. A failed node
+        is part of the result (``status`` "failed"); a refused workflow raises InvalidArgument."""
+        return self.workflows.run(self._workflow_request(workflow, yaml, inputs))
+
+    def run_workflow_stream(
+        self, workflow: str = "", *, yaml: str = "", inputs: dict[str, Any] | None = None
+    ) -> Iterator[WorkflowEvent]:
+        """Node events as they happen (NodeEvent), the finished run last (RunFinished).
+        Closing the iterator early cancels the run."""
+        return self.workflows.stream(self._workflow_request(workflow, yaml, inputs))
+
+    def list_workflows(self) -> WorkflowListing:
+        return self.workflows.list()
+
+    def get_workflow_run(self, run_id: str) -> WorkflowRun:
+        return self.workflows.get_run(run_id)
+
+    def cancel_workflow_run(self, run_id: str) -> WorkflowRun:
+        return self.workflows.cancel(run_id)
 
     # models ------------------------------------------------------------------
     def embed(self, texts: list[str], *, provider: str = "", model: str = "") -> list[list[float]]:

@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
@@ -43,7 +43,7 @@ from lakehouse.servers.query.engine_errors import Fatal, Stop
 from lakehouse.servers.query.results import ENGINE_CALL_THREADS, QueryStream
 from lakehouse.servers.query.running import RunningQueries
 from lakehouse.servers.query.sandbox import check_query
-from lakehouse.servers.query.views import lake_directory
+from lakehouse.servers.query.views import SystemDataset, lake_directory
 from lakehouse.servers.settings import QuerySettings
 from lakehouse.servers.storage.model import ObjectStore
 
@@ -77,8 +77,11 @@ class QueryCore:
         scan: ScanMode = "auto",
         temp_dir: Path | None = None,
         on_health: Callable[[bool], None] | None = None,
+        system_datasets: Mapping[str, SystemDataset] | None = None,
     ) -> None:
         self._settings = settings
+        # Datasets outside the catalog (the op journal ``_ops``), by name: see views.SystemDataset.
+        self._system = dict(system_datasets or {})
         self._catalog = catalog
         filesystem, base = store.filesystem()
         lake_dir = lake_directory(filesystem, base)
@@ -281,6 +284,7 @@ class QueryCore:
             abandoned=self._abandoned,
             scrub=self._scrub,
             on_fatal=self._engine_failed,
+            system_datasets=self._system,
         )
 
     def _current(self) -> Engine:

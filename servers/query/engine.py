@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import duckdb
@@ -27,7 +27,7 @@ from lakehouse.api.catalog import CatalogApi
 from lakehouse.servers.query.engine_errors import Fatal, Stop, fatal, map_engine_error
 from lakehouse.servers.query.results import Resources
 from lakehouse.servers.query.sandbox import EngineLimits, harden
-from lakehouse.servers.query.views import DatasetViews
+from lakehouse.servers.query.views import DatasetViews, SystemDataset
 from lakehouse.servers.settings import QuerySettings
 
 log = logging.getLogger("lakehouse.query")
@@ -67,6 +67,7 @@ class Engine:
         abandoned: AbandonedCalls,
         scrub: Callable[[str], str],
         on_fatal: Callable[[Engine, Fatal], None],
+        system_datasets: Mapping[str, SystemDataset] | None = None,
     ) -> None:
         self.generation = generation
         if temp_root is not None:
@@ -83,7 +84,7 @@ class Engine:
             raise
         # The spill directory goes with the engine even if it is never disposed of explicitly.
         self._remove_temp = weakref.finalize(self, shutil.rmtree, self.temp_dir, True)
-        self.views = DatasetViews(self._ddl, catalog, filesystem, base, native=native)
+        self.views = DatasetViews(self._ddl, catalog, filesystem, base, native=native, system=system_datasets)
         self.abandoned = abandoned
         self._scrub = scrub
         self._on_fatal = on_fatal

@@ -107,6 +107,13 @@ class ArrowView:
     sources: Mapping[str, pads.Dataset] = field(default_factory=dict)
 
 
+# A dataset the lake holds outside the catalog (the op journal ``_ops``): a function of the
+# lake's filesystem and base path that returns a pyarrow dataset over its files as they are
+# now. Its name starts with "_", which no catalog dataset's can.
+SystemDataset = Callable[[pafs.FileSystem, str], pads.Dataset]
+_SYSTEM_SOURCE_PREFIX = f"{_SOURCE_PREFIX}system"
+
+
 @dataclass
 class _Broken:
     version: int
@@ -129,8 +136,10 @@ class DatasetViews:
         base: str,
         native: bool,
         clock: Callable[[], float] = time.monotonic,
+        system: Mapping[str, SystemDataset] | None = None,
     ) -> None:
         self._ddl = ddl
+        self._system = dict(system or {})
         self._catalog = catalog
         self._fs = filesystem
         self._base = base.rstrip("/")
@@ -177,11 +186,18 @@ class DatasetViews:
             self._generation = generation
 
     def attach(self, con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:
-        """Arrow path: register the sources and a temporary view for each named dataset on ``con``."""
+        """Arrow path: register the sources and a temporary view for each named dataset on
+        ``con``. Either path: the same for each named system dataset, opened now (a journal
+        is read as it is at the query's start, with the files written so far)."""
+        names = set(tables)
+        for index, name in enumerate(sorted(names & self._system.keys())):
+            source = f"{_SYSTEM_SOURCE_PREFIX}{index}"
+            con.register(source, self._system[name](self._fs, self._base))
+            con.execute(f"CREATE TEMPORARY VIEW {quote_ident(name)} AS SELECT * FROM {quote_ident(source)}")
         if self._native:
             return
         snapshot = self._arrow
-        for name in sorted(set(tables)):
+        for name in sorted(names):
             view = snapshot.get(name)
             if view is None:
                 continue

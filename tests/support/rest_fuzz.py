@@ -74,6 +74,10 @@ class RestMethod:
         return f"{self.service}.{self.name} {self.verb.upper()} {self.template}"
 
 
+# Streams that follow until the caller hangs up: a valid request never ends, which is not a hang.
+ENDLESS = frozenset({"ObserverService.TailOps"})
+
+
 def rest_methods() -> list[RestMethod]:
     """Every REST binding of every Lakehouse service (additional_bindings included)."""
     found: list[RestMethod] = []
@@ -82,7 +86,7 @@ def rest_methods() -> list[RestMethod]:
         service = module.DESCRIPTOR.services_by_name[spec.full_name.rsplit(".", 1)[-1]]
         for method in service.methods:
             options = method.GetOptions()
-            if not options.HasExtension(annotations_pb2.http):
+            if not options.HasExtension(annotations_pb2.http) or f"{service.name}.{method.name}" in ENDLESS:
                 continue
             rule = options.Extensions[annotations_pb2.http]
             for binding in (rule, *rule.additional_bindings):

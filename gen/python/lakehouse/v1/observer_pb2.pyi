@@ -159,7 +159,7 @@ class RunWorkflowRequest(_message.Message):
     def __init__(self, yaml: _Optional[str] = ..., name: _Optional[str] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class NodeResult(_message.Message):
-    __slots__ = ("node_id", "status", "kind", "output", "error", "reason", "attempts", "latency_ms", "started", "finished")
+    __slots__ = ("node_id", "status", "kind", "output", "error", "reason", "attempts", "latency_ms", "started", "finished", "output_summary")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -170,6 +170,7 @@ class NodeResult(_message.Message):
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     STARTED_FIELD_NUMBER: _ClassVar[int]
     FINISHED_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_SUMMARY_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     status: str
     kind: str
@@ -180,7 +181,8 @@ class NodeResult(_message.Message):
     latency_ms: float
     started: _timestamp_pb2.Timestamp
     finished: _timestamp_pb2.Timestamp
-    def __init__(self, node_id: _Optional[str] = ..., status: _Optional[str] = ..., kind: _Optional[str] = ..., output: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[str] = ..., reason: _Optional[str] = ..., attempts: _Optional[int] = ..., latency_ms: _Optional[float] = ..., started: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    output_summary: str
+    def __init__(self, node_id: _Optional[str] = ..., status: _Optional[str] = ..., kind: _Optional[str] = ..., output: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[str] = ..., reason: _Optional[str] = ..., attempts: _Optional[int] = ..., latency_ms: _Optional[float] = ..., started: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., output_summary: _Optional[str] = ...) -> None: ...
 
 class WorkflowRun(_message.Message):
     __slots__ = ("run_id", "workflow", "status", "started", "finished", "nodes", "ops", "inputs", "error")
