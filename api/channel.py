@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import pkgutil
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -29,15 +30,22 @@ UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
 CALL_CANCELLED = "CALL_CANCELLED"
 # How the gateway names the component it could not reach (gateway_envoy/config.py UPSTREAM_REPLY_TEXT).
 _UPSTREAM_RE = re.compile(r"\(upstream: ([a-z_]+)\)")
-_SERVICE_MODULES = ("catalog", "storage", "ingest", "sources", "query", "models", "vector", "matrix", "system")
+
+
+def _service_modules() -> list[Any]:
+    """Every generated lakehouse.v1 message module: a new service is found, not listed."""
+    import lakehouse.v1 as package
+
+    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name.endswith("_pb2"))
+    return [importlib.import_module(f"lakehouse.v1.{name}") for name in names]
 
 
 @functools.cache
 def _idempotent_methods() -> tuple[tuple[str, str], ...]:
     return tuple(
         (service.full_name, m.name)
-        for module in _SERVICE_MODULES
-        for service in importlib.import_module(f"lakehouse.v1.{module}_pb2").DESCRIPTOR.services_by_name.values()
+        for module in _service_modules()
+        for service in module.DESCRIPTOR.services_by_name.values()
         for m in service.methods
         if m.name.startswith(IDEMPOTENT_PREFIXES)
     )

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from google.protobuf import timestamp_pb2
-
 from lakehouse.api.channel import NO_DEADLINE
+from lakehouse.api.protoconv import timestamp
 from lakehouse.api.remote import Remote
 from lakehouse.v1 import observer_pb2, observer_pb2_grpc
 
@@ -153,16 +152,10 @@ class ObserverApi(Protocol):
     def stats(self, window_s: int = 0, service: str = "", source: str = "") -> OpStats: ...
 
 
-def _timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    out = timestamp_pb2.Timestamp()
-    out.FromDatetime(value.astimezone(UTC))
-    return out
-
-
 def op_to_pb(op: ObservedOp) -> observer_pb2.ObservedOp:
     return observer_pb2.ObservedOp(
         id=op.id,
-        time=_timestamp(op.time),
+        time=timestamp(op.time),
         service=op.service,
         method=op.method,
         source=op.source,
@@ -217,7 +210,7 @@ def filter_to_pb(where: OpsFilter, limit: int = 0) -> observer_pb2.ListOpsReques
         run_id=where.run_id,
     )
     if where.since is not None:
-        out.since.CopyFrom(_timestamp(where.since))
+        out.since.CopyFrom(timestamp(where.since))
     return out
 
 

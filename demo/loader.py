@@ -119,7 +119,6 @@ class DemoLoader:
         """In archives of RESUME_BATCH: each call stays well inside the gateway's idle
         timeout while its chunks are embedded, and progress shows between them."""
         rows = embedded = refused = no_text = 0
-        batch: list = []
         pending = self._world.resumes()
         while True:
             batch = [r for _, r in zip(range(RESUME_BATCH), pending, strict=False)]

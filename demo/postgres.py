@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
+
+from lakehouse.gateway.process import free_port
 
 BIN_DIR = Path(os.environ.get("LAKEHOUSE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 OS_USER = "postgres"  # owner of the cluster when started as root
@@ -30,18 +31,12 @@ def available() -> bool:
     return (BIN_DIR / "postgres").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 class LocalPostgres:
     """``start()``, use ``uri()`` / ``connect()``, then ``stop()``."""
 
     def __init__(self, user: str = "lakehouse", password: str | None = None, database: str = "lake_src") -> None:
         self.host = HOST
-        self.port = _free_port()
+        self.port = free_port(HOST)
         self.user = user
         self.password = password if password is not None else secrets.token_urlsafe(16)
         self.database = database

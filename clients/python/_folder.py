@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 DOCUMENT_SUFFIXES = (".pdf",)
-COPY_CHUNK_BYTES = 1024 * 1024
 
 
 def documents_in(folder: Path) -> list[Path]:

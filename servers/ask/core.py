@@ -87,10 +87,10 @@ class AskCore:
 
     def stream(self, query: AskQuery) -> Iterator[AskEvent]:
         self._check(query)
-        retrieval, hits = self._retrieve(query)
+        provider, model = self._chat_target(query)
+        retrieval, hits = self._retrieve(query, model)
         yield Retrieved(retrieval)
         sources = [(c, h.text or "", h.metadata) for c, h in zip(retrieval.citations, hits, strict=True)]
-        provider, model = self._chat_target(query)
         if not (provider or model) or not sources:
             yield Answered(self._extractive(query, retrieval, sources))
             return
@@ -119,7 +119,8 @@ class AskCore:
         derived = derive_filter(self._vocabulary, query.question)
         return (derived, FILTER_DERIVED) if derived else (None, FILTER_NONE)
 
-    def _retrieve(self, query: AskQuery) -> tuple[Retrieval, list[MatrixHit]]:
+    def _retrieve(self, query: AskQuery, model: str) -> tuple[Retrieval, list[MatrixHit]]:
+        """``model``: the one that will read the chunks (the matrix's downgrade gate)."""
         s = self._settings
         flt, source = self._filter(query)
         k = query.k or s.k
@@ -132,7 +133,7 @@ class AskCore:
             sql=query.sql,
             sql_id_column=query.sql_id_column,
             relevance=Relevance(enabled=True),
-            model=self._chat_target(query)[1],
+            model=model,
             include_text=True,
             use_playbook=query.use_playbook,
         )

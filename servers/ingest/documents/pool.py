@@ -27,12 +27,6 @@ from lakehouse.servers.settings import DocumentSettings, VocabularySettings
 MAX_AUTO_WORKERS = 4
 
 
-def _done(value: Parsed) -> Future:
-    future: Future = Future()
-    future.set_result(value)
-    return future
-
-
 class DocumentParser:
     def __init__(self, limits: DocumentSettings, vocabulary: VocabularySettings) -> None:
         self._limits = limits
