@@ -18,68 +18,18 @@ from typer.core import TyperGroup
 
 from lakehouse.api.errors import LakehouseError
 from lakehouse.cli import format as fmt
-from lakehouse.servers.settings import Settings
+from lakehouse.cli.common import (
+    JsonFlag,
+    echo_json,
+    echo_lines,
+    echo_listing,
+    fail,
+    load_settings,
+    open_client,
+    parse_json_option,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="print the full response as JSON")]
-
-
-def _settings() -> Settings:
-    return Settings()
-
-
-def _client():
-    from lakehouse.client import LakehouseClient
-
-    s = _settings()
-    return LakehouseClient(f"{s.host}:{s.port}")
-
-
-def _fail(exc: LakehouseError) -> None:
-    typer.echo(f"error: {exc.code} {exc.reason}: {exc.message}", err=True)
-    raise typer.Exit(1)
-
-
-def _json_option(raw: str, option: str) -> dict | None:
-    """A JSON-object option (``--filter``); a bad one exits like a refused request."""
-    if not raw:
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        typer.echo(f"error: {option}: not JSON: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if not isinstance(value, dict):
-        typer.echo(f'error: {option}: expected a JSON object, e.g. \'{{"state": "IL"}}\'', err=True)
-        raise typer.Exit(2)
-    return value
-
-
-def _echo_json(message, **kw) -> None:
-    """A response message as JSON, with the proto's field names."""
-    typer.echo(json_format.MessageToJson(message, preserving_proto_field_name=True, **kw))
-
-
-def _echo_lines(lines: list[str]) -> None:
-    for line in lines:
-        typer.echo(line)
-
-
-def _echo_listing(fetch, as_response, line, plural_name: str, as_json: bool) -> None:
-    """A list command: one line per entry (a note on stderr when there is none), or --json."""
-    try:
-        with _client() as lh:
-            listed = fetch(lh)
-    except LakehouseError as exc:
-        _fail(exc)
-    if as_json:
-        _echo_json(as_response(listed))
-        return
-    for entry in listed:
-        typer.echo(line(entry))
-    if not listed:
-        typer.echo(f"(no {plural_name})", err=True)
 
 
 @app.command()
@@ -87,7 +37,7 @@ def up(services: Annotated[str, typer.Option(help="'all' or a comma list")] = "a
     """Start the system (one server process + Envoy) and return once it is ready."""
     from lakehouse.servers import supervisor
 
-    s = _settings()
+    s = load_settings()
     state = supervisor.up(s, services)
     typer.echo(f"Lakehouse is up (home {s.home_dir})")
     typer.echo(f"  REST: {state.rest_url}/v1/health")
@@ -99,7 +49,7 @@ def down() -> None:
     """Stop everything `up` started."""
     from lakehouse.servers import supervisor
 
-    typer.echo("stopped" if supervisor.down(_settings()) else "nothing to stop")
+    typer.echo("stopped" if supervisor.down(load_settings()) else "nothing to stop")
 
 
 @app.command()
@@ -115,10 +65,10 @@ def status(
     from lakehouse.api.system import SERVING
     from lakehouse.servers import supervisor
 
-    info = supervisor.status(_settings())
+    info = supervisor.status(load_settings())
     if info.get("running"):
         try:
-            with _client() as lh:
+            with open_client() as lh:
                 info["health"] = lh.health()
         except LakehouseError as exc:
             info["health"] = {"error": str(exc)}
@@ -145,7 +95,7 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     from lakehouse.servers.settings import check_upstreams
 
-    s = _settings()
+    s = load_settings()
     given = dict(item.partition("=")[::2] for item in upstream)
     try:
         s = s.model_copy(update={"upstreams": check_upstreams({**s.upstreams, **given})})
@@ -175,7 +125,7 @@ def gateway(
     from lakehouse.gateway.process import pid_alive, start_envoy
     from lakehouse.servers.services import COMPONENTS
 
-    s = _settings()
+    s = load_settings()
     upstreams: dict[str, str] = {}
     for item in upstream:
         name, _, address = item.partition("=")
@@ -241,7 +191,7 @@ def ingest(
             "embed_metadata_columns": embed_metadata_column,
         }
     try:
-        with _client() as lh:
+        with open_client() as lh:
             result = lh.ingest(
                 dataset,
                 file,
@@ -265,11 +215,11 @@ def ingest(
                 embed=embed,
             )
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(result)
+        echo_json(result)
     else:
-        _echo_lines(fmt.ingest_lines(result, time.monotonic() - started))
+        echo_lines(fmt.ingest_lines(result, time.monotonic() - started))
 
 
 @app.command()
@@ -289,15 +239,15 @@ def sql(
     if max_rows < 0:
         raise typer.BadParameter("must not be negative", param_hint="--max-rows")
     try:
-        with _client() as lh:
+        with open_client() as lh:
             if as_json or output == "json":
                 result = lh.sql(query, max_rows=max_rows)
                 typer.echo(json.dumps(fmt.sql_json(result.columns, result.rows, result.truncated)))
                 return
-            table, truncated = fmt.take_rows(lh.query_reader(query), max_rows or _settings().query.max_json_rows)
+            table, truncated = fmt.take_rows(lh.query_reader(query), max_rows or load_settings().query.max_json_rows)
     except LakehouseError as exc:
-        _fail(exc)
-    _echo_lines(fmt.table_lines(table))
+        fail(exc)
+    echo_lines(fmt.table_lines(table))
     if truncated:
         typer.echo(f"(truncated at {table.num_rows} rows)", err=True)
 
@@ -311,19 +261,19 @@ def datasets(
     from lakehouse.v1 import catalog_pb2
 
     try:
-        with _client() as lh:
+        with open_client() as lh:
             if name:
                 dataset = lh.get_dataset(name)
                 if as_json:
-                    _echo_json(dataset)
+                    echo_json(dataset)
                 else:
-                    _echo_lines(fmt.dataset_lines(dataset))
+                    echo_lines(fmt.dataset_lines(dataset))
                 return
             listed = lh.list_datasets()
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(catalog_pb2.ListDatasetsResponse(datasets=listed))
+        echo_json(catalog_pb2.ListDatasetsResponse(datasets=listed))
         return
     for d in listed:
         typer.echo(f"{d.name}\tv{d.current.version}\t{d.current.base_rows} rows\t{d.current.size_bytes} bytes")
@@ -344,10 +294,10 @@ def verify(
     from lakehouse.v1 import catalog_pb2
 
     try:
-        with _client() as lh:
+        with open_client() as lh:
             report = lh.verify_datasets(dataset or "", all_versions=all_versions)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     problems = [
         {
             "dataset": p.dataset,
@@ -411,12 +361,12 @@ def vacuum(
     """Expire old versions and delete the files no kept version names."""
     seconds = None if retain_duration is None else _duration_s(retain_duration)
     try:
-        with _client() as lh:
+        with open_client() as lh:
             resp = lh.vacuum_datasets(
                 dataset or "", retain_versions=retain_versions, retain_duration_s=seconds, dry_run=dry_run
             )
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         typer.echo(
             json_format.MessageToJson(resp, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
@@ -436,10 +386,10 @@ def compact(
 ) -> None:
     """Fold DATASET's deltas into new base files, committed as a new version."""
     try:
-        with _client() as lh:
+        with open_client() as lh:
             result = lh.compact_dataset(dataset)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         typer.echo(json_format.MessageToJson(result, preserving_proto_field_name=True))
     elif result.deduplicated:
@@ -480,7 +430,7 @@ def corpora_list(as_json: JsonFlag = False) -> None:
     """One line per corpus: name, items, embedding model, dimension and metric."""
     from lakehouse.v1 import vector_pb2
 
-    _echo_listing(
+    echo_listing(
         lambda lh: lh.list_corpora(),
         lambda x: vector_pb2.ListCorporaResponse(corpora=x),
         fmt.corpus_line,
@@ -493,14 +443,14 @@ def corpora_list(as_json: JsonFlag = False) -> None:
 def corpora_show(name: str, as_json: JsonFlag = False) -> None:
     """One corpus with its generations, size and HNSW parameters."""
     try:
-        with _client() as lh:
+        with open_client() as lh:
             corpus = lh.get_corpus(name)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(corpus)
+        echo_json(corpus)
     else:
-        _echo_lines(fmt.corpus_lines(corpus))
+        echo_lines(fmt.corpus_lines(corpus))
 
 
 @corpora.command("create")
@@ -517,7 +467,7 @@ def corpora_create(
 ) -> None:
     """Create an empty corpus; items come from the client (add_items) or build_corpus."""
     try:
-        with _client() as lh:
+        with open_client() as lh:
             corpus = lh.create_corpus(
                 name,
                 embedding_model=model,
@@ -527,9 +477,9 @@ def corpora_create(
                 tags=tag or [],
             )
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(corpus)
+        echo_json(corpus)
     else:
         typer.echo("created " + fmt.corpus_line(corpus))
 
@@ -538,10 +488,10 @@ def corpora_create(
 def corpora_delete(name: str, as_json: JsonFlag = False) -> None:
     """Delete a corpus and its files."""
     try:
-        with _client() as lh:
+        with open_client() as lh:
             lh.delete_corpus(name)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo("{}" if as_json else f"deleted corpus {name}")
 
 
@@ -571,11 +521,11 @@ def search(
     if not 1 <= len(args) <= 2:
         typer.echo("error: give CORPUS TEXT, or TEXT with --corpora", err=True)
         raise typer.Exit(2)
-    where = _json_option(filter_json, "--filter")
+    where = parse_json_option(filter_json, "--filter")
     corpus, text = (args[0], args[1]) if len(args) == 2 else ("", args[0])
     matrix = not corpus or bool(corpora_list or sql or fusion or model or use_playbook)
     try:
-        with _client() as lh:
+        with open_client() as lh:
             if matrix:
                 names = [c for c in corpora_list.split(",") if c and c != "all"] + ([corpus] if corpus else [])
                 options = {"k": k, "sql": sql, "fusion": fusion, "model": model, "include_text": True}
@@ -584,9 +534,9 @@ def search(
             else:
                 resp = lh.search(corpus, text=text, k=k, filter=where)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(resp)
+        echo_json(resp)
         return
     for hit in resp.results:
         typer.echo(fmt.matrix_hit_line(hit) if matrix else fmt.hit_line(hit))
@@ -614,13 +564,13 @@ def demo(
 
     world = World(seed or SEED, workers=workers, resumes=resumes)
     try:
-        with _client() as lh:
+        with open_client() as lh:
             report = DemoLoader(lh, world, lambda line: typer.echo(line, err=True), use_postgres=postgres).run()
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(f"demo loaded in {report.seconds:.1f}s. Try:")
     first = report.questions[0] if report.questions else "Forklift operator with OSHA-30 in IL"
-    _echo_lines(fmt.demo_next_steps(first))
+    echo_lines(fmt.demo_next_steps(first))
 
 
 @app.command()
@@ -645,7 +595,7 @@ def ask(
 
     options = {
         "corpora": [c for c in corpora_list.split(",") if c],
-        "filter": _json_option(filter_json, "--filter"),
+        "filter": parse_json_option(filter_json, "--filter"),
         "sql": sql,
         "k": k,
         "use_playbook": use_playbook,
@@ -655,9 +605,9 @@ def ask(
     }
     answer = None
     try:
-        with _client() as lh:
+        with open_client() as lh:
             if as_json:
-                _echo_json(lh.ask(question, **options))
+                echo_json(lh.ask(question, **options))
                 return
             streamed = False
             for event in lh.ask_stream(question, **options):
@@ -676,13 +626,13 @@ def ask(
     except LakehouseError as exc:
         fallback = fallback_of(exc)
         if fallback is None:
-            _fail(exc)
+            fail(exc)
         typer.echo(f"error: {exc.code} {exc.reason}: {exc.message}", err=True)
         typer.echo(fallback.answer)
-        _echo_lines(fmt.citation_lines(fallback.citations))
+        echo_lines(fmt.citation_lines(fallback.citations))
         raise typer.Exit(1) from None
     if answer is not None:
-        _echo_lines(fmt.answer_notes(answer))
+        echo_lines(fmt.answer_notes(answer))
 
 
 sources = typer.Typer(
@@ -707,7 +657,7 @@ def sources_list(as_json: JsonFlag = False) -> None:
     """One line per source: name, user@host:port/database, whether a password is stored."""
     from lakehouse.v1 import sources_pb2
 
-    _echo_listing(
+    echo_listing(
         lambda lh: lh.list_sources(),
         lambda x: sources_pb2.ListSourcesResponse(sources=x),
         fmt.source_line,
@@ -737,7 +687,7 @@ def sources_add(
     else:
         password = typer.prompt("password", default="", hide_input=True, show_default=False)
     try:
-        with _client() as lh:
+        with open_client() as lh:
             created = lh.create_source(
                 name,
                 host=host,
@@ -749,9 +699,9 @@ def sources_add(
                 check_connection=check,
             )
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(created)
+        echo_json(created)
     else:
         typer.echo(("replaced " if replace else "added ") + fmt.source_line(created))
 
@@ -760,12 +710,12 @@ def sources_add(
 def sources_show(name: str, as_json: JsonFlag = False) -> None:
     """One source."""
     try:
-        with _client() as lh:
+        with open_client() as lh:
             source = lh.get_source(name)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(source)
+        echo_json(source)
     else:
         typer.echo(fmt.source_line(source))
 
@@ -774,10 +724,10 @@ def sources_show(name: str, as_json: JsonFlag = False) -> None:
 def sources_delete(name: str, as_json: JsonFlag = False) -> None:
     """Forget a source and its password (datasets pulled from it stay)."""
     try:
-        with _client() as lh:
+        with open_client() as lh:
             lh.delete_source(name)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo("{}" if as_json else f"deleted source {name}")
 
 
@@ -804,7 +754,7 @@ def pull(
         typer.echo("error: give --table or --query (one of them)", err=True)
         raise typer.Exit(2)
     try:
-        with _client() as lh:
+        with open_client() as lh:
             result = lh.pull(
                 dataset,
                 source,
@@ -816,11 +766,11 @@ def pull(
                 reset_watermark=reset_watermark,
             )
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(result)
+        echo_json(result)
     else:
-        _echo_lines(fmt.pull_lines(result))
+        echo_lines(fmt.pull_lines(result))
 
 
 playbook = typer.Typer(help="Recorded outcomes that matrix searches learn from.", no_args_is_help=True)
@@ -845,12 +795,12 @@ def playbook_record(
     entry = {"query": query, "corpus": corpus, "item_id": item, "outcome": outcome, "reason": reason}
     entry |= {"source": source, "id": entry_id} | ({"score": score} if score is not None else {})
     try:
-        with _client() as lh:
+        with open_client() as lh:
             recorded = lh.record_playbook_entry(entry)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(recorded)
+        echo_json(recorded)
     else:
         typer.echo(fmt.playbook_line(recorded))
 
@@ -870,7 +820,7 @@ def playbook_bulk(
         raise typer.Exit(2) from None
     total = matrix_pb2.RecordPlaybookEntriesResponse()
     try:
-        with _client() as lh:
+        with open_client() as lh:
             for start in range(0, len(entries), PLAYBOOK_CHUNK):
                 reply = lh.record_playbook_entries(entries[start : start + PLAYBOOK_CHUNK])
                 total.recorded += reply.recorded
@@ -880,7 +830,7 @@ def playbook_bulk(
                     total.results.append(result)
                 typer.echo(f"{start + len(reply.results)}/{len(entries)} entries sent", err=True)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     _echo_bulk(total, as_json)
 
 
@@ -913,17 +863,17 @@ def playbook_import(
         "metadata_columns": metadata_column or [],
     }
     try:
-        with _client() as lh:
+        with open_client() as lh:
             reply = lh.import_playbook(dataset, **mapping)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     _echo_bulk(reply, as_json)
 
 
 def _echo_bulk(reply, as_json: bool) -> None:
     """A bulk result: counts, then each failed entry (1-based) on stderr; exit 1 if any failed."""
     if as_json:
-        _echo_json(reply)
+        echo_json(reply)
         return
     typer.echo(f"recorded {reply.recorded}, failed {reply.failed}")
     for result in reply.results:
@@ -956,12 +906,12 @@ def playbook_list(
     from lakehouse.v1 import matrix_pb2
 
     try:
-        with _client() as lh:
+        with open_client() as lh:
             entries = lh.list_playbook_entries(corpus=corpus, item_id=item, source=source)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(matrix_pb2.ListPlaybookEntriesResponse(entries=entries))
+        echo_json(matrix_pb2.ListPlaybookEntriesResponse(entries=entries))
         return
     for entry in entries:
         typer.echo(fmt.playbook_line(entry))
@@ -973,14 +923,14 @@ def playbook_list(
 def playbook_stats(as_json: JsonFlag = False) -> None:
     """Entries per corpus and outcome, and how old they are."""
     try:
-        with _client() as lh:
+        with open_client() as lh:
             stats = lh.playbook_stats()
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(stats)
+        echo_json(stats)
     else:
-        _echo_lines(fmt.playbook_stats_lines(stats))
+        echo_lines(fmt.playbook_stats_lines(stats))
 
 
 @playbook.command("delete")
@@ -991,10 +941,10 @@ def playbook_delete(
 ) -> None:
     """Delete one entry, or everything recorded about an item."""
     try:
-        with _client() as lh:
+        with open_client() as lh:
             deleted = lh.delete_playbook_entries(entry_id, corpus=corpus, item_id=item)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(f"deleted {fmt.plural(deleted, 'entry', 'entries')}")
 
 
@@ -1009,14 +959,14 @@ def embed(
     from lakehouse.v1 import models_pb2
 
     try:
-        with _client() as lh:
+        with open_client() as lh:
             resp = lh._call(lh.models.Embed, models_pb2.EmbedRequest(texts=texts, provider=provider, model=model))
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(resp)
+        echo_json(resp)
     else:
-        _echo_lines(fmt.embed_lines(resp, texts))
+        echo_lines(fmt.embed_lines(resp, texts))
 
 
 def _since(text: str):
@@ -1051,7 +1001,7 @@ def ops(
     from lakehouse.api.observer import op_to_pb, page_to_pb
 
     try:
-        with _client() as lh:
+        with open_client() as lh:
             if tail:
                 ops_iter = lh.tail_ops(service=service, method=method, source=source, status=status, run_id=run_id)
                 try:
@@ -1077,12 +1027,12 @@ def ops(
                 run_id=run_id,
             )
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(page_to_pb(page))
+        echo_json(page_to_pb(page))
         return
     if page.ops:
-        _echo_lines(fmt.ops_lines(page.ops))
+        echo_lines(fmt.ops_lines(page.ops))
     else:
         typer.echo("(no ops)", err=True)
     if page.partial:
@@ -1101,14 +1051,14 @@ def stats(
 
     window_s = int(_duration_s(window)) if window else 0
     try:
-        with _client() as lh:
+        with open_client() as lh:
             result = lh.observer_stats(window_s, service=service, source=source)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(stats_to_pb(result), always_print_fields_with_no_presence=True)
+        echo_json(stats_to_pb(result), always_print_fields_with_no_presence=True)
     else:
-        _echo_lines(fmt.stats_lines(result))
+        echo_lines(fmt.stats_lines(result))
 
 
 workflow = typer.Typer(no_args_is_help=True, help="Workflows: list, run FILE_OR_NAME, show RUN_ID, cancel RUN_ID.")
@@ -1137,14 +1087,14 @@ def workflow_list(as_json: JsonFlag = False) -> None:
     from lakehouse.api.workflows import listing_to_pb
 
     try:
-        with _client() as lh:
+        with open_client() as lh:
             listing = lh.list_workflows()
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        _echo_json(listing_to_pb(listing))
+        echo_json(listing_to_pb(listing))
     elif listing.workflows or listing.invalid:
-        _echo_lines(fmt.workflow_lines(listing))
+        echo_lines(fmt.workflow_lines(listing))
     else:
         typer.echo("(no workflows)", err=True)
 
@@ -1153,9 +1103,9 @@ def _echo_run(run, as_json: bool) -> None:
     from lakehouse.api.workflows import SUCCEEDED, run_to_pb
 
     if as_json:
-        _echo_json(run_to_pb(run))
+        echo_json(run_to_pb(run))
     else:
-        _echo_lines(fmt.run_lines(run))
+        echo_lines(fmt.run_lines(run))
     if run.status != SUCCEEDED:
         raise typer.Exit(RUN_NOT_SUCCEEDED_EXIT)
 
@@ -1175,7 +1125,7 @@ def workflow_run(
     values = _input_values(inputs or [])
     run = None
     try:
-        with _client() as lh:
+        with open_client() as lh:
             events = lh.run_workflow_stream(source, inputs=values)
             try:
                 for event in events:
@@ -1189,7 +1139,7 @@ def workflow_run(
             finally:
                 events.close()
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     if run is not None:
         _echo_run(run, as_json)
 
@@ -1198,10 +1148,10 @@ def workflow_run(
 def workflow_show(run_id: str, as_json: JsonFlag = False) -> None:
     """A past (or running) run: every node's result and the ops it produced."""
     try:
-        with _client() as lh:
+        with open_client() as lh:
             run = lh.get_workflow_run(run_id)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     _echo_run(run, as_json)
 
 
@@ -1209,10 +1159,10 @@ def workflow_show(run_id: str, as_json: JsonFlag = False) -> None:
 def workflow_cancel(run_id: str, as_json: JsonFlag = False) -> None:
     """Cancel a running run (running nodes are stopped, pending ones skipped)."""
     try:
-        with _client() as lh:
+        with open_client() as lh:
             run = lh.cancel_workflow_run(run_id)
     except LakehouseError as exc:
-        _fail(exc)
+        fail(exc)
     _echo_run(run, as_json)
 
 
