@@ -669,6 +669,10 @@ class ObserverSettings(BaseModel):
     flush_max_ops: int = Field(2_000, ge=1)
     # Write the journal at all (off: the ring only, nothing survives a restart).
     journal: bool = True
+    # Dates of the journal kept (today included); older ``_journal/<date>/`` files are
+    # deleted by the flush thread at start and then every prune interval. 0 keeps all.
+    journal_retention_days: int = Field(30, ge=0)
+    journal_prune_interval_s: float = Field(3600.0, gt=0)
     # ListOps: ops returned when the request names no limit, and the most it may ask for.
     list_default: int = Field(100, ge=1)
     list_max: int = Field(5_000, ge=1)

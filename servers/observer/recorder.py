@@ -14,6 +14,8 @@ the tuple only when someone reads it. Everything else happens on the flush threa
 * ``close`` (a clean stop: LakehouseServer.stop -> Runtime.close, after the server has
   drained) flushes everything left. A crash loses what was recorded since the last flush:
   at most ``flush_interval_s`` of ops, plus the write in flight.
+* at start and every ``journal_prune_interval_s`` it deletes the journal's dates older
+  than ``journal_retention_days`` (servers/observer/retention.py).
 
 Pending ops are bounded by the ring size: if the journal falls that far behind (the lake
 hangs longer than a ring's worth of calls), the oldest pending ops are dropped and counted
@@ -38,7 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lakehouse.api.observer import ObservedOp
-from lakehouse.servers.observer import journal
+from lakehouse.servers.observer import journal, retention
 from lakehouse.servers.settings import ObserverSettings
 
 log = logging.getLogger("lakehouse.observer")
@@ -115,6 +117,7 @@ class RingRecorder:
         self._batch = 0
         self.journaled = 0
         self.journal_failures = 0
+        self.pruned = 0
         self.dropped = 0
         self.record_failures = 0
         self._journaling = settings.journal
@@ -242,7 +245,11 @@ class RingRecorder:
 
     def _run(self) -> None:
         interval = self._settings.flush_interval_s
+        next_prune = time.monotonic()
         while not self._closed:
+            if time.monotonic() >= next_prune:
+                self.prune()
+                next_prune = time.monotonic() + self._settings.journal_prune_interval_s
             self._wake.wait(interval)
             self._wake.clear()
             self.wall_offset_ns = time.time_ns() - time.perf_counter_ns()
@@ -252,6 +259,19 @@ class RingRecorder:
                 self.flush()
             except Exception:  # noqa: BLE001 - the thread must keep flushing
                 log.exception("observer: flush failed")
+
+    def prune(self) -> int:
+        """Delete the journal's dates older than the retention (servers/observer/retention.py);
+        returns the files deleted. Never raises: what is left is retried next time."""
+        try:
+            deleted, left = retention.prune_journal(self._lake, self._clock(), self._settings.journal_retention_days)
+        except Exception:  # noqa: BLE001 - pruning must not stop the flush thread
+            log.exception("observer: journal pruning failed")
+            return 0
+        self.pruned += deleted
+        if left:
+            log.warning("observer: %d expired journal files could not be deleted; retried later", len(left))
+        return deleted
 
     def flush(self) -> int:
         """Write every pending op now; returns how many were taken (journaled or sent to

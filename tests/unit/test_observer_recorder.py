@@ -41,7 +41,8 @@ def stores(tmp_path: Path, broken: bool = False) -> tuple[LocalObjectStore, Erro
 
 
 def settings(**kw) -> ObserverSettings:
-    return ObserverSettings(**({"flush_interval_s": NEVER_S} | kw))
+    # Retention off unless a test turns it on: the ops here are dated in the past.
+    return ObserverSettings(**({"flush_interval_s": NEVER_S, "journal_retention_days": 0} | kw))
 
 
 def call(recorder: RingRecorder, i: int = 0, *, start: datetime | None = None, code: str = "OK") -> None:
@@ -208,3 +209,52 @@ def test_close_ends_the_tails(tmp_path):
 def test_inconsistent_settings_are_refused(bad):
     with pytest.raises(ValueError):
         ObserverSettings(**bad)
+
+
+def test_dates_older_than_the_retention_are_pruned_and_the_rest_kept(tmp_path):
+    lake, errs, _ = stores(tmp_path)
+    today = datetime(2025, 3, 10, 12, tzinfo=UTC)
+    recorder = RingRecorder(lake, errs, settings(journal_retention_days=3), clock=lambda: today, start=False)
+    for days_ago in (0, 2, 3, 9):
+        call(recorder, days_ago, start=today - timedelta(days=days_ago))
+    recorder.flush()
+    lake.put("_journal/notes.txt", [b"not a journal date"])
+    assert recorder.prune() == 2
+    assert [k.split("/")[1] for k in journal_files(lake)] == ["2025-03-08", "2025-03-10", "notes.txt"]
+    assert recorder.pruned == 2 and recorder.prune() == 0
+
+
+def test_retention_zero_keeps_every_date(tmp_path):
+    lake, errs, _ = stores(tmp_path)
+    recorder = RingRecorder(lake, errs, settings(), start=False)
+    call(recorder, 0, start=datetime(2001, 1, 1, tzinfo=UTC))
+    recorder.flush()
+    assert recorder.prune() == 0 and len(journal_files(lake)) == 1
+
+
+def test_the_flush_thread_prunes_at_start(tmp_path):
+    lake, errs, _ = stores(tmp_path)
+    old = RingRecorder(lake, errs, settings(), start=False)
+    call(old, 0, start=datetime(2001, 1, 1, tzinfo=UTC))
+    old.flush()
+    recorder = RingRecorder(lake, errs, settings(journal_retention_days=1))
+    try:
+        wait_until(lambda: recorder.pruned == 1)
+        assert journal_files(lake) == []
+    finally:
+        recorder.close()
+
+
+def test_a_failing_listing_does_not_stop_the_recorder(tmp_path):
+    lake, errs, _ = stores(tmp_path)
+
+    class UnlistableStore(LocalObjectStore):
+        def list(self, prefix: str = "", page_size: int = 0, page_token: str = ""):
+            raise errors.Unavailable("S3 endpoint unreachable", reason="STORAGE_UNAVAILABLE")
+
+    recorder = RingRecorder(
+        UnlistableStore("lake", tmp_path / "lake"), errs, settings(journal_retention_days=1), start=False
+    )
+    assert recorder.prune() == 0
+    call(recorder)
+    assert recorder.flush() == 1
