@@ -18,6 +18,7 @@ from google.protobuf import any_pb2
 from lakehouse.api.errors import Unavailable
 from lakehouse.api.matrix import CorpusStats
 from lakehouse.api.remote import Remote
+from lakehouse.api.truth import Violation, violation_from_pb, violation_to_pb
 from lakehouse.api.vector import _dict, _struct, filter_from_pb, filter_to_pb
 from lakehouse.v1 import ask_pb2, ask_pb2_grpc, matrix_pb2
 
@@ -44,6 +45,7 @@ class AskQuery:
     model: str = ""
     extractive: bool = False  # answer extractively whatever is configured
     max_tokens: int = 0
+    truth_rules: str = ""  # a rule set checked on every candidate ("": ask.truth_rules)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Citation:
     snippet: str
     score: float
     file_name: str = ""
+    violations: tuple[Violation, ...] = ()  # the truth rules its document breaks
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class Candidate:
     sentences: tuple[str, ...]
     citations: tuple[int, ...]
     metadata: dict[str, Any] = field(default_factory=dict)
+    violations: tuple[Violation, ...] = ()  # the truth rules it breaks
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,7 @@ def query_to_pb(q: AskQuery) -> ask_pb2.AskRequest:
         model=q.model,
         extractive=q.extractive,
         max_tokens=q.max_tokens,
+        truth_rules=q.truth_rules,
     )
 
 
@@ -185,15 +190,25 @@ def query_from_pb(m: ask_pb2.AskRequest) -> AskQuery:
         model=m.model,
         extractive=m.extractive,
         max_tokens=m.max_tokens,
+        truth_rules=m.truth_rules,
     )
 
 
+_CITATION_SCALARS = tuple(f.name for f in fields(Citation) if f.name != "violations")
+
+
 def _citation_to_pb(c: Citation) -> ask_pb2.Citation:
-    return ask_pb2.Citation(**{f.name: getattr(c, f.name) for f in fields(Citation)})
+    return ask_pb2.Citation(
+        **{name: getattr(c, name) for name in _CITATION_SCALARS},
+        violations=[violation_to_pb(v) for v in c.violations],
+    )
 
 
 def _citation_from_pb(m: ask_pb2.Citation) -> Citation:
-    return Citation(**{f.name: getattr(m, f.name) for f in fields(Citation)})
+    return Citation(
+        **{name: getattr(m, name) for name in _CITATION_SCALARS},
+        violations=tuple(violation_from_pb(v) for v in m.violations),
+    )
 
 
 def retrieval_to_pb(r: Retrieval) -> ask_pb2.AskRetrieval:
@@ -249,6 +264,7 @@ def answer_to_pb(a: Answer) -> ask_pb2.AskResponse:
                 sentences=list(c.sentences),
                 citations=list(c.citations),
                 metadata=_struct(c.metadata),
+                violations=[violation_to_pb(v) for v in c.violations],
             )
             for c in a.candidates
         ],
@@ -275,6 +291,7 @@ def answer_from_pb(m: ask_pb2.AskResponse) -> Answer:
                 sentences=tuple(c.sentences),
                 citations=tuple(c.citations),
                 metadata=_dict(c.metadata),
+                violations=tuple(violation_from_pb(v) for v in c.violations),
             )
             for c in m.candidates
         ),

@@ -161,6 +161,8 @@ class IngestSpec:
     required_columns: tuple[str, ...] = ()
     read: ReadSpec = field(default_factory=ReadSpec)
     file_name: str = ""  # pdf: the document's name (its row's file_name)
+    # A stored check suite the staged version must pass before its commit ("": none).
+    checks: str = ""
 
 
 @dataclass(frozen=True)
@@ -309,6 +311,7 @@ def first_request(spec: IngestSpec, embed: EmbedTarget | None) -> ingest_pb2.Ing
         primary_key=list(spec.primary_key),
         schema=spec.schema,
         file_name=spec.file_name,
+        checks=spec.checks,
         **read_spec_to_pb(spec.read),
     )
     if embed is not None:
@@ -334,6 +337,7 @@ def spec_from_pb(first: ingest_pb2.IngestRequest) -> tuple[IngestSpec, EmbedTarg
         schema=first.schema,
         read=read_spec_from_pb(first),
         file_name=first.file_name,
+        checks=first.checks,
     )
     return spec, target
 

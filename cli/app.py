@@ -28,6 +28,11 @@ from lakehouse.cli.common import (
     open_client,
     parse_json_option,
 )
+from lakehouse.cli.distill import distill
+from lakehouse.cli.drift import drift
+from lakehouse.cli.pathway import pathway
+from lakehouse.cli.truth import truth
+from lakehouse.cli.validate import validate
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -174,6 +179,9 @@ def ingest(
     embed_metadata_column: Annotated[
         list[str], typer.Option("--embed-metadata-column", help="tables: a column copied to metadata, repeatable")
     ] = [],  # noqa: B006
+    checks: Annotated[
+        str, typer.Option("--checks", help="a stored check suite the new version must pass before it is committed")
+    ] = "",
     as_json: JsonFlag = False,
 ) -> None:
     """Upload FILE into DATASET (streamed), with progress on stderr and a summary.
@@ -213,6 +221,7 @@ def ingest(
                 sheet=sheet,
                 sheet_dataset_pattern=sheet_dataset_pattern,
                 embed=embed,
+                checks=checks,
             )
     except LakehouseError as exc:
         fail(exc)
@@ -1063,6 +1072,11 @@ def stats(
 
 workflow = typer.Typer(no_args_is_help=True, help="Workflows: list, run FILE_OR_NAME, show RUN_ID, cancel RUN_ID.")
 app.add_typer(workflow, name="workflow")
+app.add_typer(distill, name="distill")
+app.add_typer(drift, name="drift")
+app.add_typer(truth, name="truth")
+app.add_typer(pathway, name="pathway")
+app.command("validate")(validate)
 # Exit code of `workflow run` / `show` when the run did not succeed (failed or cancelled).
 RUN_NOT_SUCCEEDED_EXIT = 1
 

@@ -122,7 +122,8 @@ class Runtime:
         lake, journal = self.storage.lake(), self.storage.journal
         batch_rows = self.settings.vector.build_batch_rows
         embedder = EmbedOnIngest(lambda: self.vector_api, self.catalog, lake, journal, batch_rows)
-        return IngestCore(self.catalog, lake, journal, self.settings, embedder)
+        # The ingest gate (IngestRequest.checks) runs checks in-process on the staged files.
+        return IngestCore(self.catalog, lake, journal, self.settings, embedder, gate=self.validation)
 
     @cached_property
     def sources(self):  # -> SourcesCore (hosted with ingest: a pull writes through the ingest core)
@@ -143,6 +144,26 @@ class Runtime:
             system_datasets=system_datasets(),
             on_health=lambda serving: self.query_health(serving) if self.query_health else None,
         )
+
+    @cached_property
+    def validation(self):  # -> ValidationCore (served with query; also the ingest gate, in-process)
+        from lakehouse.servers.validation.core import ValidationCore
+
+        v = self.settings.validator
+        return ValidationCore(
+            self.catalog,
+            self.storage.lake(),
+            v,
+            v.suites_dir or self.settings.home_dir / "checks",
+            self.settings.home_dir / "tmp" / "validation",
+            ingest=lambda: self.ingest_api,
+        )
+
+    @cached_property
+    def validation_api(self):  # -> ValidationApi (workflow modes): the core, or the query upstream's service
+        from lakehouse.api.validation import RemoteValidation
+
+        return self._api("query", lambda: self.validation, lambda a: RemoteValidation(self._channel(a, "query")))
 
     @cached_property
     def models(self):  # -> ModelsCore
@@ -198,9 +219,51 @@ class Runtime:
         from lakehouse.servers.ask.core import AskCore
         from lakehouse.servers.vocabulary import Vocabulary
 
-        return AskCore(
-            lambda: self.matrix, lambda: self.models_api, self.settings.ask, Vocabulary(self.settings.vocabulary)
+        core = AskCore(
+            lambda: self.matrix,
+            lambda: self.models_api,
+            self.settings.ask,
+            Vocabulary(self.settings.vocabulary),
+            truth=lambda: self.truth,
         )
+        if not self.settings.distillation.record_ask_runs:
+            return core
+        from lakehouse.servers.distillation.evidence import RecordingAsk
+
+        return RecordingAsk(core, self.ask_runs)  # every answer is also distillation evidence
+
+    @cached_property
+    def ask_runs(self):  # -> AskRunLog (Ask answers recorded for distillation, hosted with matrix)
+        from datetime import UTC, datetime
+
+        from lakehouse.servers.distillation.evidence import AskRunLog
+
+        s = self.settings.distillation
+        return AskRunLog(lambda: self.ingest_api, s.ask_runs_dataset, s.ask_flush_rows, lambda: datetime.now(UTC))
+
+    @cached_property
+    def distillation(self):  # -> DistillationCore (hosted with matrix: it reads the Ask runs recorded here)
+        from lakehouse.servers.distillation.core import DistillationCore
+
+        def before_run() -> None:  # this process's evidence, durable before a run reads it
+            if "ask_runs" in self.__dict__:
+                self.ask_runs.flush()
+            self.recorder.flush()
+
+        return DistillationCore(
+            self.settings.distillation,
+            lambda: self.query_api,
+            lambda: self.ingest_api,
+            self.storage.lake,
+            self.settings.matrix.playbook_dataset,
+            before_run=before_run,
+        )
+
+    @cached_property
+    def truth(self):  # -> TruthCore (hosted with matrix: Ask and workflow modes check candidates in-process)
+        from lakehouse.servers.truth.core import TruthCore
+
+        return TruthCore(self.settings, lambda: self.query_api, lambda: self.ingest_api, lambda: self.catalog)
 
     @cached_property
     def recorder(self):  # -> RingRecorder (every process: the interceptor records each call into it)
@@ -233,8 +296,27 @@ class Runtime:
             vector=lambda: self.vector_api,
             vocabulary=Vocabulary(self.settings.vocabulary),
             settings=self.settings,
+            distillation=lambda: self.distillation,
+            drift=lambda: self.drift,
+            truth=lambda: self.truth,
+            validation=lambda: self.validation_api,
+            pathway=lambda: self.pathway,
         )
         return WorkflowsCore(self.settings, services, self.recorder)
+
+    @cached_property
+    def pathway(self):  # -> PathwayCore (hosted with matrix: a replay runs through the workflow core)
+        from lakehouse.servers.pathway.core import PathwayCore
+
+        return PathwayCore(
+            self.settings.pathway, self.storage.lake(), lambda: self.workflows, paging=self.settings.paging
+        )
+
+    @cached_property
+    def drift(self):  # -> DriftCore (hosted with matrix: playbook drift re-runs queries through the matrix core)
+        from lakehouse.servers.drift.core import DriftCore
+
+        return DriftCore(self.storage.lake(), lambda: self.matrix, lambda: self.ingest_api, self.settings.drift)
 
     @cached_property
     def ingest_api(self) -> IngestApi:
@@ -262,7 +344,18 @@ class Runtime:
         return channel
 
     def close(self) -> None:
-        for name in ("workflows", "matrix", "vector_api", "vector", "models", "query", "ingest", "catalog"):
+        for name in (
+            "ask_runs",
+            "workflows",
+            "matrix",
+            "vector_api",
+            "vector",
+            "models",
+            "validation",
+            "query",
+            "ingest",
+            "catalog",
+        ):
             core = self.__dict__.get(name)
             if core is not None and hasattr(core, "close"):
                 core.close()

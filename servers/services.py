@@ -25,6 +25,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     # Pulls write through the ingest core of the same process.
     ServiceSpec("ingest", "lakehouse.v1.SourceService", "lakehouse.v1.sources_pb2", package="sources"),
     ServiceSpec("query", "lakehouse.v1.QueryService", "lakehouse.v1.query_pb2"),
+    # Data-quality checks run as DuckDB SQL over the lake, beside the query engine.
+    ServiceSpec("query", "lakehouse.v1.ValidationService", "lakehouse.v1.validation_pb2", package="validation"),
     ServiceSpec("models", "lakehouse.v1.ModelService", "lakehouse.v1.models_pb2"),
     ServiceSpec("vector", "lakehouse.v1.VectorService", "lakehouse.v1.vector_pb2"),
     ServiceSpec("matrix", "lakehouse.v1.MatrixService", "lakehouse.v1.matrix_pb2"),
@@ -32,6 +34,14 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("matrix", "lakehouse.v1.AskService", "lakehouse.v1.ask_pb2", package="ask"),
     # Recorded ops and workflows: workflow modes reach matrix, vector, query, models in-process.
     ServiceSpec("matrix", "lakehouse.v1.ObserverService", "lakehouse.v1.observer_pb2", package="observer"),
+    # Scores evidence (Ask runs recorded in this process, the journal, playbooks) into the lake.
+    ServiceSpec("matrix", "lakehouse.v1.DistillationService", "lakehouse.v1.distillation_pb2", package="distillation"),
+    # Drift reruns playbook queries through the matrix core of the same process.
+    ServiceSpec("matrix", "lakehouse.v1.DriftService", "lakehouse.v1.drift_pb2", package="drift"),
+    # Rule checks: Ask and workflow modes check candidates through the truth core in-process.
+    ServiceSpec("matrix", "lakehouse.v1.TruthService", "lakehouse.v1.truth_pb2", package="truth"),
+    # Pathway memory: a replay runs its steps through the workflow core of the same process.
+    ServiceSpec("matrix", "lakehouse.v1.PathwayService", "lakehouse.v1.pathway_pb2", package="pathway"),
     ServiceSpec("system", "lakehouse.v1.SystemService", "lakehouse.v1.system_pb2"),
 )
 
@@ -47,18 +57,30 @@ LONG_CALLS: dict[str, str] = {
     "/lakehouse.v1.StorageService/PutObject": "uploads",
     "/lakehouse.v1.QueryService/ExecuteQuery": "queries",
     "/lakehouse.v1.QueryService/Sql": "queries",
+    "/lakehouse.v1.ValidationService/ValidateDataset": "queries",
     # A generative answer holds its thread while the model writes.
     "/lakehouse.v1.AskService/Ask": "queries",
     "/lakehouse.v1.AskService/AskStream": "queries",
     # A workflow run holds its thread while its nodes run.
     "/lakehouse.v1.ObserverService/RunWorkflow": "queries",
     "/lakehouse.v1.ObserverService/RunWorkflowStream": "queries",
+    # A replay is a workflow run.
+    "/lakehouse.v1.PathwayService/ReplayPathway": "queries",
     "/lakehouse.v1.VectorService/BuildCorpus": "builds",
     "/lakehouse.v1.VectorService/RebuildCorpus": "builds",
     "/lakehouse.v1.IngestService/CompactDataset": "builds",
     "/lakehouse.v1.SourceService/PullDataset": "builds",
     "/lakehouse.v1.CatalogService/VacuumDatasets": "builds",
     "/lakehouse.v1.CatalogService/VerifyDatasets": "builds",
+    # A dataset check is one query over the whole dataset.
+    "/lakehouse.v1.TruthService/Check": "queries",
+    # Drift runs read whole generations or re-run many playbook queries.
+    "/lakehouse.v1.DriftService/PlaybookDrift": "builds",
+    "/lakehouse.v1.DriftService/PlaybookDriftStream": "builds",
+    "/lakehouse.v1.DriftService/EmbeddingDrift": "builds",
+    "/lakehouse.v1.DistillationService/RunDistillation": "builds",
+    "/lakehouse.v1.DistillationService/ExportSft": "builds",
+    "/lakehouse.v1.DistillationService/ScorerDrift": "builds",
 }
 
 

@@ -508,6 +508,9 @@ class AskSettings(BaseModel):
     )
     # Said when nothing relevant was retrieved (no candidate is named).
     nothing_found: str = "No matching candidates were found for this question."
+    # A truth rule set (servers/truth/) checked on every candidate when the request names
+    # none: the rules a candidate breaks flag its citations and candidate entry ("": none).
+    truth_rules: str = ""
 
 
 class WorkflowSettings(BaseModel):
@@ -542,6 +545,44 @@ class WorkflowSettings(BaseModel):
     prompt_temperature: float = Field(0.0, ge=0, le=2)
     # sql.query: rows returned when the node names no max_rows.
     sql_max_rows: int = Field(1000, ge=1)
+
+
+class TruthSettings(BaseModel):
+    """Truth rules (servers/truth/): the limits of a rule file, of a check, and the report dataset."""
+
+    # Largest rule file accepted (bytes), rules per file, characters per condition, and
+    # how deeply a condition may nest (not / parentheses).
+    max_rules_bytes: int = Field(1 * MiB, ge=1)
+    max_rules: int = Field(1000, ge=1)
+    max_condition_chars: int = Field(4000, ge=1)
+    max_depth: int = Field(64, ge=1, le=200)
+    # Violations a dataset check returns when the request names no limit, and at most.
+    violations_default: int = Field(100, ge=1)
+    violations_max: int = Field(10_000, ge=1)
+    # A dataset check appends one row per rule (counts) here; "" writes no report.
+    report_dataset: str = "truth_reports"
+    # The shipped example rule sets (servers/truth/examples/) are offered besides
+    # <home>/rules/*.toml.
+    examples: bool = True
+
+
+class PathwaySettings(BaseModel):
+    """Pathway memory (servers/pathway/): where its state file lives and its limits."""
+
+    # The JSON state file of every pathway, in the lake bucket (docs/pathway.md).
+    state_key: str = "_pathways/state.json"
+    # Pathways kept; recording one more is RESOURCE_EXHAUSTED.
+    max_pathways: int = Field(100_000, ge=1)
+    # Steps one pathway may have.
+    max_steps: int = Field(256, ge=1)
+    # Largest text hashed (a task, BucketVector's text), UTF-8 bytes: keeps the integer
+    # bucket sums exact (docs/pathway.md).
+    max_text_bytes: int = Field(8 * MiB, ge=1, le=1 << 40)
+    # NearestPathways: matches returned when the request names no k, and at most; only
+    # pathways scoring above nearest_min_score (cosine) unless the request says otherwise.
+    nearest_k: int = Field(5, ge=1)
+    max_nearest_k: int = Field(100, ge=1)
+    nearest_min_score: float = Field(0.0, ge=-1, le=1)
 
 
 class RetentionSettings(BaseModel):
@@ -708,6 +749,187 @@ class ObserverSettings(BaseModel):
         return self
 
 
+class DriftSettings(BaseModel):
+    """Drift (servers/drift/): playbook, embedding and audit baseline drift, and the lake
+    datasets their reports are appended to."""
+
+    # Playbook drift: an entry holds while its item is in the top playbook_k of today's
+    # search; items are looked for within playbook_depth results (rank 0 beyond it).
+    playbook_k: int = Field(10, ge=1)
+    playbook_depth: int = Field(100, ge=1)
+    # Entries one run checks, newest first (a request may ask for fewer), in batches of
+    # playbook_batch queries (one matrix search_batch each, then a progress message).
+    playbook_max_entries: int = Field(10_000, ge=1)
+    playbook_batch: int = Field(64, ge=1)
+    playbook_worst: int = Field(20, ge=0)
+    # Embedding drift: KS tests per dimension and/or on random unit projections, the
+    # p-values Benjamini-Hochberg adjusted over every test of a report.
+    embedding_method: Literal["dimensions", "projections", "both"] = "both"
+    embedding_projections: int = Field(32, ge=1)
+    embedding_max_projections: int = Field(1024, ge=1, description="Most projections a request may ask for.")
+    embedding_alpha: float = Field(0.01, gt=0, lt=1)
+    # Vectors drawn (without replacement) from a sample that has more.
+    embedding_max_sample: int = Field(100_000, ge=2)
+    embedding_max_inline: int = Field(20_000, ge=2, description="Inline vectors per sample.")
+    # Columns tested per scipy call: bounds the working memory to ~2 x rows x columns x 8 bytes.
+    embedding_chunk_columns: int = Field(32, ge=1)
+    # Threads testing blocks of columns at once (numpy's sorts release the GIL).
+    embedding_workers: int = Field(2, ge=1)
+    embedding_seed: int = Field(20_240_601, ge=0)
+    embedding_top_tests: int = Field(10, ge=0)
+    embedding_time_field: str = "time"
+    # Audit baseline: the JSONL of snapshots (audit_baselines.jsonl shape) in the lake bucket;
+    # the baseline of a metric is its median over the subject's last audit_window snapshots.
+    audit_key: str = "_drift/audit_baselines.jsonl"
+    audit_window: int = Field(5, ge=1)
+    audit_relative_tolerance: float = Field(0.10, ge=0)
+    audit_absolute_tolerance: float = Field(0.0, ge=0)
+    audit_list_max: int = Field(1000, ge=1)
+    # Report datasets (SQL charts drift over time from these).
+    playbook_dataset: str = "drift_playbook"
+    embedding_dataset: str = "drift_embedding"
+    audit_dataset: str = "drift_audit"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DriftSettings:
+        if self.playbook_k > self.playbook_depth:
+            raise ValueError("drift.playbook_k must not exceed drift.playbook_depth")
+        if self.embedding_projections > self.embedding_max_projections:
+            raise ValueError("drift.embedding_projections must not exceed drift.embedding_max_projections")
+        return self
+
+
+class ScorerRules(BaseModel):
+    """One version of the distillation scorer's rules (servers/distillation/scorer.py).
+
+    score = sum(weight x signal) / sum(weights), each signal in [0, 1]: outcome (success 1,
+    unknown ``unknown_outcome``, failure/rejected 0), checks (share passed; none:
+    ``no_checks``), citations (min(1, n / min_citations)), context (any retrieved), answer
+    (min(1, chars / min_answer_chars)). Then, first match wins: reject (a reject outcome, no
+    answer, or score < review_min); gold (score >= gold_min, every check passed, at least
+    gold_min_citations); silver (score >= silver_min); needs_review."""
+
+    weight_outcome: float = Field(0.4, ge=0)
+    weight_checks: float = Field(0.2, ge=0)
+    weight_citations: float = Field(0.2, ge=0)
+    weight_context: float = Field(0.1, ge=0)
+    weight_answer: float = Field(0.1, ge=0)
+    unknown_outcome: float = Field(0.75, ge=0, le=1)
+    no_checks: float = Field(0.5, ge=0, le=1)
+    min_citations: int = Field(1, ge=0)
+    min_answer_chars: int = Field(20, ge=1)
+    gold_min: float = Field(0.85, ge=0, le=1)
+    gold_min_citations: int = Field(1, ge=0)
+    silver_min: float = Field(0.6, ge=0, le=1)
+    review_min: float = Field(0.3, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScorerRules:
+        if not self.review_min <= self.silver_min <= self.gold_min:
+            raise ValueError("scorer rules need review_min <= silver_min <= gold_min")
+        weights = (self.weight_outcome, self.weight_checks, self.weight_citations, self.weight_context)
+        if sum(weights) + self.weight_answer <= 0:
+            raise ValueError("scorer rules need a positive weight")
+        return self
+
+
+def _scorer_rule_sets() -> dict[str, ScorerRules]:
+    # v2 is stricter: an answer of unknown outcome counts less, gold needs two citations.
+    return {
+        "v1": ScorerRules(),
+        "v2": ScorerRules(unknown_outcome=0.5, min_citations=2, gold_min=0.9, gold_min_citations=2, silver_min=0.65),
+    }
+
+
+class DistillationSettings(BaseModel):
+    """Distillation (servers/distillation/): the scorer's rule sets, the evidence it reads,
+    the SFT export and its contamination firewall, and scorer drift."""
+
+    # The rule set that scores (stamped on every score); bump it to a new key of rule_sets
+    # to change the rules (ScorerDrift then shows what moved).
+    scorer_version: str = "v1"
+    rule_sets: dict[str, ScorerRules] = Field(default_factory=_scorer_rule_sets)
+    # Records one ScoreRecords call (and the distillation.score mode) may carry.
+    max_batch: int = Field(10_000, ge=1)
+    # Characters of a record's query and answer, and of each context passage, kept.
+    max_text_chars: int = Field(20_000, ge=1)
+    # Datasets: scored records (the watermark is their newest evidence time per source),
+    # Ask answers recorded for distillation, exports' provenance, scorer drift reports.
+    scored_dataset: str = "distillation_scored"
+    ask_runs_dataset: str = "distillation_ask_runs"
+    exports_dataset: str = "distillation_exports"
+    drift_dataset: str = "drift_scorer"
+    # Record every Ask answer (question, retrieved chunks, answer, citations, grounding) as
+    # evidence; buffered and written every ask_flush_rows answers, before each run, at stop.
+    record_ask_runs: bool = True
+    ask_flush_rows: int = Field(50, ge=1)
+    # RunDistillation: records per source per run (the rest wait for the next run); evidence
+    # up to overlap_s older than the watermark is re-read (ids already scored are skipped), so
+    # a record journaled late is not missed; a workflow run is taken once its newest op is
+    # settle_s old (its other nodes' ops are journaled by then).
+    run_max_records: int = Field(10_000, ge=1)
+    overlap_s: float = Field(60.0, ge=0)
+    settle_s: float = Field(5.0, ge=0)
+    # ExportSft: the default lowest category; where the JSONL is written in the lake bucket;
+    # the system message of each conversation ("": none); retrieved context in the user turn.
+    export_min_category: str = "silver"
+    export_prefix: str = "distillation/exports/"
+    export_system_prompt: str = ""
+    export_include_context: bool = True
+    export_max_records: int = Field(100_000, ge=1)
+    # Contamination firewall: word n-gram shingles (sha256-hashed); a record's query or answer
+    # is excluded when it holds >= firewall_containment of an eval item's shingles, or their
+    # shingle sets' Jaccard similarity is >= firewall_jaccard. Eval items read from a dataset: cap.
+    firewall_ngram: int = Field(3, ge=1)
+    firewall_containment: float = Field(0.5, gt=0, le=1)
+    firewall_jaccard: float = Field(0.5, gt=0, le=1)
+    firewall_max_eval_items: int = Field(100_000, ge=1)
+    # ScorerDrift over the scored dataset: records read (the report says when it stopped),
+    # and drifted records listed with include_entries.
+    drift_max_records: int = Field(100_000, ge=1)
+    drift_max_entries: int = Field(1000, ge=0)
+
+    @model_validator(mode="after")
+    def _known(self) -> DistillationSettings:
+        if self.scorer_version not in self.rule_sets:
+            raise ValueError(f"distillation.scorer_version {self.scorer_version!r} is not a key of rule_sets")
+        return self
+
+
+class ValidatorSettings(BaseModel):
+    """Data-quality checks (servers/validation/): where suites live, the named regex formats,
+    sample sizes, the report dataset and the engine's limits."""
+
+    # Stored suites, <name>.yaml|.yml|.json. None: <home>/checks.
+    suites_dir: Path | None = None
+    # The lake dataset every validation report is appended to (one row per check).
+    report_dataset: str = "validation_reports"
+    # Failing rows sampled per failed check (a request may ask for up to max_sample_rows).
+    sample_rows: int = Field(5, ge=0)
+    max_sample_rows: int = Field(100, ge=0)
+    # Largest suite accepted (bytes of YAML/JSON) and most checks in one suite.
+    max_suite_bytes: int = Field(1 * MiB, ge=1)
+    max_checks: int = Field(200, ge=1)
+    # Named patterns a regex check may use (``format: email``); RE2 syntax, matched against
+    # the whole value.
+    formats: dict[str, str] = Field(
+        default_factory=lambda: {
+            "email": r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+            "phone": r"(\+?1[ .-]?)?(\([2-9][0-9]{2}\)|[2-9][0-9]{2})[ .-]?[0-9]{3}[ .-]?[0-9]{4}",
+            "state_code": "A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI"
+            "|S[CD]|T[NX]|UT|V[AT]|W[AIVY]",
+            "zip_code": "[0-9]{5}(-[0-9]{4})?",
+        }
+    )
+    # The private DuckDB of a validation: threads (0: DuckDB's default), memory cap (a share
+    # of the machine or a size; it spills past it) and how long a validation may run.
+    threads: int = Field(0, ge=0)
+    memory_limit: MemorySize = "25%"
+    timeout_s: float = Field(600.0, gt=0)
+    # Threads appending reports to the lake, each while its validation reads samples.
+    report_writers: int = Field(2, ge=1)
+
+
 class Settings(BaseSettings):
     """Root settings: one instance per process."""
 
@@ -753,6 +975,11 @@ class Settings(BaseSettings):
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     observer: ObserverSettings = Field(default_factory=ObserverSettings)
     workflows: WorkflowSettings = Field(default_factory=WorkflowSettings)
+    validator: ValidatorSettings = Field(default_factory=ValidatorSettings)
+    truth: TruthSettings = Field(default_factory=TruthSettings)
+    distillation: DistillationSettings = Field(default_factory=DistillationSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
+    pathway: PathwaySettings = Field(default_factory=PathwaySettings)
 
     @classmethod
     def settings_customise_sources(

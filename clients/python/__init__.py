@@ -23,10 +23,15 @@ from google.protobuf import json_format
 
 from lakehouse.api.channel import open_channel
 from lakehouse.api.config import ChannelSettings
+from lakehouse.api.distillation import DistillationApi, RemoteDistillation
+from lakehouse.api.drift import DriftApi, RemoteDrift
 from lakehouse.api.errors import LakehouseError
 from lakehouse.api.observer import ObservedOp, ObserverApi, OpsFilter, OpsPage, OpStats, RemoteObserver
 from lakehouse.api.paging import drain_pages
+from lakehouse.api.pathway import PathwayApi, RemotePathway
 from lakehouse.api.query import QueryApi, RemoteQuery, Rows, duration_to_pb
+from lakehouse.api.truth import RemoteTruth, TruthApi
+from lakehouse.api.validation import RemoteValidation, ValidationApi
 from lakehouse.api.vector import filter_to_pb
 from lakehouse.api.workflows import (
     RemoteWorkflows,
@@ -110,6 +115,11 @@ class LakehouseClient:
         self.queries: QueryApi = RemoteQuery(self._channel)
         self.observer_api: ObserverApi = RemoteObserver(self._channel)
         self.workflows: WorkflowsApi = RemoteWorkflows(self._channel)
+        self.distillation: DistillationApi = RemoteDistillation(self._channel)
+        self.validation: ValidationApi = RemoteValidation(self._channel)
+        self.drift: DriftApi = RemoteDrift(self._channel)
+        self.truth: TruthApi = RemoteTruth(self._channel)
+        self.pathways: PathwayApi = RemotePathway(self._channel)
 
     # lifecycle ---------------------------------------------------------------
     def close(self) -> None:
@@ -184,6 +194,7 @@ class LakehouseClient:
         sheet: str = "",
         sheet_dataset_pattern: str = "",
         file_name: str = "",
+        checks: str = "",
     ) -> ingest_pb2.IngestResult:
         """``embed``: embed-on-ingest options, e.g. {"embed_corpus": "workers",
         "embed_id_column": "id", "embed_text_columns": ["bio"]}; for documents (pdf,
@@ -193,7 +204,9 @@ class LakehouseClient:
 
         ``source`` may be a folder: every PDF below it goes up as one ZIP (format=zip),
         each named by its path in the folder. A single PDF's ``file_name`` defaults to
-        its file's name."""
+        its file's name. ``checks``: a stored check suite the staged version must pass
+        before it is committed (else FAILED_PRECONDITION CHECKS_FAILED, nothing committed;
+        ``lakehouse.api.validation.report_of(error)`` gives the report)."""
         if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
             with folder_archive(source) as (archive, _):
                 return self.ingest(
@@ -206,6 +219,7 @@ class LakehouseClient:
                     on_progress=on_progress,
                     embed=embed,
                     compression=compression,
+                    checks=checks,
                 )
         if isinstance(source, (str, os.PathLike)) and not file_name and str(source).lower().endswith(".pdf"):
             file_name = os.path.basename(source)
@@ -222,6 +236,7 @@ class LakehouseClient:
             "sheet": sheet,
             "sheet_dataset_pattern": sheet_dataset_pattern,
             "file_name": file_name,
+            "checks": checks,
         }
         if skip is not None:
             read["skip"] = skip
@@ -618,7 +633,8 @@ class LakehouseClient:
         as [n] (``citations``; ``ungrounded_citations`` lists any that name no chunk).
         ``options``: corpora, filter (a dict; replaces the one derived from the question,
         {} turns it off), sql, sql_id_column, k, use_playbook, provider, model (either
-        makes it generative), extractive, max_tokens. A chat provider that is down raises
+        makes it generative), extractive, max_tokens, truth_rules (a rule set: the rules
+        each candidate breaks flag its citations and candidate). A chat provider that is down raises
         Unavailable (reason CHAT_PROVIDER_DOWN); ``lakehouse.api.ask.fallback_of(exc)``
         is then the extractive answer."""
         return self._call(self.ask_stub.Ask, self._ask_request(question, options))

@@ -9,6 +9,9 @@
    extractive: ranked candidates with their matching sentences, cited.
 5. Every [n] in the answer is checked against the numbered chunks; a citation of a
    chunk that was not retrieved is listed in ``ungrounded_citations``.
+6. With a truth rule set (the request's ``truth_rules``, else ``ask.truth_rules``) each
+   retrieved document's metadata is checked against it, and the rules it breaks flag
+   its citations and its candidate (``violations``); nothing is dropped for it.
 
 With nothing retrieved the answer says so and names no one, and no model is asked.
 When the chat provider cannot be reached the call fails UNAVAILABLE carrying the
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from lakehouse.api import errors
@@ -40,6 +44,7 @@ from lakehouse.api.ask import (
 )
 from lakehouse.api.matrix import MatrixApi, MatrixHit, MatrixRequest, Relevance
 from lakehouse.api.models import USAGE_OUTPUT, ModelsApi
+from lakehouse.api.truth import CheckRequest, TruthApi, Violation
 from lakehouse.servers.ask.derive import derive_filter
 from lakehouse.servers.ask.extractive import Extractor
 from lakehouse.servers.ask.grounding import ungrounded
@@ -52,6 +57,11 @@ from lakehouse.servers.vocabulary import Vocabulary
 _PROVIDER_DOWN_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "INTERNAL", "UNKNOWN"})
 MAX_QUESTION_CHARS = 4000
 MS = 1000.0
+
+
+def _group_key(citation: Citation) -> str:
+    """The document a citation belongs to, as the extractive candidates group them."""
+    return citation.doc_id or f"{citation.corpus}/{citation.id}"
 
 
 def _page(metadata: dict[str, Any]) -> int:
@@ -71,9 +81,11 @@ class AskCore:
         models: Callable[[], ModelsApi],
         settings: AskSettings,
         vocabulary: Vocabulary,
+        truth: Callable[[], TruthApi] | None = None,
     ) -> None:
         self._matrix = matrix
         self._models = models
+        self._truth = truth
         self._settings = settings
         self._vocabulary = vocabulary
         self._extractor = Extractor(settings, vocabulary)
@@ -141,7 +153,7 @@ class AskCore:
         result = self._matrix().search(request)
         latency = (time.perf_counter() - started) * MS
         hits = result.hits[:k]
-        citations = tuple(self._citation(n, h) for n, h in enumerate(hits, start=1))
+        citations = self._flag(query, tuple(self._citation(n, h) for n, h in enumerate(hits, start=1)), hits)
         retrieval = Retrieval(
             filter=flt,
             filter_source=source,
@@ -157,6 +169,25 @@ class AskCore:
             citations=citations,
         )
         return retrieval, hits
+
+    def _flag(self, query: AskQuery, citations: tuple[Citation, ...], hits: list[MatrixHit]) -> tuple[Citation, ...]:
+        """Each citation with the truth rules its document's metadata breaks (checked once
+        per document); unchanged when no rule set applies."""
+        name = query.truth_rules or self._settings.truth_rules
+        if not name or not citations:
+            return citations
+        if self._truth is None:
+            raise errors.FailedPrecondition("truth rules were asked for, but this process has no truth service")
+        truth = self._truth()
+        checked: dict[str, tuple[Violation, ...]] = {}
+        out = []
+        for citation, hit in zip(citations, hits, strict=True):
+            key = _group_key(citation)
+            if key not in checked:
+                result = truth.check(CheckRequest(rule_set=name, record=dict(hit.metadata)))
+                checked[key] = tuple(result.violations)
+            out.append(replace(citation, violations=checked[key]))
+        return tuple(out)
 
     def _citation(self, n: int, hit: MatrixHit) -> Citation:
         text = hit.text or ""
@@ -176,6 +207,8 @@ class AskCore:
     def _extractive(self, query: AskQuery, retrieval: Retrieval, sources) -> Answer:
         started = time.perf_counter()
         candidates = self._extractor.candidates(query.question, sources)
+        flags = {_group_key(c): c.violations for c in retrieval.citations if c.violations}
+        candidates = tuple(replace(c, violations=flags.get(c.doc_id, ())) for c in candidates)
         text = self._extractor.answer_text(query.question, candidates)
         return Answer(
             answer=text,

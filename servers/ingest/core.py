@@ -92,6 +92,8 @@ __all__ = ["IngestCore", "IngestProgress", "IngestResult", "IngestSpec"]
 log = logging.getLogger(__name__)
 
 JOURNAL_OPERATION = "ingest"
+# An ingest named a check suite, but this core has no gate to run it.
+CHECKS_NOT_AVAILABLE = "CHECKS_NOT_AVAILABLE"
 # One journal entry per archive member that was not ingested (the rest landed).
 DOCUMENT_JOURNAL_OPERATION = "ingest.document"
 # First read, then at most one widening of the type sample and one of the line buffer.
@@ -120,6 +122,13 @@ _DEFINITE_REJECTIONS = (
 
 class Journal(Protocol):
     def record(self, operation: str, error: BaseException, context: dict[str, str] | None = None) -> str: ...
+
+
+class Gate(Protocol):
+    """Data-quality checks on a staged version, before its commit (ValidationCore)."""
+
+    def suite(self, name: str) -> object: ...
+    def check(self, staged: NewVersion, suite: object) -> None: ...
 
 
 class TableSource(Protocol):
@@ -197,9 +206,13 @@ class IngestCore:
         journal: Journal | None,
         settings: Settings,
         embedder: EmbedOnIngest | None = None,
+        gate: Gate | None = None,
     ) -> None:
-        """``embedder``: embed-on-ingest (None: an ingest with an embed target is refused)."""
+        """``embedder``: embed-on-ingest (None: an ingest with an embed target is refused).
+        ``gate``: runs the suite an ingest names (``IngestSpec.checks``) on the staged
+        version; a blocking failure raises, so the attempt is cleaned up and journaled."""
         self._catalog = catalog
+        self._gate = gate
         self._store = store
         self._journal = journal
         self._settings = settings
@@ -494,7 +507,12 @@ class IngestCore:
 
     def _plan(self, spec: IngestSpec, existing: Dataset | None) -> Plan:
         plan = make_plan(spec.dataset, spec.mode, spec.primary_key, existing)
-        return replace(plan, required_columns=spec.required_columns)
+        checks = None
+        if spec.checks:  # loaded before anything is written: a bad suite costs no files
+            if self._gate is None:
+                raise errors.Unimplemented("this ingest service cannot run checks", reason=CHECKS_NOT_AVAILABLE)
+            checks = self._gate.suite(spec.checks)
+        return replace(plan, required_columns=spec.required_columns, checks=checks)
 
     def _reader(self, prepared: Prepared, read: _ReadOptions) -> Callable[[], TableSource]:
         limits = self._settings.ingest
@@ -593,6 +611,8 @@ class IngestCore:
             primary_key=plan.primary_key,
             extra={"attempt": attempt.id, "rows_in": str(rows), "bytes_in": str(prepared.bytes_in)},
         )
+        if plan.checks is not None and self._gate is not None:
+            self._gate.check(new, plan.checks)  # raises when a blocking check fails: nothing is committed
         committed = self._commit(new, plan)
         renames = ()
         if prepared.json_keys is not None:  # the reader's own renames, past the sample too

@@ -65,6 +65,8 @@ class Plan:
     primary_key: tuple[str, ...]
     key_inherited: bool  # replace kept the stored key without being asked
     required_columns: tuple[str, ...] = ()  # the upload must contain these
+    # The check suite (loaded by the ingest gate) the staged version must pass; None: none.
+    checks: object | None = None
 
     @property
     def expected_version(self) -> int:

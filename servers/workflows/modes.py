@@ -35,7 +35,15 @@ from lakehouse.servers.settings import Settings
 from lakehouse.servers.vocabulary import Vocabulary
 
 # Modules whose import registers the shipped modes.
-MODE_MODULES = ("lakehouse.servers.workflows.builtin", "lakehouse.servers.workflows.facts")
+MODE_MODULES = (
+    "lakehouse.servers.workflows.builtin",
+    "lakehouse.servers.workflows.facts",
+    "lakehouse.servers.distillation.modes",
+    "lakehouse.servers.drift.modes",
+    "lakehouse.servers.truth.modes",
+    "lakehouse.servers.pathway.modes",
+    "lakehouse.servers.validation.modes",
+)
 CANCELLED_BY_RUN = "NODE_CANCELLED"
 
 
@@ -49,6 +57,16 @@ class Services:
     vector: Callable[[], VectorApi]
     vocabulary: Vocabulary
     settings: Settings
+    # DistillationApi (distillation.score, drift.scorer); None where no runner wires it.
+    distillation: Callable[[], Any] | None = None
+    # DriftApi (drift.playbook, drift.embedding, drift.audit); None where no runner wires it.
+    drift: Callable[[], Any] | None = None
+    # TruthApi (truth.check); None: the mode builds a core over query (servers/truth/modes.py).
+    truth: Callable[[], Any] | None = None
+    # PathwayApi (pathway.record, pathway.nearest); None where no runner wires it.
+    pathway: Callable[[], Any] | None = None
+    # ValidationApi (validator.check); None where no runner wires it.
+    validation: Callable[[], Any] | None = None
 
 
 class ModeContext:

@@ -128,7 +128,8 @@ def test_the_staffing_workflow_records_a_placement_with_no_rpc_inside_the_run(ws
         during = [op for op in ops if op.time <= run.finished]
         rpcs = {f"{op.service}/{op.method}" for op in during if op.source != "workflow"}
         assert rpcs == {"lakehouse.v1.ObserverService/RunWorkflow"}, rpcs
-        assert {op.node_id for op in during if op.run_id == run.run_id} == {"filter", "search", "relevance", "record"}
+        nodes = {op.node_id for op in during if op.run_id == run.run_id}
+        assert nodes == {"filter", "search", "relevance", "truth", "record"}
 
 
 def test_a_node_timeout_skips_downstream_and_the_run_reports_it(wsystem, fake):

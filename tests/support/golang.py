@@ -12,14 +12,15 @@ DEBIAN_GOPATH = "/usr/share/gocode"
 BUILD_TIMEOUT_S = 300
 
 
-def build_go_client(workdir: Path) -> Path:
+def build_go_client(workdir: Path, command: str = "lakehouse-cli") -> Path:
+    """Build ``clients/go/<command>`` (the CLI, or e.g. pathway-hash) into ``workdir``."""
     go = shutil.which("go")
     assert go, "Go comes from Debian's golang-go (scripts/setup-dev installs it)"
     gopath = workdir / "gopath"
     (gopath / "src").mkdir(parents=True)
     # The generated code's import path is lakehouse/gen/go/...: map the repo there.
     (gopath / "src" / "lakehouse").symlink_to(ROOT)
-    out = workdir / "lakehouse-cli"
+    out = workdir / command
     env = {
         **os.environ,
         "GOPATH": f"{gopath}:{DEBIAN_GOPATH}",
@@ -30,7 +31,7 @@ def build_go_client(workdir: Path) -> Path:
     }
     subprocess.run(
         [go, "build", "-o", str(out), "."],
-        cwd=gopath / "src" / "lakehouse" / "clients" / "go" / "lakehouse-cli",
+        cwd=gopath / "src" / "lakehouse" / "clients" / "go" / command,
         env=env,
         check=True,
         timeout=BUILD_TIMEOUT_S,

@@ -13,6 +13,7 @@ from google.protobuf import struct_pb2
 from typer.testing import CliRunner
 
 from lakehouse.cli import app as cli
+from lakehouse.cli import common as cli_common
 from lakehouse.cli import format as fmt
 from lakehouse.client import SqlResult
 from lakehouse.v1 import catalog_pb2, ingest_pb2, models_pb2, vector_pb2
@@ -348,7 +349,8 @@ class FakeClient:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeClient:
     client = FakeClient()
-    monkeypatch.setattr(cli, "_client", lambda: client)
+    monkeypatch.setattr(cli, "open_client", lambda: client)
+    monkeypatch.setattr(cli_common, "open_client", lambda: client)  # echo_listing's
     return client
 
 

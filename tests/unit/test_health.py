@@ -67,6 +67,7 @@ def test_lists_own_services_then_upstreams(tmp_path, upstream):
         assert health.services == (
             ServiceHealth("lakehouse.v1.SystemService", SERVING, "system"),
             ServiceHealth("lakehouse.v1.QueryService", SERVING, "query"),
+            ServiceHealth("lakehouse.v1.ValidationService", SERVING, "query"),
             ServiceHealth("lakehouse.v1.CatalogService", SERVING, "catalog", upstream.address),
         )
         # Only what this process hosts, without asking the catalog's process.
@@ -75,6 +76,7 @@ def test_lists_own_services_then_upstreams(tmp_path, upstream):
         assert [(s.service, s.address) for s in own.services] == [
             ("lakehouse.v1.SystemService", ""),
             ("lakehouse.v1.QueryService", ""),
+            ("lakehouse.v1.ValidationService", ""),
         ]
         # The client prints every field, as GET /v1/health does.
         with LakehouseClient(lh.address) as c:
@@ -86,7 +88,7 @@ def test_lists_own_services_then_upstreams(tmp_path, upstream):
             "address": "",
             "detail": "",
         }
-        assert printed[2]["address"] == upstream.address
+        assert printed[3]["address"] == upstream.address
 
         upstream.stop(0)
         started = time.monotonic()

@@ -70,18 +70,18 @@ def test_adding_a_mode_is_one_registration(tmp_path):
     catalog = default_catalog()
 
     @catalog.register(
-        "drift.scorer", {"type": "object", "properties": {"baseline": {"type": "number"}}, "required": ["baseline"]}
+        "drift.example", {"type": "object", "properties": {"baseline": {"type": "number"}}, "required": ["baseline"]}
     )
     def drift(ctx, a):
         """How far today is from the baseline."""
         return {"drift": 1.0 - a["baseline"]}
 
     core, _ = make_core(tmp_path, catalog=catalog)
-    result = core.run(RunRequest(yaml=workflow("id: d\nmode: drift.scorer\nwith: {baseline: 0.25}")))
+    result = core.run(RunRequest(yaml=workflow("id: d\nmode: drift.example\nwith: {baseline: 0.25}")))
     assert result.node("d").output == {"drift": 0.75}
     with pytest.raises(ValueError, match="twice"):
-        catalog.add(Mode("drift.scorer", drift, {"type": "object"}))
-    assert "drift.scorer" not in default_catalog().names()  # a copy: the shipped catalog is untouched
+        catalog.add(Mode("drift.example", drift, {"type": "object"}))
+    assert "drift.example" not in default_catalog().names()  # a copy: the shipped catalog is untouched
     with pytest.raises(Exception, match="is not valid"):
         ModeCatalog().add(Mode("bad", drift, {"type": "nonsense"}))
 

@@ -26,9 +26,10 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from lakehouse.v1 import matrix_pb2 as lakehouse_dot_v1_dot_matrix__pb2
+from lakehouse.v1 import truth_pb2 as lakehouse_dot_v1_dot_truth__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16lakehouse/v1/ask.proto\x12\x0clakehouse.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19lakehouse/v1/matrix.proto\"\xec\x01\n\nAskRequest\x12\x16\n\x08question\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07\x63orpora\x18\x02 \x03(\t\x12\'\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0b\n\x03sql\x18\x04 \x01(\t\x12\x15\n\rsql_id_column\x18\x05 \x01(\t\x12\t\n\x01k\x18\x06 \x01(\x05\x12\x14\n\x0cuse_playbook\x18\x07 \x01(\x08\x12\x10\n\x08provider\x18\x08 \x01(\t\x12\r\n\x05model\x18\t \x01(\t\x12\x12\n\nextractive\x18\n \x01(\x08\x12\x12\n\nmax_tokens\x18\x0b \x01(\x05\"\x82\x01\n\x08\x43itation\x12\t\n\x01n\x18\x01 \x01(\x05\x12\x0e\n\x06\x63orpus\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\x12\x0e\n\x06\x64oc_id\x18\x04 \x01(\t\x12\x0c\n\x04page\x18\x05 \x01(\x05\x12\x0f\n\x07snippet\x18\x06 \x01(\t\x12\r\n\x05score\x18\x07 \x01(\x02\x12\x11\n\tfile_name\x18\x08 \x01(\t\"\x9f\x01\n\x0c\x41skCandidate\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12\x0e\n\x06\x64oc_id\x18\x02 \x01(\t\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x02\x12\x11\n\tsentences\x18\x05 \x03(\t\x12\x11\n\tcitations\x18\x06 \x03(\x05\x12)\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xdd\x02\n\x0c\x41skRetrieval\x12\'\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rfilter_source\x18\x02 \x01(\t\x12\x11\n\tretrieved\x18\x03 \x01(\x05\x12\x13\n\x0bsearch_mode\x18\x04 \x01(\t\x12\x12\n\ndowngraded\x18\x05 \x01(\x08\x12\x13\n\x0bmode_reason\x18\x06 \x01(\t\x12\x19\n\x11relevance_dropped\x18\x07 \x01(\x05\x12\x1f\n\x17metadata_filter_dropped\x18\x08 \x01(\x03\x12\x0f\n\x07partial\x18\t \x01(\x08\x12\x30\n\x07\x63orpora\x18\n \x03(\x0b\x32\x1f.lakehouse.v1.CorpusSearchStats\x12\x12\n\nlatency_ms\x18\x0b \x01(\x01\x12)\n\tcitations\x18\x0c \x03(\x0b\x32\x16.lakehouse.v1.Citation\"\xb2\x02\n\x0b\x41skResponse\x12\x0e\n\x06\x61nswer\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12)\n\tcitations\x18\x03 \x03(\x0b\x32\x16.lakehouse.v1.Citation\x12\x1c\n\x14ungrounded_citations\x18\x04 \x03(\x05\x12\x10\n\x08grounded\x18\x05 \x01(\x08\x12-\n\tretrieval\x18\x06 \x01(\x0b\x32\x1a.lakehouse.v1.AskRetrieval\x12.\n\ncandidates\x18\x07 \x03(\x0b\x32\x1a.lakehouse.v1.AskCandidate\x12\x10\n\x08provider\x18\x08 \x01(\t\x12\r\n\x05model\x18\t \x01(\t\x12\x13\n\x0bgenerate_ms\x18\n \x01(\x01\x12\x15\n\routput_tokens\x18\x0b \x01(\x03\"\x82\x01\n\x08\x41skEvent\x12/\n\tretrieval\x18\x01 \x01(\x0b\x32\x1a.lakehouse.v1.AskRetrievalH\x00\x12\x0f\n\x05token\x18\x02 \x01(\tH\x00\x12+\n\x06\x61nswer\x18\x03 \x01(\x0b\x32\x19.lakehouse.v1.AskResponseH\x00\x42\x07\n\x05\x65vent2\xb8\x01\n\nAskService\x12N\n\x03\x41sk\x12\x18.lakehouse.v1.AskRequest\x1a\x19.lakehouse.v1.AskResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\"\x07/v1/ask:\x01*\x12Z\n\tAskStream\x12\x18.lakehouse.v1.AskRequest\x1a\x16.lakehouse.v1.AskEvent\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/ask:stream:\x01*0\x01\x42+Z)lakehouse/gen/go/lakehouse/v1;lakehousev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16lakehouse/v1/ask.proto\x12\x0clakehouse.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x19lakehouse/v1/matrix.proto\x1a\x18lakehouse/v1/truth.proto\"\x81\x02\n\nAskRequest\x12\x16\n\x08question\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07\x63orpora\x18\x02 \x03(\t\x12\'\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0b\n\x03sql\x18\x04 \x01(\t\x12\x15\n\rsql_id_column\x18\x05 \x01(\t\x12\t\n\x01k\x18\x06 \x01(\x05\x12\x14\n\x0cuse_playbook\x18\x07 \x01(\x08\x12\x10\n\x08provider\x18\x08 \x01(\t\x12\r\n\x05model\x18\t \x01(\t\x12\x12\n\nextractive\x18\n \x01(\x08\x12\x12\n\nmax_tokens\x18\x0b \x01(\x05\x12\x13\n\x0btruth_rules\x18\x0c \x01(\t\"\xb4\x01\n\x08\x43itation\x12\t\n\x01n\x18\x01 \x01(\x05\x12\x0e\n\x06\x63orpus\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\x12\x0e\n\x06\x64oc_id\x18\x04 \x01(\t\x12\x0c\n\x04page\x18\x05 \x01(\x05\x12\x0f\n\x07snippet\x18\x06 \x01(\t\x12\r\n\x05score\x18\x07 \x01(\x02\x12\x11\n\tfile_name\x18\x08 \x01(\t\x12\x30\n\nviolations\x18\t \x03(\x0b\x32\x1c.lakehouse.v1.TruthViolation\"\xd1\x01\n\x0c\x41skCandidate\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12\x0e\n\x06\x64oc_id\x18\x02 \x01(\t\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x02\x12\x11\n\tsentences\x18\x05 \x03(\t\x12\x11\n\tcitations\x18\x06 \x03(\x05\x12)\n\x08metadata\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x30\n\nviolations\x18\x08 \x03(\x0b\x32\x1c.lakehouse.v1.TruthViolation\"\xdd\x02\n\x0c\x41skRetrieval\x12\'\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rfilter_source\x18\x02 \x01(\t\x12\x11\n\tretrieved\x18\x03 \x01(\x05\x12\x13\n\x0bsearch_mode\x18\x04 \x01(\t\x12\x12\n\ndowngraded\x18\x05 \x01(\x08\x12\x13\n\x0bmode_reason\x18\x06 \x01(\t\x12\x19\n\x11relevance_dropped\x18\x07 \x01(\x05\x12\x1f\n\x17metadata_filter_dropped\x18\x08 \x01(\x03\x12\x0f\n\x07partial\x18\t \x01(\x08\x12\x30\n\x07\x63orpora\x18\n \x03(\x0b\x32\x1f.lakehouse.v1.CorpusSearchStats\x12\x12\n\nlatency_ms\x18\x0b \x01(\x01\x12)\n\tcitations\x18\x0c \x03(\x0b\x32\x16.lakehouse.v1.Citation\"\xb2\x02\n\x0b\x41skResponse\x12\x0e\n\x06\x61nswer\x18\x01 \x01(\t\x12\x0c\n\x04mode\x18\x02 \x01(\t\x12)\n\tcitations\x18\x03 \x03(\x0b\x32\x16.lakehouse.v1.Citation\x12\x1c\n\x14ungrounded_citations\x18\x04 \x03(\x05\x12\x10\n\x08grounded\x18\x05 \x01(\x08\x12-\n\tretrieval\x18\x06 \x01(\x0b\x32\x1a.lakehouse.v1.AskRetrieval\x12.\n\ncandidates\x18\x07 \x03(\x0b\x32\x1a.lakehouse.v1.AskCandidate\x12\x10\n\x08provider\x18\x08 \x01(\t\x12\r\n\x05model\x18\t \x01(\t\x12\x13\n\x0bgenerate_ms\x18\n \x01(\x01\x12\x15\n\routput_tokens\x18\x0b \x01(\x03\"\x82\x01\n\x08\x41skEvent\x12/\n\tretrieval\x18\x01 \x01(\x0b\x32\x1a.lakehouse.v1.AskRetrievalH\x00\x12\x0f\n\x05token\x18\x02 \x01(\tH\x00\x12+\n\x06\x61nswer\x18\x03 \x01(\x0b\x32\x19.lakehouse.v1.AskResponseH\x00\x42\x07\n\x05\x65vent2\xb8\x01\n\nAskService\x12N\n\x03\x41sk\x12\x18.lakehouse.v1.AskRequest\x1a\x19.lakehouse.v1.AskResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\"\x07/v1/ask:\x01*\x12Z\n\tAskStream\x12\x18.lakehouse.v1.AskRequest\x1a\x16.lakehouse.v1.AskEvent\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/ask:stream:\x01*0\x01\x42+Z)lakehouse/gen/go/lakehouse/v1;lakehousev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,18 +43,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ASKSERVICE'].methods_by_name['Ask']._serialized_options = b'\202\323\344\223\002\014\"\007/v1/ask:\001*'
   _globals['_ASKSERVICE'].methods_by_name['AskStream']._loaded_options = None
   _globals['_ASKSERVICE'].methods_by_name['AskStream']._serialized_options = b'\202\323\344\223\002\023\"\016/v1/ask:stream:\001*'
-  _globals['_ASKREQUEST']._serialized_start=161
-  _globals['_ASKREQUEST']._serialized_end=397
-  _globals['_CITATION']._serialized_start=400
-  _globals['_CITATION']._serialized_end=530
-  _globals['_ASKCANDIDATE']._serialized_start=533
-  _globals['_ASKCANDIDATE']._serialized_end=692
-  _globals['_ASKRETRIEVAL']._serialized_start=695
-  _globals['_ASKRETRIEVAL']._serialized_end=1044
-  _globals['_ASKRESPONSE']._serialized_start=1047
-  _globals['_ASKRESPONSE']._serialized_end=1353
-  _globals['_ASKEVENT']._serialized_start=1356
-  _globals['_ASKEVENT']._serialized_end=1486
-  _globals['_ASKSERVICE']._serialized_start=1489
-  _globals['_ASKSERVICE']._serialized_end=1673
+  _globals['_ASKREQUEST']._serialized_start=187
+  _globals['_ASKREQUEST']._serialized_end=444
+  _globals['_CITATION']._serialized_start=447
+  _globals['_CITATION']._serialized_end=627
+  _globals['_ASKCANDIDATE']._serialized_start=630
+  _globals['_ASKCANDIDATE']._serialized_end=839
+  _globals['_ASKRETRIEVAL']._serialized_start=842
+  _globals['_ASKRETRIEVAL']._serialized_end=1191
+  _globals['_ASKRESPONSE']._serialized_start=1194
+  _globals['_ASKRESPONSE']._serialized_end=1500
+  _globals['_ASKEVENT']._serialized_start=1503
+  _globals['_ASKEVENT']._serialized_end=1633
+  _globals['_ASKSERVICE']._serialized_start=1636
+  _globals['_ASKSERVICE']._serialized_end=1820
 # @@protoc_insertion_point(module_scope)

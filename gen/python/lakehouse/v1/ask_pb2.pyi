@@ -2,6 +2,7 @@ from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from lakehouse.v1 import matrix_pb2 as _matrix_pb2
+from lakehouse.v1 import truth_pb2 as _truth_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -11,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AskRequest(_message.Message):
-    __slots__ = ("question", "corpora", "filter", "sql", "sql_id_column", "k", "use_playbook", "provider", "model", "extractive", "max_tokens")
+    __slots__ = ("question", "corpora", "filter", "sql", "sql_id_column", "k", "use_playbook", "provider", "model", "extractive", "max_tokens", "truth_rules")
     QUESTION_FIELD_NUMBER: _ClassVar[int]
     CORPORA_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
@@ -23,6 +24,7 @@ class AskRequest(_message.Message):
     MODEL_FIELD_NUMBER: _ClassVar[int]
     EXTRACTIVE_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TRUTH_RULES_FIELD_NUMBER: _ClassVar[int]
     question: str
     corpora: _containers.RepeatedScalarFieldContainer[str]
     filter: _struct_pb2.Struct
@@ -34,10 +36,11 @@ class AskRequest(_message.Message):
     model: str
     extractive: bool
     max_tokens: int
-    def __init__(self, question: _Optional[str] = ..., corpora: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., sql: _Optional[str] = ..., sql_id_column: _Optional[str] = ..., k: _Optional[int] = ..., use_playbook: _Optional[bool] = ..., provider: _Optional[str] = ..., model: _Optional[str] = ..., extractive: _Optional[bool] = ..., max_tokens: _Optional[int] = ...) -> None: ...
+    truth_rules: str
+    def __init__(self, question: _Optional[str] = ..., corpora: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., sql: _Optional[str] = ..., sql_id_column: _Optional[str] = ..., k: _Optional[int] = ..., use_playbook: _Optional[bool] = ..., provider: _Optional[str] = ..., model: _Optional[str] = ..., extractive: _Optional[bool] = ..., max_tokens: _Optional[int] = ..., truth_rules: _Optional[str] = ...) -> None: ...
 
 class Citation(_message.Message):
-    __slots__ = ("n", "corpus", "id", "doc_id", "page", "snippet", "score", "file_name")
+    __slots__ = ("n", "corpus", "id", "doc_id", "page", "snippet", "score", "file_name", "violations")
     N_FIELD_NUMBER: _ClassVar[int]
     CORPUS_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +49,7 @@ class Citation(_message.Message):
     SNIPPET_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
     n: int
     corpus: str
     id: str
@@ -54,10 +58,11 @@ class Citation(_message.Message):
     snippet: str
     score: float
     file_name: str
-    def __init__(self, n: _Optional[int] = ..., corpus: _Optional[str] = ..., id: _Optional[str] = ..., doc_id: _Optional[str] = ..., page: _Optional[int] = ..., snippet: _Optional[str] = ..., score: _Optional[float] = ..., file_name: _Optional[str] = ...) -> None: ...
+    violations: _containers.RepeatedCompositeFieldContainer[_truth_pb2.TruthViolation]
+    def __init__(self, n: _Optional[int] = ..., corpus: _Optional[str] = ..., id: _Optional[str] = ..., doc_id: _Optional[str] = ..., page: _Optional[int] = ..., snippet: _Optional[str] = ..., score: _Optional[float] = ..., file_name: _Optional[str] = ..., violations: _Optional[_Iterable[_Union[_truth_pb2.TruthViolation, _Mapping]]] = ...) -> None: ...
 
 class AskCandidate(_message.Message):
-    __slots__ = ("rank", "doc_id", "file_name", "score", "sentences", "citations", "metadata")
+    __slots__ = ("rank", "doc_id", "file_name", "score", "sentences", "citations", "metadata", "violations")
     RANK_FIELD_NUMBER: _ClassVar[int]
     DOC_ID_FIELD_NUMBER: _ClassVar[int]
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +70,7 @@ class AskCandidate(_message.Message):
     SENTENCES_FIELD_NUMBER: _ClassVar[int]
     CITATIONS_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
     rank: int
     doc_id: str
     file_name: str
@@ -72,7 +78,8 @@ class AskCandidate(_message.Message):
     sentences: _containers.RepeatedScalarFieldContainer[str]
     citations: _containers.RepeatedScalarFieldContainer[int]
     metadata: _struct_pb2.Struct
-    def __init__(self, rank: _Optional[int] = ..., doc_id: _Optional[str] = ..., file_name: _Optional[str] = ..., score: _Optional[float] = ..., sentences: _Optional[_Iterable[str]] = ..., citations: _Optional[_Iterable[int]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    violations: _containers.RepeatedCompositeFieldContainer[_truth_pb2.TruthViolation]
+    def __init__(self, rank: _Optional[int] = ..., doc_id: _Optional[str] = ..., file_name: _Optional[str] = ..., score: _Optional[float] = ..., sentences: _Optional[_Iterable[str]] = ..., citations: _Optional[_Iterable[int]] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., violations: _Optional[_Iterable[_Union[_truth_pb2.TruthViolation, _Mapping]]] = ...) -> None: ...
 
 class AskRetrieval(_message.Message):
     __slots__ = ("filter", "filter_source", "retrieved", "search_mode", "downgraded", "mode_reason", "relevance_dropped", "metadata_filter_dropped", "partial", "corpora", "latency_ms", "citations")

@@ -1,0 +1,1 @@
+"""Truth: rules over facts written in TOML, checked on one record or a whole dataset."""
