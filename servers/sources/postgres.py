@@ -158,7 +158,14 @@ _SQLSTATE: dict[str, tuple[type[errors.LakehouseError], str]] = {
     "28": (errors.PermissionDenied, SOURCE_AUTH_FAILED),  # invalid authorization
 }
 _AUTH_MARKERS = ("password authentication failed", "authentication failed", "no pg_hba.conf entry")
-_UNREACHABLE_MARKERS = ("timeout expired", "connection refused", "could not translate host name", "no route to host")
+_UNREACHABLE_MARKERS = (
+    "timeout expired",
+    "connection refused",
+    "could not translate host name",
+    "no route to host",
+    # An address with no route at all fails at once (ENETUNREACH) rather than timing out.
+    "network is unreachable",
+)
 _LOST_MARKERS = ("terminating connection", "server closed the connection", "connection to server was lost")
 _READ_ONLY_MARKERS = ("in a read-only transaction", "data-modifying")
 _SQLSTATE_RE = re.compile(r"SQLSTATE: ([0-9A-Z]{5})")

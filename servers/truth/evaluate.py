@@ -27,6 +27,7 @@ from lakehouse.servers.truth.parser import (
     Node,
     Not,
     Or,
+    value_kind,
 )
 from lakehouse.servers.truth.rules import Rule, RuleSet
 
@@ -52,18 +53,7 @@ class TypeMismatch(Exception):
         self.message = message
 
 
-def kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "list"
-    return type(value).__name__
+kind = value_kind  # the name the evaluator's callers use
 
 
 def lookup(record: Any, path: Sequence[str]) -> Any:

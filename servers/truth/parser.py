@@ -140,14 +140,19 @@ def parse(text: str, max_depth: int = 64) -> Node:
     return _Parser(tokenize(text), max_depth).condition()
 
 
-def _kind(value: Any) -> str:
+def value_kind(value: Any) -> str:
+    """The type family a value is compared within (literals, record values, SQL operands)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, (int, float)):
         return "number"
-    return "string"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    return type(value).__name__
 
 
 class _Parser:
@@ -286,7 +291,7 @@ class _Parser:
             if not isinstance(item, Lit) or item.value is None:
                 what = "null" if isinstance(item, Lit) else _describe(item)
                 raise ConditionError(f"a list holds strings, numbers or booleans, not {what}", tok.offset)
-            kind = _kind(item.value)
+            kind = value_kind(item.value)
             if kinds and kind not in kinds:
                 raise ConditionError(f"a list holds one type: {kind} among {kinds.pop()}s", tok.offset)
             kinds.add(kind)
@@ -308,7 +313,7 @@ class _Parser:
                 if isinstance(side, Lit) and isinstance(side.value, bool):
                     raise ConditionError(f"booleans only compare with = or !=, not {tok.value}", tok.offset)
         if isinstance(left, Lit) and isinstance(right, Lit):
-            a, b = _kind(left.value), _kind(right.value)
+            a, b = value_kind(left.value), value_kind(right.value)
             if "null" not in (a, b) and a != b:
                 raise ConditionError(f"cannot compare a {a} with a {b}", tok.offset)
         return Compare(tok.value, left, right, tok.offset)  # type: ignore[arg-type]
@@ -321,7 +326,7 @@ class _Parser:
         if isinstance(container, Lit):
             raise ConditionError(f"in needs a list or a list field, not a {_describe(container)}", container.offset)
         if isinstance(item, Lit) and isinstance(container, ListLit) and container.items:
-            a, b = _kind(item.value), _kind(container.items[0])
+            a, b = value_kind(item.value), value_kind(container.items[0])
             if a != b:
                 raise ConditionError(f"cannot look for a {a} among {b}s", item.offset)
         return Member(item, container, negated, offset)
@@ -332,7 +337,7 @@ def _describe(operand: Operand) -> str:
         return f"field {operand.name}"
     if isinstance(operand, ListLit):
         return "list"
-    return _kind(operand.value)
+    return value_kind(operand.value)
 
 
 def _shown(tok: Token) -> str:

@@ -32,6 +32,7 @@ from lakehouse.servers.truth.parser import (
     Node,
     Not,
     Or,
+    value_kind,
 )
 from lakehouse.servers.truth.rules import RuleSet
 
@@ -95,16 +96,6 @@ def literal(value: object) -> str:
     return string_literal(str(value))
 
 
-def _literal_family(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    return "string"
-
-
 @dataclass(frozen=True)
 class Expr:
     sql: str
@@ -143,7 +134,7 @@ class SqlCompiler:
     def operand(self, x: Lit | Field) -> Expr:
         if isinstance(x, Field):
             return self.field(x)
-        return Expr(literal(x.value), _literal_family(x.value))
+        return Expr(literal(x.value), value_kind(x.value))
 
     def condition(self, node: Node) -> str:
         if isinstance(node, And):
@@ -184,7 +175,7 @@ class SqlCompiler:
         item = self.operand(node.item)
         if isinstance(node.container, ListLit):
             values = list(dict.fromkeys(v for x in node.container.items for v in meeting(x)))
-            kinds = {_literal_family(v) for v in node.container.items}
+            kinds = {value_kind(v) for v in node.container.items}
             if item.family not in (*SCALARS, "null") or (kinds and item.family != "null" and item.family not in kinds):
                 raise TypeMismatch(item.name, f"{item.name} is a {item.family} column: it cannot be in this list")
             sql = f"COALESCE({item.sql} IN ({', '.join(literal(v) for v in values)}), FALSE)" if values else "FALSE"

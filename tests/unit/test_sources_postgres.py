@@ -113,6 +113,12 @@ class _DriverError(Exception):
             "SOURCE_UNREACHABLE",
         ),
         (
+            'Failed to connect: connection to server at "10.255.255.1", port 5432 failed: Network is unreachable',
+            None,
+            errors.Unavailable,
+            "SOURCE_UNREACHABLE",
+        ),
+        (
             "IO: [libpq] Failed to connect: ... failed: timeout expired\n",
             None,
             errors.Unavailable,
