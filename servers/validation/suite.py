@@ -43,7 +43,7 @@ from lakehouse.api.errors import FieldViolation, InvalidArgument, LakehouseError
 from lakehouse.api.validation import CHECK_TYPES, INVALID_SUITE, SUITE_NOT_FOUND, UNKNOWN_CHECK
 from lakehouse.servers.settings import ValidatorSettings
 from lakehouse.servers.sql import string_literal
-from lakehouse.servers.workflows.schema import _Loader as DuplicateRefusingLoader
+from lakehouse.servers.workflows.schema import UniqueKeyLoader
 
 SUITE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
 SUITE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -324,7 +324,7 @@ def load_text(text: str, settings: ValidatorSettings, name: str = "") -> Suite:
     if size > settings.max_suite_bytes:
         raise refuse([_Problem(INVALID_SUITE, "suite", f"{size} bytes; at most {settings.max_suite_bytes}")], name)
     try:
-        raw = yaml.load(text, Loader=DuplicateRefusingLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)

@@ -114,7 +114,7 @@ def refuse(problems: list[Problem], name: str = "") -> InvalidArgument:
 _SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_SafeBase):  # type: ignore[valid-type,misc]
+class UniqueKeyLoader(_SafeBase):  # type: ignore[valid-type,misc]
     """The safe loader, refusing a key given twice in one mapping (YAML keeps the last one
     silently)."""
 
@@ -132,7 +132,7 @@ def _mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict[An
     return loader.construct_mapping(node, deep=deep)
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
 def load_yaml(text: str, settings: WorkflowSettings) -> Any:
@@ -140,7 +140,7 @@ def load_yaml(text: str, settings: WorkflowSettings) -> Any:
     if size > settings.max_yaml_bytes:
         raise refuse([Problem(WORKFLOW_TOO_LARGE, "yaml", f"{size} bytes; at most {settings.max_yaml_bytes}")])
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
