@@ -18,6 +18,7 @@ from typing import Any
 
 import grpc
 
+from lakehouse.api.call_metadata import Metadata, MetadataInterceptor
 from lakehouse.api.config import ChannelSettings
 from lakehouse.api.errors import Cancelled, LakehouseError, Unavailable
 from lakehouse.api.status import from_rpc_error
@@ -104,7 +105,12 @@ class Channel:
     domain exception the server raised, and applies the default deadline."""
 
     def __init__(
-        self, address: str, settings: ChannelSettings, default_timeout_s: float | None, component: str = ""
+        self,
+        address: str,
+        settings: ChannelSettings,
+        default_timeout_s: float | None,
+        component: str = "",
+        metadata: Metadata = (),
     ) -> None:
         self.address = address
         self.component = component
@@ -113,6 +119,8 @@ class Channel:
         raw = grpc.insecure_channel(address, options=channel_options(settings))
         self._raw = raw
         self.grpc = _traced(raw) if settings.tracing and tracing_configured() else raw
+        if metadata:  # sent on every call (e.g. x-lakehouse-source)
+            self.grpc = grpc.intercept_channel(self.grpc, MetadataInterceptor(metadata))
 
     def _timeout(self, timeout_s: float | None) -> float | None:
         if timeout_s is None:
@@ -202,13 +210,14 @@ def open_channel(
     *,
     default_timeout_s: float | None = _UNSET,
     component: str = "",
+    metadata: Metadata = (),
 ) -> Channel:
     """The channel to ``address`` (host:port). ``default_timeout_s`` overrides the settings'
     default deadline (None: calls without a deadline); ``component`` names what it reaches
-    (in UPSTREAM_UNAVAILABLE errors)."""
+    (in UPSTREAM_UNAVAILABLE errors); ``metadata`` goes with every call."""
     chosen = settings or ChannelSettings()
     timeout = chosen.default_timeout_s if default_timeout_s is _UNSET else default_timeout_s
-    return Channel(address, chosen, timeout, component)
+    return Channel(address, chosen, timeout, component, metadata)
 
 
 def _traced(channel: grpc.Channel) -> grpc.Channel:

@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from lakehouse.api.errors import LakehouseError
 from lakehouse.cli import format as fmt
+from lakehouse.cli.auth import auth
 from lakehouse.cli.common import (
     JsonFlag,
     echo_json,
@@ -30,8 +31,10 @@ from lakehouse.cli.common import (
 )
 from lakehouse.cli.distill import distill
 from lakehouse.cli.drift import drift
+from lakehouse.cli.mcp import mcp
 from lakehouse.cli.pathway import pathway
 from lakehouse.cli.truth import truth
+from lakehouse.cli.ui import ui
 from lakehouse.cli.validate import validate
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -41,12 +44,17 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 def up(services: Annotated[str, typer.Option(help="'all' or a comma list")] = "all") -> None:
     """Start the system (one server process + Envoy) and return once it is ready."""
     from lakehouse.servers import supervisor
+    from lakehouse.servers.services import parse_components
 
     s = load_settings()
     state = supervisor.up(s, services)
     typer.echo(f"Lakehouse is up (home {s.home_dir})")
     typer.echo(f"  REST: {state.rest_url}/v1/health")
     typer.echo(f"  gRPC: {state.gateway}")
+    if "ui" in parse_components(services):
+        typer.echo(f"  UI:   {state.rest_url}/")
+    if s.auth.enabled and s.auth_bootstrap_key_file.exists():
+        typer.echo(f"  auth: on; admin key in {s.auth_bootstrap_key_file} (export LAKEHOUSE_API_KEY=$(cat ...))")
 
 
 @app.command()
@@ -91,6 +99,9 @@ def serve(
         typer.Option(help="COMPONENT=host:port (or =local) for a component used but not hosted here, repeatable"),
     ] = [],  # noqa: B006
     ready_file: Annotated[Path | None, typer.Option(help="write {pid,address} here once serving")] = None,
+    insecure: Annotated[
+        bool, typer.Option(help="allow a non-loopback address with auth off (anyone reaching it can do anything)")
+    ] = False,
 ) -> None:
     """Run a gRPC server hosting the given services in the foreground."""
     import logging
@@ -108,12 +119,17 @@ def serve(
         raise typer.BadParameter(str(exc), param_hint="--upstream") from None
     if grpc_port is not None:
         s.server.grpc_port = grpc_port
+    if insecure:
+        s.auth.insecure = True
 
     def on_ready(server) -> None:
         typer.echo(f"serving {services} on {server.address}")
+        if s.auth.enabled and s.auth_bootstrap_key_file.exists():
+            typer.echo(f"auth is on; the bootstrap admin key is in {s.auth_bootstrap_key_file}")
         if ready_file is not None:
             tmp = ready_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"pid": os.getpid(), "address": server.address}))
+            ui = server.ui.address if server.ui is not None else ""
+            tmp.write_text(json.dumps({"pid": os.getpid(), "address": server.address, "ui_address": ui}))
             tmp.replace(ready_file)
 
     serve_forever(s, services, on_ready=on_ready)
@@ -1072,11 +1088,14 @@ def stats(
 
 workflow = typer.Typer(no_args_is_help=True, help="Workflows: list, run FILE_OR_NAME, show RUN_ID, cancel RUN_ID.")
 app.add_typer(workflow, name="workflow")
+app.add_typer(auth, name="auth")
 app.add_typer(distill, name="distill")
 app.add_typer(drift, name="drift")
 app.add_typer(truth, name="truth")
 app.add_typer(pathway, name="pathway")
+app.add_typer(ui, name="ui")
 app.command("validate")(validate)
+app.command("mcp")(mcp)
 # Exit code of `workflow run` / `show` when the run did not succeed (failed or cancelled).
 RUN_NOT_SUCCEEDED_EXIT = 1
 

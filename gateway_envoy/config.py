@@ -64,6 +64,13 @@ MAX_SOCKET_PATH_BYTES = 107
 OTLP_CLUSTER = "otlp_collector"
 OTLP_EXPORT_TIMEOUT = "5s"
 GATEWAY_COMPONENT = "gateway"
+# The web UI (component ``ui``, an HTTP/1.1 app): every path not claimed above goes to it,
+# except REST paths, which stay with the transcoder (an unknown one is still a JSON 404).
+UI_COMPONENT = "ui"
+UI_CLUSTER = "upstream_ui"
+REST_PREFIX = "/v1/"
+TRANSCODER_FILTER = "envoy.filters.http.grpc_json_transcoder"
+FILTER_CONFIG = "type.googleapis.com/envoy.config.route.v3.FilterConfig"
 
 
 def admin_socket_path(run_dir: Path, name: str) -> Path:
@@ -87,13 +94,19 @@ class GatewayConfig:
     otlp_endpoint: str = ""  # Settings.tracing.otlp_endpoint; empty: Envoy makes no spans
     service_name: str = "lakehouse"  # Settings.tracing.service_name
     workers: int = 0  # Settings.gateway_workers; 0: one per CPU, at most MAX_DEFAULT_WORKERS
+    ui_upstream: str = ""  # the web UI's HTTP "host:port"; empty: no UI, `/` is a 404
 
     def worker_threads(self) -> int:
         return self.workers or max(1, min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1))
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, upstreams: dict[str, str], name: str = "envoy", port: int | None = None
+        cls,
+        settings: Settings,
+        upstreams: dict[str, str],
+        name: str = "envoy",
+        port: int | None = None,
+        ui_upstream: str = "",
     ) -> GatewayConfig:
         """The gateway of ``settings`` (listener host and port, run directory, JSON limits)."""
         return cls(
@@ -105,6 +118,7 @@ class GatewayConfig:
             settings.tracing.otlp_endpoint,
             settings.tracing.service_name,
             settings.gateway_workers,
+            ui_upstream,
         )
 
 
@@ -122,13 +136,26 @@ def route_table(cfg: GatewayConfig) -> list[dict]:
     for name in SHARED_SERVICES:
         routes.append(_route(f"/{name}/", _cluster_name(addresses[0]), "system"))
     # Anything else (unknown REST paths reach here only if the transcoder let them through).
-    routes.append(
-        {
-            "match": {"prefix": "/"},
-            "direct_response": {"status": 404, "body": {"inline_string": "no such route"}},
-        }
-    )
+    not_found = {"direct_response": {"status": 404, "body": {"inline_string": "no such route"}}}
+    if not cfg.ui_upstream:
+        routes.append({"match": {"prefix": "/"}, **not_found})
+        return routes
+    routes.append({"match": {"prefix": REST_PREFIX}, **not_found})
+    routes.append(_ui_route())
     return routes
+
+
+def _ui_route() -> dict:
+    """The rest to the UI: plain HTTP, so neither the JSON guard nor the transcoder runs."""
+    return {
+        "name": UI_COMPONENT,
+        "match": {"prefix": "/"},
+        "route": {"cluster": UI_CLUSTER, "timeout": "0s"},
+        "typed_per_filter_config": {
+            LUA_FILTER: {"@type": LUA_PER_ROUTE, "disabled": True},
+            TRANSCODER_FILTER: {"@type": FILTER_CONFIG, "disabled": True},
+        },
+    }
 
 
 def render(cfg: GatewayConfig) -> str:
@@ -138,6 +165,8 @@ def render(cfg: GatewayConfig) -> str:
     addresses = list(dict.fromkeys(cfg.upstreams.values()))
     routes = route_table(cfg)
     clusters = [_cluster(address) for address in addresses]
+    if cfg.ui_upstream:
+        clusters.append(_ui_cluster(cfg.ui_upstream))
     if cfg.otlp_endpoint:
         clusters.append(_otlp_cluster(cfg.otlp_endpoint))
     values = {
@@ -289,6 +318,18 @@ def _route(prefix: str, cluster: str, component: str) -> dict:
         "match": {"prefix": prefix},
         "route": {"cluster": cluster, "timeout": "0s"},
         "typed_per_filter_config": {LUA_FILTER: {"@type": LUA_PER_ROUTE, "disabled": True}},
+    }
+
+
+def _ui_cluster(address: str) -> dict:
+    """The UI's HTTP/1.1 upstream (the gRPC clusters speak HTTP/2)."""
+    host, port = address.rsplit(":", 1)
+    endpoint = {"address": {"socket_address": {"address": host, "port_value": int(port)}}}
+    return {
+        "name": UI_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": UPSTREAM_CONNECT_TIMEOUT,
+        "load_assignment": {"cluster_name": UI_CLUSTER, "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}]},
     }
 
 

@@ -109,6 +109,34 @@ class Runtime:
         )
 
     @cached_property
+    def auth(self):  # -> AuthCore (AuthService; only where the catalog is hosted: its tables are there)
+        from lakehouse.servers.auth.core import AuthCore
+
+        return AuthCore(self.settings.catalog_db, self.settings.auth)
+
+    @cached_property
+    def authenticator(self):  # -> Authenticator (the auth interceptor's key checks, cached)
+        from lakehouse.api.auth import RemoteAuth
+        from lakehouse.servers.auth.interceptor import Authenticator
+
+        resolve = self._api("catalog", lambda: self.auth, lambda a: RemoteAuth(self._channel(a, "catalog")))
+        authenticator = Authenticator(lambda secret: resolve.authenticate(secret), self.settings.auth.cache_ttl_s)
+        if self.upstream("catalog") is None:
+            self.auth.on_change.append(authenticator.clear)  # a revoke here is seen at once
+        return authenticator
+
+    @cached_property
+    def internal_key(self) -> str:
+        """What this process's calls to other services carry when auth is on: the internal
+        service key (written at bootstrap beside the admin's; see auth.internal_key_file)."""
+        if not self.settings.auth.enabled:
+            return ""
+        try:
+            return self.settings.auth_internal_key_file.read_text().strip()
+        except OSError:
+            return ""
+
+    @cached_property
     def retention(self):  # -> Retention (VacuumDatasets; only where the catalog is hosted)
         from lakehouse.servers.catalog.retention import Retention
 
@@ -339,7 +367,9 @@ class Runtime:
         return self._api("query", lambda: self.query, lambda a: RemoteQuery(self._channel(a, "query")))
 
     def _channel(self, address: str, component: str) -> Channel:
-        channel = open_channel(address, self.settings.channel, component=component)
+        key = self.internal_key
+        metadata = (("authorization", f"Bearer {key}"),) if key else ()
+        channel = open_channel(address, self.settings.channel, component=component, metadata=metadata)
         self._channels.append(channel)
         return channel
 
@@ -355,6 +385,7 @@ class Runtime:
             "query",
             "ingest",
             "catalog",
+            "auth",
         ):
             core = self.__dict__.get(name)
             if core is not None and hasattr(core, "close"):
@@ -373,12 +404,15 @@ class LakehouseServer:
     runtime: Runtime
     health: health.HealthServicer
     hosted: list[str] = field(default_factory=list)
+    ui: Any = None  # the web UI's HTTP server (servers/ui/server.py) when hosting `ui`
 
     @property
     def address(self) -> str:
         return f"{self.runtime.settings.server.host}:{self.port}"
 
     def stop(self, grace: float | None = None) -> None:
+        if self.ui is not None:
+            self.ui.stop()  # first: its pages call the services stopping below
         for name in self.hosted:
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.runtime.recorder.end_tails()  # they follow forever: end them, not the grace period
@@ -387,7 +421,9 @@ class LakehouseServer:
         shutdown_tracing()  # the last calls' spans are still queued for export
 
 
-def server_interceptors(settings: Settings, traced: bool, recorder=None) -> list[grpc.ServerInterceptor]:
+def server_interceptors(
+    settings: Settings, traced: bool, recorder=None, authenticator=None
+) -> list[grpc.ServerInterceptor]:
     """Every call's interceptors, outermost first. The tracing interceptor only when a
     tracer provider is set (``traced``: ours from ``tracing.otlp_endpoint``, or an embedding
     application's): without one its spans are no-ops, and it costs every call its wrapping
@@ -395,6 +431,11 @@ def server_interceptors(settings: Settings, traced: bool, recorder=None) -> list
     ``observer.enabled``."""
     # Admission inside the error interceptor, so its refusals are mapped like any domain error.
     interceptors: list[grpc.ServerInterceptor] = [ErrorInterceptor(), AdmissionInterceptor(settings)]
+    if settings.auth.enabled and authenticator is not None:
+        from lakehouse.servers.auth.interceptor import AuthInterceptor
+
+        # Inside the error interceptor (refusals mapped), outside admission (no slot for them).
+        interceptors.insert(1, AuthInterceptor(authenticator, settings.auth))
     if recorder is not None and settings.observer.enabled:
         from lakehouse.servers.observer.interceptor import RecordingInterceptor
 
@@ -416,14 +457,27 @@ def build_server(settings: Settings, services: str | None = None) -> LakehouseSe
     check_pool(settings)  # the pool holds every long-call cap plus a reserve for light calls
     components = parse_components(settings.services if services is None else services)
     configure_tracing(settings, components)  # before any tracer is used: spans go to the OTLP endpoint
+    from lakehouse.servers.auth.exposure import check_exposure
+
+    check_exposure(settings, settings.server.host)  # no open port without auth, unless --insecure
     runtime = Runtime(settings, components)
+    bootstrapped = False
+    if settings.auth.enabled and runtime.upstream("catalog") is None:
+        bootstrapped = runtime.auth.bootstrap(settings.auth_bootstrap_key_file, settings.auth_internal_key_file)
+        if bootstrapped:
+            log.warning("auth: created the admin key in %s (mode 0600)", settings.auth_bootstrap_key_file)
     from lakehouse.servers.janitor import collect_at_start
 
     collect_at_start(runtime, started_at)  # what a crash left behind, before serving; never raises
     opts = settings.server
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=opts.max_workers, thread_name_prefix="lakehouse-rpc"),
-        interceptors=server_interceptors(settings, tracing_configured(), runtime.recorder),
+        interceptors=server_interceptors(
+            settings,
+            tracing_configured(),
+            runtime.recorder,
+            runtime.authenticator if settings.auth.enabled else None,
+        ),
         options=[
             ("grpc.max_receive_message_length", opts.max_message_bytes),
             ("grpc.max_send_message_length", opts.max_message_bytes),
@@ -453,7 +507,12 @@ def build_server(settings: Settings, services: str | None = None) -> LakehouseSe
     for name in [*hosted, ""]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on %s:%d", ",".join(components), opts.host, port)
-    return LakehouseServer(server, port, runtime, health_servicer, hosted)
+    ui = None
+    if "ui" in components:  # an HTTP component: it calls the services through the Python client
+        from lakehouse.servers.ui.server import start_ui
+
+        ui = start_ui(settings)
+    return LakehouseServer(server, port, runtime, health_servicer, hosted, ui)
 
 
 def serve_forever(settings: Settings, services: str | None = None, on_ready=None) -> None:

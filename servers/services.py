@@ -21,6 +21,8 @@ class ServiceSpec:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("storage", "lakehouse.v1.StorageService", "lakehouse.v1.storage_pb2"),
     ServiceSpec("catalog", "lakehouse.v1.CatalogService", "lakehouse.v1.catalog_pb2"),
+    # Principals, keys and profiles live in the catalog's database.
+    ServiceSpec("catalog", "lakehouse.v1.AuthService", "lakehouse.v1.auth_pb2", package="auth"),
     ServiceSpec("ingest", "lakehouse.v1.IngestService", "lakehouse.v1.ingest_pb2"),
     # Pulls write through the ingest core of the same process.
     ServiceSpec("ingest", "lakehouse.v1.SourceService", "lakehouse.v1.sources_pb2", package="sources"),
@@ -47,6 +49,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
 
 # Each once, in SERVICES order (a component may host several services).
 COMPONENTS: tuple[str, ...] = tuple(dict.fromkeys(s.component for s in SERVICES if s.component != "system"))
+# Components that serve HTTP, not gRPC: started beside the gRPC server by build_server
+# (servers/app.py), reached through Envoy by path, never an upstream of another process.
+HTTP_COMPONENTS: tuple[str, ...] = ("ui",)
 
 # Long calls by full gRPC method name -> the admission kind whose cap they share
 # (servers/admission.py; the kinds are the AdmissionSettings fields). Every method not
@@ -86,10 +91,11 @@ LONG_CALLS: dict[str, str] = {
 
 def parse_components(spec: str) -> list[str]:
     """'all' or a comma list of component names → ordered component list."""
+    known = (*COMPONENTS, *HTTP_COMPONENTS)
     if spec.strip() in ("", "all"):
-        return list(COMPONENTS)
+        return list(known)
     wanted = [c.strip() for c in spec.split(",") if c.strip()]
-    unknown = sorted(set(wanted) - set(COMPONENTS))
+    unknown = sorted(set(wanted) - set(known))
     if unknown:
-        raise ValueError(f"unknown services {unknown}; choose from {list(COMPONENTS)} or 'all'")
-    return [c for c in COMPONENTS if c in wanted]
+        raise ValueError(f"unknown services {unknown}; choose from {list(known)} or 'all'")
+    return [c for c in known if c in wanted]

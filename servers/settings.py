@@ -88,6 +88,36 @@ class CatalogSettings(BaseModel):
     verify_content_hash: bool = True
 
 
+class AuthSettings(BaseModel):
+    """Principals, API keys and profiles (servers/auth/): off by default (the embedded
+    system listens on loopback only). With ``enabled`` every call but health, reflection
+    and Authenticate needs ``authorization: Bearer <key>``."""
+
+    enabled: bool = False
+    # Start-up refuses a non-loopback server.host or gateway host with auth off unless this
+    # is set (`lakehouse serve --insecure`).
+    insecure: bool = False
+    # Secrets start with this, so a leaked one is recognisable (secret scanners).
+    key_prefix: str = Field("lh_", pattern=r"^[a-z][a-z0-9_]{0,15}$")
+    # The first start with auth on and no admin writes an admin key here (mode 0600);
+    # None: <home>/auth/admin.key.
+    bootstrap_key_file: Path | None = None
+    # The key the services use to call each other (a service principal with an admin
+    # profile), created with the bootstrap admin; None: <home>/auth/internal.key.
+    internal_key_file: Path | None = None
+    # A resolved key is trusted this long before it is checked again (a revoke is seen at
+    # once in the catalog's process, within this in the others).
+    cache_ttl_s: float = Field(5.0, ge=0)
+    # After this many failed checks from one source within failure_window_s, that source
+    # gets RESOURCE_EXHAUSTED (429, TOO_MANY_AUTH_FAILURES) until the window has passed.
+    max_failures: int = Field(10, ge=1)
+    failure_window_s: float = Field(60.0, gt=0)
+    # Sources tracked at most (the oldest are forgotten first): bounds the limiter's memory.
+    max_tracked_sources: int = Field(10000, ge=1)
+    # A key created without a ttl expires after this many seconds (0: never).
+    default_key_ttl_s: int = Field(0, ge=0)
+
+
 class IngestSettings(BaseModel):
     """Limits and Parquet layout for ingestion."""
 
@@ -930,6 +960,65 @@ class ValidatorSettings(BaseModel):
     report_writers: int = Field(2, ge=1)
 
 
+class UiSettings(BaseModel):
+    """The web UI (component ``ui``, servers/ui/): an HTTP app in the server process that
+    calls the services through the Python client, behind Envoy at ``/``."""
+
+    # Where the UI's HTTP server listens (Envoy routes ``/`` to it); port 0 picks a free one.
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)
+    # The gRPC address the UI's client calls; "": the gateway (host:port of Settings).
+    upstream: str = ""
+    # Deadline of each call the UI makes, seconds (Ask and SQL included).
+    timeout_s: float = Field(60.0, gt=0)
+    # Rows the SQL tab renders; the CSV download holds at most csv_max_rows.
+    sql_max_rows: int = Field(200, ge=1)
+    csv_max_rows: int = Field(100_000, ge=1)
+    # Datasets per page in Explore, and rows in a dataset's preview.
+    page_size: int = Field(20, ge=1)
+    preview_rows: int = Field(20, ge=1)
+    # System tab: errors and recent ops shown, and how often the page polls, seconds.
+    tail_rows: int = Field(20, ge=1)
+    poll_s: float = Field(5.0, gt=0)
+    # Staffer console: the job orders dataset (one order a row: its id and its query text
+    # columns), the corpus its candidates are searched in, orders per page and candidates
+    # per order. A candidate's fill probability takes its match score as a prior worth
+    # fill_prior_weight outcomes, updated by its playbook placements and rejections.
+    job_orders_dataset: str = "job_orders"
+    job_order_id_column: str = "job_order_id"
+    job_order_query_column: str = "query"
+    console_corpus: str = "resumes"
+    console_orders: int = Field(12, ge=1)
+    console_candidates: int = Field(5, ge=1, le=100)
+    fill_prior_weight: float = Field(2.0, gt=0)
+
+
+class McpSettings(BaseModel):
+    """The MCP server (servers/mcp/, ``lakehouse mcp``): what one tool call may return to
+    an agent (a model's context is small), and where streamable HTTP listens."""
+
+    # The gRPC address its client calls; "": the gateway (host:port of Settings).
+    upstream: str = ""
+    # With auth on: the API key every call carries, so the agent sees what that key's
+    # profile holds (env LAKEHOUSE_MCP__API_KEY; empty: the client's LAKEHOUSE_API_KEY).
+    api_key: SecretStr = SecretStr("")
+    # Deadline of each call a tool makes, seconds (Ask, ingests and workflows included).
+    timeout_s: float = Field(300.0, gt=0)
+    # Rows the sql tool returns at most (a call may ask for fewer).
+    max_rows: int = Field(200, ge=1)
+    # Datasets list_datasets returns at most; hits search / matrix_search return at most.
+    max_datasets: int = Field(500, ge=1)
+    max_hits: int = Field(50, ge=1)
+    # Characters of any one text returned (a hit's text, a citation's snippet).
+    max_text_chars: int = Field(2000, ge=1)
+    # Largest ingest_text body, bytes (bigger data goes through `lakehouse ingest`).
+    max_ingest_bytes: int = Field(16 * MiB, ge=1)
+    # `lakehouse mcp --http`: host, port and path of the streamable HTTP endpoint.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8766, ge=0, le=65535)
+    http_path: str = "/mcp"
+
+
 class Settings(BaseSettings):
     """Root settings: one instance per process."""
 
@@ -961,6 +1050,7 @@ class Settings(BaseSettings):
     paging: PagingSettings = Field(default_factory=PagingSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     documents: DocumentSettings = Field(default_factory=DocumentSettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
@@ -980,6 +1070,8 @@ class Settings(BaseSettings):
     distillation: DistillationSettings = Field(default_factory=DistillationSettings)
     drift: DriftSettings = Field(default_factory=DriftSettings)
     pathway: PathwaySettings = Field(default_factory=PathwaySettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -1030,6 +1122,14 @@ class Settings(BaseSettings):
     def query_temp_dir(self) -> Path:
         """Where query engines spill (each engine in a directory of its own below it)."""
         return (self.query.temp_dir or self.home_dir / "tmp" / "query").expanduser().resolve()
+
+    @property
+    def auth_bootstrap_key_file(self) -> Path:
+        return (self.auth.bootstrap_key_file or self.home_dir / "auth" / "admin.key").expanduser().resolve()
+
+    @property
+    def auth_internal_key_file(self) -> Path:
+        return (self.auth.internal_key_file or self.home_dir / "auth" / "internal.key").expanduser().resolve()
 
     @property
     def catalog_db(self) -> Path:

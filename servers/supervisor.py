@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lakehouse.gateway.config import GatewayConfig
 from lakehouse.gateway.process import pid_alive, start_envoy, stop_process_group, tail
-from lakehouse.servers.services import parse_components
+from lakehouse.servers.services import HTTP_COMPONENTS, parse_components
 from lakehouse.servers.settings import Settings
 
 SERVER_READY_TIMEOUT_S = 60.0
@@ -94,6 +94,14 @@ def start_server_process(
     raise RuntimeError(f"server not ready after {SERVER_READY_TIMEOUT_S}s:\n{tail(log_path)}")
 
 
+def ready_info(settings: Settings, name: str = "server") -> dict:
+    """What the server process ``name`` wrote once serving ({pid, address, ui_address})."""
+    try:
+        return json.loads((settings.run_dir / f"{name}.ready.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def up(settings: Settings, services: str = "all") -> State:
     current = read_state(settings)
     if current and pid_alive(current.server_pid) and pid_alive(current.envoy_pid):
@@ -101,9 +109,14 @@ def up(settings: Settings, services: str = "all") -> State:
     if current:
         down(settings)
     components = parse_components(services)
+    from lakehouse.servers.auth.exposure import check_exposure
+
+    check_exposure(settings, settings.host)  # the gateway's listener: not open without auth
     server_pid, address = start_server_process(settings, services)
+    upstreams = {c: address for c in components if c not in HTTP_COMPONENTS}
+    ui = ready_info(settings).get("ui_address", "")  # the UI's HTTP address, when it hosts `ui`
     try:
-        envoy = start_envoy(GatewayConfig.from_settings(settings, {c: address for c in components}), settings.run_dir)
+        envoy = start_envoy(GatewayConfig.from_settings(settings, upstreams, ui_upstream=ui), settings.run_dir)
     except Exception:
         stop_process_group(server_pid)
         raise

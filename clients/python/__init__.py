@@ -21,6 +21,7 @@ import grpc
 import pyarrow as pa
 from google.protobuf import json_format
 
+from lakehouse.api.auth import API_KEY_ENV, AUTHORIZATION_HEADER, RemoteAuth
 from lakehouse.api.channel import open_channel
 from lakehouse.api.config import ChannelSettings
 from lakehouse.api.distillation import DistillationApi, RemoteDistillation
@@ -92,14 +93,25 @@ def _search_query(query: str | list[float]) -> vector_pb2.SearchQuery:
 
 class LakehouseClient:
     """``timeout_s``: the deadline of every call (None: none; ingests and corpus builds
-    can take long). ``settings``: how the channel is built (lakehouse.api.config)."""
+    can take long). ``settings``: how the channel is built (lakehouse.api.config).
+    ``metadata``: (key, value) pairs sent with every call, e.g. ``[("x-lakehouse-source",
+    "mcp")]`` so the observer records who called."""
 
     def __init__(
-        self, address: str, *, timeout_s: float | None = None, settings: ChannelSettings | None = None
+        self,
+        address: str,
+        *,
+        timeout_s: float | None = None,
+        settings: ChannelSettings | None = None,
+        metadata: Iterable[tuple[str, str]] = (),
+        api_key: str | None = None,
     ) -> None:
         self.address = address
         self.timeout_s = timeout_s
-        self._channel = open_channel(address, settings, default_timeout_s=timeout_s)
+        # The API key (auth on): the argument, else LAKEHOUSE_API_KEY; sent with every call.
+        key = os.environ.get(API_KEY_ENV, "") if api_key is None else api_key
+        metadata = (*metadata, *(((AUTHORIZATION_HEADER, f"Bearer {key}"),) if key else ()))
+        self._channel = open_channel(address, settings, default_timeout_s=timeout_s, metadata=tuple(metadata))
         self.channel = self._channel.grpc
         self.storage = storage_pb2_grpc.StorageServiceStub(self.channel)
         self.catalog = catalog_pb2_grpc.CatalogServiceStub(self.channel)
@@ -120,6 +132,7 @@ class LakehouseClient:
         self.drift: DriftApi = RemoteDrift(self._channel)
         self.truth: TruthApi = RemoteTruth(self._channel)
         self.pathways: PathwayApi = RemotePathway(self._channel)
+        self.auth: RemoteAuth = RemoteAuth(self._channel)
 
     # lifecycle ---------------------------------------------------------------
     def close(self) -> None:

@@ -6,6 +6,7 @@ import grpc
 from google.protobuf import empty_pb2
 
 from lakehouse.api import catalog as api
+from lakehouse.servers.auth.context import dataset_scope
 from lakehouse.v1 import catalog_pb2, catalog_pb2_grpc
 
 
@@ -19,6 +20,9 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
 
     def ListDatasets(self, request, context):
         datasets, token = self._core.list_datasets(request.page_size, request.page_token)
+        scope = dataset_scope()  # a caller bound to some datasets lists only those
+        if scope is not None:
+            datasets = [d for d in datasets if d.name in scope]
         return catalog_pb2.ListDatasetsResponse(
             datasets=[api.dataset_to_pb(d) for d in datasets], next_page_token=token
         )

@@ -18,6 +18,7 @@ from lakehouse.api.ingest import (
     spec_from_pb,
 )
 from lakehouse.api.protoconv import opened_upload
+from lakehouse.servers.auth.context import check_dataset
 from lakehouse.servers.memory import release_arrow_memory
 from lakehouse.v1 import ingest_pb2, ingest_pb2_grpc
 
@@ -32,6 +33,7 @@ def _is_rest(context: grpc.ServicerContext) -> bool:
 def _open(request_iterator, context, max_rest_bytes: int) -> tuple[IngestSpec, Iterator[bytes], EmbedTarget | None]:
     first, uploaded = opened_upload(request_iterator)
     spec, target = spec_from_pb(first)
+    check_dataset(spec.dataset)  # a writer bound to some datasets writes only those
     if not _is_rest(context):
         return spec, uploaded, target
     limit = max_rest_bytes

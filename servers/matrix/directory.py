@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from lakehouse.api import errors
 from lakehouse.api.matrix import CORPUS_HOST_UNREACHABLE, CorpusListing, HostedCorpus, UpstreamError
 from lakehouse.api.vector import CORPUS_NOT_FOUND, CorpusInfo, VectorApi
+from lakehouse.servers.auth.context import corpus_scope
+from lakehouse.servers.matrix.playbooks import PLAYBOOK_TAG
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ class CorpusDirectory:
             self._refresh()
         with self._lock:
             routes, failed = self._routes, list(self._failed.values())
+        routes = _scoped(routes)
         corpora = [HostedCorpus(r.corpus, r.host.label) for _, r in sorted(routes.items())]
         return CorpusListing(corpora, failed)
 
@@ -80,6 +83,7 @@ class CorpusDirectory:
             self._refresh()  # created since the last listing, perhaps
         with self._lock:
             routes, failed = self._routes, list(self._failed.values())
+        routes = _scoped(routes)  # another profile's corpus does not exist for this caller
         if not names:
             return routes, []
         found, unrouted = {}, []
@@ -130,3 +134,12 @@ class CorpusDirectory:
                     continue
                 routes[info.name] = Route(info, host)
         return routes
+
+
+def _scoped(routes: dict[str, Route]) -> dict[str, Route]:
+    """The routes the caller's profiles cover (all without auth). Playbook corpora stay:
+    the matrix core reads them for every caller's playbook boost."""
+    scope = corpus_scope()
+    if scope is None:
+        return routes
+    return {n: r for n, r in routes.items() if n in scope or PLAYBOOK_TAG in r.corpus.tags}

@@ -36,6 +36,8 @@ from lakehouse.api.query import (
     QUERY_ENGINE_RESTARTING,
     Rows,
 )
+from lakehouse.servers.auth.context import dataset_scope
+from lakehouse.servers.auth.sql_scope import check_scope
 from lakehouse.servers.memory import keep_duckdb_releasing_memory, memory_bytes
 from lakehouse.servers.query import jsonvalues
 from lakehouse.servers.query.engine import TEMP_DIR_PREFIX, AbandonedCalls, Engine
@@ -200,6 +202,9 @@ class QueryCore:
         assert con is not None
         try:
             checked = check_query(con, sql)
+            scope = dataset_scope()  # a caller bound to some datasets sees only those
+            if scope is not None:
+                check_scope(con, checked.statement.query, checked.explain, scope)
             engine.views.attach(con, checked.tables)
             con.begin()
         except Exception as exc:  # noqa: BLE001 - every engine failure is mapped, none leaks

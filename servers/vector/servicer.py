@@ -19,6 +19,7 @@ from lakehouse.api.vector import (
     search_result_to_pb,
     vector_from_pb,
 )
+from lakehouse.servers.auth.context import corpus_scope
 from lakehouse.v1 import vector_pb2, vector_pb2_grpc
 
 
@@ -50,7 +51,9 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
         )
 
     def ListCorpora(self, request, context):
-        return vector_pb2.ListCorporaResponse(corpora=[corpus_to_pb(c) for c in self._core.list_corpora()])
+        scope = corpus_scope()  # a caller bound to some corpora lists only those
+        corpora = [c for c in self._core.list_corpora() if scope is None or c.name in scope]
+        return vector_pb2.ListCorporaResponse(corpora=[corpus_to_pb(c) for c in corpora])
 
     def GetCorpus(self, request, context):
         return corpus_to_pb(self._core.get_corpus(request.corpus))

@@ -13,6 +13,7 @@ and the process's recorder, which receives every node execution as an ObservedOp
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 import uuid
@@ -212,7 +213,9 @@ class WorkflowsCore:
             finally:
                 events.put(_END)
 
-        threading.Thread(target=execute, name=f"workflow-run-{runner.run_id[:8]}", daemon=True).start()
+        # In a copy of this context: the run keeps its caller (auth scope) on its own thread.
+        run = contextvars.copy_context().run
+        threading.Thread(target=run, args=(execute,), name=f"workflow-run-{runner.run_id[:8]}", daemon=True).start()
         return self._events(runner, events, finished)
 
     def _events(

@@ -21,6 +21,8 @@ signal is abandoned on its (daemon) thread, never waited for.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import json
 import logging
 import queue
@@ -106,6 +108,8 @@ class _Workers:
         self._closed = False
 
     def submit(self, fn: Callable[[], Any]) -> Future:
+        # The submitter's context goes with the call: the caller (auth scope) reaches the modes.
+        fn = functools.partial(contextvars.copy_context().run, fn)
         future: Future = Future()
         with self._lock:
             reuse = self._idle_count > 0

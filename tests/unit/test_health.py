@@ -69,6 +69,7 @@ def test_lists_own_services_then_upstreams(tmp_path, upstream):
             ServiceHealth("lakehouse.v1.QueryService", SERVING, "query"),
             ServiceHealth("lakehouse.v1.ValidationService", SERVING, "query"),
             ServiceHealth("lakehouse.v1.CatalogService", SERVING, "catalog", upstream.address),
+            ServiceHealth("lakehouse.v1.AuthService", SERVING, "catalog", upstream.address),
         )
         # Only what this process hosts, without asking the catalog's process.
         own = _health(lh.address, local_only=True)

@@ -51,7 +51,7 @@ def test_health_reports_each_hosted_service(server):
 def test_subset_of_services(tmp_path):
     lh = build_server(Settings(home=tmp_path), services="catalog")
     try:
-        assert lh.hosted == ["lakehouse.v1.SystemService", "lakehouse.v1.CatalogService"]
+        assert lh.hosted == ["lakehouse.v1.SystemService", "lakehouse.v1.CatalogService", "lakehouse.v1.AuthService"]
         with LakehouseClient(lh.address) as c:
             assert c.list_datasets() == []
             with pytest.raises(Unimplemented) as exc:

@@ -1,0 +1,48 @@
+"""Where the web UI sits: a component of `--services all`, and Envoy's route for `/`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lakehouse.gateway.config import (
+    LUA_FILTER,
+    REST_PREFIX,
+    TRANSCODER_FILTER,
+    UI_CLUSTER,
+    GatewayConfig,
+    render,
+    route_table,
+)
+from lakehouse.servers.services import COMPONENTS, HTTP_COMPONENTS, parse_components
+from lakehouse.servers.settings import Settings
+
+
+def _config(tmp_path: Path, ui: str) -> GatewayConfig:
+    upstreams = {component: "127.0.0.1:7001" for component in COMPONENTS}
+    return GatewayConfig("127.0.0.1", 18080, upstreams, tmp_path / "admin.sock", 32, ui_upstream=ui)
+
+
+def test_ui_is_hosted_by_all_but_is_no_grpc_upstream():
+    assert "ui" in parse_components("all") and "ui" in HTTP_COMPONENTS and "ui" not in COMPONENTS
+    assert parse_components("ui") == ["ui"]
+    assert Settings().ui.sql_max_rows > 0
+
+
+def test_everything_but_rest_and_grpc_goes_to_the_ui_untranscoded(tmp_path: Path):
+    routes = route_table(_config(tmp_path, "127.0.0.1:7002"))
+    rest, ui = routes[-2], routes[-1]
+    assert rest["match"]["prefix"] == REST_PREFIX and rest["direct_response"]["status"] == 404
+    assert "typed_per_filter_config" not in rest  # REST stays guarded and transcoded
+    assert ui["match"]["prefix"] == "/" and ui["route"]["cluster"] == UI_CLUSTER
+    assert ui["typed_per_filter_config"][LUA_FILTER]["disabled"]
+    assert ui["typed_per_filter_config"][TRANSCODER_FILTER]["disabled"]
+    rendered = render(_config(tmp_path, "127.0.0.1:7002"))
+    clusters = json.loads(rendered.split("clusters: ", 1)[1].strip())
+    (cluster,) = [c for c in clusters if c["name"] == UI_CLUSTER]
+    assert "typed_extension_protocol_options" not in cluster  # HTTP/1.1, not the gRPC clusters' HTTP/2
+
+
+def test_without_a_ui_the_root_is_a_404(tmp_path: Path):
+    last = route_table(_config(tmp_path, ""))[-1]
+    assert last["match"]["prefix"] == "/" and last["direct_response"]["status"] == 404
