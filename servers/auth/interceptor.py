@@ -47,6 +47,7 @@ from lakehouse.servers.auth.exposure import is_loopback
 from lakehouse.servers.auth.limiter import FailureLimiter
 from lakehouse.servers.auth.rules import OPEN, required_role
 from lakehouse.servers.interceptors import WrappedHandlers, rewrapped
+from lakehouse.servers.observer.attribution import attribute
 from lakehouse.servers.settings import AuthSettings
 
 FORWARDED_HEADER = "x-forwarded-for"
@@ -161,6 +162,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         except errors.Unauthenticated:
             self.limiter.failed(source)
             raise
+        attribute(identity.principal.name)  # the recorded op's profile, refused or not
         if not identity.allows(role):
             raise errors.PermissionDenied(
                 f"{method.rsplit('/', 1)[-1]} needs the {role} role; {identity.principal.name} has"

@@ -41,6 +41,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from lakehouse.api.observer import OK, SOURCE_GRPC, SOURCE_HEADER, SOURCE_REST, SOURCES
 from lakehouse.servers.interceptors import WrappedHandlers, rewrapped
+from lakehouse.servers.observer.attribution import CALL_SLOT
 from lakehouse.servers.observer.fields import FieldSummaries
 from lakehouse.servers.observer.recorder import RingRecorder
 from lakehouse.servers.settings import ObserverSettings
@@ -164,6 +165,7 @@ class RecordingInterceptor(grpc.ServerInterceptor):
         state = self._state
         sizes = self._sizes
         record = self._recorder.record_call
+        caller_slot = CALL_SLOT
         fields = self._fields
         trace_ids = self._trace_ids
         traced = self._traced
@@ -191,7 +193,9 @@ class RecordingInterceptor(grpc.ServerInterceptor):
                     acc[1] = summary(request, {})
                 yield request
 
-        def failed(context, start_ns: int, t0: int, request_bytes: int, attrs, response_bytes: int = 0) -> None:
+        def failed(
+            context, start_ns: int, t0: int, request_bytes: int, attrs, response_bytes: int = 0, who: str = ""
+        ) -> None:
             try:
                 code, reason = _failure(context)
                 trace_id, span_id = trace_ids()
@@ -212,6 +216,7 @@ class RecordingInterceptor(grpc.ServerInterceptor):
                 attrs,
                 trace_id,
                 span_id,
+                who,
             )
 
         def unary_response(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -223,13 +228,17 @@ class RecordingInterceptor(grpc.ServerInterceptor):
                 else:
                     acc = [sizes.pop(id(request), 0), request]
                     argument = request
+                who = [""]
+                token = caller_slot.set(who)
                 try:
                     response = fn(argument, context)
                 except BaseException:
-                    failed(context, t0 + clock.wall_offset_ns, t0, acc[0], _attrs(acc, streamed_in))
+                    failed(context, t0 + clock.wall_offset_ns, t0, acc[0], _attrs(acc, streamed_in), 0, who[0])
                     raise
+                finally:
+                    caller_slot.reset(token)
                 # Recorded by the serializer, which gRPC calls next on this thread.
-                state.pending = (t0, acc, context, trace_ids() if traced else NO_TRACE)
+                state.pending = (t0, acc, context, trace_ids() if traced else NO_TRACE, who[0])
                 return response
 
             return call
@@ -250,16 +259,19 @@ class RecordingInterceptor(grpc.ServerInterceptor):
                 state.response_bytes = 0
                 trace_id, span_id = trace_ids()
                 code = ""
+                who = [""]
+                token = caller_slot.set(who)
                 try:
                     yield from fn(argument, context)
                 except GeneratorExit:
                     code = CANCELLED
                     raise
                 except BaseException:
-                    failed(context, start_ns, t0, acc[0], _attrs(acc, streamed_in), state.response_bytes)
+                    failed(context, start_ns, t0, acc[0], _attrs(acc, streamed_in), state.response_bytes, who[0])
                     code = None  # recorded
                     raise
                 finally:
+                    _reset_quietly(token)
                     if code is not None:
                         try:
                             latency = (perf_ns() - t0) / _NS_PER_MS
@@ -278,6 +290,7 @@ class RecordingInterceptor(grpc.ServerInterceptor):
                                 _attrs(acc, streamed_in),
                                 trace_id,
                                 span_id,
+                                who[0],
                             )
                         except Exception:  # noqa: BLE001
                             pass
@@ -300,13 +313,13 @@ class RecordingInterceptor(grpc.ServerInterceptor):
             if pending is None:
                 return serialize(response)
             state.pending = None
-            t0, acc, context, (trace_id, span_id) = pending
+            t0, acc, context, (trace_id, span_id), who = pending
             try:
                 data = serialize(response)
             except BaseException:
                 latency = (perf_ns() - t0) / _NS_PER_MS
                 record(t0 + clock.wall_offset_ns, service, name, _source(context), INTERNAL, "", latency, acc[0], 0,
-                       _attrs(acc, streamed_in), trace_id, span_id)  # fmt: skip
+                       _attrs(acc, streamed_in), trace_id, span_id, who)  # fmt: skip
                 raise
             try:
                 latency = (perf_ns() - t0) / _NS_PER_MS
@@ -318,7 +331,7 @@ class RecordingInterceptor(grpc.ServerInterceptor):
                 add_fields(response, attrs, True)
                 code = context.code()
                 record(t0 + clock.wall_offset_ns, service, name, _source(context), code.name if code else OK, "",
-                       latency, acc[0], len(data), attrs, trace_id, span_id)  # fmt: skip
+                       latency, acc[0], len(data), attrs, trace_id, span_id, who)  # fmt: skip
             except Exception:  # noqa: BLE001 - recording must not fail the call
                 pass
             return data
@@ -335,6 +348,14 @@ class RecordingInterceptor(grpc.ServerInterceptor):
             noted_request if deserialize is not None else None,
         )
         return _with_serializer(wrapped, stream_serialized if streamed_out else unary_serialized)
+
+
+def _reset_quietly(token) -> None:
+    """Close a stream's caller slot; a generator closed from another context cannot."""
+    try:
+        CALL_SLOT.reset(token)
+    except ValueError:
+        pass
 
 
 def _identity(value: Any) -> Any:

@@ -148,11 +148,12 @@ class RingRecorder:
         attributes: Mapping[str, str] | None,
         trace_id: str = "",
         span_id: str = "",
+        profile: str = "",
     ) -> None:
         try:
             seq = next(self._seq)
             entry = (seq, start_ns, service, method, source, code, reason, latency_ms, request_bytes,
-                     response_bytes, attributes, trace_id, span_id)  # fmt: skip
+                     response_bytes, attributes, trace_id, span_id, profile)  # fmt: skip
             # _add, inlined: this is every call's path.
             self._last_seq = seq
             self._ring.append(entry)
@@ -193,13 +194,14 @@ class RingRecorder:
         if len(entry) == _WHOLE:
             op = entry[1]
             return op if op.id else replace(op, id=self._op_id(entry[0]))
-        seq, start_ns, service, method, source, code, reason, latency, req, resp, attrs, trace_id, span_id = entry
+        seq, start_ns, service, method, source, code, reason, latency, req, resp, attrs, trace_id, span_id, who = entry
         return ObservedOp(
             id=self._op_id(seq),
             time=datetime.fromtimestamp(start_ns / _NS, UTC),
             service=service,
             method=method,
             source=source,
+            profile=who,
             code=code,
             reason=reason,
             latency_ms=latency,

@@ -165,6 +165,18 @@ def test_whoami_names_the_caller_and_its_profiles(asystem, reader_key, rest):
     assert body["principal"]["name"] == "rita" and body["profiles"][0]["datasets"] == ["sales"]
 
 
+def test_the_callers_principal_is_the_recorded_ops_profile(asystem, admin, reader_key, rest):
+    with asystem.client(api_key=reader_key) as lh:
+        lh.auth.whoami()
+    assert rest.get("/v1/auth/whoami", headers=_bearer(reader_key)).status_code == 200
+    ops = admin.list_ops(method="WhoAmI", limit=50).ops
+    assert {(op.source, op.profile) for op in ops} >= {("grpc", "rita"), ("rest", "rita")}
+    # The admin's own calls are recorded under its principal.
+    admin.list_datasets()
+    listing = admin.list_ops(method="ListDatasets", limit=1).ops[0]
+    assert listing.profile and listing.profile != "rita"
+
+
 def test_a_reader_lists_and_gets_only_its_datasets(asystem, admin, rest, reader_key):
     assert {d.name for d in admin.list_datasets()} >= {"sales", "payroll"}
     with asystem.client(api_key=reader_key) as lh:

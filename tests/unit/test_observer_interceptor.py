@@ -187,3 +187,56 @@ def test_a_traced_call_carries_its_trace_and_span_ids(tmp_path):
     ctx = span.get_span_context()
     assert (op.trace_id, op.span_id) == (format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"))
     assert (op.service, op.method, op.request_bytes, op.attributes) == ("x.Catalog", "Get", 3, {"dataset": "d"})
+
+
+def _in_process(tmp_path, handler_fn, *, streamed: bool = False):
+    """A recorder and the recording interceptor's handler around ``handler_fn``."""
+    from lakehouse.servers.observer.interceptor import RecordingInterceptor
+    from lakehouse.servers.observer.recorder import RingRecorder
+    from lakehouse.servers.storage.core import StorageCore
+
+    settings = Settings(home=tmp_path)
+    storage = StorageCore(settings)
+    recorder = RingRecorder(storage.lake(), storage.journal, settings.observer, start=False)
+    make = grpc.unary_stream_rpc_method_handler if streamed else grpc.unary_unary_rpc_method_handler
+    inner = make(
+        handler_fn,
+        request_deserializer=catalog_pb2.GetDatasetRequest.FromString,
+        response_serializer=catalog_pb2.Dataset.SerializeToString,
+    )
+    details = type("Details", (grpc.HandlerCallDetails,), {"method": "/x.Catalog/Get", "invocation_metadata": ()})()
+    handler = RecordingInterceptor(recorder, settings.observer, traced=False).intercept_service(
+        lambda _: inner, details
+    )
+    request = handler.request_deserializer(catalog_pb2.GetDatasetRequest(dataset="d").SerializeToString())
+    return recorder, handler, request
+
+
+def test_the_caller_an_inner_interceptor_names_is_the_ops_profile(tmp_path):
+    from lakehouse.servers.observer.attribution import attribute
+
+    def named(request, context):
+        attribute("rita")
+        return catalog_pb2.Dataset(name="d")
+
+    recorder, handler, request = _in_process(tmp_path, named)
+    handler.response_serializer(handler.unary_unary(request, _Context()))
+    assert recorder.op(recorder.entries()[-1]).profile == "rita"
+
+    def streamed(request, context):
+        attribute("svc-etl")
+        yield catalog_pb2.Dataset(name="d")
+
+    recorder, handler, request = _in_process(tmp_path, streamed, streamed=True)
+    for message in handler.unary_stream(request, _Context()):
+        handler.response_serializer(message)
+    assert recorder.op(recorder.entries()[-1]).profile == "svc-etl"
+
+
+def test_an_unnamed_caller_records_no_profile_and_naming_outside_a_call_is_harmless(tmp_path):
+    from lakehouse.servers.observer.attribution import attribute
+
+    attribute("nobody")  # no call is being recorded: nothing to name
+    recorder, handler, request = _in_process(tmp_path, lambda request, context: catalog_pb2.Dataset(name="d"))
+    handler.response_serializer(handler.unary_unary(request, _Context()))
+    assert recorder.op(recorder.entries()[-1]).profile == ""
