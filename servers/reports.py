@@ -39,12 +39,17 @@ def write_report(
     table = rows if isinstance(rows, pa.Table) else report_table(rows)
     if table.num_rows == 0:
         return None
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
     mode = WriteMode.UPSERT if primary_key else WriteMode.APPEND
     return ingest.ingest(
-        IngestSpec(dataset, format="parquet", mode=mode, primary_key=tuple(primary_key)), [sink.getvalue()]
+        IngestSpec(dataset, format="parquet", mode=mode, primary_key=tuple(primary_key)), [pq_bytes(table)]
     )
+
+
+def pq_bytes(table: pa.Table) -> bytes:
+    """A table as the bytes of one Parquet file (an upload through the ingest API)."""
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
 
 
 def _flat(value: Any) -> Any:

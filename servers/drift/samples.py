@@ -19,7 +19,6 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from lakehouse.api import errors
 from lakehouse.api.drift import (
@@ -33,10 +32,17 @@ from lakehouse.api.drift import (
     WindowSample,
 )
 from lakehouse.api.errors import invalid_field
-from lakehouse.api.vector import CORRUPT_DATA, DIMENSION_MISMATCH, GENERATION_NOT_FOUND, CorpusInfo
+from lakehouse.api.vector import DIMENSION_MISMATCH, GENERATION_NOT_FOUND, CorpusInfo
 from lakehouse.servers.storage.model import ObjectStore
-from lakehouse.servers.vector.layout import LOG_DIR, VECTORS_FILE, classify, corpus_prefix, generation_key
-from lakehouse.servers.vector.persistence import Manifest, get_bytes, list_all, read_log, read_manifest, sha256
+from lakehouse.servers.vector.layout import LOG_DIR, classify, corpus_prefix
+from lakehouse.servers.vector.persistence import (
+    Manifest,
+    list_all,
+    read_log,
+    read_manifest,
+    read_vectors_file,
+    vectors_of,
+)
 from lakehouse.servers.vector.vectors import OP_DELETE
 
 # A KS test compares two empirical distributions: each needs at least two points.
@@ -116,15 +122,11 @@ class SampleReader:
         """Live rows of a stored generation: (vectors, a table of the other ``columns`` asked for)."""
         try:
             manifest = manifest or read_manifest(self._store, corpus, gen)
-            key = generation_key(corpus, gen, VECTORS_FILE)
-            data = get_bytes(self._store, key)
+            table = read_vectors_file(self._store, manifest, ["vector", "deleted", *columns])
         except errors.NotFound as exc:
             raise _changed(corpus) from exc
-        if sha256(data) != manifest.files[VECTORS_FILE].sha256:
-            raise errors.Internal(f"checksum mismatch in {key}", reason=CORRUPT_DATA)
-        table = pq.read_table(pa.BufferReader(data), columns=["vector", "deleted", *columns])
         live = table.filter(pc.invert(table.column("deleted")))
-        vectors = _matrix(live.column("vector"), manifest.params.dimension)
+        vectors = vectors_of(live, manifest.params.dimension)
         return vectors, live.drop_columns(["vector", "deleted"])
 
     def _window(self, sample: WindowSample, field: str) -> Resolved:
@@ -217,11 +219,6 @@ def inline(rows: np.ndarray | Sequence[Sequence[float]], field: str, limit: int)
     if len(bad):
         raise invalid_field(f"{field}.vectors[{bad[0]}]", "has a NaN or infinite value", INVALID_SAMPLE)
     return matrix
-
-
-def _matrix(column: pa.ChunkedArray, dimension: int) -> np.ndarray:
-    flat = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    return flat.reshape(-1, dimension).astype(np.float32, copy=False)
 
 
 def _enough(count: int, what: str, field: str) -> None:

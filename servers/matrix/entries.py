@@ -4,7 +4,6 @@ dataset being imported (servers/matrix/playbooks.py stores them)."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from collections.abc import Iterable
 from dataclasses import replace
@@ -12,11 +11,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from lakehouse.api.errors import invalid_field
 from lakehouse.api.matrix import INVALID_PLAYBOOK_ENTRY, SUCCESS, ImportMapping, PlaybookEntry
 from lakehouse.api.vector import Item
+from lakehouse.servers.reports import pq_bytes
 from lakehouse.servers.vector.vectors import encode_metadata
 
 SCHEMA = pa.schema(
@@ -90,12 +89,6 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
-
-
-def pq_bytes(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
-    return sink.getvalue()
 
 
 def parquet_of(entries: Iterable[PlaybookEntry]) -> bytes:

@@ -60,8 +60,8 @@ from lakehouse.servers.matrix.entries import (
     imported_entry,
     item_of,
     parquet_of,
-    pq_bytes,
 )
+from lakehouse.servers.reports import pq_bytes
 from lakehouse.servers.settings import MatrixSettings
 from lakehouse.servers.sql import quote_ident, string_literal
 from lakehouse.servers.vector.model import MAX_ID_CHARS, validate_corpus_name

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -176,7 +176,8 @@ def _encode(table: pa.Table) -> pa.Buffer:
     return sink.getvalue()
 
 
-def _vectors_of(table: pa.Table, dimension: int) -> np.ndarray:
+def vectors_of(table: pa.Table, dimension: int) -> np.ndarray:
+    """The ``vector`` column as an (n, dimension) float32 matrix."""
     column = table.column("vector").combine_chunks()
     return column.flatten().to_numpy(zero_copy_only=False).reshape(-1, dimension).astype(np.float32, copy=False)
 
@@ -220,20 +221,26 @@ def read_manifest(store: ObjectStore, corpus: str, generation: int) -> Manifest:
         raise corrupt(f"unreadable manifest {key}: {exc}") from exc
 
 
-def read_rows(store: ObjectStore, manifest: Manifest) -> Rows:
-    """vectors.parquet, verified against the manifest; the source of truth, so corruption is fatal here."""
+def read_vectors_file(store: ObjectStore, manifest: Manifest, columns: Sequence[str] | None = None) -> pa.Table:
+    """vectors.parquet (``columns`` of it, or all), verified against the manifest's sha256."""
     key = generation_key(manifest.corpus, manifest.generation, VECTORS_FILE)
     data = get_bytes(store, key)
     if sha256(data) != manifest.files[VECTORS_FILE].sha256:
         raise corrupt(f"checksum mismatch in {key}")
+    return pq.read_table(pa.BufferReader(data), columns=list(columns) if columns is not None else None)
+
+
+def read_rows(store: ObjectStore, manifest: Manifest) -> Rows:
+    """vectors.parquet, verified against the manifest; the source of truth, so corruption is fatal here."""
+    key = generation_key(manifest.corpus, manifest.generation, VECTORS_FILE)
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        table = read_vectors_file(store, manifest)
         labels = table.column("label").to_numpy()
         if not np.array_equal(labels, np.arange(len(labels))):
             raise ValueError("labels are not 0..n-1 in order")
         return Rows(
             table.column("id").to_pylist(),
-            _vectors_of(table, manifest.params.dimension),
+            vectors_of(table, manifest.params.dimension),
             table.column("metadata").to_pylist(),
             table.column("text").to_pylist(),
             table.column("deleted").to_numpy(zero_copy_only=False).astype(bool),
@@ -288,7 +295,7 @@ def read_log(store: ObjectStore, corpus: str, seq: int, dimension: int) -> Write
         if len(ops) > 1 or not ops <= set(OPS):
             raise ValueError(f"unexpected ops {sorted(map(str, ops))}")
         op = ops.pop() if ops else OPS[0]
-        vectors = None if table.column("vector").null_count == len(table) else _vectors_of(table, dimension)
+        vectors = None if table.column("vector").null_count == len(table) else vectors_of(table, dimension)
         return WriteBatch(
             op,
             table.column("id").to_pylist(),
