@@ -130,6 +130,9 @@ class Identity:
     def sees_corpus(self, name: str) -> bool:
         return self.corpora is None or name in self.corpora
 
+    def sees_bucket(self, name: str) -> bool:
+        return self.buckets is None or name in self.buckets
+
 
 class AuthApi(Protocol):
     """Principals, keys and profiles: the core (servers/auth/core.py) and RemoteAuth."""

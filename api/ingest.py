@@ -68,6 +68,10 @@ DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
 DUPLICATE_DOCUMENT = "DUPLICATE_DOCUMENT"
 NO_DOCUMENTS = "NO_DOCUMENTS"  # an archive none of whose members could be ingested
 MALFORMED_ARCHIVE = "MALFORMED_ARCHIVE"
+# source_bucket/source_key: one without the other, or bytes sent beside them.
+INVALID_SOURCE_OBJECT = "INVALID_SOURCE_OBJECT"
+# This ingest service has no way to read bucket objects.
+SOURCE_OBJECTS_UNAVAILABLE = "SOURCE_OBJECTS_UNAVAILABLE"
 UNSAFE_ARCHIVE_PATH = "UNSAFE_ARCHIVE_PATH"
 ARCHIVE_TOO_LARGE = "ARCHIVE_TOO_LARGE"  # a zip bomb: too many members, bytes or too high a ratio
 NO_TEXT = "no_text"  # text_status of a document with no text layer
@@ -163,6 +167,16 @@ class IngestSpec:
     file_name: str = ""  # pdf: the document's name (its row's file_name)
     # A stored check suite the staged version must pass before its commit ("": none).
     checks: str = ""
+    # Read the source from this object of a registered bucket, not from the stream.
+    source: ObjectRef | None = None
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """An object in a registered bucket (StorageService), e.g. a raw file a team landed."""
+
+    bucket: str
+    key: str
 
 
 @dataclass(frozen=True)
@@ -314,6 +328,9 @@ def first_request(spec: IngestSpec, embed: EmbedTarget | None) -> ingest_pb2.Ing
         checks=spec.checks,
         **read_spec_to_pb(spec.read),
     )
+    if spec.source is not None:
+        request.source_bucket = spec.source.bucket
+        request.source_key = spec.source.key
     if embed is not None:
         request.embed_corpus = embed.corpus
         request.embed_id_column = embed.mapping.id_column
@@ -338,6 +355,7 @@ def spec_from_pb(first: ingest_pb2.IngestRequest) -> tuple[IngestSpec, EmbedTarg
         read=read_spec_from_pb(first),
         file_name=first.file_name,
         checks=first.checks,
+        source=ObjectRef(first.source_bucket, first.source_key) if first.source_bucket or first.source_key else None,
     )
     return spec, target
 

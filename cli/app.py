@@ -17,6 +17,7 @@ from google.protobuf import json_format
 from typer.core import TyperGroup
 
 from lakehouse.api.errors import LakehouseError
+from lakehouse.api.ingest import ObjectRef
 from lakehouse.cli import format as fmt
 from lakehouse.cli.auth import auth
 from lakehouse.cli.common import (
@@ -198,9 +199,15 @@ def ingest(
     checks: Annotated[
         str, typer.Option("--checks", help="a stored check suite the new version must pass before it is committed")
     ] = "",
+    bucket: Annotated[
+        str, typer.Option("--bucket", help="FILE is an object key in this registered bucket: nothing is uploaded")
+    ] = "",
     as_json: JsonFlag = False,
 ) -> None:
     """Upload FILE into DATASET (streamed), with progress on stderr and a summary.
+
+    With --bucket, FILE names an object in that bucket (a raw file a team landed there),
+    which the server reads itself.
 
     FILE may be a folder: every PDF below it goes up as one archive of résumés, and
     each file that cannot be read is listed by name while the rest land.
@@ -218,7 +225,7 @@ def ingest(
         with open_client() as lh:
             result = lh.ingest(
                 dataset,
-                file,
+                ObjectRef(bucket, file.as_posix()) if bucket else file,
                 format=format,
                 mode=mode,
                 primary_key=primary_key,

@@ -29,6 +29,7 @@ from lakehouse.api.errors import UPSTREAM_NOT_CONFIGURED, Unavailable
 from lakehouse.api.ingest import IngestApi, RemoteIngest
 from lakehouse.api.models import ModelsApi, RemoteModels
 from lakehouse.api.query import QueryApi, RemoteQuery
+from lakehouse.api.storage import RemoteStorage, StorageApi
 from lakehouse.api.tracing import tracing_configured
 from lakehouse.api.vector import MetadataStructs, RemoteVector, VectorApi
 from lakehouse.servers.admission import AdmissionInterceptor, check_pool
@@ -151,7 +152,15 @@ class Runtime:
         batch_rows = self.settings.vector.build_batch_rows
         embedder = EmbedOnIngest(lambda: self.vector_api, self.catalog, lake, journal, batch_rows)
         # The ingest gate (IngestRequest.checks) runs checks in-process on the staged files.
-        return IngestCore(self.catalog, lake, journal, self.settings, embedder, gate=self.validation)
+        return IngestCore(
+            self.catalog,
+            lake,
+            journal,
+            self.settings,
+            embedder,
+            gate=self.validation,
+            read_object=lambda bucket, key: self.storage_api.get_object(bucket, key).chunks,
+        )
 
     @cached_property
     def sources(self):  # -> SourcesCore (hosted with ingest: a pull writes through the ingest core)
@@ -350,6 +359,13 @@ class Runtime:
     def ingest_api(self) -> IngestApi:
         """What the playbook writes its dataset through: the ingest core, or the ingest upstream."""
         return self._api("ingest", lambda: self.ingest, lambda a: RemoteIngest(self._channel(a, "ingest")))
+
+    @cached_property
+    def storage_api(self) -> StorageApi:
+        """Bucket objects for other services' cores (an ingest from a bucket object): the
+        storage core, or the storage upstream (which knows buckets registered after this
+        process started)."""
+        return self._api("storage", lambda: self.storage, lambda a: RemoteStorage(self._channel(a, "storage")))
 
     @cached_property
     def vector_api(self) -> VectorApi:

@@ -27,10 +27,12 @@ from lakehouse.api.config import ChannelSettings
 from lakehouse.api.distillation import DistillationApi, RemoteDistillation
 from lakehouse.api.drift import DriftApi, RemoteDrift
 from lakehouse.api.errors import LakehouseError
+from lakehouse.api.ingest import ObjectRef
 from lakehouse.api.observer import ObservedOp, ObserverApi, OpsFilter, OpsPage, OpStats, RemoteObserver
 from lakehouse.api.paging import drain_pages
 from lakehouse.api.pathway import PathwayApi, RemotePathway
 from lakehouse.api.query import QueryApi, RemoteQuery, Rows, duration_to_pb
+from lakehouse.api.storage import RemoteStorage, StorageApi
 from lakehouse.api.truth import RemoteTruth, TruthApi
 from lakehouse.api.validation import RemoteValidation, ValidationApi
 from lakehouse.api.vector import filter_to_pb
@@ -65,7 +67,7 @@ from lakehouse.v1 import (
     vector_pb2_grpc,
 )
 
-__all__ = ["LakehouseClient", "LakehouseError", "SqlResult"]
+__all__ = ["LakehouseClient", "LakehouseError", "ObjectRef", "SqlResult"]
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 
@@ -133,6 +135,7 @@ class LakehouseClient:
         self.truth: TruthApi = RemoteTruth(self._channel)
         self.pathways: PathwayApi = RemotePathway(self._channel)
         self.auth: RemoteAuth = RemoteAuth(self._channel)
+        self.buckets: StorageApi = RemoteStorage(self._channel)
 
     # lifecycle ---------------------------------------------------------------
     def close(self) -> None:
@@ -186,7 +189,7 @@ class LakehouseClient:
     def ingest(
         self,
         dataset: str,
-        source: str | os.PathLike | bytes | Iterable[bytes],
+        source: str | os.PathLike | bytes | Iterable[bytes] | ObjectRef,
         *,
         format: str = "",
         mode: str = "",
@@ -219,7 +222,10 @@ class LakehouseClient:
         each named by its path in the folder. A single PDF's ``file_name`` defaults to
         its file's name. ``checks``: a stored check suite the staged version must pass
         before it is committed (else FAILED_PRECONDITION CHECKS_FAILED, nothing committed;
-        ``lakehouse.api.validation.report_of(error)`` gives the report)."""
+        ``lakehouse.api.validation.report_of(error)`` gives the report).
+
+        ``source`` may be ``ObjectRef(bucket, key)``: the server reads that object of a
+        registered bucket your profiles hold (nothing is uploaded)."""
         if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
             with folder_archive(source) as (archive, _):
                 return self.ingest(
@@ -253,6 +259,9 @@ class LakehouseClient:
         }
         if skip is not None:
             read["skip"] = skip
+        if isinstance(source, ObjectRef):
+            read |= {"source_bucket": source.bucket, "source_key": source.key}
+            source = b""
         requests = self._ingest_requests(dataset, source, format, mode, primary_key, schema, embed or {}, read)
         if on_progress is None:
             return self._call(self.ingest_stub.Ingest, requests)

@@ -12,6 +12,8 @@ from contextvars import ContextVar
 from lakehouse.api import errors
 from lakehouse.api.auth import Identity
 from lakehouse.api.catalog import DATASET_NOT_FOUND
+from lakehouse.api.storage import BUCKET_NOT_FOUND
+from lakehouse.api.vector import CORPUS_NOT_FOUND
 
 CALLER: ContextVar[Identity | None] = ContextVar("lakehouse_caller", default=None)
 
@@ -32,6 +34,14 @@ def corpus_scope() -> frozenset[str] | None:
     return None if who is None else who.corpora
 
 
+def bucket_scope() -> frozenset[str] | None:
+    """The buckets the caller may use through the object API and ingest; None: every one.
+    The lake and rescue buckets are buckets like the others here: a profile that does not
+    hold the lake cannot read dataset files around its dataset scope."""
+    who = CALLER.get()
+    return None if who is None else who.buckets
+
+
 def hidden_dataset(name: str) -> errors.NotFound:
     """What a caller gets for a dataset outside its profiles: the same NOT_FOUND as for one
     that does not exist, so names do not leak."""
@@ -43,3 +53,29 @@ def check_dataset(name: str) -> None:
     scope = dataset_scope()
     if scope is not None and name not in scope:
         raise hidden_dataset(name)
+
+
+def bucket_not_found(name: str) -> errors.NotFound:
+    """A bucket that does not exist, or is outside the caller's profiles: the same answer."""
+    return errors.NotFound(f"bucket {name!r} not found", reason=BUCKET_NOT_FOUND, metadata={"bucket": name})
+
+
+def check_bucket(name: str) -> None:
+    """NotFound unless the caller may use bucket ``name``."""
+    scope = bucket_scope()
+    if scope is not None and name not in scope:
+        raise bucket_not_found(name)
+
+
+def hidden_corpus(name: str) -> errors.NotFound:
+    """A corpus outside the caller's profiles: the NOT_FOUND of one that does not exist."""
+    return errors.NotFound(
+        f"corpus {name!r} not found on any vector upstream", reason=CORPUS_NOT_FOUND, metadata={"corpus": name}
+    )
+
+
+def check_corpus(name: str) -> None:
+    """NotFound unless the caller may see (or create) corpus ``name``."""
+    scope = corpus_scope()
+    if scope is not None and name not in scope:
+        raise hidden_corpus(name)

@@ -41,8 +41,7 @@ from lakehouse.api.auth import (
     TOO_MANY_AUTH_FAILURES,
     Identity,
 )
-from lakehouse.api.vector import CORPUS_NOT_FOUND
-from lakehouse.servers.auth.context import CALLER, hidden_dataset
+from lakehouse.servers.auth.context import CALLER, hidden_corpus, hidden_dataset
 from lakehouse.servers.auth.exposure import is_loopback
 from lakehouse.servers.auth.limiter import FailureLimiter
 from lakehouse.servers.auth.rules import OPEN, required_role
@@ -233,8 +232,4 @@ def check_names(identity: Identity, request: Any, names: tuple[str, ...]) -> Non
         if name == DATASET_FIELD and not identity.sees_dataset(value):
             raise hidden_dataset(value)
         if name == CORPUS_FIELD and not identity.sees_corpus(value):
-            raise errors.NotFound(
-                f"corpus {value!r} not found on any vector upstream",
-                reason=CORPUS_NOT_FOUND,
-                metadata={"corpus": value},
-            )
+            raise hidden_corpus(value)

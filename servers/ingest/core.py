@@ -69,6 +69,7 @@ from lakehouse.servers.ingest.model import (
     IngestSpec,
 )
 from lakehouse.servers.ingest.names import given as names_given
+from lakehouse.servers.ingest.objects import ReadObject, from_source_object
 from lakehouse.servers.ingest.plan import (
     Conformer,
     Plan,
@@ -207,11 +208,14 @@ class IngestCore:
         settings: Settings,
         embedder: EmbedOnIngest | None = None,
         gate: Gate | None = None,
+        read_object: ReadObject | None = None,
     ) -> None:
         """``embedder``: embed-on-ingest (None: an ingest with an embed target is refused).
         ``gate``: runs the suite an ingest names (``IngestSpec.checks``) on the staged
-        version; a blocking failure raises, so the attempt is cleaned up and journaled."""
+        version; a blocking failure raises, so the attempt is cleaned up and journaled.
+        ``read_object``: reads the bucket object an ingest names (``IngestSpec.source``)."""
         self._catalog = catalog
+        self._read_object = read_object
         self._gate = gate
         self._store = store
         self._journal = journal
@@ -231,6 +235,7 @@ class IngestCore:
         embed: EmbedTarget | None = None,
     ) -> IngestResult:
         """Commit the upload as a new version; with ``embed``, then embed the rows it added."""
+        spec, chunks = from_source_object(spec, chunks, self._read_object)
         if embed is not None:
             if self._embedder is None:
                 raise errors.Unimplemented("this ingest service cannot embed", reason=EMBEDDING_NOT_AVAILABLE)

@@ -26,7 +26,6 @@ from pathlib import Path
 from lakehouse.api import errors
 from lakehouse.api.storage import (
     BUCKET_EXISTS,
-    BUCKET_NOT_FOUND,
     BUCKET_PROTECTED,
     BUCKET_REGISTRY_CORRUPT,
     BUCKET_REGISTRY_UNWRITABLE,
@@ -38,6 +37,7 @@ from lakehouse.api.storage import (
     ObjectInfo,
     S3Location,
 )
+from lakehouse.servers.auth.context import bucket_not_found, bucket_scope, check_bucket
 from lakehouse.servers.settings import Settings
 from lakehouse.servers.storage.journal import ErrorJournal, error_record
 from lakehouse.servers.storage.local import LocalObjectStore
@@ -234,10 +234,11 @@ class StorageCore:
         return store
 
     def list_buckets(self) -> list[BucketInfo]:
-        """Every bucket, including registry entries the policy no longer serves (listed
-        from their spec, so an administrator can see and delete them)."""
+        """Every bucket the caller's profiles hold, including registry entries the policy no
+        longer serves (listed from their spec, so an administrator can see and delete them)."""
+        scope = bucket_scope()
         with self._lock:
-            names = sorted(set(self._stores) | set(self._specs))
+            names = sorted(n for n in set(self._stores) | set(self._specs) if scope is None or n in scope)
         out = []
         for name in names:
             try:
@@ -247,7 +248,7 @@ class StorageCore:
         return out
 
     def get_bucket(self, name: str) -> BucketInfo:
-        return self._public(self.store(name).info)
+        return self._public(self._held(name).info)
 
     def _public(self, info: BucketInfo) -> BucketInfo:
         """What a caller may see of a bucket: a local directory is named relative to
@@ -263,17 +264,24 @@ class StorageCore:
     def delete_bucket(self, name: str, principal: object = None) -> None:
         """Forget a registered bucket; its objects are left untouched."""
         self.authorize_bucket_admin(principal)
+        check_bucket(name)
         if name in self.protected:
             raise errors.FailedPrecondition(
                 f"bucket {name!r} is built in and cannot be deleted", reason=BUCKET_PROTECTED
             )
         with self._lock:
             if name not in self._specs:
-                raise self._not_found(name)
+                raise bucket_not_found(name)
             specs = {k: v for k, v in self._specs.items() if k != name}
             self._save(specs)
             self._specs = specs
             self._stores.pop(name, None)
+
+    def _held(self, name: str) -> ObjectStore:
+        """``store(name)`` for the object API: a bucket outside the caller's profiles does
+        not exist for it (servers/auth/context.py)."""
+        check_bucket(name)
+        return self.store(name)
 
     def store(self, name: str) -> ObjectStore:
         with self._lock:
@@ -282,7 +290,7 @@ class StorageCore:
                 return existing
             spec = self._specs.get(name)
             if spec is None:
-                raise self._not_found(name)
+                raise bucket_not_found(name)
             opened = self._stores[name] = self._open(spec)
             return opened
 
@@ -291,12 +299,12 @@ class StorageCore:
     def put_object(self, bucket: str, key: str, chunks: Iterable[bytes], content_type: str = "") -> ObjectInfo:
         """Write through the object API: refused before reading ``chunks`` when the
         key is under a managed prefix of a built-in bucket."""
-        store = self.store(bucket)
+        store = self._held(bucket)
         self._policy.check_object_write(bucket, key)
         return store.put(key, chunks, content_type=content_type)
 
     def delete_object(self, bucket: str, key: str) -> None:
-        store = self.store(bucket)
+        store = self._held(bucket)
         self._policy.check_object_write(bucket, key)
         store.delete(key)
 
@@ -317,25 +325,21 @@ class StorageCore:
         return self.register_bucket(name, "local", root=location)
 
     def get_object(self, bucket: str, key: str) -> ObjectBody:
-        store = self.store(bucket)
+        store = self._held(bucket)
         info = store.stat(key)  # a missing object fails here, before any byte is streamed
         return ObjectBody(info.content_type or DEFAULT_CONTENT_TYPE, store.get(key))
 
     def stat_object(self, bucket: str, key: str) -> ObjectInfo:
-        return self.store(bucket).stat(key)
+        return self._held(bucket).stat(key)
 
     def list_objects(
         self, bucket: str, prefix: str = "", page_size: int = 0, page_token: str = ""
     ) -> tuple[list[ObjectInfo], str]:
-        return self.store(bucket).list(prefix, page_size, page_token)
+        return self._held(bucket).list(prefix, page_size, page_token)
 
     def list_errors(self, page_size: int = 0, page_token: str = "") -> tuple[list[ErrorRecord], str]:
         entries, token = self._journal.list(page_size, page_token)
         return [error_record(e) for e in entries], token
-
-    @staticmethod
-    def _not_found(name: str) -> errors.NotFound:
-        return errors.NotFound(f"bucket {name!r} not found", reason=BUCKET_NOT_FOUND, metadata={"bucket": name})
 
     # Persistence ------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from lakehouse.api.vector import (
     search_result_to_pb,
     vector_from_pb,
 )
-from lakehouse.servers.auth.context import corpus_scope
+from lakehouse.servers.auth.context import check_corpus, corpus_scope
 from lakehouse.v1 import vector_pb2, vector_pb2_grpc
 
 
@@ -37,6 +37,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
         self._structs = structs
 
     def CreateCorpus(self, request, context):
+        check_corpus(request.name)  # a writer bound to some corpora creates only those
         return corpus_to_pb(
             self._core.create_corpus(
                 request.name,

@@ -17,7 +17,7 @@ class CompactDatasetRequest(_message.Message):
     def __init__(self, dataset: _Optional[str] = ...) -> None: ...
 
 class IngestRequest(_message.Message):
-    __slots__ = ("dataset", "format", "mode", "primary_key", "schema", "body", "embed_corpus", "embed_id_column", "embed_text_columns", "embed_metadata_columns", "delimiter", "quote", "escape", "header", "skip", "comment", "null", "encoding", "compression", "columns", "sheet", "sheet_dataset_pattern", "file_name", "checks")
+    __slots__ = ("dataset", "format", "mode", "primary_key", "schema", "body", "embed_corpus", "embed_id_column", "embed_text_columns", "embed_metadata_columns", "delimiter", "quote", "escape", "header", "skip", "comment", "null", "encoding", "compression", "columns", "sheet", "sheet_dataset_pattern", "file_name", "checks", "source_bucket", "source_key")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,8 @@ class IngestRequest(_message.Message):
     SHEET_DATASET_PATTERN_FIELD_NUMBER: _ClassVar[int]
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
     CHECKS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_BUCKET_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_KEY_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     format: str
     mode: str
@@ -66,7 +68,9 @@ class IngestRequest(_message.Message):
     sheet_dataset_pattern: str
     file_name: str
     checks: str
-    def __init__(self, dataset: _Optional[str] = ..., format: _Optional[str] = ..., mode: _Optional[str] = ..., primary_key: _Optional[_Iterable[str]] = ..., schema: _Optional[str] = ..., body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ..., embed_corpus: _Optional[str] = ..., embed_id_column: _Optional[str] = ..., embed_text_columns: _Optional[_Iterable[str]] = ..., embed_metadata_columns: _Optional[_Iterable[str]] = ..., delimiter: _Optional[str] = ..., quote: _Optional[str] = ..., escape: _Optional[str] = ..., header: _Optional[str] = ..., skip: _Optional[int] = ..., comment: _Optional[str] = ..., null: _Optional[_Iterable[str]] = ..., encoding: _Optional[str] = ..., compression: _Optional[str] = ..., columns: _Optional[_Iterable[str]] = ..., sheet: _Optional[str] = ..., sheet_dataset_pattern: _Optional[str] = ..., file_name: _Optional[str] = ..., checks: _Optional[str] = ...) -> None: ...
+    source_bucket: str
+    source_key: str
+    def __init__(self, dataset: _Optional[str] = ..., format: _Optional[str] = ..., mode: _Optional[str] = ..., primary_key: _Optional[_Iterable[str]] = ..., schema: _Optional[str] = ..., body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ..., embed_corpus: _Optional[str] = ..., embed_id_column: _Optional[str] = ..., embed_text_columns: _Optional[_Iterable[str]] = ..., embed_metadata_columns: _Optional[_Iterable[str]] = ..., delimiter: _Optional[str] = ..., quote: _Optional[str] = ..., escape: _Optional[str] = ..., header: _Optional[str] = ..., skip: _Optional[int] = ..., comment: _Optional[str] = ..., null: _Optional[_Iterable[str]] = ..., encoding: _Optional[str] = ..., compression: _Optional[str] = ..., columns: _Optional[_Iterable[str]] = ..., sheet: _Optional[str] = ..., sheet_dataset_pattern: _Optional[str] = ..., file_name: _Optional[str] = ..., checks: _Optional[str] = ..., source_bucket: _Optional[str] = ..., source_key: _Optional[str] = ...) -> None: ...
 
 class ReadOptions(_message.Message):
     __slots__ = ("format", "delimiter", "quote", "escape", "header", "skip", "comment", "null", "encoding", "compression", "sheet", "header_rows", "json_format")
