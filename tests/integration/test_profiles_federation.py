@@ -174,9 +174,7 @@ def test_scoping_through_rest(landed, rest):
         headers=_bearer(alpha),
     )
     assert (crossed.status_code, _reason(crossed)) == (404, "BUCKET_NOT_FOUND")
-    half = rest.post(
-        "/v1/datasets/alpha_people:ingest", params={"source_bucket": "team-local"}, headers=_bearer(alpha)
-    )
+    half = rest.post("/v1/datasets/alpha_people:ingest", params={"source_bucket": "team-local"}, headers=_bearer(alpha))
     assert (half.status_code, _reason(half)) == (400, "INVALID_SOURCE_OBJECT")
 
 
