@@ -14,10 +14,12 @@ import json
 import pkgutil
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
 
+from lakehouse.api import errors
 from lakehouse.api.call_metadata import Metadata, MetadataInterceptor
 from lakehouse.api.config import ChannelSettings
 from lakehouse.api.errors import Cancelled, LakehouseError, Unavailable
@@ -29,6 +31,7 @@ IDEMPOTENT_PREFIXES = ("Get", "List", "Find", "Search", "Embed", "Verify", "Desc
 RETRYABLE_CODES = ("UNAVAILABLE",)
 UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
 CALL_CANCELLED = "CALL_CANCELLED"
+INVALID_TLS_FILE = "INVALID_TLS_FILE"  # a certificate or key file that cannot be read
 # How the gateway names the component it could not reach (gateway_envoy/config.py UPSTREAM_REPLY_TEXT).
 _UPSTREAM_RE = re.compile(r"\(upstream: ([a-z_]+)\)")
 
@@ -116,7 +119,7 @@ class Channel:
         self.component = component
         self.settings = settings
         self.default_timeout_s = default_timeout_s
-        raw = grpc.insecure_channel(address, options=channel_options(settings))
+        raw = _raw_channel(address, settings)
         self._raw = raw
         self.grpc = _traced(raw) if settings.tracing and tracing_configured() else raw
         if metadata:  # sent on every call (e.g. x-lakehouse-source)
@@ -218,6 +221,21 @@ def open_channel(
     chosen = settings or ChannelSettings()
     timeout = chosen.default_timeout_s if default_timeout_s is _UNSET else default_timeout_s
     return Channel(address, chosen, timeout, component, metadata)
+
+
+def _raw_channel(address: str, settings: ChannelSettings) -> grpc.Channel:
+    options = channel_options(settings)
+    if not (settings.tls or settings.tls_root_cert):
+        return grpc.insecure_channel(address, options=options)
+    roots = None
+    if settings.tls_root_cert:
+        try:
+            roots = Path(settings.tls_root_cert).expanduser().read_bytes()
+        except OSError as exc:
+            raise errors.invalid_field(
+                "channel.tls_root_cert", f"cannot read {settings.tls_root_cert}: {exc.strerror}", INVALID_TLS_FILE
+            ) from exc
+    return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=roots), options=options)
 
 
 def _traced(channel: grpc.Channel) -> grpc.Channel:

@@ -35,6 +35,11 @@ class ChannelSettings(BaseModel):
     retry_backoff_multiplier: float = 2.0
     # How often a call that its caller may cancel (an upload, a compaction) checks.
     cancel_poll_s: float = 0.1
+    # TLS to a gateway that terminates it (Settings.gateway_tls_cert): ``tls`` trusts the
+    # system's roots, ``tls_root_cert`` (a PEM file; implies tls) the CA that signed the
+    # gateway's certificate, e.g. a self-signed one. Off: plaintext (loopback, inside a host).
+    tls: bool = False
+    tls_root_cert: str = ""
     # OpenTelemetry client spans, so trace context crosses processes (a no-op without a
     # tracer provider).
     tracing: bool = True

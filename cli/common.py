@@ -24,7 +24,7 @@ def open_client():
     from lakehouse.client import LakehouseClient
 
     s = load_settings()
-    return LakehouseClient(f"{s.host}:{s.port}")
+    return LakehouseClient(f"{s.host}:{s.port}", settings=s.gateway_channel)
 
 
 def fail(exc: LakehouseError) -> None:

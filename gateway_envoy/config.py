@@ -95,6 +95,10 @@ class GatewayConfig:
     service_name: str = "lakehouse"  # Settings.tracing.service_name
     workers: int = 0  # Settings.gateway_workers; 0: one per CPU, at most MAX_DEFAULT_WORKERS
     ui_upstream: str = ""  # the web UI's HTTP "host:port"; empty: no UI, `/` is a 404
+    # PEM certificate chain and private key: the listener terminates TLS (h2 and http/1.1
+    # by ALPN, so gRPC and REST both work); empty: plaintext.
+    tls_cert: str = ""
+    tls_key: str = ""
 
     def worker_threads(self) -> int:
         return self.workers or max(1, min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1))
@@ -119,6 +123,8 @@ class GatewayConfig:
             settings.tracing.service_name,
             settings.gateway_workers,
             ui_upstream,
+            str(settings.gateway_tls_cert or ""),
+            str(settings.gateway_tls_key or ""),
         )
 
 
@@ -178,6 +184,7 @@ def render(cfg: GatewayConfig) -> str:
         "routes": json.dumps(routes),
         "clusters": json.dumps(clusters),
         "tracing": json.dumps(_tracing(cfg)),
+        "transport_socket": json.dumps(_tls_socket(cfg)),
         "local_reply_mappers": json.dumps(_local_reply_mappers()),
         "json_guard_lua": json.dumps(lua_code(cfg.max_json_depth)),
         "services": json.dumps([s.full_name for s in SERVICES]),
@@ -189,6 +196,32 @@ def render(cfg: GatewayConfig) -> str:
         "connection_window_bytes": CONNECTION_WINDOW_BYTES,
     }
     return Template(TEMPLATE.read_text()).substitute(values)
+
+
+def _tls_socket(cfg: GatewayConfig) -> dict | None:
+    """The listener's TLS (None: plaintext). Unreadable files fail here, with their path,
+    rather than as an Envoy that exits at start."""
+    if not cfg.tls_cert and not cfg.tls_key:
+        return None
+    for what, path in (("certificate", cfg.tls_cert), ("private key", cfg.tls_key)):
+        if not path:
+            raise ValueError(f"TLS needs a certificate and a private key; the {what} is missing")
+        try:
+            Path(path).read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot read the gateway's TLS {what} {path}: {exc.strerror}") from exc
+    return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+            "common_tls_context": {
+                "alpn_protocols": ["h2", "http/1.1"],
+                "tls_certificates": [
+                    {"certificate_chain": {"filename": cfg.tls_cert}, "private_key": {"filename": cfg.tls_key}}
+                ],
+            },
+        },
+    }
 
 
 def _local_reply_mappers() -> list[dict]:

@@ -991,6 +991,15 @@ class UiSettings(BaseModel):
     console_orders: int = Field(12, ge=1)
     console_candidates: int = Field(5, ge=1, le=100)
     fill_prior_weight: float = Field(2.0, gt=0)
+    # With auth on, the login page keeps the caller's key in an HttpOnly cookie, encrypted
+    # and authenticated (Fernet) with the secret in cookie_key_file (None:
+    # <home>/auth/ui-cookie.key, made 0600 on first start), valid for session_max_age_s.
+    cookie_name: str = "lakehouse_session"
+    cookie_key_file: Path | None = None
+    session_max_age_s: int = Field(8 * 3600, ge=60)
+    # Signed-in keys whose backend client (one gRPC channel each) is kept; past it the
+    # least recently used one is closed.
+    max_sessions: int = Field(64, ge=1)
 
 
 class McpSettings(BaseModel):
@@ -1036,6 +1045,11 @@ class Settings(BaseSettings):
     # Envoy worker threads (--concurrency); 0: one per CPU, at most 4. On a small box the
     # gateway shares its cores with the servers, so fewer workers can mean less contention.
     gateway_workers: int = Field(0, ge=0)
+    # TLS at the gateway: Envoy terminates it with this certificate chain and private key
+    # (PEM files; both or neither). REST is then https and gRPC clients need
+    # channel.tls / channel.tls_root_cert; the servers behind it stay on loopback.
+    gateway_tls_cert: Path | None = None
+    gateway_tls_key: Path | None = None
     services: str = "all"
     # Where each component this process uses but does not host is served: "host:port",
     # or "local" (an in-process core over the shared home, not served). Unset: a call
@@ -1072,6 +1086,20 @@ class Settings(BaseSettings):
     pathway: PathwaySettings = Field(default_factory=PathwaySettings)
     ui: UiSettings = Field(default_factory=UiSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.gateway_tls_cert is None) != (self.gateway_tls_key is None):
+            raise ValueError("gateway_tls_cert and gateway_tls_key go together: set both, or neither")
+        return self
+
+    @property
+    def gateway_channel(self) -> ChannelSettings:
+        """How this host's own clients of the gateway (the UI, MCP) connect: over TLS, trusting
+        the gateway's certificate, when the gateway terminates TLS."""
+        if self.gateway_tls_cert is None:
+            return self.channel
+        return self.channel.model_copy(update={"tls_root_cert": str(self.gateway_tls_cert)})
 
     @classmethod
     def settings_customise_sources(
@@ -1130,6 +1158,10 @@ class Settings(BaseSettings):
     @property
     def auth_internal_key_file(self) -> Path:
         return (self.auth.internal_key_file or self.home_dir / "auth" / "internal.key").expanduser().resolve()
+
+    @property
+    def ui_cookie_key_file(self) -> Path:
+        return (self.ui.cookie_key_file or self.home_dir / "auth" / "ui-cookie.key").expanduser().resolve()
 
     @property
     def catalog_db(self) -> Path:

@@ -86,7 +86,8 @@ def open_client(settings: Settings) -> Any:
     from lakehouse.client import LakehouseClient
 
     address = settings.mcp.upstream or f"{settings.host}:{settings.port}"
-    return LakehouseClient(address, **client_options(settings.mcp))
+    channel = None if settings.mcp.upstream else settings.gateway_channel
+    return LakehouseClient(address, settings=channel, **client_options(settings.mcp))
 
 
 def client_options(settings: McpSettings) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,17 +20,21 @@ from urllib.parse import urlencode
 from google.protobuf import json_format
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from lakehouse.api.errors import InvalidArgument, LakehouseError
+from lakehouse.api.auth import KEY_MISSING
+from lakehouse.api.config import ChannelSettings
+from lakehouse.api.errors import InvalidArgument, LakehouseError, Unauthenticated
 from lakehouse.api.observer import SOURCE_HEADER, SOURCE_UI
 from lakehouse.client import LakehouseClient
 from lakehouse.servers.settings import Settings, UiSettings
 from lakehouse.servers.ui import views
+from lakehouse.servers.ui.login import NEXT_PARAM, RequireLogin, SessionCookie, cookie_secret, safe_next
 
 HERE = Path(__file__).parent
 # Chunks searched per candidate shown, so that several chunks of one résumé still leave
@@ -39,35 +44,74 @@ TABS = (("sql", "SQL"), ("ask", "Ask"), ("explore", "Explore"), ("system", "Syst
 
 
 class Backend:
-    """The one client of the UI (a gRPC channel is shared by every request thread), made
-    on first use: the UI starts before the gateway it calls through."""
+    """The UI's clients of the services, made on first use (the UI starts before the
+    gateway it calls through): one shared client with auth off; with auth on, one per
+    signed-in key (each a gRPC channel), the least recently used closed past ``max_clients``."""
 
-    def __init__(self, address: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        address: str,
+        timeout_s: float,
+        auth_enabled: bool = False,
+        max_clients: int = 1,
+        channel: ChannelSettings | None = None,
+    ) -> None:
         self.address = address
+        self.channel = channel
         self.timeout_s = timeout_s
-        self._client: LakehouseClient | None = None
+        self.auth_enabled = auth_enabled
+        self.max_clients = max_clients
+        self._clients: OrderedDict[str, LakehouseClient] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _client_with(self, api_key: str) -> LakehouseClient:
+        with self._lock:
+            found = self._clients.get(api_key)
+            if found is not None:
+                self._clients.move_to_end(api_key)
+                return found
+            made = self._clients[api_key] = LakehouseClient(
+                self.address,
+                timeout_s=self.timeout_s,
+                settings=self.channel,
+                metadata=[(SOURCE_HEADER, SOURCE_UI)],
+                api_key=api_key,
+            )
+            while len(self._clients) > self.max_clients:
+                self._clients.popitem(last=False)[1].close()
+            return made
 
     @property
     def client(self) -> LakehouseClient:
-        with self._lock:
-            if self._client is None:
-                self._client = LakehouseClient(
-                    self.address, timeout_s=self.timeout_s, metadata=[(SOURCE_HEADER, SOURCE_UI)]
-                )
-            return self._client
+        """The shared client (auth off): the server process's own LAKEHOUSE_API_KEY, if any."""
+        return self._client_with("")
 
     def client_for(self, request: Request) -> LakehouseClient:
-        """The client a request's calls go through: today the one shared client. The seam
-        for authentication: a login page's HttpOnly cookie becomes the calls'
-        ``authorization`` metadata here (a client per credential, or per-call metadata)."""
-        return self.client
+        """The client a request's calls go through: with auth on, its session's key
+        (servers/ui/login.py), so the services scope what this user sees."""
+        if not self.auth_enabled:
+            return self.client
+        return self._client_with(request.state.api_key or "")
+
+    def check_key(self, api_key: str) -> str:
+        """The principal ``api_key`` belongs to, or the services' refusal (401, 429)."""
+        try:
+            return self._client_with(api_key).auth.whoami().principal.name
+        except LakehouseError:
+            self.forget(api_key)  # refused keys do not hold a channel
+            raise
+
+    def forget(self, api_key: str) -> None:
+        with self._lock:
+            dropped = self._clients.pop(api_key, None)
+        if dropped is not None:
+            dropped.close()
 
     def close(self) -> None:
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            clients, self._clients = list(self._clients.values()), OrderedDict()
+        for c in clients:
+            c.close()
 
 
 def _dict(message: Any) -> dict:
@@ -80,9 +124,17 @@ def chunk_url(corpus: str, item_id: str) -> str:
 
 def create_app(settings: Settings) -> Starlette:
     ui: UiSettings = settings.ui
-    backend = Backend(ui.upstream or f"{settings.host}:{settings.port}", ui.timeout_s)
+    auth_on = settings.auth.enabled
+    backend = Backend(
+        ui.upstream or f"{settings.host}:{settings.port}",
+        ui.timeout_s,
+        auth_on,
+        ui.max_sessions,
+        channel=None if ui.upstream else settings.gateway_channel,
+    )
     templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.globals.update(tabs=TABS, ui=ui)
+    templates.env.globals.update(tabs=TABS, ui=ui, auth_on=auth_on)
+    cookies = SessionCookie(cookie_secret(settings.ui_cookie_key_file), ui.session_max_age_s) if auth_on else None
 
     def page(request: Request, name: str, tab: str, status: int = 200, **context: Any) -> Response:
         return templates.TemplateResponse(request, name, {"tab": tab, **context}, status_code=status)
@@ -328,9 +380,49 @@ def create_app(settings: Settings) -> Starlette:
     async def home(request: Request) -> Response:
         return RedirectResponse("/sql", status_code=303)
 
+    # Signing in (auth on) ---------------------------------------------------------
+    async def login_page(request: Request) -> Response:
+        return page(request, "login.html", "login", next=safe_next(request.query_params.get(NEXT_PARAM, "/")))
+
+    async def login_submit(request: Request) -> Response:
+        form = await request.form()
+        key, target = str(form.get("key", "")).strip(), safe_next(str(form.get(NEXT_PARAM, "/")))
+        if cookies is None:
+            return RedirectResponse(target, status_code=303)  # auth off: nothing to sign in to
+        try:
+            if not key:
+                raise Unauthenticated("type your API key", reason=KEY_MISSING)
+            await call(backend.check_key, key)
+        except LakehouseError as exc:
+            view = views.error_view(exc)
+            return page(request, "login.html", "login", status=view.status, error=view, next=target)
+        response = RedirectResponse(target, status_code=303)
+        secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+        response.set_cookie(
+            ui.cookie_name,
+            cookies.seal(key),
+            max_age=ui.session_max_age_s,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+        )
+        return response
+
+    async def logout(request: Request) -> Response:
+        key = getattr(request.state, "api_key", None)
+        if key:
+            backend.forget(key)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(ui.cookie_name, path="/")
+        return response
+
     app = Starlette(
         routes=[
             Route("/", home),
+            Route("/login", login_page),
+            Route("/login", login_submit, methods=["POST"]),
+            Route("/logout", logout, methods=["POST"]),
             Route("/sql", sql_page),
             Route("/sql/run", sql_run, methods=["POST"]),
             Route("/sql.csv", sql_csv),
@@ -346,7 +438,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/console/candidates", console_candidates),
             Route("/console/outcome", console_outcome, methods=["POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
-        ]
+        ],
+        middleware=[Middleware(RequireLogin, cookies=cookies, cookie_name=ui.cookie_name)] if cookies else [],
     )
     app.state.backend = backend
     return app

@@ -31,3 +31,22 @@ def test_the_json_guard_is_off_on_grpc_routes_only(tmp_path: Path) -> None:
     assert grpc_routes and all(r["typed_per_filter_config"][LUA_FILTER]["disabled"] for r in grpc_routes)
     catch_all = [r for r in routes if r["match"]["prefix"] == "/"]
     assert catch_all and all("typed_per_filter_config" not in r for r in catch_all)  # REST still guarded
+
+
+def test_tls_needs_a_certificate_and_a_key(tmp_path: Path) -> None:
+    import pydantic
+    import pytest
+
+    cert, key = tmp_path / "g.crt", tmp_path / "g.key"
+    cert.write_text("PEM"), key.write_text("PEM")
+    with pytest.raises(pydantic.ValidationError, match="go together"):
+        Settings(home=tmp_path, gateway_tls_cert=cert)
+    plain = render(_config(tmp_path))
+    assert "DownstreamTlsContext" not in plain and "transport_socket: null" in plain
+    secured = render(_config(tmp_path, tls_cert=str(cert), tls_key=str(key)))
+    assert "DownstreamTlsContext" in secured and '"h2", "http/1.1"' in secured and str(key) in secured
+    settings = Settings(home=tmp_path, gateway_tls_cert=cert, gateway_tls_key=key)
+    assert GatewayConfig.from_settings(settings, {}).tls_cert == str(cert)
+    assert settings.gateway_channel.tls_root_cert == str(cert)  # this host's own clients trust it
+    with pytest.raises(ValueError, match=r"cannot read the gateway's TLS private key .*missing\.key"):
+        render(_config(tmp_path, tls_cert=str(cert), tls_key=str(tmp_path / "missing.key")))
