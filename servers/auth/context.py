@@ -7,6 +7,7 @@ the same caller. None: auth is off, or the work has no caller (start-up, backgro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 
 from lakehouse.api import errors
@@ -22,49 +23,32 @@ def caller() -> Identity | None:
     return CALLER.get()
 
 
+def _scope(kind: str) -> frozenset[str] | None:
+    who = CALLER.get()
+    return None if who is None else getattr(who, kind)
+
+
 def dataset_scope() -> frozenset[str] | None:
     """The datasets the caller may see; None: every one."""
-    who = CALLER.get()
-    return None if who is None else who.datasets
+    return _scope("datasets")
 
 
 def corpus_scope() -> frozenset[str] | None:
     """The corpora the caller may see; None: every one."""
-    who = CALLER.get()
-    return None if who is None else who.corpora
+    return _scope("corpora")
 
 
 def bucket_scope() -> frozenset[str] | None:
     """The buckets the caller may use through the object API and ingest; None: every one.
     The lake and rescue buckets are buckets like the others here: a profile that does not
     hold the lake cannot read dataset files around its dataset scope."""
-    who = CALLER.get()
-    return None if who is None else who.buckets
+    return _scope("buckets")
 
 
 def hidden_dataset(name: str) -> errors.NotFound:
     """What a caller gets for a dataset outside its profiles: the same NOT_FOUND as for one
     that does not exist, so names do not leak."""
     return errors.NotFound(f"dataset not found: {name}", reason=DATASET_NOT_FOUND, metadata={"dataset": name})
-
-
-def check_dataset(name: str) -> None:
-    """NotFound unless the caller may see ``name``."""
-    scope = dataset_scope()
-    if scope is not None and name not in scope:
-        raise hidden_dataset(name)
-
-
-def bucket_not_found(name: str) -> errors.NotFound:
-    """A bucket that does not exist, or is outside the caller's profiles: the same answer."""
-    return errors.NotFound(f"bucket {name!r} not found", reason=BUCKET_NOT_FOUND, metadata={"bucket": name})
-
-
-def check_bucket(name: str) -> None:
-    """NotFound unless the caller may use bucket ``name``."""
-    scope = bucket_scope()
-    if scope is not None and name not in scope:
-        raise bucket_not_found(name)
 
 
 def hidden_corpus(name: str) -> errors.NotFound:
@@ -74,8 +58,27 @@ def hidden_corpus(name: str) -> errors.NotFound:
     )
 
 
+def bucket_not_found(name: str) -> errors.NotFound:
+    """A bucket that does not exist, or is outside the caller's profiles: the same answer."""
+    return errors.NotFound(f"bucket {name!r} not found", reason=BUCKET_NOT_FOUND, metadata={"bucket": name})
+
+
+def _check(name: str, sees: Callable[[Identity, str], bool], refusal: Callable[[str], errors.NotFound]) -> None:
+    who = CALLER.get()
+    if who is not None and not sees(who, name):
+        raise refusal(name)
+
+
+def check_dataset(name: str) -> None:
+    """NotFound unless the caller may see ``name``."""
+    _check(name, Identity.sees_dataset, hidden_dataset)
+
+
 def check_corpus(name: str) -> None:
     """NotFound unless the caller may see (or create) corpus ``name``."""
-    scope = corpus_scope()
-    if scope is not None and name not in scope:
-        raise hidden_corpus(name)
+    _check(name, Identity.sees_corpus, hidden_corpus)
+
+
+def check_bucket(name: str) -> None:
+    """NotFound unless the caller may use bucket ``name``."""
+    _check(name, Identity.sees_bucket, bucket_not_found)

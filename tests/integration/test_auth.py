@@ -18,6 +18,7 @@ import pytest
 from lakehouse.api import errors
 from lakehouse.api.auth import Profile
 from lakehouse.client import LakehouseClient
+from tests.support.rest import bearer, error_reason
 from tests.support.system import System
 
 MAX_FAILURES = 20
@@ -62,14 +63,6 @@ def rest(asystem):
         yield client
 
 
-def _bearer(key: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {key}"}
-
-
-def _reason(response: httpx.Response) -> str:
-    return next(d["reason"] for d in response.json()["details"] if d["@type"].endswith("ErrorInfo"))
-
-
 def _grpc_refusal(asystem, key: str) -> errors.LakehouseError:
     with asystem.client(api_key=key) as lh, pytest.raises(errors.LakehouseError) as err:
         lh.list_datasets()
@@ -82,25 +75,25 @@ def test_health_needs_no_key(rest):
 
 def test_a_missing_key_is_401(asystem, rest):
     r = rest.get("/v1/datasets")
-    assert r.status_code == 401 and _reason(r) == "KEY_MISSING"
+    assert r.status_code == 401 and error_reason(r) == "KEY_MISSING"
     refused = _grpc_refusal(asystem, "")
     assert isinstance(refused, errors.Unauthenticated) and refused.reason == "KEY_MISSING"
 
 
 def test_an_unknown_key_is_401(asystem, rest, reader_key):
     forged = reader_key[:-4] + "AAAA"
-    r = rest.get("/v1/datasets", headers=_bearer(forged))
-    assert r.status_code == 401 and _reason(r) == "KEY_UNKNOWN"
+    r = rest.get("/v1/datasets", headers=bearer(forged))
+    assert r.status_code == 401 and error_reason(r) == "KEY_UNKNOWN"
     refused = _grpc_refusal(asystem, "lh_0000000000000000.guess")
     assert isinstance(refused, errors.Unauthenticated) and refused.reason == "KEY_UNKNOWN"
 
 
 def test_a_revoked_key_is_401(asystem, admin, rest):
     made = admin.auth.create_key("rita")
-    assert rest.get("/v1/datasets", headers=_bearer(made.secret)).status_code == 200
+    assert rest.get("/v1/datasets", headers=bearer(made.secret)).status_code == 200
     admin.auth.revoke_key(made.key.key_id)
-    r = rest.get("/v1/datasets", headers=_bearer(made.secret))
-    assert r.status_code == 401 and _reason(r) == "KEY_REVOKED"
+    r = rest.get("/v1/datasets", headers=bearer(made.secret))
+    assert r.status_code == 401 and error_reason(r) == "KEY_REVOKED"
     assert _grpc_refusal(asystem, made.secret).reason == "KEY_REVOKED"
 
 
@@ -108,15 +101,15 @@ def test_an_expired_key_is_401(asystem, admin, rest):
     made = admin.auth.create_key("rita", ttl_s=1)
     while made.key.expires_at.timestamp() > time.time():
         time.sleep(0.1)
-    r = rest.get("/v1/datasets", headers=_bearer(made.secret))
-    assert r.status_code == 401 and _reason(r) == "KEY_EXPIRED"
+    r = rest.get("/v1/datasets", headers=bearer(made.secret))
+    assert r.status_code == 401 and error_reason(r) == "KEY_EXPIRED"
     assert _grpc_refusal(asystem, made.secret).reason == "KEY_EXPIRED"
 
 
 def test_the_wrong_role_is_403(asystem, rest, reader_key):
-    r = rest.delete("/v1/datasets/sales", headers=_bearer(reader_key))
-    assert r.status_code == 403 and _reason(r) == "ROLE_REQUIRED"
-    r = rest.post("/v1/auth/principals", json={"name": "mallory"}, headers=_bearer(reader_key))
+    r = rest.delete("/v1/datasets/sales", headers=bearer(reader_key))
+    assert r.status_code == 403 and error_reason(r) == "ROLE_REQUIRED"
+    r = rest.post("/v1/auth/principals", json={"name": "mallory"}, headers=bearer(reader_key))
     assert r.status_code == 403
     with asystem.client(api_key=reader_key) as lh:
         with pytest.raises(errors.PermissionDenied) as err:
@@ -161,14 +154,14 @@ def test_whoami_names_the_caller_and_its_profiles(asystem, reader_key, rest):
     with asystem.client(api_key=reader_key) as lh:
         who = lh.auth.whoami()
     assert who.principal.name == "rita" and who.role == "reader" and who.datasets == frozenset({"sales"})
-    body = rest.get("/v1/auth/whoami", headers=_bearer(reader_key)).json()
+    body = rest.get("/v1/auth/whoami", headers=bearer(reader_key)).json()
     assert body["principal"]["name"] == "rita" and body["profiles"][0]["datasets"] == ["sales"]
 
 
 def test_the_callers_principal_is_the_recorded_ops_profile(asystem, admin, reader_key, rest):
     with asystem.client(api_key=reader_key) as lh:
         lh.auth.whoami()
-    assert rest.get("/v1/auth/whoami", headers=_bearer(reader_key)).status_code == 200
+    assert rest.get("/v1/auth/whoami", headers=bearer(reader_key)).status_code == 200
     ops = admin.list_ops(method="WhoAmI", limit=50).ops
     assert {(op.source, op.profile) for op in ops} >= {("grpc", "rita"), ("rest", "rita")}
     # The admin's own calls are recorded under its principal.
@@ -181,13 +174,13 @@ def test_a_reader_lists_and_gets_only_its_datasets(asystem, admin, rest, reader_
     assert {d.name for d in admin.list_datasets()} >= {"sales", "payroll"}
     with asystem.client(api_key=reader_key) as lh:
         assert [d.name for d in lh.list_datasets()] == ["sales"]
-    listed = rest.get("/v1/datasets", headers=_bearer(reader_key)).json()["datasets"]
+    listed = rest.get("/v1/datasets", headers=bearer(reader_key)).json()["datasets"]
     assert [d["name"] for d in listed] == ["sales"]
-    assert rest.get("/v1/datasets/sales", headers=_bearer(reader_key)).status_code == 200
-    hidden = rest.get("/v1/datasets/payroll", headers=_bearer(reader_key))
-    missing = rest.get("/v1/datasets/nonesuch", headers=_bearer(reader_key))
+    assert rest.get("/v1/datasets/sales", headers=bearer(reader_key)).status_code == 200
+    hidden = rest.get("/v1/datasets/payroll", headers=bearer(reader_key))
+    missing = rest.get("/v1/datasets/nonesuch", headers=bearer(reader_key))
     assert hidden.status_code == missing.status_code == 404
-    assert _reason(hidden) == _reason(missing) == "DATASET_NOT_FOUND"
+    assert error_reason(hidden) == error_reason(missing) == "DATASET_NOT_FOUND"
 
 
 @pytest.mark.parametrize(
@@ -204,8 +197,8 @@ def test_a_readers_sql_sees_only_its_datasets(asystem, rest, reader_key, sql):
         with pytest.raises(errors.NotFound) as err:
             lh.sql(sql)
         assert err.value.reason == "DATASET_NOT_FOUND"
-    r = rest.post("/v1/sql", json={"sql": sql}, headers=_bearer(reader_key))
-    assert r.status_code == 404 and _reason(r) == "DATASET_NOT_FOUND"
+    r = rest.post("/v1/sql", json={"sql": sql}, headers=bearer(reader_key))
+    assert r.status_code == 404 and error_reason(r) == "DATASET_NOT_FOUND"
 
 
 def test_the_admin_sees_everything(admin):
@@ -219,7 +212,7 @@ def test_a_reader_lists_and_searches_only_its_corpora(asystem, admin, rest):
     admin.auth.create_principal("carl")
     admin.auth.create_profile(Profile("carl-cvs", "carl", "reader", corpora=("open_cvs",)))
     key = admin.auth.create_key("carl").secret
-    listed = rest.get("/v1/matrix/corpora", headers=_bearer(key)).json()["corpora"]
+    listed = rest.get("/v1/matrix/corpora", headers=bearer(key)).json()["corpora"]
     assert [c["corpus"]["name"] for c in listed] == ["open_cvs"]
     with asystem.client(api_key=key) as lh:
         hits = lh.matrix_search(vector=[1.0, 0.0], k=5)
@@ -227,8 +220,8 @@ def test_a_reader_lists_and_searches_only_its_corpora(asystem, admin, rest):
         with pytest.raises(errors.NotFound) as err:
             lh.matrix_search(vector=[1.0, 0.0], corpora=["secret_cvs"])
         assert err.value.reason == "CORPUS_NOT_FOUND"
-    hidden = rest.post("/v1/corpora/secret_cvs:search", json={"vector": [1.0, 0.0]}, headers=_bearer(key))
-    assert hidden.status_code == 404 and _reason(hidden) == "CORPUS_NOT_FOUND"
+    hidden = rest.post("/v1/corpora/secret_cvs:search", json={"vector": [1.0, 0.0]}, headers=bearer(key))
+    assert hidden.status_code == 404 and error_reason(hidden) == "CORPUS_NOT_FOUND"
 
 
 def test_the_cli_manages_principals_keys_and_profiles(asystem, admin_key):
@@ -297,9 +290,9 @@ def test_a_process_without_the_catalog_checks_keys_and_calls_it_with_the_interna
 def test_brute_force_guessing_is_429(asystem, rest, reader_key):
     """Last in the module: it blocks this machine's address for the failure window."""
     codes = [
-        rest.get("/v1/datasets", headers=_bearer(f"lh_{i:016x}.guess")).status_code for i in range(MAX_FAILURES + 1)
+        rest.get("/v1/datasets", headers=bearer(f"lh_{i:016x}.guess")).status_code for i in range(MAX_FAILURES + 1)
     ]
     assert codes[-1] == 429 and set(codes[: codes.index(429)]) == {401}
-    r = rest.get("/v1/datasets", headers=_bearer(reader_key))  # even a good key, from this source
-    assert r.status_code == 429 and _reason(r) == "TOO_MANY_AUTH_FAILURES"
+    r = rest.get("/v1/datasets", headers=bearer(reader_key))  # even a good key, from this source
+    assert r.status_code == 429 and error_reason(r) == "TOO_MANY_AUTH_FAILURES"
     assert _grpc_refusal(asystem, reader_key).reason == "TOO_MANY_AUTH_FAILURES"

@@ -21,6 +21,7 @@ from lakehouse.api.auth import Profile
 from lakehouse.api.storage import S3Location
 from lakehouse.client import LakehouseClient, ObjectRef
 from tests.support.fixtures import seaweed  # noqa: F401 - pytest fixture
+from tests.support.rest import bearer, error_reason
 from tests.support.system import System
 
 ROWS = 40
@@ -108,14 +109,6 @@ def rest(fed):
         yield client
 
 
-def _bearer(team: Team) -> dict[str, str]:
-    return {"authorization": f"Bearer {team.key}"}
-
-
-def _reason(response: httpx.Response) -> str:
-    return next(d["reason"] for d in response.json()["details"] if d["@type"].endswith("ErrorInfo"))
-
-
 def test_each_team_ingests_from_its_own_bucket_and_queries_only_its_data(landed, fed, seaweed):  # noqa: F811
     alpha, beta = landed["alpha"], landed["beta"]
     for team in (alpha, beta):
@@ -153,29 +146,31 @@ def test_the_other_teams_bucket_dataset_and_corpus_do_not_exist(landed, who):
 
 def test_scoping_through_rest(landed, rest):
     alpha, beta = landed["alpha"], landed["beta"]
-    listed = rest.get("/v1/buckets", headers=_bearer(alpha))
+    listed = rest.get("/v1/buckets", headers=bearer(alpha.key))
     assert [b["name"] for b in listed.json()["buckets"]] == ["team-local"]
-    assert [d["name"] for d in rest.get("/v1/datasets", headers=_bearer(beta)).json()["datasets"]] == ["beta_people"]
-    stolen = rest.get("/v1/buckets/team-s3/objects:get", params={"key": RAW_KEY}, headers=_bearer(alpha))
-    assert (stolen.status_code, _reason(stolen)) == (404, "BUCKET_NOT_FOUND")
-    lake = rest.get("/v1/buckets/lake/objects", params={"prefix": "datasets/"}, headers=_bearer(beta))
-    assert (lake.status_code, _reason(lake)) == (404, "BUCKET_NOT_FOUND")
+    assert [d["name"] for d in rest.get("/v1/datasets", headers=bearer(beta.key)).json()["datasets"]] == ["beta_people"]
+    stolen = rest.get("/v1/buckets/team-s3/objects:get", params={"key": RAW_KEY}, headers=bearer(alpha.key))
+    assert (stolen.status_code, error_reason(stolen)) == (404, "BUCKET_NOT_FOUND")
+    lake = rest.get("/v1/buckets/lake/objects", params={"prefix": "datasets/"}, headers=bearer(beta.key))
+    assert (lake.status_code, error_reason(lake)) == (404, "BUCKET_NOT_FOUND")
     # An ingest from a bucket object over REST: no body, the object named in the query.
     own = rest.post(
         "/v1/datasets/beta_people:ingest",
         params={"source_bucket": "team-s3", "source_key": RAW_KEY, "format": "csv"},
-        headers=_bearer(beta),
+        headers=bearer(beta.key),
     )
     assert own.status_code == 200, own.text
     assert int(own.json()["version"]) == 1  # the same bytes again: no second version
     crossed = rest.post(
         "/v1/datasets/alpha_people:ingest",
         params={"source_bucket": "team-s3", "source_key": RAW_KEY, "format": "csv"},
-        headers=_bearer(alpha),
+        headers=bearer(alpha.key),
     )
-    assert (crossed.status_code, _reason(crossed)) == (404, "BUCKET_NOT_FOUND")
-    half = rest.post("/v1/datasets/alpha_people:ingest", params={"source_bucket": "team-local"}, headers=_bearer(alpha))
-    assert (half.status_code, _reason(half)) == (400, "INVALID_SOURCE_OBJECT")
+    assert (crossed.status_code, error_reason(crossed)) == (404, "BUCKET_NOT_FOUND")
+    half = rest.post(
+        "/v1/datasets/alpha_people:ingest", params={"source_bucket": "team-local"}, headers=bearer(alpha.key)
+    )
+    assert (half.status_code, error_reason(half)) == (400, "INVALID_SOURCE_OBJECT")
 
 
 class Searcher(threading.Thread):
