@@ -1,8 +1,8 @@
 """VectorService's API: the interface, its domain types, the proto conversions, and the
 remote implementation over the generated stub (the local one is VectorCore).
 
-Corpus generation management (rebuild, swap, rollback) and BuildCorpus are served but
-not yet part of this interface.
+Corpus generation management (rebuild, swap, rollback) is served but not yet part of
+this interface.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ CORRUPT_DATA = "CORRUPT_DATA"
 # BuildCorpus: the dataset's rows cannot become items.
 NOT_A_VECTOR_COLUMN = "NOT_A_VECTOR_COLUMN"
 MISSING_ID = "MISSING_ID"
+# ListIndexTrials: a negative limit.
+INVALID_LIMIT = "INVALID_LIMIT"
 
 
 @dataclass
@@ -181,6 +183,38 @@ class BuildResult:
     corpus: CorpusInfo
 
 
+TRIAL_BUILD = "build"  # BuildCorpus from a dataset
+TRIAL_REBUILD = "rebuild"  # RebuildCorpus or a compaction
+TRIAL_OK = "ok"
+TRIAL_FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class IndexTrial:
+    """One build or rebuild of a corpus's graph: its parameters, cost and probe recall.
+    ``recall`` is the mean share of each probe item's exact ``probe_k`` nearest neighbours
+    the graph walk found (the item itself left out); 0 when nothing was probed."""
+
+    corpus: str
+    generation: int
+    kind: str
+    status: str
+    dimension: int
+    metric: str
+    hnsw_m: int
+    ef_construction: int
+    items: int
+    build_seconds: float
+    size_bytes: int
+    probe_queries: int
+    probe_k: int
+    probe_ef_search: int
+    recall: float
+    started_at: datetime
+    finished_at: datetime
+    error: str = ""
+
+
 class VectorApi(Protocol):
     """Corpora of items searched by similarity."""
 
@@ -218,6 +252,11 @@ class VectorApi(Protocol):
     def build_corpus(self, name: str, dataset: str, mapping: ColumnMapping) -> BuildResult:
         """Upsert one item per row of the dataset's current version (deltas merged),
         creating the corpus with the defaults when it does not exist."""
+        ...
+
+    def list_trials(self, corpus: str = "", limit: int = 0) -> list[IndexTrial]:
+        """The newest index trials (builds and rebuilds), newest first: of ``corpus``, or of
+        every corpus the caller sees; ``limit`` 0 takes the server's default."""
         ...
 
     def search(
@@ -303,6 +342,52 @@ def corpus_from_pb(m: vector_pb2.Corpus) -> CorpusInfo:
         created_at=m.create_time.ToDatetime(tzinfo=UTC),
         description=m.description,
         tags=tuple(m.tags),
+    )
+
+
+def trial_to_pb(trial: IndexTrial) -> vector_pb2.IndexTrial:
+    return vector_pb2.IndexTrial(
+        corpus=trial.corpus,
+        generation=trial.generation,
+        kind=trial.kind,
+        status=trial.status,
+        error=trial.error,
+        dimension=trial.dimension,
+        metric=trial.metric,
+        hnsw_m=trial.hnsw_m,
+        ef_construction=trial.ef_construction,
+        items=trial.items,
+        build_seconds=trial.build_seconds,
+        size_bytes=trial.size_bytes,
+        probe_queries=trial.probe_queries,
+        probe_k=trial.probe_k,
+        probe_ef_search=trial.probe_ef_search,
+        recall=trial.recall,
+        start_time=timestamp(trial.started_at),
+        end_time=timestamp(trial.finished_at),
+    )
+
+
+def trial_from_pb(m: vector_pb2.IndexTrial) -> IndexTrial:
+    return IndexTrial(
+        corpus=m.corpus,
+        generation=m.generation,
+        kind=m.kind,
+        status=m.status,
+        error=m.error,
+        dimension=m.dimension,
+        metric=m.metric,
+        hnsw_m=m.hnsw_m,
+        ef_construction=m.ef_construction,
+        items=m.items,
+        build_seconds=m.build_seconds,
+        size_bytes=m.size_bytes,
+        probe_queries=m.probe_queries,
+        probe_k=m.probe_k,
+        probe_ef_search=m.probe_ef_search,
+        recall=m.recall,
+        started_at=m.start_time.ToDatetime(tzinfo=UTC),
+        finished_at=m.end_time.ToDatetime(tzinfo=UTC),
     )
 
 
@@ -495,6 +580,10 @@ class RemoteVector(Remote):
     def build_corpus(self, name: str, dataset: str, mapping: ColumnMapping) -> BuildResult:
         reply = self._call("BuildCorpus", build_request_to_pb(name, dataset, mapping), NO_DEADLINE)
         return BuildResult(reply.items, corpus_from_pb(reply.corpus))
+
+    def list_trials(self, corpus: str = "", limit: int = 0) -> list[IndexTrial]:
+        reply = self._call("ListIndexTrials", vector_pb2.ListIndexTrialsRequest(corpus=corpus, limit=limit))
+        return [trial_from_pb(t) for t in reply.trials]
 
     def search(
         self,

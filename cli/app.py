@@ -442,7 +442,8 @@ class _ShowByDefault(TyperGroup):
 corpora = typer.Typer(
     cls=_ShowByDefault,
     invoke_without_command=True,
-    help="Vector corpora: list (the default), show NAME (or just NAME), create, delete.",
+    help="Vector corpora: list (the default), show NAME (or just NAME), create, delete, trials, rebuild, swap,"
+    " rollback.",
 )
 app.add_typer(corpora, name="corpora")
 
@@ -514,6 +515,63 @@ def corpora_create(
         echo_json(corpus)
     else:
         typer.echo("created " + fmt.corpus_line(corpus))
+
+
+@corpora.command("trials")
+def corpora_trials(
+    name: Annotated[str, typer.Argument(help="one corpus (default: every corpus you see)")] = "",
+    limit: Annotated[int, typer.Option(help="newest this many (0: the server's default)")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Index trials, newest first: each build and rebuild with its parameters, time, size and probe recall."""
+    from lakehouse.v1 import vector_pb2
+
+    echo_listing(
+        lambda lh: lh.list_index_trials(name, limit),
+        lambda x: vector_pb2.ListIndexTrialsResponse(trials=x),
+        fmt.trial_line,
+        "index trials",
+        as_json,
+    )
+
+
+@corpora.command("rebuild")
+def corpora_rebuild(
+    name: str,
+    hnsw_m: Annotated[int, typer.Option(help="new HNSW M (0: unchanged)")] = 0,
+    ef_construction: Annotated[int, typer.Option(help="new efConstruction (0: unchanged)")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Build a new generation in the background; `corpora swap` makes it active."""
+    _generation_command(lambda lh: lh.rebuild_corpus(name, hnsw_m=hnsw_m, ef_construction=ef_construction), as_json)
+
+
+@corpora.command("swap")
+def corpora_swap(
+    name: str,
+    generation: Annotated[int, typer.Option(help="generation to activate (0: the newest built)")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Make the newest built (or the given) generation active."""
+    _generation_command(lambda lh: lh.swap_generation(name, generation), as_json)
+
+
+@corpora.command("rollback")
+def corpora_rollback(name: str, as_json: JsonFlag = False) -> None:
+    """Make the previous generation active again."""
+    _generation_command(lambda lh: lh.rollback_generation(name), as_json)
+
+
+def _generation_command(run, as_json: bool) -> None:
+    try:
+        with open_client() as lh:
+            corpus = run(lh)
+    except LakehouseError as exc:
+        fail(exc)
+    if as_json:
+        echo_json(corpus)
+    else:
+        echo_lines(fmt.corpus_lines(corpus))
 
 
 @corpora.command("delete")

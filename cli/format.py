@@ -237,6 +237,20 @@ def corpus_lines(c: Any) -> list[str]:
     return lines
 
 
+def trial_line(t: Any) -> str:
+    """One index trial: when, corpus and generation, kind, HNSW parameters, cost and probe recall."""
+    when = t.end_time.ToDatetime().isoformat(timespec="seconds") + "Z"
+    head = f"{when}\t{t.corpus} gen {t.generation}\t{t.kind}\tM={t.hnsw_m} efC={t.ef_construction}"
+    if t.status != "ok":
+        return f"{head}\tFAILED after {t.build_seconds:.2f}s: {t.error}"
+    recall = (
+        f"recall@{t.probe_k}={t.recall:.3f} (ef {t.probe_ef_search}, {t.probe_queries} probes)"
+        if t.probe_queries
+        else "no probe"
+    )
+    return f"{head}\t{plural(t.items, 'item')}\t{t.build_seconds:.2f}s\t{human_bytes(t.size_bytes)}\t{recall}"
+
+
 def _struct_dict(struct: Any) -> dict[str, Any]:
     from google.protobuf import json_format
 

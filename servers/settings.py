@@ -391,11 +391,25 @@ class FilterSettings(BaseModel):
     )
 
 
+class TrialSettings(BaseModel):
+    """Index trials: the record each corpus build and rebuild leaves (servers/vector/trials.py)."""
+
+    probe_queries: int = Field(
+        200, ge=0, description="Items searched for their own neighbours to measure recall (0: no probe)."
+    )
+    probe_k: int = Field(10, gt=0, description="k of the probe's recall@k.")
+    probe_seed: int = Field(0, description="Seed of the probe's sample, so a rebuild probes the same items.")
+    keep_per_corpus: int = Field(100, gt=0, description="Trials kept per corpus; older ones are deleted.")
+    list_default: int = Field(50, gt=0, description="Trials ListIndexTrials returns when no limit is given.")
+    list_max: int = Field(1000, gt=0, description="Most trials one ListIndexTrials returns.")
+
+
 class VectorSettings(BaseModel):
     """FAISS HNSW corpora (VectorService)."""
 
     metric: Literal["cosine", "l2", "ip"] = "cosine"
     filters: FilterSettings = Field(default_factory=FilterSettings)
+    trials: TrialSettings = Field(default_factory=TrialSettings)
     hnsw_m: int = 16
     ef_construction: int = 100
     ef_search: int = 64

@@ -756,3 +756,8 @@ class LakehouseClient:
 
     def rollback_generation(self, corpus: str) -> vector_pb2.Corpus:
         return self._call(self.vector.RollbackGeneration, vector_pb2.RollbackGenerationRequest(corpus=corpus))
+
+    def list_index_trials(self, corpus: str = "", limit: int = 0) -> list[vector_pb2.IndexTrial]:
+        """Every corpus build and rebuild (parameters, time, size, probe recall), newest first."""
+        request = vector_pb2.ListIndexTrialsRequest(corpus=corpus, limit=limit)
+        return list(self._call(self.vector.ListIndexTrials, request).trials)

@@ -290,6 +290,14 @@ def create_app(settings: Settings) -> Starlette:
             return failure(request, exc)
         return templates.TemplateResponse(request, "_errors.html", {"errors": list(errors)[: ui.tail_rows]})
 
+    async def system_trials(request: Request) -> Response:
+        lh = backend.client_for(request)
+        try:
+            trials = await call(lambda: lh.list_index_trials(limit=ui.tail_rows))
+        except LakehouseError as exc:
+            return failure(request, exc)
+        return templates.TemplateResponse(request, "_trials.html", {"trials": trials})
+
     async def system_stats(request: Request) -> Response:
         lh = backend.client_for(request)
         try:
@@ -434,6 +442,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/system", system_page),
             Route("/system/errors", system_errors),
             Route("/system/stats", system_stats),
+            Route("/system/trials", system_trials),
             Route("/console", console_page),
             Route("/console/candidates", console_candidates),
             Route("/console/outcome", console_outcome, methods=["POST"]),

@@ -41,10 +41,13 @@ from lakehouse.api.vector import (
     INVALID_HNSW_PARAMS,
     INVALID_ID,
     INVALID_K,
+    INVALID_LIMIT,
     INVALID_QUERY,
     STATE_DIR_IN_USE,
+    TRIAL_BUILD,
     BuildResult,
     ColumnMapping,
+    IndexTrial,
     ItemsResult,
     Query,
     WriteResult,
@@ -71,6 +74,7 @@ from lakehouse.servers.vector.model import (
     validate_params,
 )
 from lakehouse.servers.vector.persistence import CorpusRecord, delete_if_present, list_all, now
+from lakehouse.servers.vector.trials import TrialClock
 from lakehouse.servers.vector.vectors import (
     OP_ADD,
     OP_DELETE,
@@ -107,6 +111,8 @@ def default_tuning(settings: VectorSettings) -> CorpusTuning:
         checkpoint_fraction=settings.checkpoint_fraction,
         checkpoint_max_files=settings.checkpoint_max_files,
         bulk_rows=settings.bulk_add_rows,
+        trials=settings.trials,
+        probe_ef_search=settings.ef_search,
     )
 
 
@@ -303,8 +309,37 @@ class VectorCore:
     def build_corpus(self, name: str, dataset: str, mapping: ColumnMapping) -> BuildResult:
         if self._query is None:
             raise errors.Unimplemented("this vector service cannot read datasets", reason=BUILD_NOT_AVAILABLE)
+        clock = TrialClock()
         items = build_from_dataset(self, self._query(), name, dataset, mapping)
-        return BuildResult(items, self.get_corpus(name))
+        corpus = self._get(name)
+        if items:
+            # Fold the build into a generation before answering: a restart then loads the graph,
+            # and the trial names the generation on storage that holds the build.
+            generation = corpus.checkpoint()
+            clock.stop()
+            live = corpus.active
+            probe = background.probe_graph(corpus, live)
+            trial = clock.trial(
+                name, generation, TRIAL_BUILD, live.params, live.rows, corpus.generation_bytes(generation), probe
+            )
+            background.record_quietly(corpus, trial)
+        return BuildResult(items, corpus.info())
+
+    def list_trials(
+        self, corpus: str = "", limit: int = 0, visible: Callable[[str], bool] | None = None
+    ) -> list[IndexTrial]:
+        """The newest index trials, newest first: of one corpus, or of every corpus ``visible``
+        admits (all when None). ``limit`` 0 takes ``trials.list_default``."""
+        settings = self._settings.trials
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise invalid_field("limit", f"must be a non-negative integer, got {limit!r}", INVALID_LIMIT)
+        limit = min(limit or settings.list_default, settings.list_max)
+        if corpus:
+            return self._get(corpus).trials(limit)
+        with self._lock:
+            corpora = [c for n, c in sorted(self._corpora.items()) if visible is None or visible(n)]
+        trials = [t for c in corpora for t in c.trials(limit)]
+        return sorted(trials, key=lambda t: (t.finished_at, t.corpus, t.generation), reverse=True)[:limit]
 
     def add_batches(
         self,

@@ -30,8 +30,10 @@ from lakehouse.api.vector import (
     CORPUS_UNAVAILABLE,
     GENERATION_NOT_FOUND,
     ITEM_ALREADY_EXISTS,
+    IndexTrial,
     ItemsResult,
 )
+from lakehouse.servers.settings import TrialSettings
 from lakehouse.servers.storage.model import ObjectStore
 from lakehouse.servers.vector.filters import Filter
 from lakehouse.servers.vector.index import LiveIndex, Rows, SearchTuning
@@ -53,6 +55,7 @@ from lakehouse.servers.vector.persistence import (
     write_generation,
     write_log,
 )
+from lakehouse.servers.vector.trials import TrialLog
 from lakehouse.servers.vector.vectors import MAX_IDS_IN_MESSAGE, OP_ADD, OP_DELETE, WriteBatch
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,9 @@ class CorpusTuning:
     checkpoint_max_files: int
     # add_batches: items gathered into one log entry and one FAISS add.
     bulk_rows: int
+    # Index trials: their probe, retention, and the efSearch the probe walks with (the default).
+    trials: TrialSettings
+    probe_ef_search: int
 
 
 class Corpus:
@@ -88,6 +94,7 @@ class Corpus:
         objects: dict[str, int],
         next_generation: int,
         tuning: CorpusTuning,
+        trial_generations: set[int] = frozenset(),
     ) -> None:
         self.store = store
         self.name = record.name
@@ -118,6 +125,7 @@ class Corpus:
         self._build_thread: threading.Thread | None = None
         self._build_error: BaseException | None = None
         self._cancel = threading.Event()
+        self._trials = TrialLog(store, self.name, set(trial_generations), tuning.trials)
 
     # Opening -----------------------------------------------------------------
 
@@ -138,7 +146,7 @@ class Corpus:
         """Load the active generation (falling back to the previous one if it is unreadable)
         and replay the log after it."""
         record = read_corpus(store, name)
-        objects, generations, logs = {}, set(), {}
+        objects, generations, logs, trials = {}, set(), {}, set()
         for info in list_all(store, corpus_prefix(name)):
             objects[info.key] = info.size
             kind = classify(name, info.key)
@@ -146,6 +154,8 @@ class Corpus:
                 generations.add(kind.number)
             elif kind.kind == "log":
                 logs[kind.number] = -1  # item count unknown until read; only thresholds use it
+            elif kind.kind == "trial":
+                trials.add(kind.number)
         manifests = {}
         for gen in sorted(generations):
             key = f"{corpus_prefix(name)}gen-{gen}/{MANIFEST_FILE}"
@@ -157,7 +167,8 @@ class Corpus:
         referenced = {record.active, record.previous}  # never collected, even if unreadable
         record, live, written = cls._open_active(store, record, manifests, tuning)
         objects.update(written)
-        corpus = cls(store, record, live, manifests, logs, objects, max([*generations, 0]) + 1, tuning)
+        next_generation = max([*generations, *trials, 0]) + 1  # a failed rebuild's number stays taken
+        corpus = cls(store, record, live, manifests, logs, objects, next_generation, tuning, trials)
         with corpus.lock:
             corpus._logs.update(catch_up(store, live, name, list(logs), tuning.build.threads))
             for orphan in generations - set(manifests) - referenced:
@@ -296,6 +307,26 @@ class Corpus:
             delete_if_present(self.store, log_key(self.name, seq))
             del self._logs[seq]
             self._objects.pop(log_key(self.name, seq), None)
+
+    # Index trials ------------------------------------------------------------------
+
+    def generation_bytes(self, gen: int) -> int:
+        with self.lock:
+            return sum(size for key, size in self._objects.items() if classify(self.name, key).generation == gen)
+
+    def record_trial(self, trial: IndexTrial) -> None:
+        self._trials.record(trial, self._object_changed)
+
+    def trials(self, limit: int) -> list[IndexTrial]:
+        """The newest ``limit`` trials, newest first."""
+        return self._trials.newest(limit)
+
+    def _object_changed(self, key: str, size: int | None) -> None:
+        with self.lock:
+            if size is None:
+                self._objects.pop(key, None)
+            else:
+                self._objects[key] = size
 
     # Reads -----------------------------------------------------------------------
 

@@ -19,8 +19,10 @@ import json
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
+from typing import TypeVar
 
 import faiss
 import numpy as np
@@ -33,6 +35,8 @@ from lakehouse.servers.vector.filters import Filter, MetadataColumns
 from lakehouse.servers.vector.model import Hit, HnswParams, Item
 from lakehouse.servers.vector.rwlock import RWLock
 from lakehouse.servers.vector.vectors import OP_DELETE, WriteBatch
+
+T = TypeVar("T")
 
 FAISS_METRIC = {"cosine": faiss.METRIC_INNER_PRODUCT, "ip": faiss.METRIC_INNER_PRODUCT, "l2": faiss.METRIC_L2}
 # Geometric growth of the tombstone mask, so appends stay amortised O(1).
@@ -218,6 +222,11 @@ class LiveIndex:
         """The graph as ``faiss.serialize_index`` bytes (the hnsw.faiss sidecar)."""
         with self.rw.read():
             return faiss.serialize_index(self._index)
+
+    def probe(self, measure: Callable[[faiss.IndexHNSWFlat], T]) -> T:
+        """Run a read-only ``measure`` of the graph (an index trial's recall probe) under the read lock."""
+        with self.rw.read():
+            return measure(self._index)
 
     def snapshot(self) -> tuple[np.ndarray, Rows, int]:
         """(serialized graph, every row, applied_seq) for persisting this generation as it is."""

@@ -5,6 +5,7 @@
     corpora/<corpus>/gen-<n>/hnsw.faiss                   faiss.serialize_index of its graph
     corpora/<corpus>/gen-<n>/manifest.json                written last: its presence = complete
     corpora/<corpus>/log/<seq>.parquet                    one write batch, replayed onto generations
+    corpora/<corpus>/trials/<generation>.json             the index trial of the build that made it
 
 The log sits beside the generations, not inside one: a write is replayed onto
 whichever generation becomes active (a rebuilt one, a rolled-back one), so it
@@ -22,10 +23,12 @@ VECTORS_FILE = "vectors.parquet"
 GRAPH_FILE = "hnsw.faiss"
 MANIFEST_FILE = "manifest.json"
 LOG_DIR = "log"
+TRIALS_DIR = "trials"
 SEQ_DIGITS = 12  # zero-padded so keys list in seq order
 
 _GEN_RE = re.compile(r"^gen-([1-9][0-9]*)/(.+)$")
 _LOG_RE = re.compile(r"^" + LOG_DIR + r"/([0-9]{" + str(SEQ_DIGITS) + r"})\.parquet$")
+_TRIAL_RE = re.compile(r"^" + TRIALS_DIR + r"/([0-9]{" + str(SEQ_DIGITS) + r"})\.json$")
 
 
 def corpus_prefix(corpus: str) -> str:
@@ -44,9 +47,14 @@ def log_key(corpus: str, seq: int) -> str:
     return f"{corpus_prefix(corpus)}{LOG_DIR}/{seq:0{SEQ_DIGITS}d}.parquet"
 
 
+def trial_key(corpus: str, generation: int) -> str:
+    return f"{corpus_prefix(corpus)}{TRIALS_DIR}/{generation:0{SEQ_DIGITS}d}.json"
+
+
 @dataclass(frozen=True)
 class KeyKind:
-    """What a key under a corpus prefix is: ``gen`` (with generation and file), ``log`` (with seq), or ``other``."""
+    """What a key under a corpus prefix is: ``gen`` (with generation and file), ``log`` (with seq),
+    ``trial`` (with the generation it records), or ``other``."""
 
     kind: str
     number: int = 0
@@ -64,6 +72,8 @@ def classify(corpus: str, key: str) -> KeyKind:
         return KeyKind("gen", int(match.group(1)), match.group(2))
     if match := _LOG_RE.match(rest):
         return KeyKind("log", int(match.group(1)))
+    if match := _TRIAL_RE.match(rest):
+        return KeyKind("trial", int(match.group(1)))
     return KeyKind("other")
 
 

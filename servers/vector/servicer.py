@@ -17,6 +17,7 @@ from lakehouse.api.vector import (
     mapping_from_pb,
     query_from_pb,
     search_result_to_pb,
+    trial_to_pb,
     vector_from_pb,
 )
 from lakehouse.servers.auth.context import check_corpus, corpus_scope
@@ -118,6 +119,12 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
     def RollbackGeneration(self, request, context):
         self._core.rollback(request.corpus)
         return corpus_to_pb(self._core.get_corpus(request.corpus))
+
+    def ListIndexTrials(self, request, context):
+        scope = corpus_scope()  # a named corpus is checked by the interceptor; all: only the caller's
+        visible = None if scope is None else scope.__contains__
+        trials = self._core.list_trials(request.corpus, request.limit, visible)
+        return vector_pb2.ListIndexTrialsResponse(trials=[trial_to_pb(t) for t in trials])
 
 
 def register(server: grpc.Server, runtime) -> None:

@@ -19,7 +19,7 @@ from lakehouse.api import errors
 from lakehouse.api.auth import Profile
 from lakehouse.client import LakehouseClient
 from tests.support.rest import bearer, error_reason
-from tests.support.system import System
+from tests.support.system import System, wait_until_built
 
 MAX_FAILURES = 20
 CLI_TIMEOUT_S = 60
@@ -221,6 +221,14 @@ def test_a_reader_lists_and_searches_only_its_corpora(asystem, admin, rest):
             lh.matrix_search(vector=[1.0, 0.0], corpora=["secret_cvs"])
         assert err.value.reason == "CORPUS_NOT_FOUND"
     hidden = rest.post("/v1/corpora/secret_cvs:search", json={"vector": [1.0, 0.0]}, headers=bearer(key))
+    assert hidden.status_code == 404 and error_reason(hidden) == "CORPUS_NOT_FOUND"
+    for name in ("open_cvs", "secret_cvs"):  # index trials: only of the caller's corpora
+        admin.rebuild_corpus(name)
+        wait_until_built(admin, name)
+    trials = rest.get("/v1/index-trials", headers=bearer(key)).json()["trials"]
+    assert {t["corpus"] for t in trials} == {"open_cvs"}
+    assert {t.corpus for t in admin.list_index_trials()} >= {"open_cvs", "secret_cvs"}
+    hidden = rest.get("/v1/corpora/secret_cvs/trials", headers=bearer(key))
     assert hidden.status_code == 404 and error_reason(hidden) == "CORPUS_NOT_FOUND"
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -30,7 +29,7 @@ from lakehouse.servers.ui import views
 from lakehouse.servers.ui.server import start_ui
 from tests.support.documents import ANA, JOHN, MARIA, pdf, zip_of
 from tests.support.fake_llm import FakeLLM
-from tests.support.system import System
+from tests.support.system import System, wait_until_built
 
 CORPUS = "ui_resumes"
 QUESTION = "Forklift operator with OSHA-30 in IL"
@@ -174,9 +173,7 @@ def test_explore_lists_datasets_and_corpora_and_opens_a_dataset(uisystem, browse
         # A second generation, built in the background; swapped in, the first one is what
         # a rollback returns to.
         lh.rebuild_corpus(CORPUS)
-        deadline = time.monotonic() + WAIT_S
-        while lh.get_corpus(CORPUS).building and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until_built(lh, CORPUS, WAIT_S)
         rebuilt = lh.swap_generation(CORPUS)
     browser.get(uisystem.rest + "/explore")
     names = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#datasets .dataset-link")]
@@ -194,9 +191,13 @@ def test_explore_lists_datasets_and_corpora_and_opens_a_dataset(uisystem, browse
     browser.save_screenshot(str(shots / "explore.png"))
 
 
-def test_system_tab_polls_errors_and_observer_stats(uisystem, browser, shots):
+def test_system_tab_polls_errors_observer_stats_and_index_trials(uisystem, browser, shots):
     browser.get(uisystem.rest + "/system")
     WebDriverWait(browser, WAIT_S).until(lambda d: "Loading" not in d.find_element(By.ID, "errors").text)
+    rows = wait(browser, "#trials-table").find_elements(By.CSS_SELECTOR, "tbody tr")
+    cells = [[td.text for td in row.find_elements(By.TAG_NAME, "td")] for row in rows]
+    rebuilt = [c for c in cells if c[1] == CORPUS and c[3] == "rebuild"]  # the explore test's rebuild
+    assert rebuilt and rebuilt[0][-1] == "ok" and rebuilt[0][9].startswith(("0.", "1.000"))
     stats = wait(browser, "#stats-table")
     WebDriverWait(browser, WAIT_S).until(
         lambda d: "ui" in [td.text for td in d.find_elements(By.CSS_SELECTOR, "#stats-table tbody td:nth-child(2)")]
@@ -295,6 +296,7 @@ def test_a_page_that_cannot_reach_its_backend_shows_an_error_state(orphan_ui, br
     assert "Cannot reach the backend" in wait(browser, "#sql-result .error").text
     browser.get(orphan_ui + "/system")
     assert "Cannot reach the backend" in wait(browser, "#errors .error").text
+    assert "Cannot reach the backend" in wait(browser, "#trials .error").text
     browser.get(orphan_ui + "/ask")
     wait(browser, "#ask-q").send_keys(QUESTION)
     browser.find_element(By.CSS_SELECTOR, "#ask-form button[type=submit]").click()

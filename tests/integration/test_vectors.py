@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import httpx
 import pytest
 
 from lakehouse.api.errors import AlreadyExists, InvalidArgument, NotFound
-from tests.support.system import System
+from tests.support.rest import error_reason
+from tests.support.system import System, wait_until_built
 
+CLI_TIMEOUT_S = 60
 WORKERS = [
     ("w1", "Forklift operator, OSHA-10 certified, 5 years warehouse experience", "IL"),
     ("w2", "Registered nurse with ICU and emergency room background", "WI"),
@@ -208,17 +213,52 @@ def test_generations_rebuild_swap_rollback_over_rest(vsystem):
     r = _rest(vsystem, "POST", "/v1/corpora/gens:rebuild", {"hnsw_m": 24})
     assert r.status_code == 200, r.text
     with vsystem.client() as lh:
-        import time
-
-        deadline = time.monotonic() + 60
-        while lh.get_corpus("gens").building and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until_built(lh, "gens")
     swapped = _rest(vsystem, "POST", "/v1/corpora/gens:swap", {}).json()
     assert int(swapped["generation"]) > int(first) and swapped["hnsw_m"] == 24
     rolled = _rest(vsystem, "POST", "/v1/corpora/gens:rollback", {}).json()
     assert rolled["generation"] == str(first)
     found = _rest(vsystem, "POST", "/v1/corpora/gens:search", {"text": "nurse", "k": 1}).json()
     assert found["results"][0]["id"] == "g1"
+
+
+def test_index_trials_of_builds_and_rebuilds_over_grpc_rest_and_the_cli(vsystem):
+    rows = "id,bio\n" + "".join(f'{i},"{t}"\n' for i, t, _ in WORKERS)
+    with vsystem.client() as lh:
+        lh.ingest("trial_rows", rows.encode(), format="csv", mode="replace")
+        built = lh.build_corpus("trialled", "trial_rows", "id", ["bio"])
+        [build] = lh.list_index_trials("trialled")
+        assert (build.kind, build.status, build.items, build.generation) == ("build", "ok", 6, built.corpus.generation)
+        assert build.dimension == 384 and build.probe_queries == 6 and build.probe_k == 5
+        assert build.recall == 1.0 and build.size_bytes > 0 and build.build_seconds > 0
+    env = {**os.environ, **vsystem.env}
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "lakehouse.cli", "corpora", *args], env=env, capture_output=True, text=True,
+            timeout=CLI_TIMEOUT_S,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "a new generation is building" in cli("rebuild", "trialled", "--hnsw-m", "8")
+    with vsystem.client() as lh:
+        wait_until_built(lh, "trialled")
+    assert "HNSW M=8 " in cli("swap", "trialled")
+    r = _rest(vsystem, "GET", "/v1/corpora/trialled/trials")
+    assert r.status_code == 200, r.text
+    rebuild, first = r.json()["trials"]
+    assert (rebuild["kind"], rebuild["hnsw_m"], first["kind"]) == ("rebuild", 8, "build")
+    assert int(rebuild["generation"]) > int(first["generation"]) and 0 < rebuild["recall"] <= 1
+    everything = _rest(vsystem, "GET", "/v1/index-trials?limit=1").json()["trials"]
+    assert len(everything) == 1
+    line = cli("trials", "trialled").splitlines()[0]
+    assert "trialled gen" in line and "rebuild" in line and "M=8" in line and "recall@5=" in line
+    assert json.loads(cli("trials", "trialled", "--json"))["trials"][1]["kind"] == "build"
+    bad = _rest(vsystem, "GET", "/v1/index-trials?limit=-1")
+    assert bad.status_code == 400 and error_reason(bad) == "INVALID_LIMIT"
+    missing = _rest(vsystem, "GET", "/v1/corpora/no_such_corpus/trials")
+    assert missing.status_code == 404 and error_reason(missing) == "CORPUS_NOT_FOUND"
 
 
 def test_restart_loads_without_reembedding_and_repairs_a_corrupt_sidecar(tmp_path):

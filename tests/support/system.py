@@ -66,3 +66,14 @@ class System:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def wait_until_built(lh: LakehouseClient, corpus: str, timeout_s: float = 60) -> None:
+    """Block until the corpus's background rebuild is over (RebuildCorpus returns at once)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while lh.get_corpus(corpus).building:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"corpus {corpus!r} still building after {timeout_s}s")
+        time.sleep(0.05)

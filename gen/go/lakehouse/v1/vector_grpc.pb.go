@@ -49,6 +49,9 @@ type VectorServiceClient interface {
 	SwapGeneration(ctx context.Context, in *SwapGenerationRequest, opts ...grpc.CallOption) (*Corpus, error)
 	// Makes the previous generation active again.
 	RollbackGeneration(ctx context.Context, in *RollbackGenerationRequest, opts ...grpc.CallOption) (*Corpus, error)
+	// The record of every corpus build and rebuild (its parameters, time, size
+	// and recall on a probe set), newest first.
+	ListIndexTrials(ctx context.Context, in *ListIndexTrialsRequest, opts ...grpc.CallOption) (*ListIndexTrialsResponse, error)
 }
 
 type vectorServiceClient struct {
@@ -185,6 +188,15 @@ func (c *vectorServiceClient) RollbackGeneration(ctx context.Context, in *Rollba
 	return out, nil
 }
 
+func (c *vectorServiceClient) ListIndexTrials(ctx context.Context, in *ListIndexTrialsRequest, opts ...grpc.CallOption) (*ListIndexTrialsResponse, error) {
+	out := new(ListIndexTrialsResponse)
+	err := c.cc.Invoke(ctx, "/lakehouse.v1.VectorService/ListIndexTrials", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // VectorServiceServer is the server API for VectorService service.
 // All implementations must embed UnimplementedVectorServiceServer
 // for forward compatibility
@@ -220,6 +232,9 @@ type VectorServiceServer interface {
 	SwapGeneration(context.Context, *SwapGenerationRequest) (*Corpus, error)
 	// Makes the previous generation active again.
 	RollbackGeneration(context.Context, *RollbackGenerationRequest) (*Corpus, error)
+	// The record of every corpus build and rebuild (its parameters, time, size
+	// and recall on a probe set), newest first.
+	ListIndexTrials(context.Context, *ListIndexTrialsRequest) (*ListIndexTrialsResponse, error)
 	mustEmbedUnimplementedVectorServiceServer()
 }
 
@@ -268,6 +283,9 @@ func (UnimplementedVectorServiceServer) SwapGeneration(context.Context, *SwapGen
 }
 func (UnimplementedVectorServiceServer) RollbackGeneration(context.Context, *RollbackGenerationRequest) (*Corpus, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RollbackGeneration not implemented")
+}
+func (UnimplementedVectorServiceServer) ListIndexTrials(context.Context, *ListIndexTrialsRequest) (*ListIndexTrialsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListIndexTrials not implemented")
 }
 func (UnimplementedVectorServiceServer) mustEmbedUnimplementedVectorServiceServer() {}
 
@@ -534,6 +552,24 @@ func _VectorService_RollbackGeneration_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _VectorService_ListIndexTrials_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListIndexTrialsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VectorServiceServer).ListIndexTrials(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/lakehouse.v1.VectorService/ListIndexTrials",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VectorServiceServer).ListIndexTrials(ctx, req.(*ListIndexTrialsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _VectorService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "lakehouse.v1.VectorService",
 	HandlerType: (*VectorServiceServer)(nil),
@@ -593,6 +629,10 @@ var _VectorService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RollbackGeneration",
 			Handler:    _VectorService_RollbackGeneration_Handler,
+		},
+		{
+			MethodName: "ListIndexTrials",
+			Handler:    _VectorService_ListIndexTrials_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -278,3 +278,57 @@ class RollbackGenerationRequest(_message.Message):
     CORPUS_FIELD_NUMBER: _ClassVar[int]
     corpus: str
     def __init__(self, corpus: _Optional[str] = ...) -> None: ...
+
+class IndexTrial(_message.Message):
+    __slots__ = ("corpus", "generation", "kind", "status", "error", "dimension", "metric", "hnsw_m", "ef_construction", "items", "build_seconds", "size_bytes", "probe_queries", "probe_k", "probe_ef_search", "recall", "start_time", "end_time")
+    CORPUS_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    HNSW_M_FIELD_NUMBER: _ClassVar[int]
+    EF_CONSTRUCTION_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    BUILD_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PROBE_QUERIES_FIELD_NUMBER: _ClassVar[int]
+    PROBE_K_FIELD_NUMBER: _ClassVar[int]
+    PROBE_EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
+    RECALL_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    corpus: str
+    generation: int
+    kind: str
+    status: str
+    error: str
+    dimension: int
+    metric: str
+    hnsw_m: int
+    ef_construction: int
+    items: int
+    build_seconds: float
+    size_bytes: int
+    probe_queries: int
+    probe_k: int
+    probe_ef_search: int
+    recall: float
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, corpus: _Optional[str] = ..., generation: _Optional[int] = ..., kind: _Optional[str] = ..., status: _Optional[str] = ..., error: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., hnsw_m: _Optional[int] = ..., ef_construction: _Optional[int] = ..., items: _Optional[int] = ..., build_seconds: _Optional[float] = ..., size_bytes: _Optional[int] = ..., probe_queries: _Optional[int] = ..., probe_k: _Optional[int] = ..., probe_ef_search: _Optional[int] = ..., recall: _Optional[float] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListIndexTrialsRequest(_message.Message):
+    __slots__ = ("corpus", "limit")
+    CORPUS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    corpus: str
+    limit: int
+    def __init__(self, corpus: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListIndexTrialsResponse(_message.Message):
+    __slots__ = ("trials",)
+    TRIALS_FIELD_NUMBER: _ClassVar[int]
+    trials: _containers.RepeatedCompositeFieldContainer[IndexTrial]
+    def __init__(self, trials: _Optional[_Iterable[_Union[IndexTrial, _Mapping]]] = ...) -> None: ...

@@ -109,6 +109,11 @@ class VectorServiceStub:
                 request_serializer=lakehouse_dot_v1_dot_vector__pb2.RollbackGenerationRequest.SerializeToString,
                 response_deserializer=lakehouse_dot_v1_dot_vector__pb2.Corpus.FromString,
                 _registered_method=True)
+        self.ListIndexTrials = channel.unary_unary(
+                '/lakehouse.v1.VectorService/ListIndexTrials',
+                request_serializer=lakehouse_dot_v1_dot_vector__pb2.ListIndexTrialsRequest.SerializeToString,
+                response_deserializer=lakehouse_dot_v1_dot_vector__pb2.ListIndexTrialsResponse.FromString,
+                _registered_method=True)
 
 
 class VectorServiceServicer:
@@ -219,6 +224,14 @@ class VectorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListIndexTrials(self, request, context):
+        """The record of every corpus build and rebuild (its parameters, time, size
+        and recall on a probe set), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VectorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -291,6 +304,11 @@ def add_VectorServiceServicer_to_server(servicer, server):
                     servicer.RollbackGeneration,
                     request_deserializer=lakehouse_dot_v1_dot_vector__pb2.RollbackGenerationRequest.FromString,
                     response_serializer=lakehouse_dot_v1_dot_vector__pb2.Corpus.SerializeToString,
+            ),
+            'ListIndexTrials': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIndexTrials,
+                    request_deserializer=lakehouse_dot_v1_dot_vector__pb2.ListIndexTrialsRequest.FromString,
+                    response_serializer=lakehouse_dot_v1_dot_vector__pb2.ListIndexTrialsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -675,6 +693,33 @@ class VectorService:
             '/lakehouse.v1.VectorService/RollbackGeneration',
             lakehouse_dot_v1_dot_vector__pb2.RollbackGenerationRequest.SerializeToString,
             lakehouse_dot_v1_dot_vector__pb2.Corpus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIndexTrials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lakehouse.v1.VectorService/ListIndexTrials',
+            lakehouse_dot_v1_dot_vector__pb2.ListIndexTrialsRequest.SerializeToString,
+            lakehouse_dot_v1_dot_vector__pb2.ListIndexTrialsResponse.FromString,
             options,
             channel_credentials,
             insecure,
