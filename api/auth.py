@@ -276,3 +276,10 @@ class RemoteAuth(Remote):
 
     def authenticate(self, secret: str) -> Identity:
         return identity_from_pb(self._call("Authenticate", auth_pb2.AuthenticateRequest(secret=secret)))
+
+
+def bearer(value: str) -> str:
+    """The key of an ``authorization`` value (``Bearer <key>``, any case); "" when none."""
+    if value[: len(BEARER)].lower() == BEARER:
+        return value[len(BEARER) :].strip()
+    return ""

@@ -10,7 +10,7 @@ the client). Envoy's transcoder renders the same status as a JSON body.
 from __future__ import annotations
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, json_format
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -20,7 +20,43 @@ from lakehouse.api.errors import ERROR_DOMAIN, STREAM_RESET, FieldViolation, Int
 _RESET_MARKER = "RST_STREAM"
 
 
+# gRPC code name -> HTTP status, as Envoy's transcoder maps them for REST; the HTTP
+# front ends (UI, MCP) answer with the same.
+HTTP_STATUS = {
+    "OK": 200,
+    "CANCELLED": 499,
+    "UNKNOWN": 500,
+    "INVALID_ARGUMENT": 400,
+    "DEADLINE_EXCEEDED": 504,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "PERMISSION_DENIED": 403,
+    "RESOURCE_EXHAUSTED": 429,
+    "FAILED_PRECONDITION": 400,
+    "ABORTED": 409,
+    "OUT_OF_RANGE": 400,
+    "UNIMPLEMENTED": 501,
+    "INTERNAL": 500,
+    "UNAVAILABLE": 503,
+    "DATA_LOSS": 500,
+    "UNAUTHENTICATED": 401,
+}
+
+
+def http_status(exc: LakehouseError) -> int:
+    return HTTP_STATUS.get(exc.code, 500)
+
+
+def status_json(exc: LakehouseError) -> dict:
+    """The error as the transcoder's JSON body: a google.rpc.Status with its details."""
+    return json_format.MessageToDict(to_rpc_status(exc))
+
+
 def to_status(exc: LakehouseError) -> grpc.Status:
+    return rpc_status.to_status(to_rpc_status(exc))
+
+
+def to_rpc_status(exc: LakehouseError) -> status_pb2.Status:
     info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=ERROR_DOMAIN, metadata=exc.metadata)
     details = [info]
     if exc.violations:
@@ -40,8 +76,7 @@ def to_status(exc: LakehouseError) -> grpc.Status:
         any_msg = any_pb2.Any()
         any_msg.Pack(detail)
         packed.append(any_msg)
-    status = status_pb2.Status(code=getattr(code_pb2, exc.code), message=exc.message, details=packed)
-    return rpc_status.to_status(status)
+    return status_pb2.Status(code=getattr(code_pb2, exc.code), message=exc.message, details=packed)
 
 
 _ERROR_CLASSES = {cls.code: cls for cls in LakehouseError.__subclasses__()}

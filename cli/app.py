@@ -52,8 +52,11 @@ def up(services: Annotated[str, typer.Option(help="'all' or a comma list")] = "a
     typer.echo(f"Lakehouse is up (home {s.home_dir})")
     typer.echo(f"  REST: {state.rest_url}/v1/health")
     typer.echo(f"  gRPC: {state.gateway}")
-    if "ui" in parse_components(services):
+    components = parse_components(services)
+    if "ui" in components:
         typer.echo(f"  UI:   {state.rest_url}/")
+    if "mcp" in components:
+        typer.echo(f"  MCP:  {state.rest_url}{s.mcp.http_path} (streamable HTTP)")
     if s.auth.enabled and s.auth_bootstrap_key_file.exists():
         typer.echo(f"  auth: on; admin key in {s.auth_bootstrap_key_file} (export LAKEHOUSE_API_KEY=$(cat ...))")
 
@@ -129,8 +132,8 @@ def serve(
             typer.echo(f"auth is on; the bootstrap admin key is in {s.auth_bootstrap_key_file}")
         if ready_file is not None:
             tmp = ready_file.with_suffix(".tmp")
-            ui = server.ui.address if server.ui is not None else ""
-            tmp.write_text(json.dumps({"pid": os.getpid(), "address": server.address, "ui_address": ui}))
+            http = {name: component.address for name, component in server.http.items()}
+            tmp.write_text(json.dumps({"pid": os.getpid(), "address": server.address, "http": http}))
             tmp.replace(ready_file)
 
     serve_forever(s, services, on_ready=on_ready)

@@ -68,6 +68,10 @@ GATEWAY_COMPONENT = "gateway"
 # except REST paths, which stay with the transcoder (an unknown one is still a JSON 404).
 UI_COMPONENT = "ui"
 UI_CLUSTER = "upstream_ui"
+# The MCP server over streamable HTTP (component ``mcp``) under its path: its streams may
+# idle for long between server messages, so the route has no idle timeout.
+MCP_COMPONENT = "mcp"
+MCP_CLUSTER = "upstream_mcp"
 REST_PREFIX = "/v1/"
 TRANSCODER_FILTER = "envoy.filters.http.grpc_json_transcoder"
 FILTER_CONFIG = "type.googleapis.com/envoy.config.route.v3.FilterConfig"
@@ -95,6 +99,8 @@ class GatewayConfig:
     service_name: str = "lakehouse"  # Settings.tracing.service_name
     workers: int = 0  # Settings.gateway_workers; 0: one per CPU, at most MAX_DEFAULT_WORKERS
     ui_upstream: str = ""  # the web UI's HTTP "host:port"; empty: no UI, `/` is a 404
+    mcp_upstream: str = ""  # the MCP server's HTTP "host:port"; empty: no MCP route
+    mcp_path: str = "/mcp"  # Settings.mcp.http_path
     # PEM certificate chain and private key: the listener terminates TLS (h2 and http/1.1
     # by ALPN, so gRPC and REST both work); empty: plaintext.
     tls_cert: str = ""
@@ -111,6 +117,7 @@ class GatewayConfig:
         name: str = "envoy",
         port: int | None = None,
         ui_upstream: str = "",
+        mcp_upstream: str = "",
     ) -> GatewayConfig:
         """The gateway of ``settings`` (listener host and port, run directory, JSON limits)."""
         return cls(
@@ -122,9 +129,11 @@ class GatewayConfig:
             settings.tracing.otlp_endpoint,
             settings.tracing.service_name,
             settings.gateway_workers,
-            ui_upstream,
-            str(settings.gateway_tls_cert or ""),
-            str(settings.gateway_tls_key or ""),
+            ui_upstream=ui_upstream,
+            mcp_upstream=mcp_upstream,
+            mcp_path=settings.mcp.http_path,
+            tls_cert=str(settings.gateway_tls_cert or ""),
+            tls_key=str(settings.gateway_tls_key or ""),
         )
 
 
@@ -141,22 +150,28 @@ def route_table(cfg: GatewayConfig) -> list[dict]:
         routes.append(_route(f"/{spec.full_name}/", _cluster_name(address), spec.component))
     for name in SHARED_SERVICES:
         routes.append(_route(f"/{name}/", _cluster_name(addresses[0]), "system"))
+    if cfg.mcp_upstream:
+        routes.append(_http_route(MCP_COMPONENT, {"path_separated_prefix": cfg.mcp_path}, MCP_CLUSTER, idle=False))
     # Anything else (unknown REST paths reach here only if the transcoder let them through).
     not_found = {"direct_response": {"status": 404, "body": {"inline_string": "no such route"}}}
     if not cfg.ui_upstream:
         routes.append({"match": {"prefix": "/"}, **not_found})
         return routes
     routes.append({"match": {"prefix": REST_PREFIX}, **not_found})
-    routes.append(_ui_route())
+    routes.append(_http_route(UI_COMPONENT, {"prefix": "/"}, UI_CLUSTER))
     return routes
 
 
-def _ui_route() -> dict:
-    """The rest to the UI: plain HTTP, so neither the JSON guard nor the transcoder runs."""
+def _http_route(name: str, match: dict, cluster: str, idle: bool = True) -> dict:
+    """A path to an HTTP component (UI, MCP): plain HTTP, so neither the JSON guard nor the
+    transcoder runs; ``idle=False`` lifts the stream idle timeout (long-lived event streams)."""
+    route: dict = {"cluster": cluster, "timeout": "0s"}
+    if not idle:
+        route["idle_timeout"] = "0s"
     return {
-        "name": UI_COMPONENT,
-        "match": {"prefix": "/"},
-        "route": {"cluster": UI_CLUSTER, "timeout": "0s"},
+        "name": name,
+        "match": match,
+        "route": route,
         "typed_per_filter_config": {
             LUA_FILTER: {"@type": LUA_PER_ROUTE, "disabled": True},
             TRANSCODER_FILTER: {"@type": FILTER_CONFIG, "disabled": True},
@@ -172,7 +187,9 @@ def render(cfg: GatewayConfig) -> str:
     routes = route_table(cfg)
     clusters = [_cluster(address) for address in addresses]
     if cfg.ui_upstream:
-        clusters.append(_ui_cluster(cfg.ui_upstream))
+        clusters.append(_http_cluster(UI_CLUSTER, cfg.ui_upstream))
+    if cfg.mcp_upstream:
+        clusters.append(_http_cluster(MCP_CLUSTER, cfg.mcp_upstream))
     if cfg.otlp_endpoint:
         clusters.append(_otlp_cluster(cfg.otlp_endpoint))
     values = {
@@ -354,15 +371,15 @@ def _route(prefix: str, cluster: str, component: str) -> dict:
     }
 
 
-def _ui_cluster(address: str) -> dict:
-    """The UI's HTTP/1.1 upstream (the gRPC clusters speak HTTP/2)."""
+def _http_cluster(name: str, address: str) -> dict:
+    """An HTTP component's HTTP/1.1 upstream (the gRPC clusters speak HTTP/2)."""
     host, port = address.rsplit(":", 1)
     endpoint = {"address": {"socket_address": {"address": host, "port_value": int(port)}}}
     return {
-        "name": UI_CLUSTER,
+        "name": name,
         "type": "STATIC",
         "connect_timeout": UPSTREAM_CONNECT_TIMEOUT,
-        "load_assignment": {"cluster_name": UI_CLUSTER, "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}]},
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": endpoint}]}]},
     }
 
 

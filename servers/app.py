@@ -420,15 +420,16 @@ class LakehouseServer:
     runtime: Runtime
     health: health.HealthServicer
     hosted: list[str] = field(default_factory=list)
-    ui: Any = None  # the web UI's HTTP server (servers/ui/server.py) when hosting `ui`
+    # The HTTP components it hosts (servers/http_server.py), by name: `ui`, `mcp`.
+    http: dict[str, Any] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
         return f"{self.runtime.settings.server.host}:{self.port}"
 
     def stop(self, grace: float | None = None) -> None:
-        if self.ui is not None:
-            self.ui.stop()  # first: its pages call the services stopping below
+        for component in self.http.values():
+            component.stop()  # first: their pages and tools call the services stopping below
         for name in self.hosted:
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.runtime.recorder.end_tails()  # they follow forever: end them, not the grace period
@@ -523,12 +524,30 @@ def build_server(settings: Settings, services: str | None = None) -> LakehouseSe
     for name in [*hosted, ""]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving %s on %s:%d", ",".join(components), opts.host, port)
-    ui = None
-    if "ui" in components:  # an HTTP component: it calls the services through the Python client
+    http = {}  # the HTTP components: they call the services through the Python client
+    if "ui" in components:
         from lakehouse.servers.ui.server import start_ui
 
-        ui = start_ui(settings)
-    return LakehouseServer(server, port, runtime, health_servicer, hosted, ui)
+        http["ui"] = start_ui(settings)
+    if "mcp" in components:
+        from lakehouse.servers.http_server import start_http
+
+        http["mcp"] = start_http(
+            "mcp",
+            settings.mcp.http_host,
+            settings.mcp.hosted_port,
+            lambda: _mcp_app(settings),
+            lifespan="on",  # the SDK's session manager runs in the app's lifespan
+            on_stop=lambda app: app.close(),
+            background=True,  # the SDK takes ~0.8 s to import: not on the start's path
+        )
+    return LakehouseServer(server, port, runtime, health_servicer, hosted, http)
+
+
+def _mcp_app(settings: Settings):
+    from lakehouse.servers.mcp.http import create_app
+
+    return create_app(settings)
 
 
 def serve_forever(settings: Settings, services: str | None = None, on_ready=None) -> None:

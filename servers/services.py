@@ -51,7 +51,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
 COMPONENTS: tuple[str, ...] = tuple(dict.fromkeys(s.component for s in SERVICES if s.component != "system"))
 # Components that serve HTTP, not gRPC: started beside the gRPC server by build_server
 # (servers/app.py), reached through Envoy by path, never an upstream of another process.
-HTTP_COMPONENTS: tuple[str, ...] = ("ui",)
+HTTP_COMPONENTS: tuple[str, ...] = ("ui", "mcp")
 
 # Long calls by full gRPC method name -> the admission kind whose cap they share
 # (servers/admission.py; the kinds are the AdmissionSettings fields). Every method not

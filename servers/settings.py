@@ -1039,7 +1039,13 @@ class McpSettings(BaseModel):
     # `lakehouse mcp --http`: host, port and path of the streamable HTTP endpoint.
     http_host: str = "127.0.0.1"
     http_port: int = Field(8766, ge=0, le=65535)
-    http_path: str = "/mcp"
+    http_path: str = Field("/mcp", pattern=r"^/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$")
+    # Component `mcp` (hosted by `--services all`): the port its HTTP server listens on
+    # (on http_host; 0 picks a free one); Envoy routes http_path to it.
+    hosted_port: int = Field(0, ge=0, le=65535)
+    # Over HTTP with auth on: callers' keys whose client (one gRPC channel each) is kept;
+    # past it the least recently used one is closed.
+    max_sessions: int = Field(64, ge=1)
 
 
 class Settings(BaseSettings):

@@ -95,7 +95,7 @@ def start_server_process(
 
 
 def ready_info(settings: Settings, name: str = "server") -> dict:
-    """What the server process ``name`` wrote once serving ({pid, address, ui_address})."""
+    """What the server process ``name`` wrote once serving ({pid, address, http: {component: address}})."""
     try:
         return json.loads((settings.run_dir / f"{name}.ready.json").read_text())
     except (OSError, ValueError):
@@ -114,9 +114,12 @@ def up(settings: Settings, services: str = "all") -> State:
     check_exposure(settings, settings.host)  # the gateway's listener: not open without auth
     server_pid, address = start_server_process(settings, services)
     upstreams = {c: address for c in components if c not in HTTP_COMPONENTS}
-    ui = ready_info(settings).get("ui_address", "")  # the UI's HTTP address, when it hosts `ui`
+    http = ready_info(settings).get("http", {})  # the HTTP components' addresses (`ui`, `mcp`)
+    gateway = GatewayConfig.from_settings(
+        settings, upstreams, ui_upstream=http.get("ui", ""), mcp_upstream=http.get("mcp", "")
+    )
     try:
-        envoy = start_envoy(GatewayConfig.from_settings(settings, upstreams, ui_upstream=ui), settings.run_dir)
+        envoy = start_envoy(gateway, settings.run_dir)
     except Exception:
         stop_process_group(server_pid)
         raise

@@ -34,12 +34,12 @@ import grpc
 from lakehouse.api import errors
 from lakehouse.api.auth import (
     AUTHORIZATION_HEADER,
-    BEARER,
     KEY_EXPIRED,
     KEY_MISSING,
     ROLE_REQUIRED,
     TOO_MANY_AUTH_FAILURES,
     Identity,
+    bearer,
 )
 from lakehouse.servers.auth.context import CALLER, hidden_corpus, hidden_dataset
 from lakehouse.servers.auth.exposure import is_loopback
@@ -110,13 +110,6 @@ def source_of(peer: str, forwarded: str) -> str:
     if forwarded and (is_loopback(host) or peer.startswith("unix:")):
         return forwarded.rsplit(",", 1)[-1].strip()
     return host
-
-
-def bearer(value: str) -> str:
-    """The key of an ``authorization`` value (``Bearer <key>``, any case); "" when none."""
-    if value[: len(BEARER)].lower() == BEARER:
-        return value[len(BEARER) :].strip()
-    return ""
 
 
 class AuthInterceptor(grpc.ServerInterceptor):

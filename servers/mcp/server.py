@@ -1,8 +1,10 @@
 """The Lakehouse MCP server: the tools of ``tools.py`` and the resources of ``resources.py``
 on one ``MCPServer`` (the ``mcp`` SDK 2.x), served over stdio or streamable HTTP.
 
-Every Lakehouse call goes through one ``LakehouseClient`` whose channel sends
-``x-lakehouse-source: mcp``, so the observer records the agent's ops as ``source: mcp``.
+Every Lakehouse call goes through a ``LakehouseClient`` whose channel sends
+``x-lakehouse-source: mcp``, so the observer records the agent's ops as ``source: mcp``:
+on stdio one client (the agent's key), over HTTP the client of the key the request
+carried (``http.py``), so the services scope what each agent sees.
 A refused call never ends the session: the tool answers an MCP tool error (``isError``)
 whose text is ``CODE REASON: message`` and whose structured content holds the same
 fields, so an agent can switch on the reason.
@@ -10,14 +12,15 @@ fields, so an agent can switch on the reason.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
-from lakehouse.api.errors import LakehouseError
+from lakehouse.api.errors import LakehouseError, Unauthenticated
 from lakehouse.api.observer import SOURCE_HEADER, SOURCE_MCP
 from lakehouse.servers.mcp import resources
 from lakehouse.servers.mcp.tools import LakehouseTools
@@ -33,6 +36,8 @@ INSTRUCTIONS = (
 MCP_METADATA = ((SOURCE_HEADER, SOURCE_MCP),)
 # Tools that change nothing (the rest write a version, an entry, a run or a report).
 READ_ONLY_TOOLS = frozenset({"sql", "list_datasets", "describe_dataset", "search", "matrix_search"})
+# The keyword argument through which the SDK hands each tool its request context.
+CONTEXT_ARG = "mcp_context"
 
 
 def tool_error(exc: LakehouseError) -> CallToolResult:
@@ -46,37 +51,73 @@ def tool_error(exc: LakehouseError) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=detail, is_error=True)
 
 
-def _refusals(method: Callable[..., Any]) -> Callable[..., Any]:
-    """The tool ``method`` with a LakehouseError answered as a tool error. ``wraps`` keeps
-    the method's signature, which the SDK reads for the input and output schemas."""
+class Clients(Protocol):
+    """Which client a tool call goes through, from the headers of the HTTP request that
+    carried it (None on stdio); ``refused`` is told when the services refused its key."""
 
-    @functools.wraps(method)
-    def tool(*args: Any, **kwargs: Any) -> Any:
+    def for_headers(self, headers: Mapping[str, str] | None) -> Any: ...
+
+    def refused(self, headers: Mapping[str, str] | None) -> None: ...
+
+
+class OneClient:
+    """Every call through one client (stdio: the agent's process is the one user)."""
+
+    def __init__(self, lh: Any) -> None:
+        self.lh = lh
+
+    def for_headers(self, headers: Mapping[str, str] | None) -> Any:
+        return self.lh
+
+    def refused(self, headers: Mapping[str, str] | None) -> None:
+        return None
+
+
+def _tool(name: str, clients: Clients, settings: McpSettings) -> Callable[..., Any]:
+    """The ``LakehouseTools`` method ``name`` as a tool: its own parameters (the SDK reads them
+    for the input and output schemas) plus the SDK's request context, through which each call
+    picks its caller's client. A refused call answers a tool error."""
+    method = getattr(LakehouseTools, name)
+    signature = inspect.signature(method)
+    params = list(signature.parameters.values())[1:]  # without self
+    params.append(inspect.Parameter(CONTEXT_ARG, inspect.Parameter.KEYWORD_ONLY, annotation=Context))
+
+    def tool(**kwargs: Any) -> Any:
+        headers = kwargs.pop(CONTEXT_ARG).headers
         try:
-            return method(*args, **kwargs)
+            return getattr(LakehouseTools(clients.for_headers(headers), settings), name)(**kwargs)
         except LakehouseError as exc:
+            if isinstance(exc, Unauthenticated):
+                clients.refused(headers)
             return tool_error(exc)
 
+    tool.__name__ = tool.__qualname__ = name
+    tool.__doc__ = method.__doc__
+    tool.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    tool.__annotations__ = {
+        **{p.name: p.annotation for p in params},
+        "return": signature.return_annotation,
+    }
     return tool
 
 
-def build_server(lh: Any, settings: McpSettings) -> MCPServer:
-    """The server over ``lh`` (a LakehouseClient opened with ``MCP_METADATA``)."""
+def build_server(clients: Clients, settings: McpSettings) -> MCPServer:
+    """The server whose tools call Lakehouse through ``clients`` (LakehouseClients opened
+    with ``MCP_METADATA``)."""
     server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS)
-    tools = LakehouseTools(lh, settings)
     for name in LakehouseTools.NAMES:
         hints = ToolAnnotations(read_only_hint=name in READ_ONLY_TOOLS, open_world_hint=False)
-        server.add_tool(_refusals(getattr(tools, name)), name=name, annotations=hints)
+        server.add_tool(_tool(name, clients, settings), name=name, annotations=hints)
 
     @server.resource(resources.DATASET_SCHEMA_URI, name="dataset_schema", mime_type=resources.JSON_MIME)
-    def dataset_schema(name: str) -> str:
+    def dataset_schema(name: str, ctx: Context) -> str:
         """A dataset's columns (name, type, nullable), primary key and version."""
-        return resources.dataset_schema(lh, name)
+        return resources.dataset_schema(clients.for_headers(ctx.headers), name)
 
     @server.resource(resources.WORKFLOW_URI, name="workflow", mime_type=resources.JSON_MIME)
-    def workflow(name: str) -> str:
+    def workflow(name: str, ctx: Context) -> str:
         """A known workflow: its description, nodes and inputs."""
-        return resources.workflow_definition(lh, name)
+        return resources.workflow_definition(clients.for_headers(ctx.headers), name)
 
     return server
 
@@ -99,13 +140,18 @@ def client_options(settings: McpSettings) -> dict[str, Any]:
 
 def serve_stdio(settings: Settings) -> None:
     with open_client(settings) as lh:
-        build_server(lh, settings.mcp).run("stdio")
+        build_server(OneClient(lh), settings.mcp).run("stdio")
 
 
 def serve_http(settings: Settings, host: str = "", port: int = 0) -> None:
-    """Streamable HTTP at http://host:port{mcp.http_path} until stopped."""
+    """Streamable HTTP at http://host:port{mcp.http_path} until stopped (the app of ``http.py``)."""
+    import uvicorn
+
+    from lakehouse.servers.mcp.http import create_app
+
     m = settings.mcp
-    with open_client(settings) as lh:
-        build_server(lh, m).run(
-            "streamable-http", host=host or m.http_host, port=port or m.http_port, streamable_http_path=m.http_path
-        )
+    app = create_app(settings)
+    try:
+        uvicorn.run(app, host=host or m.http_host, port=port or m.http_port, log_level="warning")
+    finally:
+        app.close()

@@ -10,8 +10,6 @@ the pages tell HTMX to swap error responses in too, so nothing is left blank.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,10 +26,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from lakehouse.api.auth import KEY_MISSING
-from lakehouse.api.config import ChannelSettings
 from lakehouse.api.errors import InvalidArgument, LakehouseError, Unauthenticated
 from lakehouse.api.observer import SOURCE_HEADER, SOURCE_UI
 from lakehouse.client import LakehouseClient
+from lakehouse.client.pool import ClientPool
 from lakehouse.servers.settings import Settings, UiSettings
 from lakehouse.servers.ui import views
 from lakehouse.servers.ui.login import NEXT_PARAM, RequireLogin, SessionCookie, cookie_secret, safe_next
@@ -43,75 +41,16 @@ CHUNKS_PER_CANDIDATE = 4
 TABS = (("sql", "SQL"), ("ask", "Ask"), ("explore", "Explore"), ("system", "System"), ("console", "Console"))
 
 
-class Backend:
-    """The UI's clients of the services, made on first use (the UI starts before the
-    gateway it calls through): one shared client with auth off; with auth on, one per
-    signed-in key (each a gRPC channel), the least recently used closed past ``max_clients``."""
-
-    def __init__(
-        self,
-        address: str,
-        timeout_s: float,
-        auth_enabled: bool = False,
-        max_clients: int = 1,
-        channel: ChannelSettings | None = None,
-    ) -> None:
-        self.address = address
-        self.channel = channel
-        self.timeout_s = timeout_s
-        self.auth_enabled = auth_enabled
-        self.max_clients = max_clients
-        self._clients: OrderedDict[str, LakehouseClient] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _client_with(self, api_key: str) -> LakehouseClient:
-        with self._lock:
-            found = self._clients.get(api_key)
-            if found is not None:
-                self._clients.move_to_end(api_key)
-                return found
-            made = self._clients[api_key] = LakehouseClient(
-                self.address,
-                timeout_s=self.timeout_s,
-                settings=self.channel,
-                metadata=[(SOURCE_HEADER, SOURCE_UI)],
-                api_key=api_key,
-            )
-            while len(self._clients) > self.max_clients:
-                self._clients.popitem(last=False)[1].close()
-            return made
-
-    @property
-    def client(self) -> LakehouseClient:
-        """The shared client (auth off): the server process's own LAKEHOUSE_API_KEY, if any."""
-        return self._client_with("")
+class Backend(ClientPool):
+    """The UI's clients of the services (``ClientPool``): one shared client with auth off;
+    with auth on, one per signed-in key, so the services scope what each user sees."""
 
     def client_for(self, request: Request) -> LakehouseClient:
         """The client a request's calls go through: with auth on, its session's key
-        (servers/ui/login.py), so the services scope what this user sees."""
+        (servers/ui/login.py)."""
         if not self.auth_enabled:
-            return self.client
-        return self._client_with(request.state.api_key or "")
-
-    def check_key(self, api_key: str) -> str:
-        """The principal ``api_key`` belongs to, or the services' refusal (401, 429)."""
-        try:
-            return self._client_with(api_key).auth.whoami().principal.name
-        except LakehouseError:
-            self.forget(api_key)  # refused keys do not hold a channel
-            raise
-
-    def forget(self, api_key: str) -> None:
-        with self._lock:
-            dropped = self._clients.pop(api_key, None)
-        if dropped is not None:
-            dropped.close()
-
-    def close(self) -> None:
-        with self._lock:
-            clients, self._clients = list(self._clients.values()), OrderedDict()
-        for c in clients:
-            c.close()
+            return self.shared
+        return self.with_key(request.state.api_key or "")
 
 
 def _dict(message: Any) -> dict:
@@ -128,9 +67,11 @@ def create_app(settings: Settings) -> Starlette:
     backend = Backend(
         ui.upstream or f"{settings.host}:{settings.port}",
         ui.timeout_s,
-        auth_on,
-        ui.max_sessions,
+        metadata=[(SOURCE_HEADER, SOURCE_UI)],
+        auth_enabled=auth_on,
+        max_clients=ui.max_sessions,
         channel=None if ui.upstream else settings.gateway_channel,
+        shared_key="",  # auth off: the UI sends no key of its own
     )
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(tabs=TABS, ui=ui, auth_on=auth_on)

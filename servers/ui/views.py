@@ -15,27 +15,7 @@ import pyarrow.csv as pacsv
 from markupsafe import Markup, escape
 
 from lakehouse.api.errors import LakehouseError
-
-# gRPC code name -> HTTP status, as Envoy's transcoder maps them for REST.
-HTTP_STATUS = {
-    "OK": 200,
-    "CANCELLED": 499,
-    "UNKNOWN": 500,
-    "INVALID_ARGUMENT": 400,
-    "DEADLINE_EXCEEDED": 504,
-    "NOT_FOUND": 404,
-    "ALREADY_EXISTS": 409,
-    "PERMISSION_DENIED": 403,
-    "RESOURCE_EXHAUSTED": 429,
-    "FAILED_PRECONDITION": 400,
-    "ABORTED": 409,
-    "OUT_OF_RANGE": 400,
-    "UNIMPLEMENTED": 501,
-    "INTERNAL": 500,
-    "UNAVAILABLE": 503,
-    "DATA_LOSS": 500,
-    "UNAUTHENTICATED": 401,
-}
+from lakehouse.api.status import http_status
 
 
 @dataclass(frozen=True)
@@ -53,7 +33,7 @@ class ErrorView:
 
 
 def error_view(exc: LakehouseError) -> ErrorView:
-    return ErrorView(exc.code, exc.reason, exc.message, HTTP_STATUS.get(exc.code, 500))
+    return ErrorView(exc.code, exc.reason, exc.message, http_status(exc))
 
 
 def cell(value: Any) -> str:

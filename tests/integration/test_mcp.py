@@ -1,6 +1,7 @@
 """The MCP server against a live system, driven by the SDK's own client over both
 transports: `lakehouse mcp` on stdio (a subprocess, as an agent starts it) and
-`lakehouse mcp --http` on its own port (streamable HTTP). Every tool is called over each;
+`lakehouse mcp --http` on its own port and under /mcp through Envoy (streamable HTTP).
+Every tool is called over each;
 a sandbox escape through the sql tool is a tool error with its reason, and the ops the
 server made are recorded with source "mcp"."""
 
@@ -167,6 +168,11 @@ def test_every_tool_over_stdio(msystem) -> None:
 
 def test_every_tool_over_streamable_http(msystem, http_url) -> None:
     _check(anyio.run(_every_tool, http_url, "http"), "http")
+
+
+def test_every_tool_under_mcp_through_the_gateway(msystem) -> None:
+    """Component `mcp` of `--services all`: Envoy routes the same port's /mcp to it."""
+    _check(anyio.run(_every_tool, f"{msystem.rest}{msystem.settings.mcp.http_path}", "gw"), "gw")
 
 
 def test_ops_made_through_mcp_are_recorded_with_source_mcp(msystem, http_url) -> None:

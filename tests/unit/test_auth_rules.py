@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lakehouse.api import errors
-from lakehouse.api.auth import ADMIN, READER, WRITER, ApiKey, Identity, Principal, Profile
+from lakehouse.api.auth import ADMIN, READER, WRITER, ApiKey, Identity, Principal, Profile, bearer
 from lakehouse.servers.auth.exposure import check_exposure
-from lakehouse.servers.auth.interceptor import Authenticator, bearer, source_of
+from lakehouse.servers.auth.interceptor import Authenticator, source_of
 from lakehouse.servers.auth.limiter import FailureLimiter
 from lakehouse.servers.auth.rules import KEY_ONLY, OPEN, required_role
 from lakehouse.servers.settings import Settings

@@ -24,7 +24,7 @@ from lakehouse.api.query import Rows
 from lakehouse.api.workflows import NodeResult, WorkflowInfo, WorkflowListing, WorkflowRun
 from lakehouse.client import LakehouseClient
 from lakehouse.gateway.process import free_port
-from lakehouse.servers.mcp.server import build_server, client_options
+from lakehouse.servers.mcp.server import OneClient, build_server, client_options
 from lakehouse.servers.mcp.tools import EMPTY_TEXT, NO_WORKFLOW, TEXT_TOO_LARGE, LakehouseTools
 from lakehouse.servers.settings import McpSettings
 from lakehouse.v1 import ask_pb2, catalog_pb2, ingest_pb2, matrix_pb2, system_pb2, vector_pb2
@@ -119,7 +119,7 @@ class FakeClient:
 
 
 async def _session(fake: FakeClient, scenario) -> Any:
-    async with Client(build_server(fake, SETTINGS)) as client:
+    async with Client(build_server(OneClient(fake), SETTINGS)) as client:
         return await scenario(client)
 
 
@@ -301,7 +301,7 @@ def test_a_system_that_is_down_is_a_tool_error() -> None:
             return await client.call_tool("sql", {"sql": "SELECT 1"}), await client.call_tool("list_datasets", {})
 
         async def session():
-            async with Client(build_server(lh, SETTINGS)) as client:
+            async with Client(build_server(OneClient(lh), SETTINGS)) as client:
                 return await scenario(client)
 
         down, again = anyio.run(session)

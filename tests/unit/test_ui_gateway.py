@@ -1,4 +1,5 @@
-"""Where the web UI sits: a component of `--services all`, and Envoy's route for `/`."""
+"""Where the HTTP components sit: the web UI and the MCP server are components of
+`--services all`, and Envoy routes `/` to the UI and the MCP path to the MCP server."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from lakehouse.gateway.config import (
     LUA_FILTER,
+    MCP_CLUSTER,
     REST_PREFIX,
     TRANSCODER_FILTER,
     UI_CLUSTER,
@@ -18,9 +20,9 @@ from lakehouse.servers.services import COMPONENTS, HTTP_COMPONENTS, parse_compon
 from lakehouse.servers.settings import Settings
 
 
-def _config(tmp_path: Path, ui: str) -> GatewayConfig:
+def _config(tmp_path: Path, ui: str, mcp: str = "") -> GatewayConfig:
     upstreams = {component: "127.0.0.1:7001" for component in COMPONENTS}
-    return GatewayConfig("127.0.0.1", 18080, upstreams, tmp_path / "admin.sock", 32, ui_upstream=ui)
+    return GatewayConfig("127.0.0.1", 18080, upstreams, tmp_path / "admin.sock", 32, ui_upstream=ui, mcp_upstream=mcp)
 
 
 def test_ui_is_hosted_by_all_but_is_no_grpc_upstream():
@@ -46,3 +48,21 @@ def test_everything_but_rest_and_grpc_goes_to_the_ui_untranscoded(tmp_path: Path
 def test_without_a_ui_the_root_is_a_404(tmp_path: Path):
     last = route_table(_config(tmp_path, ""))[-1]
     assert last["match"]["prefix"] == "/" and last["direct_response"]["status"] == 404
+
+
+def test_the_mcp_path_goes_to_the_mcp_server_before_the_ui(tmp_path: Path):
+    assert "mcp" in parse_components("all") and "mcp" in HTTP_COMPONENTS and "mcp" not in COMPONENTS
+    routes = route_table(_config(tmp_path, "127.0.0.1:7002", "127.0.0.1:7003"))
+    names = [r.get("name") for r in routes]
+    assert names.index("mcp") < names.index("ui")
+    mcp = routes[names.index("mcp")]
+    assert mcp["match"] == {"path_separated_prefix": "/mcp"}  # /mcp and /mcp/..., not /mcpx
+    assert mcp["route"] == {"cluster": MCP_CLUSTER, "timeout": "0s", "idle_timeout": "0s"}
+    assert mcp["typed_per_filter_config"][TRANSCODER_FILTER]["disabled"]
+    clusters = json.loads(render(_config(tmp_path, "", "127.0.0.1:7003")).split("clusters: ", 1)[1].strip())
+    (cluster,) = [c for c in clusters if c["name"] == MCP_CLUSTER]
+    assert cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"] == {
+        "address": "127.0.0.1",
+        "port_value": 7003,
+    }
+    assert "mcp" not in [r.get("name") for r in route_table(_config(tmp_path, "127.0.0.1:7002"))]
