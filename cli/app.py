@@ -141,22 +141,38 @@ def serve(
 
 @app.command()
 def gateway(
-    upstream: Annotated[list[str], typer.Option(help="component=host:port, repeatable; 'all=host:port' for one")],
+    upstream: Annotated[
+        list[str],
+        typer.Option(
+            help="component=host:port, repeatable; 'all=host:port' for every gRPC component;"
+            " ui=host:port and mcp=host:port for the HTTP ones"
+        ),
+    ],
 ) -> None:
     """Run Envoy in the foreground in front of already-running servers."""
     import time
 
     from lakehouse.gateway.config import GatewayConfig
     from lakehouse.gateway.process import pid_alive, start_envoy
-    from lakehouse.servers.services import COMPONENTS
+    from lakehouse.servers.services import COMPONENTS, HTTP_COMPONENTS
 
     s = load_settings()
     upstreams: dict[str, str] = {}
+    http: dict[str, str] = {}
     for item in upstream:
         name, _, address = item.partition("=")
+        if name in HTTP_COMPONENTS:
+            http[name] = address
+            continue
+        if name != "all" and name not in COMPONENTS:
+            known = ["all", *COMPONENTS, *HTTP_COMPONENTS]
+            raise typer.BadParameter(f"unknown component {name!r}; use one of {known}", param_hint="--upstream")
         for component in COMPONENTS if name == "all" else [name]:
             upstreams[component] = address
-    envoy = start_envoy(GatewayConfig.from_settings(s, upstreams, name="gateway"), s.run_dir, "gateway")
+    config = GatewayConfig.from_settings(
+        s, upstreams, name="gateway", ui_upstream=http.get("ui", ""), mcp_upstream=http.get("mcp", "")
+    )
+    envoy = start_envoy(config, s.run_dir, "gateway")
     typer.echo(f"gateway on {s.host}:{s.port} (admin socket {envoy.admin_socket})")
     try:
         while pid_alive(envoy.pid):

@@ -195,3 +195,54 @@ def test_up_use_down(tmp_path):
     assert stopped.returncode == 1 and stopped.stdout.startswith("not running")
     stopped = _cli(env, "status", "--json", check=False)
     assert stopped.returncode == 1 and json.loads(stopped.stdout) == {"running": False}
+
+
+def test_gateway_fronts_running_servers_and_their_http_components(tmp_path):
+    """`lakehouse gateway` in front of an already-running server: gRPC and REST to its
+    address, `/` to its UI and `/mcp` to its MCP server, each given as an upstream."""
+    import signal
+    import time
+
+    from lakehouse.servers.supervisor import ready_info
+    from tests.support.system import System
+
+    system = System.start(tmp_path / "home")
+    try:
+        ready = ready_info(system.settings)
+        port = free_port()
+        env = {**os.environ, **system.env, "LAKEHOUSE_PORT": str(port)}
+        bad = _cli(env, "gateway", "--upstream", "nope=127.0.0.1:1", check=False)
+        assert bad.returncode == 2 and "unknown component 'nope'" in bad.stderr
+        upstreams = [f"all={ready['address']}", f"ui={ready['http']['ui']}", f"mcp={ready['http']['mcp']}"]
+        args = [arg for u in upstreams for arg in ("--upstream", u)]
+        proc = subprocess.Popen([sys.executable, "-m", "lakehouse.cli", "gateway", *args], env=env)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/v1/health", timeout=2).json()["status"] == "SERVING":
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline and proc.poll() is None, "the gateway did not come up"
+                time.sleep(0.1)
+            assert "<title>" in httpx.get(f"{base}/sql", timeout=30).text
+            initialize = {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"},
+                },
+            }
+            accept = {"Accept": "application/json, text/event-stream"}
+            mcp = httpx.post(f"{base}{system.settings.mcp.http_path}", json=initialize, headers=accept, timeout=30)
+            assert mcp.status_code == 200 and "mcp-session-id" in mcp.headers, mcp.text
+        finally:
+            proc.send_signal(signal.SIGINT)  # it stops its Envoy on the way out
+            proc.wait(timeout=30)
+    finally:
+        system.stop()
