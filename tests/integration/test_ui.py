@@ -16,26 +16,20 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from lakehouse.gateway.process import free_port
 from lakehouse.servers.settings import Settings
 from lakehouse.servers.ui import views
 from lakehouse.servers.ui.server import start_ui
+from tests.support.browser import WAIT_S, chromium, run_sql, wait
 from tests.support.documents import ANA, JOHN, MARIA, pdf, zip_of
 from tests.support.fake_llm import FakeLLM
 from tests.support.system import System, wait_until_built
 
 CORPUS = "ui_resumes"
 QUESTION = "Forklift operator with OSHA-30 in IL"
-WAIT_S = 30
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 WORKERS_CSV = b"id,name,state\n" + b"".join(f"{i},worker{i},{'IL' if i % 2 else 'TX'}\n".encode() for i in range(1, 31))
 PAGES = ("/sql", "/ask", "/explore", "/system", "/console")
 JOB_ORDERS_CSV = (
@@ -85,25 +79,8 @@ def shots(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    options = Options()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
-
-
-def wait(driver, css: str):
-    return WebDriverWait(driver, WAIT_S).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
-
-
-def run_sql(driver, base: str, sql: str) -> None:
-    driver.get(base + "/sql")
-    box = wait(driver, "#sql-q")
-    box.clear()
-    box.send_keys(sql)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    with chromium() as driver:
+        yield driver
 
 
 def test_root_is_the_ui_and_rest_stays_rest(uisystem):

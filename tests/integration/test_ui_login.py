@@ -2,15 +2,20 @@
 HttpOnly cookie; without a session (none, forged, tampered) pages redirect to /login and
 partials get 401 + HX-Redirect; a bad key shows its reason with 401; each signed-in user
 sees only what their profiles hold; sign-out ends the session. One headless-Chromium run
-signs in through the form and uses the SQL tab."""
+signs in through the form, uses the SQL tab (HTMX partials carry the cookie), and signs out."""
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import httpx
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from lakehouse.api.auth import Profile
 from lakehouse.servers.ui.login import SessionCookie, cookie_secret
+from tests.support.browser import WAIT_S, chromium, run_sql, wait
 from tests.support.system import System
 
 COOKIE = "lakehouse_session"
@@ -97,3 +102,30 @@ def test_open_redirects_are_refused(lsystem):
     with _web(lsystem) as web:
         for target in ("//evil.example/", "https://evil.example/", "\\\\evil"):
             assert _login(web, lsystem.rita_key, target).headers["location"] == "/"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as driver:
+        yield driver
+
+
+def test_signing_in_through_the_form_in_chromium(lsystem, browser, tmp_path):
+    browser.get(lsystem.rest + "/sql")
+    assert urlparse(browser.current_url).path == "/login"
+    wait(browser, "#login-key").send_keys(lsystem.rita_key)
+    browser.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
+    wait(browser, "#sql-q")
+    assert urlparse(browser.current_url).path == "/sql"  # back where the user was going
+    cookie = browser.get_cookie(COOKIE)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    run_sql(browser, lsystem.rest, "SELECT sum(amount) AS s FROM sales")
+    WebDriverWait(browser, WAIT_S).until(lambda d: "30" in d.find_element(By.ID, "sql-result").text)
+    run_sql(browser, lsystem.rest, "SELECT * FROM payroll")
+    assert "DATASET_NOT_FOUND" in wait(browser, "#sql-result .error").text
+    browser.save_screenshot(str(tmp_path / "signed-in.png"))
+    browser.find_element(By.CSS_SELECTOR, "form[action='/logout'] button").click()
+    wait(browser, "#login-key")
+    assert browser.get_cookie(COOKIE) is None
+    browser.get(lsystem.rest + "/explore")
+    assert urlparse(browser.current_url).path == "/login"
