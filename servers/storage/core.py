@@ -337,8 +337,13 @@ class StorageCore:
     ) -> tuple[list[ObjectInfo], str]:
         return self._held(bucket).list(prefix, page_size, page_token)
 
-    def list_errors(self, page_size: int = 0, page_token: str = "") -> tuple[list[ErrorRecord], str]:
-        entries, token = self._journal.list(page_size, page_token)
+    def list_errors(
+        self, page_size: int = 0, page_token: str = "", datasets: frozenset[str] | None = None
+    ) -> tuple[list[ErrorRecord], str]:
+        """Error records, newest first. ``datasets``: a scoped caller's datasets; it sees only
+        the records of those (records of no dataset, the system's own, are left out)."""
+        visible = None if datasets is None else (lambda entry: _record_dataset(entry) in datasets)
+        entries, token = self._journal.list(page_size, page_token, visible)
         return [error_record(e) for e in entries], token
 
     # Persistence ------------------------------------------------------------
@@ -402,3 +407,8 @@ def _described(spec: BucketSpec) -> BucketInfo:
     except errors.InvalidArgument:
         host = "?"
     return BucketInfo(name=spec.name, backend="s3", location=f"s3://{host}/{spec.bucket}")
+
+
+def _record_dataset(entry: dict) -> str | None:
+    context = entry.get("context")
+    return context.get("dataset") if isinstance(context, dict) else None

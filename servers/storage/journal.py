@@ -126,11 +126,13 @@ class ErrorJournal:
 
     # Reading -------------------------------------------------------------
 
-    def list(self, limit: int = 0, page_token: str = "") -> tuple[list[dict[str, Any]], str]:
-        """Records from both buckets, newest first. ``page_token`` is the last id of
-        the previous page. A bucket that cannot be read is skipped (logged), so
-        rescued records stay visible while the lake is down; if neither can be
-        read, the primary's error is raised."""
+    def list(
+        self, limit: int = 0, page_token: str = "", visible: Callable[[dict[str, Any]], bool] | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Records from both buckets, newest first, only those ``visible`` admits (all when
+        None). ``page_token`` is the last id of the previous page. A bucket that cannot be
+        read is skipped (logged), so rescued records stay visible while the lake is down;
+        if neither can be read, the primary's error is raised."""
         limit = self._paging.size(limit)
         if page_token and not ID_PATTERN.fullmatch(page_token):
             raise bad_page_token()
@@ -156,7 +158,7 @@ class ErrorJournal:
             if len(page) == limit:
                 return page, last_id  # more remain: resume after the last one shown
             entry = self._read(*located[record_id])
-            if entry is not None:
+            if entry is not None and (visible is None or visible(entry)):
                 page.append(entry)
                 last_id = record_id
         return page, ""

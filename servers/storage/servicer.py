@@ -13,6 +13,7 @@ from lakehouse.api.storage import (
     object_to_pb,
     put_from_pb,
 )
+from lakehouse.servers.auth.context import dataset_scope
 from lakehouse.v1 import storage_pb2, storage_pb2_grpc
 
 
@@ -60,7 +61,8 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         return empty_pb2.Empty()
 
     def ListErrors(self, request, context):
-        records, token = self._core.list_errors(request.page_size, request.page_token)
+        # A caller bound to some datasets sees only their records.
+        records, token = self._core.list_errors(request.page_size, request.page_token, dataset_scope())
         return storage_pb2.ListErrorsResponse(errors=[error_record_to_pb(r) for r in records], next_page_token=token)
 
 

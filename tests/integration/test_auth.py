@@ -201,6 +201,22 @@ def test_a_readers_sql_sees_only_its_datasets(asystem, rest, reader_key, sql):
     assert r.status_code == 404 and error_reason(r) == "DATASET_NOT_FOUND"
 
 
+def test_a_reader_sees_only_its_datasets_error_records(asystem, admin, rest, reader_key):
+    from lakehouse.servers.storage.journal import ErrorJournal
+    from lakehouse.servers.storage.local import LocalObjectStore
+
+    journal = ErrorJournal(
+        LocalObjectStore("lake", asystem.settings.lake_root), LocalObjectStore("rescue", asystem.settings.rescue_root)
+    )
+    for dataset in ("sales", "payroll"):
+        journal.record("ingest", errors.InvalidArgument(f"{dataset} upload was bad", reason="X"), {"dataset": dataset})
+    journal.record("janitor", errors.Internal("system housekeeping"), {})
+    seen = rest.get("/v1/errors", headers=bearer(reader_key)).json()["errors"]
+    assert {e["context"].get("dataset") for e in seen} == {"sales"}
+    everything = {r.context.get("dataset", "") for r in admin.list_errors()}
+    assert {"sales", "payroll", ""} <= everything
+
+
 def test_the_admin_sees_everything(admin):
     assert admin.sql("SELECT count(*) FROM sales JOIN payroll USING (id)").rows == [[1]]
 

@@ -239,3 +239,14 @@ def test_list_raises_the_primary_error_when_nothing_is_readable(tmp_path: Path) 
     journal = ErrorJournal(OtherBroken("lake", tmp_path / "l"), BrokenStore("rescue", tmp_path / "r"))
     with pytest.raises(errors.Unauthenticated):
         journal.list()
+
+
+def test_a_scoped_listing_shows_only_its_datasets_records(lake: LocalObjectStore, rescue: LocalObjectStore) -> None:
+    journal = ErrorJournal(lake, rescue, clock=Clock())
+    for dataset in ("sales", "payroll", "sales", ""):
+        journal.record("ingest", errors.InvalidArgument("bad", reason="X"), {"dataset": dataset} if dataset else {})
+    mine = lambda entry: entry["context"].get("dataset") == "sales"  # noqa: E731
+    page, token = journal.list(1, "", mine)
+    rest, last = journal.list(1, token, mine)
+    assert [e["context"]["dataset"] for e in [*page, *rest]] == ["sales", "sales"] and last == ""
+    assert len(journal.list()[0]) == 4
