@@ -33,6 +33,7 @@ from lakehouse.api.storage import RemoteStorage, StorageApi
 from lakehouse.api.tracing import tracing_configured
 from lakehouse.api.vector import MetadataStructs, RemoteVector, VectorApi
 from lakehouse.servers.admission import AdmissionInterceptor, check_pool
+from lakehouse.servers.auth.context import as_service
 from lakehouse.servers.interceptors import ErrorInterceptor
 from lakehouse.servers.memory import configure_duckdb_allocator
 from lakehouse.servers.services import SERVICES, parse_components
@@ -249,6 +250,7 @@ class Runtime:
             self.settings.vector.filters,
             ingest=lambda: self.ingest_api,
             paging=self.settings.paging,
+            service=as_service,
         )
 
     @cached_property

@@ -7,7 +7,8 @@ the same caller. None: auth is off, or the work has no caller (start-up, backgro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from lakehouse.api import errors
@@ -21,6 +22,18 @@ CALLER: ContextVar[Identity | None] = ContextVar("lakehouse_caller", default=Non
 
 def caller() -> Identity | None:
     return CALLER.get()
+
+
+@contextmanager
+def as_service() -> Iterator[None]:
+    """Run a core's own bookkeeping (the playbook dataset behind the playbook API) with no
+    caller: what it returns is then scoped by the API it serves, not by the dataset scope
+    of whoever triggered it. Never around a caller's own SQL or datasets."""
+    token = CALLER.set(None)
+    try:
+        yield
+    finally:
+        CALLER.reset(token)
 
 
 def _scope(kind: str) -> frozenset[str] | None:

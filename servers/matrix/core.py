@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -58,7 +59,7 @@ from lakehouse.api.vector import DIMENSION_MISMATCH, INVALID_K, INVALID_QUERY, Q
 from lakehouse.servers.matrix.directory import CorpusDirectory, Route, Unrouted, VectorHost
 from lakehouse.servers.matrix.fusion import RelevanceRule, fuse
 from lakehouse.servers.matrix.modes import ModeChoice, choose_mode
-from lakehouse.servers.matrix.playbooks import PLAYBOOK_TAG, ItemCheck, Learned, Playbooks, alone_or_pair
+from lakehouse.servers.matrix.playbooks import PLAYBOOK_TAG, ItemCheck, Learned, Playbooks, Visible, alone_or_pair
 from lakehouse.servers.settings import FilterSettings, MatrixSettings
 from lakehouse.servers.vector.embedder import ModelsEmbedder
 from lakehouse.servers.vector.filters import parse_filter
@@ -107,9 +108,11 @@ class MatrixCore:
         *,
         ingest: Callable[[], IngestApi] | None = None,
         paging: PagingSettings | None = None,
+        service: Callable[[], AbstractContextManager] = nullcontext,
     ) -> None:
         """``models``, ``query`` and ``ingest`` are resolved on first use (they may live in
-        other processes); the playbook lives on the first host."""
+        other processes); the playbook lives on the first host. ``service``: entered around
+        the playbook's own storage (see Playbooks)."""
         self._settings = settings
         self._filters = filters or FilterSettings()
         self._models = models
@@ -123,6 +126,7 @@ class MatrixCore:
             ItemCheck(self._items_in),
             settings,
             paging or PagingSettings(),
+            service=service,
         )
 
     def close(self) -> None:
@@ -238,28 +242,32 @@ class MatrixCore:
 
     # Playbooks -----------------------------------------------------------------
 
-    def record_entry(self, entry: PlaybookEntry) -> PlaybookEntry:
-        return self.playbooks.record_entry(entry)
+    # Playbook entries: ``visible`` is the caller's corpora (None: all), see Playbooks.
 
-    def record_entries(self, entries: Sequence[PlaybookEntry]) -> BulkResult:
-        return self.playbooks.record_entries(entries)
+    def record_entry(self, entry: PlaybookEntry, *, visible: Visible = None) -> PlaybookEntry:
+        return self.playbooks.record_entry(entry, visible=visible)
 
-    def import_entries(self, mapping: ImportMapping) -> BulkResult:
-        return self.playbooks.import_entries(mapping)
+    def record_entries(self, entries: Sequence[PlaybookEntry], *, visible: Visible = None) -> BulkResult:
+        return self.playbooks.record_entries(entries, visible=visible)
+
+    def import_entries(self, mapping: ImportMapping, *, visible: Visible = None) -> BulkResult:
+        return self.playbooks.import_entries(mapping, visible=visible)
 
     def list_entries(
-        self, where: EntryFilter | None = None, *, page_size: int = 0, page_token: str = ""
+        self, where: EntryFilter | None = None, *, page_size: int = 0, page_token: str = "", visible: Visible = None
     ) -> tuple[list[PlaybookEntry], str]:
-        return self.playbooks.list_entries(where, page_size=page_size, page_token=page_token)
+        return self.playbooks.list_entries(where, page_size=page_size, page_token=page_token, visible=visible)
 
-    def get_entry(self, entry_id: str) -> PlaybookEntry:
-        return self.playbooks.get_entry(entry_id)
+    def get_entry(self, entry_id: str, *, visible: Visible = None) -> PlaybookEntry:
+        return self.playbooks.get_entry(entry_id, visible=visible)
 
-    def delete_entries(self, entry_id: str = "", *, corpus: str = "", item_id: str = "") -> int:
-        return self.playbooks.delete_entries(entry_id, corpus=corpus, item_id=item_id)
+    def delete_entries(
+        self, entry_id: str = "", *, corpus: str = "", item_id: str = "", visible: Visible = None
+    ) -> int:
+        return self.playbooks.delete_entries(entry_id, corpus=corpus, item_id=item_id, visible=visible)
 
-    def playbook_stats(self) -> PlaybookStats:
-        return self.playbooks.playbook_stats()
+    def playbook_stats(self, *, visible: Visible = None) -> PlaybookStats:
+        return self.playbooks.playbook_stats(visible=visible)
 
     def _items_in(self, corpus: str, ids: Sequence[str]) -> set[str]:
         found, unrouted = self._directory.resolve([corpus])

@@ -19,6 +19,7 @@ import math
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -52,6 +53,7 @@ from lakehouse.api.matrix import (
 from lakehouse.api.paging import PagingSettings, bad_page_token
 from lakehouse.api.query import QueryApi
 from lakehouse.api.vector import ColumnMapping, VectorApi
+from lakehouse.servers.auth.context import hidden_corpus
 from lakehouse.servers.matrix.entries import (
     CORPUS_FIELDS,
     content_of,
@@ -71,6 +73,8 @@ PLAYBOOK_TAG = "playbook"
 SINGLE = "entry"  # the field of RecordPlaybookEntry; bulk fields are indexed (entries[3], rows[3])
 KEY = ("id",)
 DAY_S = 86_400.0
+# The corpora a caller sees; None: every one.
+Visible = frozenset[str] | None
 
 
 @dataclass
@@ -101,7 +105,11 @@ class Playbooks:
         settings: MatrixSettings,
         paging: PagingSettings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        service: Callable[[], AbstractContextManager] = nullcontext,
     ) -> None:
+        """``service``: entered around every read and write of the playbook dataset, the
+        playbook's own storage (servers/auth/context.as_service in a server process)."""
+        self._service = service
         self._ingest = ingest
         self._query = query
         self._vector = vector
@@ -118,6 +126,10 @@ class Playbooks:
         holds (a crash between the two writes) is rebuilt from the dataset."""
         if self._reconciled.is_set():
             return
+        with self._service():
+            self._reconcile_once()
+
+    def _reconcile_once(self) -> None:
         with self._reconcile_lock:
             if self._reconciled.is_set():
                 return
@@ -134,13 +146,18 @@ class Playbooks:
 
     # Recording -----------------------------------------------------------------
 
-    def record_entry(self, entry: PlaybookEntry) -> PlaybookEntry:
-        result = self.record_entries([entry], field=SINGLE).results[0]
+    # ``visible`` (every method that takes it): the corpora the caller sees (None: all). An
+    # entry of another corpus is NOT_FOUND to it, like a corpus that does not exist.
+
+    def record_entry(self, entry: PlaybookEntry, *, visible: Visible = None) -> PlaybookEntry:
+        result = self.record_entries([entry], field=SINGLE, visible=visible).results[0]
         if result.error is not None:
             raise _error(result.error)
-        return self.get_entry(result.id)
+        return self.get_entry(result.id, visible=visible)
 
-    def record_entries(self, entries: Sequence[PlaybookEntry], *, field: str = "entries") -> BulkResult:
+    def record_entries(
+        self, entries: Sequence[PlaybookEntry], *, field: str = "entries", visible: Visible = None
+    ) -> BulkResult:
         self._ready()
         if len(entries) > self._settings.playbook_max_bulk:
             message = f"at most {self._settings.playbook_max_bulk} per call, got {len(entries)}"
@@ -148,12 +165,12 @@ class Playbooks:
         results: list[EntryResult] = []
         chunk = self._settings.playbook_write_rows
         for start in range(0, len(entries), chunk):
-            results.extend(self._record_chunk(entries[start : start + chunk], start, field))
+            results.extend(self._record_chunk(entries[start : start + chunk], start, field, visible))
         failed = sum(1 for r in results if r.error is not None)
         return BulkResult(len(results) - failed, failed, results)
 
     def _record_chunk(
-        self, entries: Sequence[PlaybookEntry | errors.LakehouseError], offset: int, field: str
+        self, entries: Sequence[PlaybookEntry | errors.LakehouseError], offset: int, field: str, visible: Visible
     ) -> list[EntryResult]:
         """``entries`` may hold the error a row already failed with (an import's unreadable value)."""
         now = self._clock()
@@ -166,6 +183,9 @@ class Playbooks:
                 continue
             try:
                 ready[i] = self._checked(entry, now, path)
+                if visible is not None and entry.corpus not in visible:
+                    del ready[i]
+                    raise hidden_corpus(entry.corpus)
             except errors.LakehouseError as exc:
                 results[i] = EntryResult(i, error=_entry_error(exc))
         self._check_items(ready, results, field)
@@ -260,10 +280,11 @@ class Playbooks:
     def _write(self, entries: list[PlaybookEntry]) -> None:
         """Dataset first (the truth), then the corpus."""
         unique = list({e.id: e for e in entries}.values())
-        self._ingest().ingest(
-            IngestSpec(self._settings.playbook_dataset, format="parquet", mode=WriteMode.UPSERT, primary_key=KEY),
-            [parquet_of(unique)],
-        )
+        with self._service():
+            self._ingest().ingest(
+                IngestSpec(self._settings.playbook_dataset, format="parquet", mode=WriteMode.UPSERT, primary_key=KEY),
+                [parquet_of(unique)],
+            )
         self._ensure_corpus()
         self._vector().upsert(self._settings.playbook_corpus, [item_of(e) for e in unique])
 
@@ -292,7 +313,7 @@ class Playbooks:
 
     # Importing -----------------------------------------------------------------
 
-    def import_entries(self, mapping: ImportMapping) -> BulkResult:
+    def import_entries(self, mapping: ImportMapping, *, visible: Visible = None) -> BulkResult:
         """One entry per row of ``mapping.dataset``, read as Arrow batches and recorded a
         chunk at a time (bounded memory); a bad row fails alone, reported by its row number."""
         self._ready()
@@ -314,10 +335,10 @@ class Playbooks:
                     pending.append(exc)
                 row += 1
                 if len(pending) >= self._settings.playbook_write_rows:
-                    results.extend(self._record_chunk(pending, row - len(pending), "rows"))
+                    results.extend(self._record_chunk(pending, row - len(pending), "rows", visible))
                     pending = []
         if pending:
-            results.extend(self._record_chunk(pending, row - len(pending), "rows"))
+            results.extend(self._record_chunk(pending, row - len(pending), "rows", visible))
         failed = sum(1 for r in results if r.error is not None)
         return BulkResult(len(results) - failed, failed, results)
 
@@ -411,23 +432,25 @@ class Playbooks:
             return []  # nothing recorded yet
         return [entry_of(item.id, item.text or "", item.metadata) for item in found.items]
 
-    def get_entry(self, entry_id: str) -> PlaybookEntry:
+    def get_entry(self, entry_id: str, *, visible: Visible = None) -> PlaybookEntry:
         self._ready()
         if not entry_id:
             raise invalid_field("id", "required", INVALID_PLAYBOOK_ENTRY)
-        found = self._stored([entry_id])
+        found = [e for e in self._stored([entry_id]) if visible is None or e.corpus in visible]
         if not found:
             message = f"playbook entry {entry_id!r} not found"
             raise errors.NotFound(message, reason=PLAYBOOK_ENTRY_NOT_FOUND, metadata={"id": entry_id})
         return found[0]
 
     def list_entries(
-        self, where: EntryFilter | None = None, *, page_size: int = 0, page_token: str = ""
+        self, where: EntryFilter | None = None, *, page_size: int = 0, page_token: str = "", visible: Visible = None
     ) -> tuple[list[PlaybookEntry], str]:
         """Newest first; the token is the offset of the next page."""
         size = self._paging.size(page_size)
         offset = _offset(page_token)
-        clauses, dataset = self._where(where or EntryFilter()), self._settings.playbook_dataset
+        if visible is not None and not visible:
+            return [], ""
+        clauses, dataset = self._where(where or EntryFilter(), visible), self._settings.playbook_dataset
         sql = f"SELECT * FROM {dataset}{clauses} ORDER BY time DESC, id LIMIT {size + 1} OFFSET {offset}"  # noqa: S608
         table = self._read(sql)
         if table is None:
@@ -436,8 +459,8 @@ class Playbooks:
         entries = [entry_of_row(r) for r in rows[:size]]
         return entries, str(offset + size) if len(rows) > size else ""
 
-    def _where(self, where: EntryFilter) -> str:
-        clauses = []
+    def _where(self, where: EntryFilter, visible: Visible = None) -> str:
+        clauses = [] if visible is None else [_corpus_in(visible)]
         for column, value in (("corpus", where.corpus), ("item_id", where.item_id), ("source", where.source)):
             if value:
                 clauses.append(f"{column} = {string_literal(value)}")
@@ -450,15 +473,20 @@ class Playbooks:
     def _read(self, sql: str) -> pa.Table | None:
         """The result, or None while the playbook dataset does not exist yet."""
         try:
-            return self._query().stream(sql).read_all()
+            with self._service():
+                return self._query().stream(sql).read_all()
         except errors.NotFound:
             return None
 
-    def delete_entries(self, entry_id: str = "", *, corpus: str = "", item_id: str = "") -> int:
+    def delete_entries(
+        self, entry_id: str = "", *, corpus: str = "", item_id: str = "", visible: Visible = None
+    ) -> int:
         if not alone_or_pair(entry_id, corpus, item_id):
             raise invalid_field("id", "give an id, or a corpus and an item_id", INVALID_PLAYBOOK_ENTRY)
+        if visible is not None and corpus and corpus not in visible:
+            raise hidden_corpus(corpus)
         if entry_id:
-            ids = [e.id for e in self._stored([entry_id])]
+            ids = [e.id for e in self._stored([entry_id]) if visible is None or e.corpus in visible]
         else:
             table = self._read(
                 f"SELECT id FROM {self._settings.playbook_dataset} "  # noqa: S608
@@ -468,13 +496,14 @@ class Playbooks:
         if not ids:
             return 0
         keys = pq_bytes(pa.table({"id": pa.array(ids, pa.string())}))
-        self._ingest().ingest(
-            IngestSpec(self._settings.playbook_dataset, format="parquet", mode=WriteMode.DELETE, primary_key=KEY),
-            [keys],
-        )
+        with self._service():
+            self._ingest().ingest(
+                IngestSpec(self._settings.playbook_dataset, format="parquet", mode=WriteMode.DELETE, primary_key=KEY),
+                [keys],
+            )
         return self._vector().delete(self._settings.playbook_corpus, ids).changed
 
-    def playbook_stats(self) -> PlaybookStats:
+    def playbook_stats(self, *, visible: Visible = None) -> PlaybookStats:
         now = string_literal(self._clock().astimezone(UTC).isoformat())
         age = f"epoch({now}::TIMESTAMPTZ) - epoch(time)"
         table = self._read(
@@ -494,8 +523,13 @@ class Playbooks:
                 r["oldest"] / DAY_S,
             )
             for r in rows
+            if visible is None or r["corpus"] in visible
         ]
         return PlaybookStats(sum(c.entries for c in counts), counts)
+
+
+def _corpus_in(visible: frozenset[str]) -> str:
+    return f"corpus IN ({', '.join(string_literal(c) for c in sorted(visible))})"
 
 
 def _offset(token: str) -> int:

@@ -18,6 +18,7 @@ from lakehouse.api.matrix import (
     verdicts_to_pb,
 )
 from lakehouse.api.vector import query_from_pb
+from lakehouse.servers.auth.context import corpus_scope
 from lakehouse.v1 import matrix_pb2, matrix_pb2_grpc
 
 
@@ -48,29 +49,35 @@ class MatrixServicer(matrix_pb2_grpc.MatrixServiceServicer):
         return verdicts_to_pb(verdicts)
 
     def RecordPlaybookEntry(self, request, context):
-        return entry_to_pb(self._runtime.matrix.record_entry(entry_from_pb(request.entry)))
+        return entry_to_pb(self._runtime.matrix.record_entry(entry_from_pb(request.entry), visible=corpus_scope()))
 
     def RecordPlaybookEntries(self, request, context):
-        return bulk_to_pb(self._runtime.matrix.record_entries([entry_from_pb(e) for e in request.entries]))
+        entries = [entry_from_pb(e) for e in request.entries]
+        return bulk_to_pb(self._runtime.matrix.record_entries(entries, visible=corpus_scope()))
 
     def ImportPlaybook(self, request, context):
-        return bulk_to_pb(self._runtime.matrix.import_entries(mapping_from_pb(request)))
+        return bulk_to_pb(self._runtime.matrix.import_entries(mapping_from_pb(request), visible=corpus_scope()))
 
     def ListPlaybookEntries(self, request, context):
         entries, token = self._runtime.matrix.list_entries(
-            entry_filter_from_pb(request), page_size=request.page_size, page_token=request.page_token
+            entry_filter_from_pb(request),
+            page_size=request.page_size,
+            page_token=request.page_token,
+            visible=corpus_scope(),
         )
         return matrix_pb2.ListPlaybookEntriesResponse(entries=[entry_to_pb(e) for e in entries], next_page_token=token)
 
     def GetPlaybookEntry(self, request, context):
-        return entry_to_pb(self._runtime.matrix.get_entry(request.id))
+        return entry_to_pb(self._runtime.matrix.get_entry(request.id, visible=corpus_scope()))
 
     def DeletePlaybookEntries(self, request, context):
-        deleted = self._runtime.matrix.delete_entries(request.id, corpus=request.corpus, item_id=request.item_id)
+        deleted = self._runtime.matrix.delete_entries(
+            request.id, corpus=request.corpus, item_id=request.item_id, visible=corpus_scope()
+        )
         return matrix_pb2.DeletePlaybookEntriesResponse(deleted=deleted)
 
     def GetPlaybookStats(self, request, context):
-        return stats_to_pb(self._runtime.matrix.playbook_stats())
+        return stats_to_pb(self._runtime.matrix.playbook_stats(visible=corpus_scope()))
 
 
 def register(server: grpc.Server, runtime) -> None:

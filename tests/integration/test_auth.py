@@ -248,6 +248,32 @@ def test_a_reader_lists_and_searches_only_its_corpora(asystem, admin, rest):
     assert hidden.status_code == 404 and error_reason(hidden) == "CORPUS_NOT_FOUND"
 
 
+def test_playbook_entries_are_scoped_by_corpus(asystem, admin, rest):
+    """A reader or writer bound to one corpus sees, gets and records only that corpus's
+    entries (the playbook's own dataset is the service's storage, not the caller's)."""
+    for name in ("open_pb", "secret_pb"):
+        admin.create_corpus(name, dimension=2, metric="cosine")
+        admin.add_items(name, [{"id": f"{name}-1", "vector": [1.0, 0.0]}])
+        admin.record_playbook_entry({"query": "forklift", "corpus": name, "item_id": f"{name}-1", "outcome": "success"})
+    secret = admin.list_playbook_entries(corpus="secret_pb")[0]
+    admin.auth.create_principal("pablo")
+    admin.auth.create_profile(Profile("pablo-pb", "pablo", "writer", corpora=("open_pb",)))
+    key = admin.auth.create_key("pablo").secret
+    listed = rest.get("/v1/matrix/playbooks", headers=bearer(key)).json()["entries"]
+    assert {e["corpus"] for e in listed} == {"open_pb"}
+    hidden = rest.get(f"/v1/matrix/playbooks/{secret.id}", headers=bearer(key))
+    assert hidden.status_code == 404 and error_reason(hidden) == "PLAYBOOK_ENTRY_NOT_FOUND"
+    stats = rest.get("/v1/matrix/playbooks:stats", headers=bearer(key)).json()
+    assert {c["corpus"] for c in stats["counts"]} == {"open_pb"} and stats["entries"] == "1"
+    with asystem.client(api_key=key) as lh:
+        mine = lh.record_playbook_entry({"query": "welder", "corpus": "open_pb", "item_id": "open_pb-1"})
+        assert mine.corpus == "open_pb"
+        bulk = lh.record_playbook_entries([{"query": "welder", "corpus": "secret_pb", "item_id": "secret_pb-1"}])
+        assert bulk.failed == 1 and bulk.results[0].error.reason == "CORPUS_NOT_FOUND"
+        assert lh.delete_playbook_entries(secret.id) == 0
+    assert admin.get_playbook_entry(secret.id).corpus == "secret_pb"  # untouched
+
+
 def test_the_cli_manages_principals_keys_and_profiles(asystem, admin_key):
     env = {**os.environ, "LAKEHOUSE_API_KEY": admin_key}
 
