@@ -3,11 +3,18 @@
 A caller that speaks for someone else (the MCP server: ``x-lakehouse-source: mcp``) says
 so on each call, streamed or not, without every client method passing ``metadata=``.
 Written on gRPC's own client-interceptor interfaces, as ``lakehouse.api.tracing`` is.
+
+A delegating channel (a server's channel to the query service) sends, while a call is being
+served, the ``authorization`` that call arrived with instead of its own: SQL a core runs for
+a caller is then scoped by that caller's profiles in the query process exactly as it is by
+an in-process query core. Outside a served call (start-up, background work, the service's
+own bookkeeping) it sends its own key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import grpc
@@ -15,6 +22,9 @@ import grpc
 from lakehouse.api.tracing import _Details
 
 Metadata = Sequence[tuple[str, str]]
+AUTHORIZATION = "authorization"
+# The authorization metadata of the call being served (set by the server's auth interceptor).
+CALLER_AUTHORIZATION: ContextVar[str | None] = ContextVar("lakehouse_caller_authorization", default=None)
 
 
 class MetadataInterceptor(
@@ -23,16 +33,24 @@ class MetadataInterceptor(
     grpc.StreamUnaryClientInterceptor,
     grpc.StreamStreamClientInterceptor,
 ):
-    """Appends ``metadata`` (lower-case keys, as gRPC requires) to each call's own."""
+    """Appends ``metadata`` (lower-case keys, as gRPC requires) to each call's own; with
+    ``delegate``, the served caller's authorization replaces the channel's own."""
 
-    def __init__(self, metadata: Metadata) -> None:
+    def __init__(self, metadata: Metadata, delegate: bool = False) -> None:
         self._metadata = tuple((key.lower(), value) for key, value in metadata)
+        self._delegate = delegate
+
+    def _fixed(self) -> Metadata:
+        served = CALLER_AUTHORIZATION.get() if self._delegate else None
+        if not served:
+            return self._metadata
+        return (*((k, v) for k, v in self._metadata if k != AUTHORIZATION), (AUTHORIZATION, served))
 
     def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
         return _Details(
             details.method,
             details.timeout,
-            [*(details.metadata or ()), *self._metadata],
+            [*(details.metadata or ()), *self._fixed()],
             details.credentials,
             getattr(details, "wait_for_ready", None),
             getattr(details, "compression", None),

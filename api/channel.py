@@ -114,6 +114,7 @@ class Channel:
         default_timeout_s: float | None,
         component: str = "",
         metadata: Metadata = (),
+        delegate: bool = False,
     ) -> None:
         self.address = address
         self.component = component
@@ -123,7 +124,7 @@ class Channel:
         self._raw = raw
         self.grpc = _traced(raw) if settings.tracing and tracing_configured() else raw
         if metadata:  # sent on every call (e.g. x-lakehouse-source)
-            self.grpc = grpc.intercept_channel(self.grpc, MetadataInterceptor(metadata))
+            self.grpc = grpc.intercept_channel(self.grpc, MetadataInterceptor(metadata, delegate))
 
     def _timeout(self, timeout_s: float | None) -> float | None:
         if timeout_s is None:
@@ -214,13 +215,15 @@ def open_channel(
     default_timeout_s: float | None = _UNSET,
     component: str = "",
     metadata: Metadata = (),
+    delegate: bool = False,
 ) -> Channel:
     """The channel to ``address`` (host:port). ``default_timeout_s`` overrides the settings'
     default deadline (None: calls without a deadline); ``component`` names what it reaches
-    (in UPSTREAM_UNAVAILABLE errors); ``metadata`` goes with every call."""
+    (in UPSTREAM_UNAVAILABLE errors); ``metadata`` goes with every call; ``delegate``: calls
+    made while serving one carry that call's authorization (lakehouse.api.call_metadata)."""
     chosen = settings or ChannelSettings()
     timeout = chosen.default_timeout_s if default_timeout_s is _UNSET else default_timeout_s
-    return Channel(address, chosen, timeout, component, metadata)
+    return Channel(address, chosen, timeout, component, metadata, delegate)
 
 
 def _raw_channel(address: str, settings: ChannelSettings) -> grpc.Channel:

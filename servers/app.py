@@ -385,9 +385,14 @@ class Runtime:
         return self._api("query", lambda: self.query, lambda a: RemoteQuery(self._channel(a, "query")))
 
     def _channel(self, address: str, component: str) -> Channel:
+        """Calls carry the internal key; the query channel delegates: SQL run while serving a
+        call carries that caller's key, so the query process scopes it as an in-process query
+        core would (writes and other reads below the interceptor are the service's own)."""
         key = self.internal_key
         metadata = (("authorization", f"Bearer {key}"),) if key else ()
-        channel = open_channel(address, self.settings.channel, component=component, metadata=metadata)
+        channel = open_channel(
+            address, self.settings.channel, component=component, metadata=metadata, delegate=component == "query"
+        )
         self._channels.append(channel)
         return channel
 

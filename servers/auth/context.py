@@ -13,6 +13,7 @@ from contextvars import ContextVar
 
 from lakehouse.api import errors
 from lakehouse.api.auth import Identity
+from lakehouse.api.call_metadata import CALLER_AUTHORIZATION
 from lakehouse.api.catalog import DATASET_NOT_FOUND
 from lakehouse.api.storage import BUCKET_NOT_FOUND
 from lakehouse.api.vector import CORPUS_NOT_FOUND
@@ -29,11 +30,12 @@ def as_service() -> Iterator[None]:
     """Run a core's own bookkeeping (the playbook dataset behind the playbook API) with no
     caller: what it returns is then scoped by the API it serves, not by the dataset scope
     of whoever triggered it. Never around a caller's own SQL or datasets."""
-    token = CALLER.set(None)
+    caller, credential = CALLER.set(None), CALLER_AUTHORIZATION.set(None)  # remote calls: the internal key
     try:
         yield
     finally:
-        CALLER.reset(token)
+        CALLER_AUTHORIZATION.reset(credential)
+        CALLER.reset(caller)
 
 
 def _scope(kind: str) -> frozenset[str] | None:

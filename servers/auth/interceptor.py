@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,7 @@ from lakehouse.api.auth import (
     Identity,
     bearer,
 )
+from lakehouse.api.call_metadata import CALLER_AUTHORIZATION
 from lakehouse.servers.auth.context import CALLER, hidden_corpus, hidden_dataset
 from lakehouse.servers.auth.exposure import is_loopback
 from lakehouse.servers.auth.limiter import FailureLimiter
@@ -171,28 +173,37 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
         def wrap_unary(fn: Callable[..., Any]) -> Callable[..., Any]:
             def call(request: Any, context: grpc.ServicerContext) -> Any:
-                identity = check(method, role, context.invocation_metadata(), context.peer())
+                metadata = context.invocation_metadata()
+                identity = check(method, role, metadata, context.peer())
                 if names:
                     check_names(identity, request, names)
-                token = CALLER.set(identity)
-                try:
+                with serving(identity, metadata):
                     return fn(request, context)
-                finally:
-                    CALLER.reset(token)
 
             return call
 
         def wrap_stream(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
             def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                token = CALLER.set(check(method, role, context.invocation_metadata(), context.peer()))
-                try:
+                metadata = context.invocation_metadata()
+                with serving(check(method, role, metadata, context.peer()), metadata):
                     yield from fn(request, context)
-                finally:
-                    CALLER.reset(token)
 
             return call
 
         return rewrapped(handler, wrap_unary, wrap_stream)
+
+
+@contextmanager
+def serving(identity: Identity, metadata) -> Iterator[None]:
+    """The handler runs with its caller known to cores (``CALLER``) and its authorization
+    passed on by delegating channels (``CALLER_AUTHORIZATION``)."""
+    authorization = next((v for k, v in metadata or () if k == AUTHORIZATION_HEADER), None)
+    caller, credential = CALLER.set(identity), CALLER_AUTHORIZATION.set(authorization)
+    try:
+        yield
+    finally:
+        CALLER_AUTHORIZATION.reset(credential)
+        CALLER.reset(caller)
 
 
 # Request fields naming one dataset or corpus: a name outside the caller's profiles is

@@ -331,10 +331,37 @@ def test_a_process_without_the_catalog_checks_keys_and_calls_it_with_the_interna
             with LakehouseClient(query.address, api_key="lh_0000000000000000.nope") as lh:
                 with pytest.raises(errors.Unauthenticated):
                     lh.sql("SELECT 1")
+            _the_matrix_sql_gate_runs_as_its_caller(tmp_path, auth, catalog.address, query.address, admin_key, reader)
         finally:
             query.stop(0)
     finally:
         catalog.stop(0)
+
+
+def _the_matrix_sql_gate_runs_as_its_caller(tmp_path, auth, catalog, query, admin_key, reader) -> None:
+    """A third process hosts the matrix: the SQL gate of a search runs in the query process
+    with the searching caller's key (not the internal one), so it is scoped there."""
+    from lakehouse.servers.app import build_server
+    from lakehouse.servers.settings import Settings
+
+    upstreams = {"catalog": catalog, "storage": catalog, "ingest": catalog, "query": query}
+    matrix = build_server(Settings(home=tmp_path, auth=auth, upstreams=upstreams), services="vector,matrix")
+    try:
+        with LakehouseClient(catalog, api_key=admin_key) as lh:
+            lh.auth.create_profile(Profile("quinn-cv", "quinn", "reader", corpora=("alpha_cv",)))
+        with LakehouseClient(matrix.address, api_key=admin_key) as lh:
+            lh.create_corpus("alpha_cv", dimension=2, metric="cosine")
+            lh.add_items("alpha_cv", [{"id": "1", "vector": [1.0, 0.0]}, {"id": "2", "vector": [0.0, 1.0]}])
+            everything = lh.matrix_search(vector=[1.0, 0.0], corpora=["alpha_cv"], sql="SELECT id FROM beta")
+            assert [h.id for h in everything.results] == ["2"]  # the admin's gate sees beta
+        with LakehouseClient(matrix.address, api_key=reader) as lh:
+            gate = "SELECT CAST(id AS VARCHAR) AS id FROM alpha"
+            assert [h.id for h in lh.matrix_search(vector=[1.0, 0.0], corpora=["alpha_cv"], sql=gate).results] == ["1"]
+            with pytest.raises(errors.NotFound) as err:
+                lh.matrix_search(vector=[1.0, 0.0], corpora=["alpha_cv"], sql="SELECT id FROM beta")
+            assert err.value.reason == "DATASET_NOT_FOUND"
+    finally:
+        matrix.stop(0)
 
 
 def test_brute_force_guessing_is_429(asystem, rest, reader_key):
