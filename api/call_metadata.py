@@ -25,6 +25,10 @@ Metadata = Sequence[tuple[str, str]]
 AUTHORIZATION = "authorization"
 # The authorization metadata of the call being served (set by the server's auth interceptor).
 CALLER_AUTHORIZATION: ContextVar[str | None] = ContextVar("lakehouse_caller_authorization", default=None)
+FORWARDED_FOR = "x-forwarded-for"
+# A front end's (UI, MCP over HTTP) end user's address chain, sent with the calls it makes for
+# them, so the services' failure limiter counts that user, not the front end's own address.
+END_USER_ADDRESS: ContextVar[str | None] = ContextVar("lakehouse_end_user_address", default=None)
 
 
 class MetadataInterceptor(
@@ -41,10 +45,13 @@ class MetadataInterceptor(
         self._delegate = delegate
 
     def _fixed(self) -> Metadata:
+        fixed = self._metadata
         served = CALLER_AUTHORIZATION.get() if self._delegate else None
-        if not served:
-            return self._metadata
-        return (*((k, v) for k, v in self._metadata if k != AUTHORIZATION), (AUTHORIZATION, served))
+        if served:
+            fixed = (*((k, v) for k, v in fixed if k != AUTHORIZATION), (AUTHORIZATION, served))
+        if end_user := END_USER_ADDRESS.get():
+            fixed = (*fixed, (FORWARDED_FOR, end_user))
+        return fixed
 
     def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
         return _Details(

@@ -10,6 +10,7 @@ returns, and a component that cannot start fails the process's start.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import threading
@@ -17,6 +18,9 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import uvicorn
+from starlette.datastructures import Headers
+
+from lakehouse.api.call_metadata import END_USER_ADDRESS, FORWARDED_FOR
 
 log = logging.getLogger(__name__)
 # How long stop() lets open requests (an Ask stream) finish before closing them.
@@ -24,6 +28,8 @@ GRACEFUL_STOP_S = 1
 # How long stop() waits for an app still being made.
 MAKE_APP_WAIT_S = 30
 LISTEN_BACKLOG = 128
+# Addresses of an x-forwarded-for chain passed on to the services (the nearest ones).
+MAX_FORWARDED_HOPS = 8
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -112,3 +118,37 @@ def start_http(
     except BaseException:
         sock.close()
         raise
+
+
+def end_user_chain(forwarded: str, client: str) -> str:
+    """The address chain of a request's end user: the ``x-forwarded-for`` Envoy gave it (only
+    well-formed addresses, the nearest few) and then the peer itself."""
+    hops = []
+    for hop in forwarded.split(","):
+        try:
+            hops.append(str(ipaddress.ip_address(hop.strip().strip("[]"))))
+        except ValueError:
+            continue  # a client may send anything here: only addresses go on
+    if client:
+        hops.append(client)
+    return ", ".join(hops[-MAX_FORWARDED_HOPS:])
+
+
+class ForwardEndUser:
+    """ASGI middleware of the HTTP components: the calls a request makes to the services say
+    whose they are (``x-forwarded-for``), so a failed key check counts against that user's
+    address, not the front end's (one user guessing keys must not lock everyone out)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client") or ("", 0)
+        token = END_USER_ADDRESS.set(end_user_chain(Headers(scope=scope).get(FORWARDED_FOR, ""), client[0]))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            END_USER_ADDRESS.reset(token)

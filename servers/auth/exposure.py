@@ -1,10 +1,37 @@
-"""No listener on a non-loopback address without auth, unless the operator says so."""
+"""Which addresses are this host's: no listener on a non-loopback address without auth,
+unless the operator says so; and the hops of our own the auth failure limiter looks past."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import socket
+
+import psutil
 
 from lakehouse.servers.settings import Settings
+
+
+@functools.cache
+def host_addresses() -> frozenset[str]:
+    """This host's own interface addresses (read once). Envoy, given a loopback client, puts
+    the host's address in x-forwarded-for rather than 127.0.0.1."""
+    found = set()
+    for addrs in psutil.net_if_addrs().values():
+        for addr in addrs:
+            if addr.family in (socket.AF_INET, socket.AF_INET6):
+                found.add(addr.address.split("%", 1)[0])
+    return frozenset(found)
+
+
+def is_this_host(host: str) -> bool:
+    """A loopback address or one of this host's own: a hop of ours, not a user's."""
+    if is_loopback(host):
+        return True
+    try:
+        return str(ipaddress.ip_address(host.strip("[]"))) in host_addresses()
+    except ValueError:
+        return False
 
 
 def is_loopback(host: str) -> bool:

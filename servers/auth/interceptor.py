@@ -44,7 +44,7 @@ from lakehouse.api.auth import (
 )
 from lakehouse.api.call_metadata import CALLER_AUTHORIZATION
 from lakehouse.servers.auth.context import CALLER, hidden_corpus, hidden_dataset
-from lakehouse.servers.auth.exposure import is_loopback
+from lakehouse.servers.auth.exposure import is_loopback, is_this_host
 from lakehouse.servers.auth.limiter import FailureLimiter
 from lakehouse.servers.auth.rules import OPEN, required_role
 from lakehouse.servers.interceptors import WrappedHandlers, rewrapped
@@ -107,10 +107,14 @@ def peer_host(peer: str) -> str:
 
 
 def source_of(peer: str, forwarded: str) -> str:
-    """Who is calling, for the failure limiter."""
+    """Who is calling, for the failure limiter. A peer on this host (the gateway, a front end)
+    is trusted to say for whom: the nearest address in ``x-forwarded-for`` that is not this
+    host's (those are our own hops: Envoy, the UI, the MCP server)."""
     host = peer_host(peer)
     if forwarded and (is_loopback(host) or peer.startswith("unix:")):
-        return forwarded.rsplit(",", 1)[-1].strip()
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        outside = [hop for hop in hops if not is_this_host(hop)]
+        return (outside or hops or [host])[-1]
     return host
 
 

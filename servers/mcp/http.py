@@ -22,6 +22,7 @@ from lakehouse.api.auth import AUTHORIZATION_HEADER, KEY_MISSING, bearer
 from lakehouse.api.errors import LakehouseError, Unauthenticated
 from lakehouse.api.status import http_status, status_json
 from lakehouse.client.pool import ClientPool
+from lakehouse.servers.http_server import ForwardEndUser
 from lakehouse.servers.mcp.server import MCP_METADATA, build_server
 from lakehouse.servers.settings import Settings
 
@@ -109,7 +110,7 @@ def create_app(settings: Settings) -> McpHttpApp:
     )
     server = build_server(PooledClients(pool), m)
     app = server.streamable_http_app(streamable_http_path=m.http_path, transport_security=_transport_security(settings))
-    return McpHttpApp(RequireKey(app, pool) if settings.auth.enabled else app, pool)
+    return McpHttpApp(ForwardEndUser(RequireKey(app, pool) if settings.auth.enabled else app), pool)
 
 
 def _transport_security(settings: Settings) -> TransportSecuritySettings:

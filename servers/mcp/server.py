@@ -20,8 +20,10 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
+from lakehouse.api.call_metadata import END_USER_ADDRESS, FORWARDED_FOR
 from lakehouse.api.errors import LakehouseError, Unauthenticated
 from lakehouse.api.observer import SOURCE_HEADER, SOURCE_MCP
+from lakehouse.servers.http_server import end_user_chain
 from lakehouse.servers.mcp import resources
 from lakehouse.servers.mcp.tools import LakehouseTools
 from lakehouse.servers.settings import McpSettings, Settings
@@ -84,12 +86,17 @@ def _tool(name: str, clients: Clients, settings: McpSettings) -> Callable[..., A
 
     def tool(**kwargs: Any) -> Any:
         headers = kwargs.pop(CONTEXT_ARG).headers
+        # Over HTTP the session runs apart from the request: say whose call this is again.
+        forwarded = end_user_chain(headers.get(FORWARDED_FOR, ""), "") if headers is not None else None
+        token = END_USER_ADDRESS.set(forwarded or None)
         try:
             return getattr(LakehouseTools(clients.for_headers(headers), settings), name)(**kwargs)
         except LakehouseError as exc:
             if isinstance(exc, Unauthenticated):
                 clients.refused(headers)
             return tool_error(exc)
+        finally:
+            END_USER_ADDRESS.reset(token)
 
     tool.__name__ = tool.__qualname__ = name
     tool.__doc__ = method.__doc__

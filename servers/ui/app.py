@@ -30,6 +30,7 @@ from lakehouse.api.errors import InvalidArgument, LakehouseError, Unauthenticate
 from lakehouse.api.observer import SOURCE_HEADER, SOURCE_UI
 from lakehouse.client import LakehouseClient
 from lakehouse.client.pool import ClientPool
+from lakehouse.servers.http_server import ForwardEndUser
 from lakehouse.servers.settings import Settings, UiSettings
 from lakehouse.servers.ui import views
 from lakehouse.servers.ui.login import NEXT_PARAM, RequireLogin, SessionCookie, cookie_secret, safe_next
@@ -389,7 +390,10 @@ def create_app(settings: Settings) -> Starlette:
             Route("/console/outcome", console_outcome, methods=["POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
-        middleware=[Middleware(RequireLogin, cookies=cookies, cookie_name=ui.cookie_name)] if cookies else [],
+        middleware=[
+            Middleware(ForwardEndUser),
+            *([Middleware(RequireLogin, cookies=cookies, cookie_name=ui.cookie_name)] if cookies else []),
+        ],
     )
     app.state.backend = backend
     return app

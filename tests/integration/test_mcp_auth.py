@@ -2,7 +2,8 @@
 client: a request without a key, or with one the services refuse, is a 401 JSON refusal
 before any MCP session; each agent's tool calls carry its own key, so a reader bound to one
 dataset sees only that one, writes need a writer, a key revoked mid-session is refused on
-its next call, and the ops are recorded under the agent's principal with source "mcp"."""
+its next call, the ops are recorded under the agent's principal with source "mcp", and
+guessing keys blocks only the guesser's address."""
 
 from __future__ import annotations
 
@@ -25,12 +26,14 @@ INITIALIZE = {
     "method": "initialize",
     "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "curl", "version": "1"}},
 }
+MAX_FAILURES = 5  # more than the other tests' refused keys from this host
 MCP_ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
 def msystem(tmp_path_factory):
-    system = System.start(tmp_path_factory.mktemp("mcp-auth-home"), {"LAKEHOUSE_AUTH__ENABLED": "true"})
+    env = {"LAKEHOUSE_AUTH__ENABLED": "true", "LAKEHOUSE_AUTH__MAX_FAILURES": str(MAX_FAILURES)}
+    system = System.start(tmp_path_factory.mktemp("mcp-auth-home"), env)
     yield system
     system.stop()
 
@@ -116,3 +119,17 @@ def test_a_key_revoked_mid_session_is_refused_from_its_next_call(msystem, url, a
     assert after.is_error and after.structured_content["reason"] == "KEY_REVOKED", after.content
     again = httpx.post(url, json=INITIALIZE, headers={**MCP_ACCEPT, **bearer(made.secret)}, timeout=30)
     assert again.status_code == 401 and error_reason(again) == "KEY_REVOKED", again.text
+
+
+def test_guessing_keys_blocks_the_guesser_not_every_agent(msystem, url, admin_key, agent_key):
+    """Refused keys count against the agent's address (x-forwarded-for), not the MCP server's."""
+    with msystem.client(api_key=admin_key) as lh:
+        fresh = lh.auth.create_key("agent", description="checked after the guessing").secret
+    guesser = {**MCP_ACCEPT, "x-forwarded-for": "203.0.113.9"}
+    codes = [
+        httpx.post(url, json=INITIALIZE, headers={**guesser, **bearer(f"lh_{i:016x}.guess")}, timeout=30).status_code
+        for i in range(MAX_FAILURES + 1)
+    ]
+    assert codes[:MAX_FAILURES] == [401] * MAX_FAILURES and codes[-1] == 429, codes
+    other = {**MCP_ACCEPT, "x-forwarded-for": "203.0.113.10", **bearer(fresh)}
+    assert httpx.post(url, json=INITIALIZE, headers=other, timeout=30).status_code == 200

@@ -19,11 +19,13 @@ from tests.support.browser import WAIT_S, chromium, run_sql, wait
 from tests.support.system import System
 
 COOKIE = "lakehouse_session"
+MAX_FAILURES = 6  # more than the other tests' failed sign-ins from this host
 
 
 @pytest.fixture(scope="module")
 def lsystem(tmp_path_factory):
-    system = System.start(tmp_path_factory.mktemp("ui-login-home"), {"LAKEHOUSE_AUTH__ENABLED": "true"})
+    env = {"LAKEHOUSE_AUTH__ENABLED": "true", "LAKEHOUSE_AUTH__MAX_FAILURES": str(MAX_FAILURES)}
+    system = System.start(tmp_path_factory.mktemp("ui-login-home"), env)
     admin_key = system.settings.auth_bootstrap_key_file.read_text().strip()
     with system.client(api_key=admin_key) as admin:
         admin.ingest("sales", b"id,amount\n1,10\n2,20\n", format="csv")
@@ -84,6 +86,24 @@ def test_a_bad_key_shows_its_reason(lsystem, key, status, reason):
         refused = _login(web, lsystem.revoked_key if key == "revoked" else key)
         assert refused.status_code == status and reason in refused.text
         assert "set-cookie" not in refused.headers and 'name="key"' in refused.text
+
+
+def test_guessing_keys_blocks_the_guesser_not_every_user_of_the_ui(lsystem):
+    """Failed sign-ins count against the user's address (Envoy's x-forwarded-for, passed on by
+    the UI), not against the UI's own: after the guesser is blocked, others still sign in."""
+    with _web(lsystem) as web:
+        guesser = {"x-forwarded-for": "203.0.113.7"}
+        codes = [
+            web.post("/login", data={"key": f"lh_{i:016x}.guess", "next": "/"}, headers=guesser).status_code
+            for i in range(MAX_FAILURES + 1)
+        ]
+        assert codes[:MAX_FAILURES] == [401] * MAX_FAILURES and codes[-1] == 429, codes
+        blocked = web.post("/login", data={"key": lsystem.rita_key, "next": "/"}, headers=guesser)
+        assert blocked.status_code == 429 and "TOO_MANY_AUTH_FAILURES" in blocked.text
+        other = web.post(
+            "/login", data={"key": lsystem.rita_key, "next": "/"}, headers={"x-forwarded-for": "203.0.113.8"}
+        )
+        assert other.status_code == 303, other.text
 
 
 def test_forged_and_tampered_cookies_are_no_session(lsystem):

@@ -145,6 +145,35 @@ def test_the_source_is_the_forwarded_address_only_behind_a_loopback_peer():
     assert source_of("ipv6:[::1]:5000", "192.0.2.7") == "192.0.2.7"
     assert source_of("ipv4:192.0.2.1:5000", "10.9.9.9") == "192.0.2.1"
     assert source_of("ipv4:127.0.0.1:5000", "") == "127.0.0.1"
+    # Loopback hops are this host's own (Envoy, the UI, the MCP server): the user is past them.
+    assert source_of("ipv4:127.0.0.1:5000", "203.0.113.7, 127.0.0.1, 127.0.0.1") == "203.0.113.7"
+    assert source_of("ipv4:127.0.0.1:5000", "127.0.0.1, ::1") == "::1"  # all local: the nearest
+    from lakehouse.servers.auth.exposure import host_addresses, is_loopback
+
+    own = next((a for a in sorted(host_addresses()) if not is_loopback(a)), "127.0.0.1")
+    assert source_of("ipv4:127.0.0.1:5000", f"203.0.113.7, {own}, {own}") == "203.0.113.7"  # Envoy's rewrite
+
+
+def test_a_front_end_passes_on_only_well_formed_addresses():
+    from lakehouse.servers.http_server import MAX_FORWARDED_HOPS, end_user_chain
+
+    assert end_user_chain("203.0.113.7", "127.0.0.1") == "203.0.113.7, 127.0.0.1"
+    assert end_user_chain("evil\r\nx: y, 198.51.100.2, [2001:db8::1]", "") == "198.51.100.2, 2001:db8::1"
+    assert end_user_chain("", "127.0.0.1") == "127.0.0.1"
+    many = ", ".join(f"198.51.100.{i}" for i in range(20))
+    assert len(end_user_chain(many, "127.0.0.1").split(", ")) == MAX_FORWARDED_HOPS
+
+
+def test_calls_made_for_an_end_user_carry_their_address():
+    from lakehouse.api.call_metadata import END_USER_ADDRESS, MetadataInterceptor
+
+    interceptor = MetadataInterceptor([("x-lakehouse-source", "ui")])
+    assert ("x-forwarded-for", "203.0.113.7") not in interceptor._fixed()
+    token = END_USER_ADDRESS.set("203.0.113.7")
+    try:
+        assert ("x-forwarded-for", "203.0.113.7") in interceptor._fixed()
+    finally:
+        END_USER_ADDRESS.reset(token)
 
 
 @pytest.mark.parametrize(
