@@ -4,8 +4,8 @@ streamable HTTP, the SDK's own client) and as a direct Python-client call, side 
     python bench/mcp_tools.py [--calls 300]
 
 One embedded system (server process + Envoy). `lakehouse mcp` runs twice: on stdio (one
-session, as an agent keeps it) and on streamable HTTP on a free port. Calls alternate
-between the three one by one (the order reversed every other call), so background noise hits
+session, as an agent keeps it) and on streamable HTTP on a free port; the system's own
+component `mcp` is reached under /mcp through Envoy. Calls alternate between the four one by one (the order reversed every other call), so background noise hits
 each alike. Measured: the `sql` tool on ``SELECT 1`` vs ``LakehouseClient.sql`` (both end in
 the same gRPC call through Envoy; the difference is JSON-RPC, the transport, the SDK's
 argument and output validation and the tool's thread hop). Reports, never asserts.
@@ -50,9 +50,9 @@ def start_http(port: int) -> subprocess.Popen:
     raise TimeoutError("lakehouse mcp --http did not start")
 
 
-async def measure(lh, http_url: str, calls: int) -> dict[str, list[float]]:
+async def measure(lh, http_url: str, gateway_url: str, calls: int) -> dict[str, list[float]]:
     stdio = StdioServerParameters(command=sys.executable, args=["-m", "lakehouse.cli", "mcp"], env=dict(os.environ))
-    async with Client(stdio) as over_stdio, Client(http_url) as over_http:
+    async with Client(stdio) as over_stdio, Client(http_url) as over_http, Client(gateway_url) as over_gateway:
 
         async def tool(client) -> None:
             result = await client.call_tool("sql", {"sql": SQL})
@@ -61,7 +61,12 @@ async def measure(lh, http_url: str, calls: int) -> dict[str, list[float]]:
         async def direct() -> None:
             lh.sql(SQL)
 
-        variants = {"mcp stdio": lambda: tool(over_stdio), "mcp http": lambda: tool(over_http), "client": direct}
+        variants = {
+            "mcp stdio": lambda: tool(over_stdio),
+            "mcp http": lambda: tool(over_http),
+            "mcp /mcp via envoy": lambda: tool(over_gateway),
+            "client": direct,
+        }
         names = list(variants)
         times: dict[str, list[float]] = {n: [] for n in names}
         for i in range(WARMUP + calls):
@@ -83,13 +88,15 @@ def main() -> None:
         proc = start_http(port)
         try:
             with system.client() as lh:
-                times = anyio.run(measure, lh, f"http://127.0.0.1:{port}{system.settings.mcp.http_path}", args.calls)
+                path = system.settings.mcp.http_path
+                own, gateway = f"http://127.0.0.1:{port}{path}", f"{system.rest}{path}"
+                times = anyio.run(measure, lh, own, gateway, args.calls)
         finally:
             proc.terminate()
             proc.wait(timeout=10)
     base = times["client"]
     table = Table(f"MCP sql tool vs Python client, {SQL!r}, {args.calls} calls each")
-    for name in ("mcp stdio", "mcp http"):
+    for name in ("mcp stdio", "mcp http", "mcp /mcp via envoy"):
         for p in (50, 95):
             ours, theirs = percentile(times[name], p), percentile(base, p)
             table.add(f"{name} p{p} (ms)", f"{ours:.3f}", f"{theirs:.3f}", f"{ours / theirs:.2f}x")

@@ -494,15 +494,7 @@ def corpora_list(as_json: JsonFlag = False) -> None:
 @corpora.command("show")
 def corpora_show(name: str, as_json: JsonFlag = False) -> None:
     """One corpus with its generations, size and HNSW parameters."""
-    try:
-        with open_client() as lh:
-            corpus = lh.get_corpus(name)
-    except LakehouseError as exc:
-        fail(exc)
-    if as_json:
-        echo_json(corpus)
-    else:
-        echo_lines(fmt.corpus_lines(corpus))
+    _echo_corpus(lambda lh: lh.get_corpus(name), as_json)
 
 
 @corpora.command("create")
@@ -562,7 +554,7 @@ def corpora_rebuild(
     as_json: JsonFlag = False,
 ) -> None:
     """Build a new generation in the background; `corpora swap` makes it active."""
-    _generation_command(lambda lh: lh.rebuild_corpus(name, hnsw_m=hnsw_m, ef_construction=ef_construction), as_json)
+    _echo_corpus(lambda lh: lh.rebuild_corpus(name, hnsw_m=hnsw_m, ef_construction=ef_construction), as_json)
 
 
 @corpora.command("swap")
@@ -572,16 +564,17 @@ def corpora_swap(
     as_json: JsonFlag = False,
 ) -> None:
     """Make the newest built (or the given) generation active."""
-    _generation_command(lambda lh: lh.swap_generation(name, generation), as_json)
+    _echo_corpus(lambda lh: lh.swap_generation(name, generation), as_json)
 
 
 @corpora.command("rollback")
 def corpora_rollback(name: str, as_json: JsonFlag = False) -> None:
     """Make the previous generation active again."""
-    _generation_command(lambda lh: lh.rollback_generation(name), as_json)
+    _echo_corpus(lambda lh: lh.rollback_generation(name), as_json)
 
 
-def _generation_command(run, as_json: bool) -> None:
+def _echo_corpus(run, as_json: bool) -> None:
+    """A command whose answer is a corpus (show, rebuild, swap, rollback)."""
     try:
         with open_client() as lh:
             corpus = run(lh)

@@ -224,21 +224,20 @@ def create_app(settings: Settings) -> Starlette:
     async def system_page(request: Request) -> Response:
         return page(request, "system.html", "system")
 
-    async def system_errors(request: Request) -> Response:
+    async def tail(request: Request, template: str, name: str, fetch: Callable[[LakehouseClient], Any]) -> Response:
+        """A polled System table: the newest ``ui.tail_rows`` of a listing, or its error."""
         lh = backend.client_for(request)
         try:
-            errors = await call(lambda: lh.list_errors(page_size=ui.tail_rows))
+            rows = await call(lambda: list(fetch(lh))[: ui.tail_rows])
         except LakehouseError as exc:
             return failure(request, exc)
-        return templates.TemplateResponse(request, "_errors.html", {"errors": list(errors)[: ui.tail_rows]})
+        return templates.TemplateResponse(request, template, {name: rows})
+
+    async def system_errors(request: Request) -> Response:
+        return await tail(request, "_errors.html", "errors", lambda lh: lh.list_errors(page_size=ui.tail_rows))
 
     async def system_trials(request: Request) -> Response:
-        lh = backend.client_for(request)
-        try:
-            trials = await call(lambda: lh.list_index_trials(limit=ui.tail_rows))
-        except LakehouseError as exc:
-            return failure(request, exc)
-        return templates.TemplateResponse(request, "_trials.html", {"trials": trials})
+        return await tail(request, "_trials.html", "trials", lambda lh: lh.list_index_trials(limit=ui.tail_rows))
 
     async def system_stats(request: Request) -> Response:
         lh = backend.client_for(request)
