@@ -150,7 +150,8 @@ def gateway(
     ],
 ) -> None:
     """Run Envoy in the foreground in front of already-running servers."""
-    import time
+    import signal
+    import threading
 
     from lakehouse.gateway.config import GatewayConfig
     from lakehouse.gateway.process import pid_alive, start_envoy
@@ -174,10 +175,15 @@ def gateway(
     )
     envoy = start_envoy(config, s.run_dir, "gateway")
     typer.echo(f"gateway on {s.host}:{s.port} (admin socket {envoy.admin_socket})")
+    # SIGTERM (a service manager) and SIGINT (Ctrl-C; a background job starts with it
+    # ignored) both stop Envoy with us: it must not outlive the command.
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     try:
-        while pid_alive(envoy.pid):
-            time.sleep(1)
-    except KeyboardInterrupt:
+        while pid_alive(envoy.pid) and not stop.wait(1):
+            pass
+    finally:
         envoy.stop()
 
 

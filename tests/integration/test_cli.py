@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from lakehouse.client import LakehouseClient
 from lakehouse.gateway.process import free_port, pid_alive
@@ -242,7 +243,24 @@ def test_gateway_fronts_running_servers_and_their_http_components(tmp_path):
             mcp = httpx.post(f"{base}{system.settings.mcp.http_path}", json=initialize, headers=accept, timeout=30)
             assert mcp.status_code == 200 and "mcp-session-id" in mcp.headers, mcp.text
         finally:
-            proc.send_signal(signal.SIGINT)  # it stops its Envoy on the way out
-            proc.wait(timeout=30)
+            proc.send_signal(signal.SIGTERM)  # as a service manager stops it: Envoy goes with it
+            try:
+                proc.wait(timeout=30)
+            finally:
+                _kill_leftovers(proc, system.settings.run_dir / "gateway.yaml")
+        assert proc.returncode == 0
+        with pytest.raises(httpx.ConnectError):  # its Envoy is gone too
+            httpx.get(f"{base}/v1/health", timeout=5)
     finally:
         system.stop()
+
+
+def _kill_leftovers(proc, envoy_config) -> None:
+    """A gateway that did not stop, and its Envoy: never left behind by a failed test."""
+    import psutil
+
+    if proc.poll() is None:
+        proc.kill()
+    for other in psutil.process_iter(["cmdline"]):
+        if str(envoy_config) in " ".join(other.info["cmdline"] or ()):
+            other.kill()
