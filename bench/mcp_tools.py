@@ -5,7 +5,8 @@ streamable HTTP, the SDK's own client) and as a direct Python-client call, side 
 
 One embedded system (server process + Envoy). `lakehouse mcp` runs twice: on stdio (one
 session, as an agent keeps it) and on streamable HTTP on a free port; the system's own
-component `mcp` is reached under /mcp through Envoy. Calls alternate between the four one by one (the order reversed every other call), so background noise hits
+component `mcp` is reached under /mcp through Envoy. Calls alternate between the four one
+by one (the order reversed every other call), so background noise hits
 each alike. Measured: the `sql` tool on ``SELECT 1`` vs ``LakehouseClient.sql`` (both end in
 the same gRPC call through Envoy; the difference is JSON-RPC, the transport, the SDK's
 argument and output validation and the tool's thread hop). Reports, never asserts.
