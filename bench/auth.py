@@ -126,7 +126,9 @@ def bench_systems(args: argparse.Namespace) -> Table:
         running_system({"LAKEHOUSE_AUTH__ENABLED": "false"}) as off_sys,
     ):
         key = on_sys.settings.auth_bootstrap_key_file.read_text().strip()
-        clients = {"on": on_sys.client(api_key=key), "off": off_sys.client(api_key="")}
+        # Both send the key (the auth-off server ignores it): the difference is the server's check,
+        # not the client's metadata.
+        clients = {"on": on_sys.client(api_key=key), "off": off_sys.client(api_key=key)}
         for lh in clients.values():
             lh.create_corpus(CORPUS, dimension=args.dim, metric="cosine")
             items = [{"id": f"i{j}", "vector": v.tolist()} for j, v in enumerate(vectors)]
