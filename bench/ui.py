@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from benchlib import Table, log, percentile, running_system
 
 from tests.support.documents import zip_of
+from tests.support.system import wait_until_built
 
 QUESTION = "Forklift operator with OSHA-30 in IL"
 SQL = "SELECT state, count(*) AS n FROM workers GROUP BY state ORDER BY n DESC"
@@ -42,6 +43,8 @@ def load(system, workers: int, resumes: int) -> None:
         lh.ingest("job_orders", parquet(world.job_orders()), format="parquet")
         files = {r.file_name: r.data for r in world.resumes() if r.kind == "text"}
         lh.ingest("resumes", zip_of(files), format="zip", embed={"embed_corpus": "resumes"})
+        lh.rebuild_corpus("resumes")  # an index trial for the System tab's table
+        wait_until_built(lh, "resumes")
     log(f"loaded {workers} workers, 600 job orders, {len(files)} résumés")
 
 
@@ -94,6 +97,10 @@ def main() -> int:
                     checked(http.get("/v1/observer/ops", params={"limit": 20, "method": "RunWorkflow"})),
                     checked(http.get("/v1/observer/ops", params={"limit": 20})),
                 ),
+            ),
+            "System index trials partial": (
+                lambda: checked(http.get("/system/trials")),
+                lambda: checked(http.get("/v1/index-trials", params={"limit": 20})),
             ),
             "Console page": (
                 lambda: checked(http.get("/console")),
