@@ -13,6 +13,7 @@ own bookkeeping) it sends its own key.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -29,6 +30,22 @@ FORWARDED_FOR = "x-forwarded-for"
 # A front end's (UI, MCP over HTTP) end user's address chain, sent with the calls it makes for
 # them, so the services' failure limiter counts that user, not the front end's own address.
 END_USER_ADDRESS: ContextVar[str | None] = ContextVar("lakehouse_end_user_address", default=None)
+# Addresses of an x-forwarded-for chain passed on to the services (the nearest ones).
+MAX_FORWARDED_HOPS = 8
+
+
+def end_user_chain(forwarded: str, client: str) -> str:
+    """The address chain of a request's end user: the ``x-forwarded-for`` Envoy gave it (only
+    well-formed addresses, the nearest few) and then the peer itself."""
+    hops = []
+    for hop in forwarded.split(","):
+        try:
+            hops.append(str(ipaddress.ip_address(hop.strip().strip("[]"))))
+        except ValueError:
+            continue  # a client may send anything here: only addresses go on
+    if client:
+        hops.append(client)
+    return ", ".join(hops[-MAX_FORWARDED_HOPS:])
 
 
 class MetadataInterceptor(

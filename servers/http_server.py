@@ -10,7 +10,6 @@ returns, and a component that cannot start fails the process's start.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import threading
@@ -20,7 +19,7 @@ from typing import Any, Literal
 import uvicorn
 from starlette.datastructures import Headers
 
-from lakehouse.api.call_metadata import END_USER_ADDRESS, FORWARDED_FOR
+from lakehouse.api.call_metadata import END_USER_ADDRESS, FORWARDED_FOR, end_user_chain
 
 log = logging.getLogger(__name__)
 # How long stop() lets open requests (an Ask stream) finish before closing them.
@@ -28,8 +27,6 @@ GRACEFUL_STOP_S = 1
 # How long stop() waits for an app still being made.
 MAKE_APP_WAIT_S = 30
 LISTEN_BACKLOG = 128
-# Addresses of an x-forwarded-for chain passed on to the services (the nearest ones).
-MAX_FORWARDED_HOPS = 8
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -118,20 +115,6 @@ def start_http(
     except BaseException:
         sock.close()
         raise
-
-
-def end_user_chain(forwarded: str, client: str) -> str:
-    """The address chain of a request's end user: the ``x-forwarded-for`` Envoy gave it (only
-    well-formed addresses, the nearest few) and then the peer itself."""
-    hops = []
-    for hop in forwarded.split(","):
-        try:
-            hops.append(str(ipaddress.ip_address(hop.strip().strip("[]"))))
-        except ValueError:
-            continue  # a client may send anything here: only addresses go on
-    if client:
-        hops.append(client)
-    return ", ".join(hops[-MAX_FORWARDED_HOPS:])
 
 
 class ForwardEndUser:

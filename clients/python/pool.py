@@ -68,6 +68,11 @@ class ClientPool:
                 self._clients.popitem(last=False)[1].close()
             return made
 
+    def for_key(self, api_key: str) -> LakehouseClient:
+        """The client a user's call goes through: with auth on, the one of their key (the
+        shared one when they brought none: the services then refuse the call); else the shared."""
+        return self.with_key(api_key) if self.auth_enabled and api_key else self.shared
+
     def knows(self, api_key: str) -> bool:
         """True when ``api_key`` passed ``check_key`` and its client is still kept."""
         with self._lock:

@@ -8,7 +8,7 @@ the same caller. None: auth is off, or the work has no caller (start-up, backgro
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 
 from lakehouse.api import errors
@@ -26,16 +26,23 @@ def caller() -> Identity | None:
 
 
 @contextmanager
-def as_service() -> Iterator[None]:
-    """Run a core's own bookkeeping (the playbook dataset behind the playbook API) with no
-    caller: what it returns is then scoped by the API it serves, not by the dataset scope
-    of whoever triggered it. Never around a caller's own SQL or datasets."""
-    caller, credential = CALLER.set(None), CALLER_AUTHORIZATION.set(None)  # remote calls: the internal key
+def acting_as(identity: Identity | None, authorization: str | None) -> Iterator[None]:
+    """Run with ``identity`` as the caller cores see (``CALLER``) and ``authorization`` as what
+    delegating channels pass on (``CALLER_AUTHORIZATION``; None: their own key)."""
+    caller, credential = CALLER.set(identity), CALLER_AUTHORIZATION.set(authorization)
     try:
         yield
     finally:
         CALLER_AUTHORIZATION.reset(credential)
         CALLER.reset(caller)
+
+
+def as_service() -> AbstractContextManager[None]:
+    """Run a core's own bookkeeping (the playbook dataset behind the playbook API) with no
+    caller: what it returns is then scoped by the API it serves, not by the dataset scope
+    of whoever triggered it, and remote calls carry the internal key. Never around a
+    caller's own SQL or datasets."""
+    return acting_as(None, None)
 
 
 def _scope(kind: str) -> frozenset[str] | None:

@@ -11,6 +11,9 @@ import psutil
 
 from lakehouse.servers.settings import Settings
 
+# Distinct x-forwarded-for hops whose verdict is kept: every authenticated call asks.
+HOP_CACHE = 4096
+
 
 @functools.cache
 def host_addresses() -> frozenset[str]:
@@ -24,6 +27,7 @@ def host_addresses() -> frozenset[str]:
     return frozenset(found)
 
 
+@functools.lru_cache(maxsize=HOP_CACHE)
 def is_this_host(host: str) -> bool:
     """A loopback address or one of this host's own: a hop of ours, not a user's."""
     if is_loopback(host):

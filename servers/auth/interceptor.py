@@ -26,7 +26,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -42,8 +41,7 @@ from lakehouse.api.auth import (
     Identity,
     bearer,
 )
-from lakehouse.api.call_metadata import CALLER_AUTHORIZATION
-from lakehouse.servers.auth.context import CALLER, hidden_corpus, hidden_dataset
+from lakehouse.servers.auth.context import acting_as, hidden_corpus, hidden_dataset
 from lakehouse.servers.auth.exposure import is_loopback, is_this_host
 from lakehouse.servers.auth.limiter import FailureLimiter
 from lakehouse.servers.auth.rules import OPEN, required_role
@@ -106,6 +104,17 @@ def peer_host(peer: str) -> str:
     return peer or ""
 
 
+def _credentials(metadata) -> tuple[str | None, str]:
+    """(the ``authorization`` value, the ``x-forwarded-for`` value) of a call's metadata."""
+    authorization, forwarded = None, ""
+    for key, value in metadata or ():
+        if key == AUTHORIZATION_HEADER:
+            authorization = value
+        elif key == FORWARDED_HEADER:
+            forwarded = value
+    return authorization, forwarded
+
+
 def source_of(peer: str, forwarded: str) -> str:
     """Who is calling, for the failure limiter. A peer on this host (the gateway, a front end)
     is trusted to say for whom: the nearest address in ``x-forwarded-for`` that is not this
@@ -137,12 +146,10 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
     def check(self, method: str, role: str, metadata, peer: str) -> Identity:
         """The caller of a call to ``method`` needing ``role``, or the refusal."""
-        secret = forwarded = ""
-        for key, value in metadata or ():
-            if key == AUTHORIZATION_HEADER:
-                secret = bearer(value)
-            elif key == FORWARDED_HEADER:
-                forwarded = value
+        authorization, forwarded = _credentials(metadata)
+        return self._check(method, role, bearer(authorization or ""), forwarded, peer)
+
+    def _check(self, method: str, role: str, secret: str, forwarded: str, peer: str) -> Identity:
         source = source_of(peer, forwarded)
         wait = self.limiter.retry_after(source)
         if wait:
@@ -172,42 +179,30 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         role = required_role(method)
-        check = self.check
+        check = self._check
         names = _scoped_fields(handler)
 
         def wrap_unary(fn: Callable[..., Any]) -> Callable[..., Any]:
             def call(request: Any, context: grpc.ServicerContext) -> Any:
-                metadata = context.invocation_metadata()
-                identity = check(method, role, metadata, context.peer())
+                authorization, forwarded = _credentials(context.invocation_metadata())
+                identity = check(method, role, bearer(authorization or ""), forwarded, context.peer())
                 if names:
                     check_names(identity, request, names)
-                with serving(identity, metadata):
+                with acting_as(identity, authorization):
                     return fn(request, context)
 
             return call
 
         def wrap_stream(fn: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
             def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                metadata = context.invocation_metadata()
-                with serving(check(method, role, metadata, context.peer()), metadata):
+                authorization, forwarded = _credentials(context.invocation_metadata())
+                identity = check(method, role, bearer(authorization or ""), forwarded, context.peer())
+                with acting_as(identity, authorization):
                     yield from fn(request, context)
 
             return call
 
         return rewrapped(handler, wrap_unary, wrap_stream)
-
-
-@contextmanager
-def serving(identity: Identity, metadata) -> Iterator[None]:
-    """The handler runs with its caller known to cores (``CALLER``) and its authorization
-    passed on by delegating channels (``CALLER_AUTHORIZATION``)."""
-    authorization = next((v for k, v in metadata or () if k == AUTHORIZATION_HEADER), None)
-    caller, credential = CALLER.set(identity), CALLER_AUTHORIZATION.set(authorization)
-    try:
-        yield
-    finally:
-        CALLER_AUTHORIZATION.reset(credential)
-        CALLER.reset(caller)
 
 
 # Request fields naming one dataset or corpus: a name outside the caller's profiles is

@@ -182,10 +182,10 @@ class Playbooks:
                 results[i] = EntryResult(i, error=_entry_error(entry))
                 continue
             try:
-                ready[i] = self._checked(entry, now, path)
-                if visible is not None and entry.corpus not in visible:
-                    del ready[i]
-                    raise hidden_corpus(entry.corpus)
+                checked = self._checked(entry, now, path)
+                if visible is not None and checked.corpus not in visible:
+                    raise hidden_corpus(checked.corpus)
+                ready[i] = checked
             except errors.LakehouseError as exc:
                 results[i] = EntryResult(i, error=_entry_error(exc))
         self._check_items(ready, results, field)
@@ -280,13 +280,16 @@ class Playbooks:
     def _write(self, entries: list[PlaybookEntry]) -> None:
         """Dataset first (the truth), then the corpus."""
         unique = list({e.id: e for e in entries}.values())
-        with self._service():
-            self._ingest().ingest(
-                IngestSpec(self._settings.playbook_dataset, format="parquet", mode=WriteMode.UPSERT, primary_key=KEY),
-                [parquet_of(unique)],
-            )
+        self._write_dataset(WriteMode.UPSERT, parquet_of(unique))
         self._ensure_corpus()
         self._vector().upsert(self._settings.playbook_corpus, [item_of(e) for e in unique])
+
+    def _write_dataset(self, mode: WriteMode, parquet: bytes) -> None:
+        """One version of the playbook dataset (the service's own storage: no caller's scope)."""
+        with self._service():
+            self._ingest().ingest(
+                IngestSpec(self._settings.playbook_dataset, format="parquet", mode=mode, primary_key=KEY), [parquet]
+            )
 
     def _ensure_corpus(self) -> None:
         vector = self._vector()
@@ -495,12 +498,7 @@ class Playbooks:
             ids = [] if table is None else table.column("id").to_pylist()
         if not ids:
             return 0
-        keys = pq_bytes(pa.table({"id": pa.array(ids, pa.string())}))
-        with self._service():
-            self._ingest().ingest(
-                IngestSpec(self._settings.playbook_dataset, format="parquet", mode=WriteMode.DELETE, primary_key=KEY),
-                [keys],
-            )
+        self._write_dataset(WriteMode.DELETE, pq_bytes(pa.table({"id": pa.array(ids, pa.string())})))
         return self._vector().delete(self._settings.playbook_corpus, ids).changed
 
     def playbook_stats(self, *, visible: Visible = None) -> PlaybookStats:

@@ -37,10 +37,7 @@ class PooledClients:
         self.pool = pool
 
     def for_headers(self, headers: Mapping[str, str] | None) -> Any:
-        key = _key_of(headers)
-        if not self.pool.auth_enabled or not key:
-            return self.pool.shared
-        return self.pool.with_key(key)
+        return self.pool.for_key(_key_of(headers))
 
     def refused(self, headers: Mapping[str, str] | None) -> None:
         """A key the services refused mid-session (revoked, expired) is checked again next time."""
@@ -62,7 +59,7 @@ class RequireKey:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            refusal = await self._refusal(bearer(Headers(scope=scope).get(AUTHORIZATION_HEADER, "")))
+            refusal = await self._refusal(_key_of(Headers(scope=scope)))
             if refusal is not None:
                 headers = CHALLENGE if isinstance(refusal, Unauthenticated) else None
                 response = JSONResponse(status_json(refusal), status_code=http_status(refusal), headers=headers)

@@ -20,10 +20,9 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
-from lakehouse.api.call_metadata import END_USER_ADDRESS, FORWARDED_FOR
+from lakehouse.api.call_metadata import END_USER_ADDRESS, FORWARDED_FOR, end_user_chain
 from lakehouse.api.errors import LakehouseError, Unauthenticated
 from lakehouse.api.observer import SOURCE_HEADER, SOURCE_MCP
-from lakehouse.servers.http_server import end_user_chain
 from lakehouse.servers.mcp import resources
 from lakehouse.servers.mcp.tools import LakehouseTools
 from lakehouse.servers.settings import McpSettings, Settings

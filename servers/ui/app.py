@@ -49,9 +49,7 @@ class Backend(ClientPool):
     def client_for(self, request: Request) -> LakehouseClient:
         """The client a request's calls go through: with auth on, its session's key
         (servers/ui/login.py)."""
-        if not self.auth_enabled:
-            return self.shared
-        return self.with_key(request.state.api_key or "")
+        return self.for_key(getattr(request.state, "api_key", None) or "")  # set by RequireLogin (auth on)
 
 
 def _dict(message: Any) -> dict:

@@ -318,18 +318,16 @@ class VectorCore:
             generation = corpus.checkpoint()
             clock.stop()
             live = corpus.active
-            probe = background.probe_graph(corpus, live)
+            probe = corpus.probe(live)
             trial = clock.trial(
                 name, generation, TRIAL_BUILD, live.params, live.rows, corpus.generation_bytes(generation), probe
             )
-            background.record_quietly(corpus, trial)
+            corpus.record_trial(trial)
         return BuildResult(items, corpus.info())
 
-    def list_trials(
-        self, corpus: str = "", limit: int = 0, visible: Callable[[str], bool] | None = None
-    ) -> list[IndexTrial]:
-        """The newest index trials, newest first: of one corpus, or of every corpus ``visible``
-        admits (all when None). ``limit`` 0 takes ``trials.list_default``."""
+    def list_trials(self, corpus: str = "", limit: int = 0, visible: frozenset[str] | None = None) -> list[IndexTrial]:
+        """The newest index trials, newest first: of one corpus, or of every corpus in
+        ``visible`` (the caller's; None: all). ``limit`` 0 takes ``trials.list_default``."""
         settings = self._settings.trials
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise invalid_field("limit", f"must be a non-negative integer, got {limit!r}", INVALID_LIMIT)
@@ -337,7 +335,7 @@ class VectorCore:
         if corpus:
             return self._get(corpus).trials(limit)
         with self._lock:
-            corpora = [c for n, c in sorted(self._corpora.items()) if visible is None or visible(n)]
+            corpora = [c for n, c in sorted(self._corpora.items()) if visible is None or n in visible]
         trials = [t for c in corpora for t in c.trials(limit)]
         return sorted(trials, key=lambda t: (t.finished_at, t.corpus, t.generation), reverse=True)[:limit]
 

@@ -55,7 +55,7 @@ from lakehouse.servers.vector.persistence import (
     write_generation,
     write_log,
 )
-from lakehouse.servers.vector.trials import TrialLog
+from lakehouse.servers.vector.trials import Probe, TrialLog, probe_recall
 from lakehouse.servers.vector.vectors import MAX_IDS_IN_MESSAGE, OP_ADD, OP_DELETE, WriteBatch
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class Corpus:
         objects: dict[str, int],
         next_generation: int,
         tuning: CorpusTuning,
-        trial_generations: set[int] = frozenset(),
+        trial_generations: set[int] | None = None,
     ) -> None:
         self.store = store
         self.name = record.name
@@ -125,7 +125,7 @@ class Corpus:
         self._build_thread: threading.Thread | None = None
         self._build_error: BaseException | None = None
         self._cancel = threading.Event()
-        self._trials = TrialLog(store, self.name, set(trial_generations), tuning.trials)
+        self._trials = TrialLog(store, self.name, trial_generations or set(), tuning.trials)
 
     # Opening -----------------------------------------------------------------
 
@@ -314,8 +314,16 @@ class Corpus:
         with self.lock:
             return sum(size for key, size in self._objects.items() if classify(self.name, key).generation == gen)
 
+    def probe(self, live: LiveIndex) -> Probe:
+        """The recall probe of a graph just built, with this corpus's trial settings."""
+        return live.probe(lambda index: probe_recall(index, self.tuning.trials, self.tuning.probe_ef_search))
+
     def record_trial(self, trial: IndexTrial) -> None:
-        self._trials.record(trial, self._object_changed)
+        """A trial is a record of the build, not part of it: failing to write one is logged, never raised."""
+        try:
+            self._trials.record(trial, self._object_changed)
+        except Exception:
+            log.exception("corpus %s: recording the index trial of generation %d failed", self.name, trial.generation)
 
     def trials(self, limit: int) -> list[IndexTrial]:
         """The newest ``limit`` trials, newest first."""

@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 
 from lakehouse.api import errors
-from lakehouse.api.vector import BUILD_FAILED, BUILD_TIMEOUT, TRIAL_REBUILD, IndexTrial
+from lakehouse.api.vector import BUILD_FAILED, BUILD_TIMEOUT, TRIAL_REBUILD
 from lakehouse.servers.vector.corpus import Corpus
 from lakehouse.servers.vector.index import LiveIndex, Rows
 from lakehouse.servers.vector.model import HnswParams
 from lakehouse.servers.vector.persistence import KIND_REBUILD, Manifest, now, write_generation
-from lakehouse.servers.vector.trials import Probe, TrialClock, probe_recall
+from lakehouse.servers.vector.trials import TrialClock
 
 log = logging.getLogger(__name__)
 
@@ -41,29 +41,16 @@ def _build(corpus: Corpus, gen: int, params: HnswParams, rows: Rows, seq: int) -
         if not corpus.park_built(gen, manifest, live, sizes):
             return
         log.info("corpus %s: generation %d built (%d items)", corpus.name, gen, len(rows.ids))
-        probe = probe_graph(corpus, live)
+        probe = corpus.probe(live)
         trial = clock.trial(corpus.name, gen, TRIAL_REBUILD, params, len(rows.ids), sum(sizes.values()), probe)
-        record_quietly(corpus, trial)
+        corpus.record_trial(trial)
     except Exception as exc:
         if not isinstance(exc, errors.Cancelled):
             log.exception("corpus %s: building generation %d failed", corpus.name, gen)
-            record_quietly(corpus, clock.trial(corpus.name, gen, TRIAL_REBUILD, params, len(rows.ids), error=exc))
+            corpus.record_trial(clock.trial(corpus.name, gen, TRIAL_REBUILD, params, len(rows.ids), error=exc))
         corpus.fail_rebuild(gen, exc)
     finally:
         corpus.end_rebuild()
-
-
-def probe_graph(corpus: Corpus, live: LiveIndex) -> Probe:
-    """The recall probe of a graph just built, with the corpus's trial settings."""
-    return live.probe(lambda index: probe_recall(index, corpus.tuning.trials, corpus.tuning.probe_ef_search))
-
-
-def record_quietly(corpus: Corpus, trial: IndexTrial) -> None:
-    """A trial is a record of the build, not part of it: failing to write one is logged, never raised."""
-    try:
-        corpus.record_trial(trial)
-    except Exception:
-        log.exception("corpus %s: recording the index trial of generation %d failed", corpus.name, trial.generation)
 
 
 def wait_for_build(corpus: Corpus, timeout: float | None) -> int:

@@ -121,9 +121,8 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
         return corpus_to_pb(self._core.get_corpus(request.corpus))
 
     def ListIndexTrials(self, request, context):
-        scope = corpus_scope()  # a named corpus is checked by the interceptor; all: only the caller's
-        visible = None if scope is None else scope.__contains__
-        trials = self._core.list_trials(request.corpus, request.limit, visible)
+        # A named corpus is checked by the interceptor; all of them: only the caller's.
+        trials = self._core.list_trials(request.corpus, request.limit, corpus_scope())
         return vector_pb2.ListIndexTrialsResponse(trials=[trial_to_pb(t) for t in trials])
 
 

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import faiss
@@ -58,14 +58,15 @@ def probe_recall(index: faiss.IndexHNSWFlat, settings: TrialSettings, ef_search:
     labels = np.sort(rng.choice(n, size=count, replace=False)).astype(np.int64)
     queries = index.reconstruct_batch(labels)
     _, exact = faiss.downcast_index(index.storage).search(queries, k + 1)
-    _, walked = index.search(queries, k + 1, params=faiss.SearchParametersHNSW(efSearch=max(ef_search, k + 1)))
+    ef = max(ef_search, k + 1)  # a walk narrower than the result is no walk
+    _, walked = index.search(queries, k + 1, params=faiss.SearchParametersHNSW(efSearch=ef))
     overlaps = [
         len(_neighbours(w, label, k) & truth) / len(truth)
         for label, e, w in zip(labels.tolist(), exact, walked, strict=True)
         if (truth := _neighbours(e, label, k))
     ]
     recall = float(np.mean(overlaps)) if overlaps else 0.0
-    return Probe(count, k, max(ef_search, k + 1), recall)
+    return Probe(count, k, ef, recall)
 
 
 def _neighbours(row: np.ndarray, own: int, k: int) -> set[int]:
@@ -124,7 +125,7 @@ class TrialClock:
 
 
 def trial_to_json(trial: IndexTrial) -> bytes:
-    fields = {name: getattr(trial, name) for name in IndexTrial.__dataclass_fields__}
+    fields = asdict(trial)
     fields["started_at"] = trial.started_at.isoformat()
     fields["finished_at"] = trial.finished_at.isoformat()
     return json.dumps({"format": TRIAL_FORMAT, **fields}, sort_keys=True).encode()
@@ -143,11 +144,12 @@ class TrialLog:
     """A corpus's trials on storage, read on first use and cached (they change only here)."""
 
     def __init__(self, store: ObjectStore, corpus: str, generations: set[int], settings: TrialSettings) -> None:
+        """``generations``: those with a trial object, from the corpus's listing (owned from here on)."""
         self._store = store
         self._corpus = corpus
         self._settings = settings
         self._lock = threading.Lock()
-        self._on_storage = set(generations)  # generations with a trial object, from the corpus listing
+        self._on_storage = generations
         self._cache: dict[int, IndexTrial] | None = None
 
     def record(self, trial: IndexTrial, on_change: Callable[[str, int | None], None]) -> None:

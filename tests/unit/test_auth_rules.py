@@ -155,7 +155,7 @@ def test_the_source_is_the_forwarded_address_only_behind_a_loopback_peer():
 
 
 def test_a_front_end_passes_on_only_well_formed_addresses():
-    from lakehouse.servers.http_server import MAX_FORWARDED_HOPS, end_user_chain
+    from lakehouse.api.call_metadata import MAX_FORWARDED_HOPS, end_user_chain
 
     assert end_user_chain("203.0.113.7", "127.0.0.1") == "203.0.113.7, 127.0.0.1"
     assert end_user_chain("evil\r\nx: y, 198.51.100.2, [2001:db8::1]", "") == "198.51.100.2, 2001:db8::1"

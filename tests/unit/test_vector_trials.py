@@ -117,7 +117,7 @@ def test_listing_errors_and_scoping(env: Env) -> None:
     _rebuild(core)
     _rebuild(core, "other")
     assert {t.corpus for t in core.list_trials()} == {"docs", "other"}
-    assert {t.corpus for t in core.list_trials(visible={"other"}.__contains__)} == {"other"}
+    assert {t.corpus for t in core.list_trials(visible=frozenset({"other"}))} == {"other"}
     for bad in (-1, 1.5, True):
         with pytest.raises(errors.InvalidArgument) as exc:
             core.list_trials("docs", limit=bad)
