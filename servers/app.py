@@ -31,7 +31,7 @@ from lakehouse.api.models import ModelsApi, RemoteModels
 from lakehouse.api.query import QueryApi, RemoteQuery
 from lakehouse.api.storage import RemoteStorage, StorageApi
 from lakehouse.api.tracing import tracing_configured
-from lakehouse.api.vector import MetadataStructs, RemoteVector, VectorApi
+from lakehouse.api.vector import HitStems, RemoteVector, VectorApi
 from lakehouse.servers.admission import AdmissionInterceptor, check_pool
 from lakehouse.servers.auth.context import as_service
 from lakehouse.servers.interceptors import ErrorInterceptor
@@ -223,9 +223,9 @@ class Runtime:
         )
 
     @cached_property
-    def metadata_structs(self) -> MetadataStructs:
+    def hit_stems(self) -> HitStems:
         """The serialized metadata of returned rows, shared by the vector and matrix servicers."""
-        return MetadataStructs(self.settings.vector.metadata_cache_rows)
+        return HitStems(self.settings.vector.metadata_cache_rows)
 
     @cached_property
     def matrix(self):  # -> MatrixCore

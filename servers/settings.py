@@ -415,7 +415,7 @@ class VectorSettings(BaseModel):
     ef_search: int = 64
     max_k: int = 1000
     max_items_per_request: int = 10_000
-    # Search responses reuse each returned row's serialized metadata (api/vector.py MetadataStructs):
+    # Search responses reuse each returned row's serialized id and metadata (api/vector.py HitStems):
     # rows kept (0: build every Struct anew).
     metadata_cache_rows: int = Field(200_000, ge=0)
     # SearchBatch: queries per call, and the OpenMP threads one batch is spread over (0: all cores).

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import grpc
+import numpy as np
 import pyarrow as pa
 from google.protobuf import json_format
 
@@ -35,7 +36,7 @@ from lakehouse.api.query import QueryApi, RemoteQuery, Rows, duration_to_pb
 from lakehouse.api.storage import RemoteStorage, StorageApi
 from lakehouse.api.truth import RemoteTruth, TruthApi
 from lakehouse.api.validation import RemoteValidation, ValidationApi
-from lakehouse.api.vector import filter_to_pb
+from lakehouse.api.vector import filter_to_pb, vector_to_pb
 from lakehouse.api.workflows import (
     RemoteWorkflows,
     RunRequest,
@@ -88,9 +89,21 @@ def _chunks(source: str | os.PathLike | bytes | Iterable[bytes]) -> Iterator[byt
         yield from source
 
 
-def _search_query(query: str | list[float]) -> vector_pb2.SearchQuery:
-    """A text, or a vector."""
-    return vector_pb2.SearchQuery(text=query) if isinstance(query, str) else vector_pb2.SearchQuery(vector=query)
+def _vector(vector: list[float] | np.ndarray | None) -> list[float]:
+    """A list as given (protobuf checks its items), an ndarray through ``tolist`` (handing
+    protobuf the array itself is ~15x slower)."""
+    return vector_to_pb(vector) if isinstance(vector, np.ndarray) else vector or []
+
+
+def _add_queries(queries: Any, given: Iterable[str | list[float] | np.ndarray]) -> None:
+    """Each query a text or a vector, added in place: a request built from ready
+    SearchQuery messages would copy every vector once more."""
+    add = queries.add
+    for query in given:
+        if isinstance(query, str):
+            add(text=query)
+        else:
+            add(vector=_vector(query))
 
 
 class LakehouseClient:
@@ -561,7 +574,7 @@ class LakehouseClient:
         corpus: str,
         *,
         text: str = "",
-        vector: list[float] | None = None,
+        vector: list[float] | np.ndarray | None = None,
         k: int = 0,
         ef_search: int = 0,
         allowed_ids: list[str] | None = None,
@@ -572,7 +585,7 @@ class LakehouseClient:
         request = vector_pb2.SearchRequest(
             corpus=corpus,
             text=text,
-            vector=vector or [],
+            vector=_vector(vector),
             k=k,
             ef_search=ef_search,
             allowed_ids=allowed_ids or [],
@@ -584,7 +597,7 @@ class LakehouseClient:
     def search_batch(
         self,
         corpus: str,
-        queries: list[str | list[float]],
+        queries: list[str | list[float] | np.ndarray],
         *,
         k: int = 0,
         ef_search: int = 0,
@@ -593,13 +606,9 @@ class LakehouseClient:
     ) -> list[vector_pb2.SearchResponse]:
         """Many searches in one call: each query a text or a vector."""
         request = vector_pb2.SearchBatchRequest(
-            corpus=corpus,
-            queries=[_search_query(q) for q in queries],
-            k=k,
-            ef_search=ef_search,
-            filter=filter_to_pb(filter),
-            include_text=include_text,
+            corpus=corpus, k=k, ef_search=ef_search, filter=filter_to_pb(filter), include_text=include_text
         )
+        _add_queries(request.queries, queries)
         return list(self._call(self.vector.SearchBatch, request).responses)
 
     # matrix ------------------------------------------------------------------
@@ -611,7 +620,7 @@ class LakehouseClient:
         self,
         text: str = "",
         *,
-        vector: list[float] | None = None,
+        vector: list[float] | np.ndarray | None = None,
         corpora: list[str] | None = None,
         **options: Any,
     ) -> matrix_pb2.MatrixSearchResponse:
@@ -622,12 +631,10 @@ class LakehouseClient:
         return self._call(self.matrix.Search, self._matrix_request(text, vector, corpora, options))
 
     def matrix_search_batch(
-        self, queries: list[str | list[float]], *, corpora: list[str] | None = None, **options: Any
+        self, queries: list[str | list[float] | np.ndarray], *, corpora: list[str] | None = None, **options: Any
     ) -> list[matrix_pb2.MatrixSearchResponse]:
-        request = matrix_pb2.MatrixSearchBatchRequest(
-            options=self._matrix_request("", None, corpora, options),
-            queries=[_search_query(q) for q in queries],
-        )
+        request = matrix_pb2.MatrixSearchBatchRequest(options=self._matrix_request("", None, corpora, options))
+        _add_queries(request.queries, queries)
         return list(self._call(self.matrix.SearchBatch, request).responses)
 
     def filter_relevance(
@@ -719,7 +726,7 @@ class LakehouseClient:
         relevance = options.pop("relevance", None)
         return matrix_pb2.MatrixSearchRequest(
             text=text,
-            vector=vector or [],
+            vector=_vector(vector),
             corpora=corpora or [],
             filter=filter_to_pb(where),
             relevance=matrix_pb2.RelevanceOptions(**(relevance or {})),

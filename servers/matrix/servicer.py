@@ -14,6 +14,7 @@ from lakehouse.api.matrix import (
     mapping_from_pb,
     request_from_pb,
     result_to_pb,
+    results_to_pb,
     stats_to_pb,
     verdicts_to_pb,
 )
@@ -30,13 +31,12 @@ class MatrixServicer(matrix_pb2_grpc.MatrixServiceServicer):
         return listing_to_pb(self._runtime.matrix.list_corpora())
 
     def Search(self, request, context):
-        return result_to_pb(self._runtime.matrix.search(request_from_pb(request)), self._runtime.metadata_structs)
+        return result_to_pb(self._runtime.matrix.search(request_from_pb(request)), self._runtime.hit_stems)
 
     def SearchBatch(self, request, context):
         queries = [query_from_pb(q) for q in request.queries]
         results = self._runtime.matrix.search_batch(request_from_pb(request.options), queries)
-        structs = self._runtime.metadata_structs
-        return matrix_pb2.MatrixSearchBatchResponse(responses=[result_to_pb(r, structs) for r in results])
+        return results_to_pb(results, self._runtime.hit_stems)
 
     def FilterRelevance(self, request, context):
         verdicts = self._runtime.matrix.filter_relevance(

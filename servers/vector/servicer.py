@@ -7,7 +7,7 @@ from google.protobuf import empty_pb2
 
 from lakehouse.api.vector import (
     DEFAULT_K,
-    MetadataStructs,
+    HitStems,
     WriteResult,
     corpus_to_pb,
     filter_from_pb,
@@ -17,6 +17,7 @@ from lakehouse.api.vector import (
     mapping_from_pb,
     query_from_pb,
     search_result_to_pb,
+    search_results_to_pb,
     trial_to_pb,
     vector_from_pb,
 )
@@ -33,9 +34,9 @@ def _write_to_pb(result: WriteResult) -> vector_pb2.AddItemsResponse:
 
 
 class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
-    def __init__(self, core, structs: MetadataStructs) -> None:
+    def __init__(self, core, stems: HitStems) -> None:
         self._core = core
-        self._structs = structs
+        self._stems = stems
 
     def CreateCorpus(self, request, context):
         check_corpus(request.name)  # a writer bound to some corpora creates only those
@@ -89,7 +90,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
             filter=filter_from_pb(request),
             include_text=include_text_from_pb(request),
         )
-        return search_result_to_pb(result, self._structs)
+        return search_result_to_pb(result, self._stems)
 
     def SearchBatch(self, request, context):
         results = self._core.search_batch(
@@ -101,7 +102,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
             filter=filter_from_pb(request),
             include_text=include_text_from_pb(request),
         )
-        return vector_pb2.SearchBatchResponse(responses=[search_result_to_pb(r, self._structs) for r in results])
+        return search_results_to_pb(results, self._stems)
 
     def BuildCorpus(self, request, context):
         result = self._core.build_corpus(request.corpus, request.dataset, mapping_from_pb(request))
@@ -127,7 +128,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
 
 
 def register(server: grpc.Server, runtime) -> None:
-    servicer = VectorServicer(_Deferred(runtime, "vector"), runtime.metadata_structs)
+    servicer = VectorServicer(_Deferred(runtime, "vector"), runtime.hit_stems)
     vector_pb2_grpc.add_VectorServiceServicer_to_server(servicer, server)
 
 

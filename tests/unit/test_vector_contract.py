@@ -305,22 +305,23 @@ def test_an_upsert_returns_the_new_metadata_through_every_cache(api: VectorApi) 
     assert api.search(name, vector=QUERY, k=1).hits[0].metadata == {"state": "WI"}
 
 
-def test_metadata_structs_merge_the_same_struct_they_would_build() -> None:
-    from google.protobuf import struct_pb2
+def test_hit_stems_merge_the_same_messages_they_would_build() -> None:
+    from lakehouse.api.vector import Hit, HitStems
+    from lakehouse.v1 import matrix_pb2, vector_pb2
 
-    from lakehouse.api.vector import Hit, MetadataStructs
-
-    structs = MetadataStructs(max_rows=2)
+    stems = HitStems(max_rows=2)
     rows = [
         Hit(f"h{i}", 0.5, {"state": s, "certs": ["a", {"b": 1}], "n": i}, None, (1, i)) for i, s in enumerate("ABC")
     ]
     for _ in range(2):  # the second round is served from the cache (and past max_rows, rebuilt)
-        for hit in [*rows, Hit("remote", 0.1, {"x": None})]:
-            built, merged = struct_pb2.Struct(), struct_pb2.Struct()
-            built.update(hit.metadata)
-            structs.fill(merged, hit)
-            assert merged == built
-    assert len(structs._bytes) <= 2
+        for hit in [*rows, Hit("remote", 0.1, {"x": None}), Hit("bare", 0.2, {}, None, (2, 0))]:
+            for kind in (vector_pb2.SearchResult, matrix_pb2.MatrixResult):  # their own field numbers
+                built, merged = kind(id=hit.id), kind()
+                built.metadata.update(hit.metadata)
+                stems.fill(merged, hit)
+                assert merged == built
+                assert merged.SerializeToString(deterministic=True) == built.SerializeToString(deterministic=True)
+    assert len(stems._bytes) <= 2
 
 
 def test_a_filter_that_keeps_every_row_searches_like_no_filter(api: VectorApi) -> None:
