@@ -22,6 +22,7 @@ from lakehouse.api.remote import Remote
 from lakehouse.v1 import vector_pb2, vector_pb2_grpc
 
 DEFAULT_K = 10
+QUERY_MATRIX_DTYPE = np.dtype("<f4")  # SearchBatchRequest.query_matrix: little-endian float32
 
 # Stable error reasons (ErrorInfo.reason) of VectorService; BuildCorpus also returns
 # UNKNOWN_COLUMN (lakehouse.api.errors) and the reasons of the query it runs.
@@ -277,7 +278,7 @@ class VectorApi(Protocol):
     def search_batch(
         self,
         name: str,
-        queries: Sequence[Query],
+        queries: Sequence[Query] | np.ndarray,
         *,
         k: int = DEFAULT_K,
         ef_search: int = 0,
@@ -285,7 +286,8 @@ class VectorApi(Protocol):
         filter: Mapping[str, Any] | None = None,  # noqa: A002
         include_text: bool = True,
     ) -> list[SearchResult]:
-        """One result per query, in order, from one batched search."""
+        """One result per query, in order, from one batched search. ``queries``: Query objects,
+        or the vectors as one (n, d) matrix (sent compactly, as ``query_matrix``)."""
         ...
 
 
@@ -547,6 +549,22 @@ def include_text_from_pb(message: Any) -> bool:
     return message.include_text if message.HasField("include_text") else True
 
 
+def queries_from_pb(m: vector_pb2.SearchBatchRequest) -> list[Query] | np.ndarray:
+    """The request's queries, or its ``query_matrix`` as a flat float32 array (read-only,
+    over the request's bytes; the core reshapes it by the corpus's dimension)."""
+    if not m.query_matrix:
+        return [query_from_pb(q) for q in m.queries]
+    if len(m.queries):
+        raise invalid_field("query_matrix", "give queries or query_matrix, not both", INVALID_QUERY)
+    if len(m.query_matrix) % QUERY_MATRIX_DTYPE.itemsize:
+        raise invalid_field("query_matrix", f"{len(m.query_matrix)} bytes are not whole float32 values", INVALID_QUERY)
+    return np.frombuffer(m.query_matrix, dtype=QUERY_MATRIX_DTYPE)
+
+
+def query_matrix_to_pb(matrix: np.ndarray) -> bytes:
+    return np.ascontiguousarray(matrix, dtype=QUERY_MATRIX_DTYPE).tobytes()
+
+
 def add_queries_to_pb(target: Any, queries: Iterable[Query]) -> None:
     """Into a request's repeated SearchQuery field, in place (no copy of each vector)."""
     add = target.add
@@ -654,7 +672,7 @@ class RemoteVector(Remote):
     def search_batch(
         self,
         name: str,
-        queries: Sequence[Query],
+        queries: Sequence[Query] | np.ndarray,
         *,
         k: int = DEFAULT_K,
         ef_search: int = 0,
@@ -670,6 +688,9 @@ class RemoteVector(Remote):
             filter=filter_to_pb(filter),
             include_text=include_text,
         )
-        add_queries_to_pb(request.queries, queries)
+        if isinstance(queries, np.ndarray):
+            request.query_matrix = query_matrix_to_pb(queries)
+        else:
+            add_queries_to_pb(request.queries, queries)
         reply = self._call("SearchBatch", request, self._channel.settings.embed_timeout_s)
         return [search_result_from_pb(r) for r in reply.responses]

@@ -36,7 +36,7 @@ from lakehouse.api.query import QueryApi, RemoteQuery, Rows, duration_to_pb
 from lakehouse.api.storage import RemoteStorage, StorageApi
 from lakehouse.api.truth import RemoteTruth, TruthApi
 from lakehouse.api.validation import RemoteValidation, ValidationApi
-from lakehouse.api.vector import filter_to_pb, vector_to_pb
+from lakehouse.api.vector import filter_to_pb, query_matrix_to_pb, vector_to_pb
 from lakehouse.api.workflows import (
     RemoteWorkflows,
     RunRequest,
@@ -597,18 +597,22 @@ class LakehouseClient:
     def search_batch(
         self,
         corpus: str,
-        queries: list[str | list[float] | np.ndarray],
+        queries: list[str | list[float] | np.ndarray] | np.ndarray,
         *,
         k: int = 0,
         ef_search: int = 0,
         filter: dict[str, Any] | None = None,  # noqa: A002
         include_text: bool = True,
     ) -> list[vector_pb2.SearchResponse]:
-        """Many searches in one call: each query a text or a vector."""
+        """Many searches in one call: each query a text or a vector, or all of them one
+        (n, d) ndarray of vectors (sent as ``query_matrix``: no per-value conversion)."""
         request = vector_pb2.SearchBatchRequest(
             corpus=corpus, k=k, ef_search=ef_search, filter=filter_to_pb(filter), include_text=include_text
         )
-        _add_queries(request.queries, queries)
+        if isinstance(queries, np.ndarray) and queries.ndim == 2:
+            request.query_matrix = query_matrix_to_pb(queries)
+        else:
+            _add_queries(request.queries, queries)
         return list(self._call(self.vector.SearchBatch, request).responses)
 
     # matrix ------------------------------------------------------------------

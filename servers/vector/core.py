@@ -84,6 +84,7 @@ from lakehouse.servers.vector.vectors import (
     prepare_items,
     prepare_queries,
     prepare_query,
+    prepare_query_matrix,
     reject_duplicates,
     validate_ids,
 )
@@ -403,7 +404,7 @@ class VectorCore:
     def search_batch(
         self,
         name: str,
-        queries: Sequence[Query],
+        queries: Sequence[Query] | np.ndarray,
         k: int = 10,
         ef_search: int = 0,
         allowed_ids: Sequence[str] | None = None,
@@ -411,13 +412,18 @@ class VectorCore:
         include_text: bool = True,
     ) -> list[SearchResult]:
         """``search`` for many queries in one FAISS call (which spreads them over
-        ``vector.batch_search_threads``); one result per query, in order."""
+        ``vector.batch_search_threads``); one result per query, in order. ``queries``: Query
+        objects, or the vectors as one (n, d) matrix (or that matrix flattened row-major)."""
         corpus, where, allowed = self._search_args(name, k, ef_search, allowed_ids, filter)
-        if isinstance(queries, str | bytes) or not queries:
-            raise invalid_field("queries", "give at least one query", INVALID_QUERY)
-        check_count(len(queries), self._settings.max_batch_queries, "queries")
-        pairs = [(q.vector, q.text) for q in queries]
-        matrix = prepare_queries(pairs, corpus.active.params, self._embedder, corpus.record.embedding_model)
+        if isinstance(queries, np.ndarray):
+            matrix = prepare_query_matrix(queries, corpus.active.params)
+            check_count(len(matrix), self._settings.max_batch_queries, "query_matrix")
+        else:
+            if isinstance(queries, str | bytes) or not queries:
+                raise invalid_field("queries", "give at least one query", INVALID_QUERY)
+            check_count(len(queries), self._settings.max_batch_queries, "queries")  # before embedding any
+            pairs = [(q.vector, q.text) for q in queries]
+            matrix = prepare_queries(pairs, corpus.active.params, self._embedder, corpus.record.embedding_model)
         ef = ef_search or self._settings.ef_search
         threads = self._settings.batch_search_threads or os.cpu_count() or 1
         return corpus.search(matrix, k, ef, allowed, where, with_text=include_text, threads=threads)

@@ -15,7 +15,7 @@ from lakehouse.api.vector import (
     item_from_pb,
     items_result_to_pb,
     mapping_from_pb,
-    query_from_pb,
+    queries_from_pb,
     search_result_to_pb,
     search_results_to_pb,
     trial_to_pb,
@@ -95,7 +95,7 @@ class VectorServicer(vector_pb2_grpc.VectorServiceServicer):
     def SearchBatch(self, request, context):
         results = self._core.search_batch(
             request.corpus,
-            [query_from_pb(q) for q in request.queries],
+            queries_from_pb(request),
             k=request.k or DEFAULT_K,
             ef_search=request.ef_search,
             allowed_ids=list(request.allowed_ids) or None,

@@ -148,6 +148,34 @@ def finish_vectors(mat: np.ndarray, metric: str, field_of: Callable[[int], str])
     return mat
 
 
+def prepare_query_matrix(values: np.ndarray, params: HnswParams, field_name: str = "query_matrix") -> np.ndarray:
+    """Query vectors given as one matrix: (n, d), or the same flattened row-major (as
+    ``query_matrix`` arrives), as an (n, d) float32 matrix in the corpus's space."""
+    dimension = params.dimension
+    if values.ndim == 1:
+        if values.size == 0:
+            raise invalid_field(field_name, "give at least one query", INVALID_QUERY)
+        if values.size % dimension:
+            raise invalid_field(
+                field_name,
+                f"holds {values.size} values, not whole rows of the corpus's dimension {dimension}",
+                DIMENSION_MISMATCH,
+            )
+        values = values.reshape(-1, dimension)
+    elif values.ndim != 2 or values.shape[1] != dimension:
+        raise invalid_field(
+            field_name, f"has shape {values.shape}, the corpus takes (n, {dimension})", DIMENSION_MISMATCH
+        )
+    if not len(values):
+        raise invalid_field(field_name, "give at least one query", INVALID_QUERY)
+    try:
+        with np.errstate(over="ignore"):
+            mat = np.array(values, dtype=np.float32)  # our own copy: normalised in place below
+    except (TypeError, ValueError):
+        raise invalid_field(field_name, "must hold numbers", INVALID_VECTOR) from None
+    return finish_vectors(mat, params.metric, lambda i: f"{field_name}[{i}]")
+
+
 def prepare_items(
     op: str,
     items: Sequence[Item],

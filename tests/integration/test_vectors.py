@@ -4,6 +4,7 @@ building from datasets and embed-on-ingest, through gRPC and REST (Envoy)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 
 import httpx
+import numpy as np
 import pytest
 
 from lakehouse.api.errors import AlreadyExists, InvalidArgument, NotFound
@@ -122,11 +124,37 @@ def test_filtered_search_over_rest_and_grpc(vsystem, workers_corpus):
         assert [b.results[0].id for b in batch] == ["w3", "w2"]
 
 
+def test_search_batch_with_a_query_matrix_over_grpc_and_rest(vsystem, workers_corpus):
+    with vsystem.client() as lh:
+        texts = lh.search_batch(workers_corpus, ["forklift operator", "ICU nurse"], k=2)
+        vectors = np.array(
+            [item.vector for item in lh.get_items(workers_corpus, ["w1", "w2"], include_vectors=True).items],
+            np.float32,
+        )
+        by_list = lh.search_batch(workers_corpus, [row.tolist() for row in vectors], k=2)
+        by_matrix = lh.search_batch(workers_corpus, vectors, k=2)
+        assert [list(r.results) for r in by_matrix] == [list(r.results) for r in by_list]
+        assert [r.results[0].id for r in by_matrix] == ["w1", "w2"]
+        assert len(texts) == 2
+    encoded = base64.b64encode(vectors.astype("<f4").tobytes()).decode()
+    r = _rest(vsystem, "POST", f"/v1/corpora/{workers_corpus}:searchBatch", {"query_matrix": encoded, "k": 2})
+    assert r.status_code == 200, r.text
+    assert [resp["results"][0]["id"] for resp in r.json()["responses"]] == ["w1", "w2"]
+
+
 BAD_REQUESTS = [
     ("malformed filter", {"text": "forklift", "filter": {"n": {"gte": "x"}}}, ":search", "INVALID_FILTER"),
     ("catastrophic regex", {"text": "x", "filter": {"state": {"regex": "(a*)*\\1"}}}, ":search", "INVALID_FILTER"),
     ("filter not an object", {"text": "forklift", "filter": ["IL"]}, ":search", None),
     ("empty batch", {"queries": []}, ":searchBatch", "INVALID_QUERY"),
+    ("query matrix of 5 bytes", {"query_matrix": "AAAAAAA="}, ":searchBatch", "INVALID_QUERY"),
+    ("query matrix of part of a row", {"query_matrix": "AACAPwAAgD8="}, ":searchBatch", "DIMENSION_MISMATCH"),
+    (
+        "queries and a query matrix",
+        {"queries": [{"text": "x"}], "query_matrix": "AACAPw=="},
+        ":searchBatch",
+        "INVALID_QUERY",
+    ),
     ("wrong dimension", {"items": [{"id": "a", "vector": [0.1, 0.2]}]}, "items:add", "DIMENSION_MISMATCH"),
     ("nan", {"items": [{"id": "a", "vector": ["NaN"] * 384}]}, "items:add", "NON_FINITE_VECTOR"),
     ("inf", {"items": [{"id": "a", "vector": ["Infinity"] + [0.0] * 383}]}, "items:add", "NON_FINITE_VECTOR"),

@@ -247,6 +247,28 @@ def test_search_batch_answers_each_query_like_search(api: VectorApi) -> None:
         api.search_batch(name, [])
 
 
+def test_search_batch_takes_the_vectors_as_one_matrix(api: VectorApi) -> None:
+    from lakehouse.api.vector import Query
+
+    name = _staff_corpus(api)
+    matrix = np.array([QUERY, [0, 1, 0, 0], [0, 0, 2, 1]], np.float32)
+    by_query = api.search_batch(name, [Query(vector=row) for row in matrix], k=3, filter={"state": ["IL", "WI"]})
+    assert api.search_batch(name, matrix, k=3, filter={"state": ["IL", "WI"]}) == by_query
+    assert api.search_batch(name, matrix.astype(np.float64), k=3, filter={"state": ["IL", "WI"]}) == by_query
+    with pytest.raises(errors.InvalidArgument) as err:
+        api.search_batch(name, np.ones((2, 3), np.float32))
+    assert (err.value.reason, err.value.violations[0].field) == ("DIMENSION_MISMATCH", "query_matrix")
+    with pytest.raises(errors.InvalidArgument) as err:
+        api.search_batch(name, np.array([QUERY, [np.nan, 0, 0, 0]], np.float32))
+    assert (err.value.reason, err.value.violations[0].field) == ("NON_FINITE_VECTOR", "query_matrix[1]")
+    with pytest.raises(errors.InvalidArgument) as err:
+        api.search_batch(name, np.zeros((2, 4), np.float32))  # cosine: no direction
+    assert err.value.reason == "ZERO_VECTOR"
+    with pytest.raises(errors.InvalidArgument) as err:
+        api.search_batch(name, np.zeros((0, 4), np.float32))
+    assert err.value.reason == "INVALID_QUERY"
+
+
 def test_get_items_round_trips_text_metadata_and_the_stored_vector(api: VectorApi) -> None:
     name = _staff_corpus(api)
     api.upsert(name, [Item("raw", vector=np.array([3, 4, 0, 0], np.float32), metadata={"k": "v"})])

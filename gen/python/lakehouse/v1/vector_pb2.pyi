@@ -182,7 +182,7 @@ class SearchQuery(_message.Message):
     def __init__(self, text: _Optional[str] = ..., vector: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class SearchBatchRequest(_message.Message):
-    __slots__ = ("corpus", "queries", "k", "ef_search", "allowed_ids", "filter", "include_text")
+    __slots__ = ("corpus", "queries", "k", "ef_search", "allowed_ids", "filter", "include_text", "query_matrix")
     CORPUS_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -190,6 +190,7 @@ class SearchBatchRequest(_message.Message):
     ALLOWED_IDS_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    QUERY_MATRIX_FIELD_NUMBER: _ClassVar[int]
     corpus: str
     queries: _containers.RepeatedCompositeFieldContainer[SearchQuery]
     k: int
@@ -197,7 +198,8 @@ class SearchBatchRequest(_message.Message):
     allowed_ids: _containers.RepeatedScalarFieldContainer[str]
     filter: _struct_pb2.Struct
     include_text: bool
-    def __init__(self, corpus: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[SearchQuery, _Mapping]]] = ..., k: _Optional[int] = ..., ef_search: _Optional[int] = ..., allowed_ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., include_text: _Optional[bool] = ...) -> None: ...
+    query_matrix: bytes
+    def __init__(self, corpus: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[SearchQuery, _Mapping]]] = ..., k: _Optional[int] = ..., ef_search: _Optional[int] = ..., allowed_ids: _Optional[_Iterable[str]] = ..., filter: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., include_text: _Optional[bool] = ..., query_matrix: _Optional[bytes] = ...) -> None: ...
 
 class SearchBatchResponse(_message.Message):
     __slots__ = ("responses",)
