@@ -90,7 +90,7 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchResult:
-    hits: list[Hit]
+    hits: Sequence[Hit]  # a list; from the local core, a sequence that builds its Hits when first read
     exact: bool  # True when the allowed set was searched exhaustively instead of through the graph
     generation: int
     filtered_out: int = 0  # live items the metadata filter excluded
@@ -459,6 +459,15 @@ class StoredRow(Protocol):
     def metadata(self) -> dict[str, Any]: ...
 
 
+class StoredRowHits(Protocol):
+    """Hits a conversion can serialize from their stored rows without building them (the
+    local vector core's, servers/vector/stored_hits.py)."""
+
+    def rows(self) -> Iterable[tuple[int, int, float, str | None]]: ...
+
+    def stem(self, label: int) -> tuple[str, dict[str, Any]]: ...
+
+
 class HitStems:
     """Each stored row's id and metadata, serialized once per result message type (the
     vector and matrix results number their fields differently) and merged into every later
@@ -468,25 +477,44 @@ class HitStems:
 
     def __init__(self, max_rows: int) -> None:
         self._max_rows = max_rows
-        self._bytes: dict[tuple[tuple[int, int], type], bytes] = {}
+        self._bytes: dict[tuple[int, int, type], bytes] = {}
 
     def fill(self, target: Any, hit: StoredRow) -> None:
         """Set ``target``'s ``id`` and ``metadata`` (a message with both) to ``hit``'s."""
         if hit.row is None or not self._max_rows:
-            target.id = hit.id
-            if hit.metadata:
-                target.metadata.update(hit.metadata)
+            _set_stem(target, hit.id, hit.metadata)
             return
-        key = (hit.row, type(target))
+        key = (*hit.row, type(target))
         cached = self._bytes.get(key)
         if cached is None:
-            if len(self._bytes) >= self._max_rows:
-                self._bytes.clear()
-            stem = type(target)(id=hit.id)
-            if hit.metadata:
-                stem.metadata.update(hit.metadata)
-            cached = self._bytes[key] = stem.SerializeToString()
+            cached = self._remember(key, hit.id, hit.metadata)
         target.MergeFromString(cached)
+
+    def fill_row(self, target: Any, uid: int, label: int, hits: StoredRowHits) -> None:
+        """``fill`` for one of ``hits``' rows, read from the row itself only when not cached."""
+        key = (uid, label, type(target))
+        cached = self._bytes.get(key)
+        if cached is None:
+            item_id, metadata = hits.stem(label)
+            if not self._max_rows:
+                _set_stem(target, item_id, metadata)
+                return
+            cached = self._remember(key, item_id, metadata)
+        target.MergeFromString(cached)
+
+    def _remember(self, key: tuple[int, int, type], item_id: str, metadata: Mapping[str, Any]) -> bytes:
+        if len(self._bytes) >= self._max_rows:
+            self._bytes.clear()
+        stem = key[2]()
+        _set_stem(stem, item_id, metadata)
+        cached = self._bytes[key] = stem.SerializeToString()
+        return cached
+
+
+def _set_stem(target: Any, item_id: str, metadata: Mapping[str, Any]) -> None:
+    target.id = item_id
+    if metadata:
+        target.metadata.update(metadata)
 
 
 UNCACHED = HitStems(0)  # build every hit anew
@@ -513,8 +541,19 @@ def _fill_search_response(response: vector_pb2.SearchResponse, result: SearchRes
     response.exact = result.exact
     response.metadata_filter_dropped = result.filtered_out
     add = response.results.add
+    hits = result.hits
+    rows = getattr(hits, "rows", None)
+    if rows is not None:  # straight from the local index: serialized by row, never built
+        fill_row = stems.fill_row
+        for uid, label, score, text in rows():
+            target = add()
+            fill_row(target, uid, label, hits)
+            target.score = score
+            if text:
+                target.text = text
+        return
     fill = stems.fill
-    for h in result.hits:
+    for h in hits:
         target = add()
         fill(target, h)
         target.score = h.score

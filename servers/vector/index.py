@@ -19,14 +19,13 @@ import json
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import TypeVar
 
 import faiss
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -34,6 +33,7 @@ from lakehouse.api import errors
 from lakehouse.servers.vector.filters import Filter, MetadataColumns
 from lakehouse.servers.vector.model import Hit, HnswParams, Item
 from lakehouse.servers.vector.rwlock import RWLock
+from lakehouse.servers.vector.stored_hits import RowSource, StoredHits
 from lakehouse.servers.vector.vectors import OP_DELETE, WriteBatch
 
 T = TypeVar("T")
@@ -57,16 +57,6 @@ def use_threads(count: int) -> None:
     if getattr(_threads, "count", None) != count:
         faiss.omp_set_num_threads(count)
         _threads.count = count
-
-
-class _NoTexts:
-    """Every label's text is None: the texts of a search that leaves them out."""
-
-    def __getitem__(self, _label: int) -> None:
-        return None
-
-
-_NO_TEXTS = _NoTexts()
 
 
 @dataclass(frozen=True)
@@ -106,7 +96,7 @@ class Found:
     """What one search call found: hits per query, whether the restricted set was searched
     exactly, and how many live rows the metadata filter excluded."""
 
-    hits: list[list[Hit]]
+    hits: list[Sequence[Hit]]
     exact: bool
     filtered_out: int
 
@@ -155,6 +145,7 @@ class LiveIndex:
         self._ids = list(rows.ids)
         self._metadata = list(rows.metadata)
         self._texts = list(rows.texts)
+        self._rows = RowSource(self.uid, self._ids, self._metadata, self._texts)  # the same lists, appended to
         self._live = np.zeros(max(MIN_CAPACITY, len(self._ids)), dtype=bool)
         self._live[: len(self._ids)] = ~rows.deleted
         self._label_of = {self._ids[i]: i for i in np.flatnonzero(~rows.deleted).tolist()}
@@ -405,7 +396,7 @@ class LiveIndex:
         n: int,
         tuning: SearchTuning,
         with_text: bool,
-    ) -> list[list[Hit]]:
+    ) -> list[Sequence[Hit]]:
         """HNSW walk with the selector inside it. A selective filter starves the walk of
         admissible candidates, so efSearch widens by (1/selectivity)^filtered_ef_exponent, up
         to a cap."""
@@ -422,7 +413,7 @@ class LiveIndex:
 
     def _exact_search(
         self, queries: np.ndarray, k: int, mask: np.ndarray, count: int, n: int, tuning: SearchTuning, with_text: bool
-    ) -> list[list[Hit]]:
+    ) -> list[Sequence[Hit]]:
         """Exhaustive over the allowed rows only: exact recall however selective the filter.
         Few rows: gather them; more: scan the flat storage through the bitmap (no copies)."""
         if count <= tuning.gather_max_ids:
@@ -435,7 +426,7 @@ class LiveIndex:
                 else:
                     scores = vectors @ query
                 top = np.argsort(-scores, kind="stable")[:k]
-                out.append([self._hit(int(labels[i]), float(scores[i]), with_text) for i in top])
+                out.append(StoredHits(self._rows, labels[top].tolist(), scores[top].tolist(), with_text))
             return out
         bits = np.packbits(mask, bitorder="little")
         storage = faiss.downcast_index(self._index.storage)  # owned by the graph, which outlives it
@@ -443,25 +434,20 @@ class LiveIndex:
         distances, found = storage.search(queries, k, params=faiss.SearchParameters(sel=selector))
         return self._hits(distances, found, with_text)
 
-    def _hits(self, distances: np.ndarray, labels: np.ndarray, with_text: bool) -> list[list[Hit]]:
-        """Hits of each query row of FAISS's (n_queries, k) output. Which labels count, and
-        the scores, are worked out for the whole batch in numpy; Python touches only the
-        hits themselves (~1 us each)."""
+    def _hits(self, distances: np.ndarray, labels: np.ndarray, with_text: bool) -> list[StoredHits]:
+        """Hits of each query row of FAISS's (n_queries, k) output: which labels count, and
+        the scores, worked out for the whole batch in numpy; the Hit objects are built only
+        if read (stored_hits.py)."""
         keep = labels != NO_LABEL
         keep &= self._live[np.where(keep, labels, 0)]
         # FAISS reports squared L2 distances; similarity for ip/cosine.
         scores = -np.sqrt(np.maximum(distances, 0.0), dtype=np.float64) if self.params.metric == "l2" else distances
-        ids, metadata, uid, loads = self._ids, self._metadata, self.uid, orjson.loads
-        texts = self._texts if with_text else _NO_TEXTS
-        return [
-            [
-                Hit(ids[label], score, loads(metadata[label]), texts[label], (uid, label))
-                for label, score, kept in zip(row_labels, row_scores, row_keep, strict=True)
-                if kept
+        if keep.all():
+            return [
+                StoredHits(self._rows, row_labels, row_scores, with_text)
+                for row_labels, row_scores in zip(labels.tolist(), scores.tolist(), strict=True)
             ]
-            for row_labels, row_scores, row_keep in zip(labels.tolist(), scores.tolist(), keep.tolist(), strict=True)
+        return [
+            StoredHits(self._rows, row_labels[row_keep].tolist(), row_scores[row_keep].tolist(), with_text)
+            for row_labels, row_scores, row_keep in zip(labels, scores, keep, strict=True)
         ]
-
-    def _hit(self, label: int, score: float, with_text: bool) -> Hit:
-        text = self._texts[label] if with_text else None
-        return Hit(self._ids[label], score, orjson.loads(self._metadata[label]), text, (self.uid, label))
