@@ -497,6 +497,12 @@ class MatrixSettings(BaseModel):
     )
     modes: dict[str, MatrixMode] = Field(default_factory=dict)
     search_workers: int = Field(8, gt=0, description="Threads searching corpora concurrently.")
+    local_search_threads: int = Field(
+        2,
+        gt=0,
+        description="Threads sharing one search's corpora of this process: the calling thread takes every "
+        "n-th, the pool the others (FAISS walks overlap, their Python does not; 1: all on the calling thread).",
+    )
     routing_ttl_s: float = Field(5.0, ge=0, description="How long a listing of the vector upstreams is reused.")
     sql_max_ids: int = Field(1_000_000, gt=0, description="Most ids a SQL gate may select.")
     # Playbooks (servers/matrix/playbooks.py): the dataset that holds every entry, the corpus

@@ -407,20 +407,21 @@ class MatrixCore:
         return out
 
     def _run(self, plan: Plan, vectors: Mapping[str, np.ndarray | errors.LakehouseError]) -> list[Outcome]:
-        """Every chosen corpus searched: those of other processes concurrently on the pool,
-        those of this process one after another on this thread meanwhile (their work holds
-        the GIL, so threads only add hand-offs: DECISIONS D29). Outcomes in route order."""
+        """Every chosen corpus searched: those of other processes concurrently on the pool;
+        of this process's, every ``local_search_threads``-th on this thread meanwhile and the
+        rest on the pool (their FAISS walks overlap, their Python holds the GIL: DECISIONS
+        D29). Outcomes in route order."""
         if not plan.routes or (plan.allowed_ids is not None and not plan.allowed_ids):
             return []  # nothing to ask (an empty allow-list would mean "no list" on the wire)
-        remote = {
+        share = self._settings.local_search_threads
+        here = [i for i, r in enumerate(plan.routes) if r.host.in_process][::share]
+        pooled = {
             i: self._pool.submit(self._search_one, plan, r, vectors[r.corpus.name])
             for i, r in enumerate(plan.routes)
-            if not r.host.in_process
+            if i not in here
         }
-        local = {
-            i: self._search_one(plan, r, vectors[r.corpus.name]) for i, r in enumerate(plan.routes) if i not in remote
-        }
-        return [local[i] if i in local else remote[i].result() for i in range(len(plan.routes))]
+        local = {i: self._search_one(plan, plan.routes[i], vectors[plan.routes[i].corpus.name]) for i in here}
+        return [local[i] if i in local else pooled[i].result() for i in range(len(plan.routes))]
 
     def _search_one(self, plan: Plan, route: Route, queries: np.ndarray | errors.LakehouseError) -> Outcome:
         if isinstance(queries, errors.LakehouseError):
@@ -536,6 +537,11 @@ def _with_learning(
 ) -> list[MatrixHit]:
     """A corpus's hits as matrix hits, re-ranked by score + playbook boost; items the
     playbook excludes go to ``excluded``."""
+    if not learned:  # no playbook: the corpus's own order stands
+        return [
+            MatrixHit(corpus, h.id, h.score, h.score, rank, result.generation, h.metadata, h.text, h.row)
+            for rank, h in enumerate(result.hits, start=1)
+        ]
     scored = []
     for h in result.hits:
         entry = learned.get((corpus, h.id))

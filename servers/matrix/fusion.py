@@ -57,6 +57,7 @@ def fuse(per_corpus: Sequence[Sequence[MatrixHit]], fusion: str, rrf_k: int, k: 
 
 
 def _fused(hit: MatrixHit, fused: float) -> MatrixHit:
-    if hit.fused_score == fused:
-        return hit
-    return MatrixHit(hit.corpus, hit.id, hit.score, fused, hit.rank_in_corpus, hit.generation, hit.metadata, hit.text)
+    """The hit with its fused score; the hits are this search's own, so set in place (a copy
+    that named the fields dropped the stored row, the playbook boost and its evidence)."""
+    hit.fused_score = fused
+    return hit

@@ -255,3 +255,17 @@ def test_bad_requests_are_refused_by_field(api: MatrixApi, request_, error, reas
         assert err.value.violations[0].field == field
     if reason == "CORPUS_NOT_FOUND":
         assert err.value.metadata["corpus"] == "no_such"
+
+
+def test_fusion_keeps_what_a_hit_carries() -> None:
+    from lakehouse.api.matrix import Evidence, MatrixHit
+    from lakehouse.servers.matrix.fusion import fuse
+
+    evidence = (Evidence("e1", "forklift", "placed", 1.0, 0.9, 2.0, 0.8),)
+    boosted = MatrixHit("a", "w1", 0.5, 0.7, 1, 3, {"s": 1}, "t", (7, 1), 0.2, evidence)
+    plain = MatrixHit("b", "w2", 0.6, 0.6, 1, 4, {}, None, (8, 2))
+    for fusion in ("rrf", "score"):
+        best = fuse([[boosted], [plain]], fusion, 60, 2)
+        kept = next(h for h in best if h.id == "w1")
+        assert (kept.row, kept.playbook_boost, kept.evidence) == ((7, 1), 0.2, evidence)
+        assert kept.fused_score == (1 / 61 if fusion == "rrf" else 0.7)
