@@ -454,15 +454,7 @@ def _fill_result(response: matrix_pb2.MatrixSearchResponse, r: MatrixResult, ste
         )
         add_evidence = result.evidence.add
         for e in h.evidence:
-            add_evidence(
-                entry_id=e.entry_id,
-                query=e.query,
-                outcome=e.outcome,
-                score=e.score,
-                similarity=e.similarity,
-                age_days=e.age_days,
-                weight=e.weight,
-            )
+            add_evidence(**_fields(e, Evidence))  # the same names
         fill(result, h)  # id and metadata
 
 

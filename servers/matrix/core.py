@@ -414,13 +414,13 @@ class MatrixCore:
         if not plan.routes or (plan.allowed_ids is not None and not plan.allowed_ids):
             return []  # nothing to ask (an empty allow-list would mean "no list" on the wire)
         share = self._settings.local_search_threads
-        here = [i for i, r in enumerate(plan.routes) if r.host.in_process][::share]
+        here = set([i for i, r in enumerate(plan.routes) if r.host.in_process][::share])
         pooled = {
             i: self._pool.submit(self._search_one, plan, r, vectors[r.corpus.name])
             for i, r in enumerate(plan.routes)
             if i not in here
         }
-        local = {i: self._search_one(plan, plan.routes[i], vectors[plan.routes[i].corpus.name]) for i in here}
+        local = {i: self._search_one(plan, r, vectors[r.corpus.name]) for i, r in enumerate(plan.routes) if i in here}
         return [local[i] if i in local else pooled[i].result() for i in range(len(plan.routes))]
 
     def _search_one(self, plan: Plan, route: Route, queries: np.ndarray | errors.LakehouseError) -> Outcome:
@@ -537,19 +537,15 @@ def _with_learning(
 ) -> list[MatrixHit]:
     """A corpus's hits as matrix hits, re-ranked by score + playbook boost; items the
     playbook excludes go to ``excluded``."""
-    if not learned:  # no playbook: the corpus's own order stands
-        return [
-            MatrixHit(corpus, h.id, h.score, h.score, rank, result.generation, h.metadata, h.text, h.row)
-            for rank, h in enumerate(result.hits, start=1)
-        ]
     scored = []
     for h in result.hits:
-        entry = learned.get((corpus, h.id))
+        entry = learned.get((corpus, h.id)) if learned else None
         if entry is not None and entry.excluded:
             excluded.append(RelevanceDrop(corpus, h.id, h.score, PLAYBOOK_REJECTED))
             continue
         scored.append((h, entry.boost if entry else 0.0, tuple(entry.evidence) if entry else ()))
-    scored.sort(key=lambda x: -(x[0].score + x[1]))
+    if learned:  # without a playbook the corpus's own order stands
+        scored.sort(key=lambda x: -(x[0].score + x[1]))
     return [
         MatrixHit(
             corpus, h.id, h.score, h.score + boost, rank, result.generation, h.metadata, h.text, h.row, boost, evidence

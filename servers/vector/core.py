@@ -416,8 +416,7 @@ class VectorCore:
         objects, or the vectors as one (n, d) matrix (or that matrix flattened row-major)."""
         corpus, where, allowed = self._search_args(name, k, ef_search, allowed_ids, filter)
         if isinstance(queries, np.ndarray):
-            matrix = prepare_query_matrix(queries, corpus.active.params)
-            check_count(len(matrix), self._settings.max_batch_queries, "query_matrix")
+            matrix = prepare_query_matrix(queries, corpus.active.params, self._settings.max_batch_queries)
         else:
             if isinstance(queries, str | bytes) or not queries:
                 raise invalid_field("queries", "give at least one query", INVALID_QUERY)

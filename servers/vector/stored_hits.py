@@ -11,7 +11,7 @@ tombstones old ones), so reading them after the search's read lock is released i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from itertools import repeat
 from typing import Any, overload
 
@@ -55,12 +55,10 @@ class StoredHits(Sequence[Hit]):
     def _hits(self) -> list[Hit]:
         built = self._built
         if built is None:
-            source, loads = self._source, orjson.loads
-            ids, metadata, uid = source.ids, source.metadata, source.uid
-            text_of: Callable[[int], str | None] = source.texts.__getitem__ if self._with_text else _no_text
+            ids, metadata, loads = self._source.ids, self._source.metadata, orjson.loads
             built = self._built = [
-                Hit(ids[label], score, loads(metadata[label]), text_of(label), (uid, label))
-                for label, score in zip(self._labels, self._scores, strict=True)
+                Hit(ids[label], score, loads(metadata[label]), text, (uid, label))
+                for uid, label, score, text in self.rows()
             ]
         return built
 
@@ -86,7 +84,3 @@ class StoredHits(Sequence[Hit]):
 
     def __repr__(self) -> str:
         return repr(self._hits())
-
-
-def _no_text(_label: int) -> None:
-    return None

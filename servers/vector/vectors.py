@@ -148,13 +148,13 @@ def finish_vectors(mat: np.ndarray, metric: str, field_of: Callable[[int], str])
     return mat
 
 
-def prepare_query_matrix(values: np.ndarray, params: HnswParams, field_name: str = "query_matrix") -> np.ndarray:
+def prepare_query_matrix(
+    values: np.ndarray, params: HnswParams, max_queries: int, field_name: str = "query_matrix"
+) -> np.ndarray:
     """Query vectors given as one matrix: (n, d), or the same flattened row-major (as
     ``query_matrix`` arrives), as an (n, d) float32 matrix in the corpus's space."""
     dimension = params.dimension
     if values.ndim == 1:
-        if values.size == 0:
-            raise invalid_field(field_name, "give at least one query", INVALID_QUERY)
         if values.size % dimension:
             raise invalid_field(
                 field_name,
@@ -168,6 +168,7 @@ def prepare_query_matrix(values: np.ndarray, params: HnswParams, field_name: str
         )
     if not len(values):
         raise invalid_field(field_name, "give at least one query", INVALID_QUERY)
+    check_count(len(values), max_queries, field_name)  # before copying any
     try:
         with np.errstate(over="ignore"):
             mat = np.array(values, dtype=np.float32)  # our own copy: normalised in place below
